@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libringd: io_uring-style rings served by the ringd daemon.
+ *
+ *	struct ringd *rd;
+ *	ringd_connect(NULL, &rd);                    // $RINGD_SOCKET or /run/ringd/ringd.sock
+ *	int h = ringd_open(rd, "db1", RINGD_RDWR, NULL);
+ *	void *buf = ringd_buf_alloc(rd, 4096, 4096); // I/O buffers live in the shared data area
+ *	struct ringd_sqe *sqe = ringd_get_sqe(rd);
+ *	ringd_prep_read(sqe, h, buf, 4096, 0);
+ *	ringd_sqe_set_data64(sqe, 42);
+ *	ringd_submit_and_wait(rd, 1);
+ *	struct ringd_cqe *cqe;
+ *	ringd_wait_cqe(rd, &cqe);                    // cqe->res: bytes or -errno
+ *	ringd_cqe_seen(rd, cqe);
+ *
+ * Every function returns 0 (or a count) on success and -errno on failure;
+ * none sets or relies on errno, and the library never prints. When the
+ * daemon has gone away, calls fail with -ENOTCONN; when the daemon stopped
+ * serving the session because the ring protocol was broken, with -EPIPE
+ * (ringd_broken_reason() tells why).
+ *
+ * A struct ringd is not thread-safe: use one per thread, or lock around it.
+ */
+#ifndef RINGD_H
+#define RINGD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringd_abi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ringd;
+
+struct ringd_opts {
+	const char *socket_path; /* NULL: $RINGD_SOCKET, else /run/ringd/ringd.sock */
+	unsigned int sq_entries; /* 0: daemon default (128) */
+	unsigned int cq_entries; /* 0: 2 * sq_entries */
+	size_t buf_size;	 /* data-area bytes; 0: daemon default (4 MiB, within quota) */
+	unsigned int spin_us;	 /* busy-poll this long before sleeping in waits; 0: default */
+	unsigned int flags;	 /* none defined yet: 0 */
+};
+
+struct ringd_volume_info {
+	uint64_t size;	     /* bytes addressable through the handle */
+	uint32_t block_size; /* logical block size of the backing */
+	uint32_t align;	     /* offset, length and buffer alignment required (1: none) */
+	uint32_t flags;	     /* RINGD_VOL_* */
+};
+
+struct ringd_stats {
+	uint64_t submitted;
+	uint64_t completed;
+	uint64_t errors;
+	uint64_t rejected; /* refused by the daemon's validator */
+	uint64_t bytes_read;
+	uint64_t bytes_written;
+	uint32_t inflight;
+	uint32_t broken_reason; /* enum ringd_broken */
+	uint64_t completions_interrupt;
+	uint64_t completions_polled;
+	uint64_t completions_passthrough;
+	uint64_t completions_passthrough_polled;
+};
+
+/* Connect and attach a session. Returns 0 and sets *out, or -errno
+ * (-EACCES: not a tenant, -EDQUOT: too many sessions, -ENOMEM: data area
+ * over quota, -ENOENT/-ECONNREFUSED: no daemon). */
+int ringd_connect(const struct ringd_opts *opts, struct ringd **out);
+
+/* Detach and free everything (buffers from ringd_buf_alloc included). */
+void ringd_disconnect(struct ringd *rd);
+
+/* Open a volume. Returns a handle >= 0, or -ENOENT (unknown volume),
+ * -EACCES (not allowed, or RDWR where the tenant may only read), -EROFS
+ * (RDWR on a read-only volume), -EMFILE, -ENOTCONN. @info may be NULL. */
+int ringd_open(struct ringd *rd, const char *volume, int flags, struct ringd_volume_info *info);
+
+/* Close a handle. Returns 0 or -EBADF. I/O already submitted on it completes. */
+int ringd_close(struct ringd *rd, int handle);
+
+/* Allocate @len bytes aligned to @align (a power of two; 0 means 64) in the
+ * shared data area. Returns NULL when it is exhausted. */
+void *ringd_buf_alloc(struct ringd *rd, size_t len, size_t align);
+void ringd_buf_free(struct ringd *rd, void *buf);
+
+/* The whole data area, for applications that manage it themselves. */
+void *ringd_buf_region(struct ringd *rd, size_t *len);
+
+/* The next free SQE, zeroed, or NULL when the SQ is full. */
+struct ringd_sqe *ringd_get_sqe(struct ringd *rd);
+
+void ringd_prep_read(struct ringd_sqe *sqe, int handle, void *buf, unsigned int len,
+		     uint64_t offset);
+void ringd_prep_write(struct ringd_sqe *sqe, int handle, const void *buf, unsigned int len,
+		      uint64_t offset);
+void ringd_prep_fsync(struct ringd_sqe *sqe, int handle, unsigned int flags);
+void ringd_prep_nop(struct ringd_sqe *sqe);
+
+static inline void ringd_sqe_set_data64(struct ringd_sqe *sqe, uint64_t data)
+{
+	sqe->user_data = data;
+}
+
+static inline uint64_t ringd_cqe_get_data64(const struct ringd_cqe *cqe)
+{
+	return cqe->user_data;
+}
+
+/* Publish prepared SQEs to the daemon. Returns the number submitted or -errno. */
+int ringd_submit(struct ringd *rd);
+
+/* Submit, then wait until at least @wait_nr completions are available.
+ * Returns the number submitted or -errno. */
+int ringd_submit_and_wait(struct ringd *rd, unsigned int wait_nr);
+
+/* Wait for a completion. Returns 0 and sets *cqe, or -errno. */
+int ringd_wait_cqe(struct ringd *rd, struct ringd_cqe **cqe);
+
+/* As ringd_wait_cqe(), giving up with -ETIME after @timeout_ms. */
+int ringd_wait_cqe_timeout(struct ringd *rd, struct ringd_cqe **cqe, unsigned int timeout_ms);
+
+/* Returns 0 and sets *cqe if a completion is ready, else -EAGAIN. */
+int ringd_peek_cqe(struct ringd *rd, struct ringd_cqe **cqe);
+
+/* Copy up to @max ready completions into @cqes and consume them.
+ * Returns the count (0 if none). */
+unsigned int ringd_peek_batch_cqe(struct ringd *rd, struct ringd_cqe *cqes, unsigned int max);
+
+/* Mark @cqe consumed; its slot may be reused by the daemon. */
+void ringd_cqe_seen(struct ringd *rd, struct ringd_cqe *cqe);
+
+/* Consume @nr completions at once. */
+void ringd_cq_advance(struct ringd *rd, unsigned int nr);
+
+/* Number of completions ready to be reaped. */
+unsigned int ringd_cq_ready(struct ringd *rd);
+
+/* A file descriptor that is readable while completions are waiting, for
+ * poll/epoll. Read it empty (non-blocking) before reaping. */
+int ringd_event_fd(struct ringd *rd);
+
+/* Counters of this session, from the daemon. Returns 0 or -errno. */
+int ringd_stats(struct ringd *rd, struct ringd_stats *st);
+
+/* Why the daemon stopped serving this session (enum ringd_broken), 0 if it did not. */
+unsigned int ringd_broken_reason(struct ringd *rd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ringd-io: move bytes between stdin/stdout and a ringd volume.
+ *
+ *   ringd-io [-s SOCKET] info VOLUME
+ *   ringd-io [-s SOCKET] read VOLUME OFFSET LEN > out
+ *   ringd-io [-s SOCKET] write VOLUME OFFSET < in
+ *   ringd-io [-s SOCKET] stats
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ringd.h"
+
+#define CHUNK (256u << 10)
+
+static void usage(FILE *f)
+{
+	fputs("usage: ringd-io [-s SOCKET] info VOLUME\n"
+	      "       ringd-io [-s SOCKET] read VOLUME OFFSET LEN > out\n"
+	      "       ringd-io [-s SOCKET] write VOLUME OFFSET < in\n"
+	      "       ringd-io [-s SOCKET] stats\n"
+	      "SOCKET defaults to $RINGD_SOCKET, then /run/ringd/ringd.sock.\n"
+	      "OFFSET and LEN take K, M, G suffixes (powers of 1024).\n",
+	      f);
+}
+
+/* "4096", "4K", "1M" -> bytes. Returns 0 or -EINVAL. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno)
+		return -EINVAL;
+	switch (toupper((unsigned char)*end)) {
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	}
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int die(const char *what, int err)
+{
+	fprintf(stderr, "ringd-io: %s: %s\n", what, strerror(-err));
+	return 1;
+}
+
+/* Run one I/O to completion. Returns bytes or -errno. */
+static int do_io(struct ringd *rd, int write, int h, void *buf, unsigned int len, uint64_t off)
+{
+	struct ringd_sqe *sqe = ringd_get_sqe(rd);
+	struct ringd_cqe *cqe;
+	int ret;
+
+	if (!sqe)
+		return -EBUSY;
+	if (write)
+		ringd_prep_write(sqe, h, buf, len, off);
+	else
+		ringd_prep_read(sqe, h, buf, len, off);
+	ret = ringd_submit_and_wait(rd, 1);
+	if (ret < 0)
+		return ret;
+	ret = ringd_wait_cqe(rd, &cqe);
+	if (ret)
+		return ret;
+	ret = cqe->res;
+	ringd_cqe_seen(rd, cqe);
+	return ret;
+}
+
+static int cmd_info(struct ringd *rd, const char *vol)
+{
+	struct ringd_volume_info info;
+	int h = ringd_open(rd, vol, RINGD_RDONLY, &info);
+
+	if (h < 0)
+		return die(vol, h);
+	printf("volume:     %s\n", vol);
+	printf("size:       %llu\n", (unsigned long long)info.size);
+	printf("block_size: %u\n", info.block_size);
+	printf("align:      %u\n", info.align);
+	printf("direct:     %s\n", info.flags & RINGD_VOL_DIRECT ? "yes" : "no");
+	printf("readonly:   %s\n", info.flags & RINGD_VOL_READONLY ? "yes" : "no");
+	printf("blockdev:   %s\n", info.flags & RINGD_VOL_BLOCKDEV ? "yes" : "no");
+	return 0;
+}
+
+static int cmd_read(struct ringd *rd, const char *vol, uint64_t off, uint64_t len)
+{
+	struct ringd_volume_info info;
+	int h = ringd_open(rd, vol, RINGD_RDONLY, &info);
+	uint8_t *buf;
+
+	if (h < 0)
+		return die(vol, h);
+	if (off % info.align || len % info.align) {
+		fprintf(stderr, "ringd-io: %s is a direct volume: OFFSET and LEN must be multiples of %u\n",
+			vol, info.align);
+		return 1;
+	}
+	buf = ringd_buf_alloc(rd, CHUNK, info.align > 4096 ? info.align : 4096);
+	if (!buf)
+		return die("buffer", -ENOMEM);
+	while (len) {
+		unsigned int n = len > CHUNK ? CHUNK : (unsigned int)len;
+		int ret = do_io(rd, 0, h, buf, n, off);
+
+		if (ret < 0)
+			return die("read", ret);
+		if (ret == 0) {
+			fprintf(stderr, "ringd-io: read: end of volume at %llu\n",
+				(unsigned long long)off);
+			return 1;
+		}
+		if (fwrite(buf, 1, (size_t)ret, stdout) != (size_t)ret)
+			return die("stdout", -EIO);
+		off += (uint64_t)ret;
+		len -= (uint64_t)ret;
+	}
+	return fflush(stdout) ? die("stdout", -EIO) : 0;
+}
+
+static int cmd_write(struct ringd *rd, const char *vol, uint64_t off)
+{
+	struct ringd_volume_info info;
+	int h = ringd_open(rd, vol, RINGD_RDWR, &info);
+	uint64_t total = 0;
+	uint8_t *buf;
+
+	if (h < 0)
+		return die(vol, h);
+	if (off % info.align) {
+		fprintf(stderr, "ringd-io: %s is a direct volume: OFFSET must be a multiple of %u\n",
+			vol, info.align);
+		return 1;
+	}
+	buf = ringd_buf_alloc(rd, CHUNK, info.align > 4096 ? info.align : 4096);
+	if (!buf)
+		return die("buffer", -ENOMEM);
+	for (;;) {
+		size_t n = fread(buf, 1, CHUNK, stdin);
+		unsigned int done = 0;
+
+		if (!n)
+			break;
+		if (n % info.align) {
+			fprintf(stderr,
+				"ringd-io: %s is a direct volume: input length must be a multiple "
+				"of %u (%llu bytes written so far)\n",
+				vol, info.align, (unsigned long long)total);
+			return 1;
+		}
+		while (done < n) {
+			int ret = do_io(rd, 1, h, buf + done, (unsigned int)(n - done), off);
+
+			if (ret < 0)
+				return die("write", ret);
+			done += (unsigned int)ret;
+			off += (uint64_t)ret;
+			total += (uint64_t)ret;
+		}
+	}
+	if (ferror(stdin))
+		return die("stdin", -EIO);
+	{
+		struct ringd_sqe *sqe = ringd_get_sqe(rd);
+		struct ringd_cqe *cqe;
+		int ret;
+
+		ringd_prep_fsync(sqe, h, RINGD_FSYNC_DATASYNC);
+		ret = ringd_submit_and_wait(rd, 1);
+		if (ret >= 0)
+			ret = ringd_wait_cqe(rd, &cqe);
+		if (ret < 0)
+			return die("fsync", ret);
+		if (cqe->res < 0)
+			return die("fsync", cqe->res);
+		ringd_cqe_seen(rd, cqe);
+	}
+	fprintf(stderr, "ringd-io: wrote %llu bytes to %s\n", (unsigned long long)total, vol);
+	return 0;
+}
+
+static int cmd_stats(struct ringd *rd)
+{
+	struct ringd_stats st;
+	int ret = ringd_stats(rd, &st);
+
+	if (ret)
+		return die("stats", ret);
+	printf("submitted %llu completed %llu errors %llu rejected %llu read %llu written %llu\n",
+	       (unsigned long long)st.submitted, (unsigned long long)st.completed,
+	       (unsigned long long)st.errors, (unsigned long long)st.rejected,
+	       (unsigned long long)st.bytes_read, (unsigned long long)st.bytes_written);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ringd_opts opts = { 0 };
+	struct ringd *rd;
+	uint64_t off, len;
+	const char *cmd;
+	int c, ret;
+
+	while ((c = getopt(argc, argv, "s:h")) != -1) {
+		switch (c) {
+		case 's':
+			opts.socket_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind++];
+	argc -= optind;
+	argv += optind;
+	if (!((!strcmp(cmd, "info") && argc == 1) || (!strcmp(cmd, "read") && argc == 3) ||
+	      (!strcmp(cmd, "write") && argc == 2) || (!strcmp(cmd, "stats") && argc == 0))) {
+		usage(stderr);
+		return 2;
+	}
+	if ((argc >= 2 && parse_size(argv[1], &off)) || (argc == 3 && parse_size(argv[2], &len))) {
+		fprintf(stderr, "ringd-io: OFFSET and LEN must be numbers (K/M/G suffixes allowed)\n");
+		return 2;
+	}
+	ret = ringd_connect(&opts, &rd);
+	if (ret) {
+		fprintf(stderr, "ringd-io: connect to %s: %s\n",
+			opts.socket_path ? opts.socket_path
+			: getenv("RINGD_SOCKET") ? getenv("RINGD_SOCKET")
+						 : "/run/ringd/ringd.sock",
+			strerror(-ret));
+		return 1;
+	}
+	if (!strcmp(cmd, "info"))
+		ret = cmd_info(rd, argv[0]);
+	else if (!strcmp(cmd, "read"))
+		ret = cmd_read(rd, argv[0], off, len);
+	else if (!strcmp(cmd, "write"))
+		ret = cmd_write(rd, argv[0], off);
+	else
+		ret = cmd_stats(rd);
+	ringd_disconnect(rd);
+	return ret;
+}

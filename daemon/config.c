@@ -1,0 +1,640 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CFG_DEFAULT_SOCKET		"/run/ringd/ringd.sock"
+#define CFG_DEFAULT_STATE_DIR		"/var/lib/ringd"
+#define CFG_DEFAULT_MAX_IO		(1u << 20)
+#define CFG_DEFAULT_STALL_MS		30000u
+#define CFG_DEFAULT_TENANT_SESSIONS	8u
+#define CFG_DEFAULT_TENANT_MEMORY	(64ull << 20)
+#define CFG_DEFAULT_TENANT_INFLIGHT	256u
+#define CFG_DEFAULT_TENANT_VOLUMES	64u
+
+enum cfg_section_kind { SEC_NONE, SEC_DAEMON, SEC_VOLUME, SEC_TENANT };
+
+struct cfg_parse {
+	struct cfg *cfg;
+	FILE *f;
+	unsigned int line;
+	enum cfg_section_kind kind;
+	char section[2 * CFG_NAME_MAX + 16]; /* as written, for messages */
+	char *err;
+	size_t errlen;
+	int errnum;
+};
+
+/* Record the first error at the current line; returns 0 for inih. */
+static int __attribute__((format(printf, 3, 4)))
+cfg_fail(struct cfg_parse *p, const char *key, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (p->errnum)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (key)
+		snprintf(p->err, p->errlen, "%s:%u: [%s] %s: %s", p->cfg->path, p->line, p->section,
+			 key, msg);
+	else
+		snprintf(p->err, p->errlen, "%s:%u: %s", p->cfg->path, p->line, msg);
+	p->errnum = -EINVAL;
+	return 0;
+}
+
+int cfg_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE || v > max)
+		return -ERANGE;
+	if (*end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int cfg_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	if (!*s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	switch (toupper((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	case 'T':
+		shift = 40;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (shift) {
+		end++;
+		/* Accept "K", "KB", "KiB". */
+		if (toupper((unsigned char)*end) == 'I')
+			end++;
+		if (toupper((unsigned char)*end) == 'B')
+			end++;
+		if (*end)
+			return -EINVAL;
+		if (v > (UINT64_MAX >> shift))
+			return -ERANGE;
+	}
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int cfg_parse_duration_ms(const char *s, unsigned int *out)
+{
+	unsigned long long v, mul = 1000;
+	char *end;
+
+	if (!*s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (!strcmp(end, "ms"))
+		mul = 1;
+	else if (!strcmp(end, "s") || !*end)
+		mul = 1000;
+	else if (!strcmp(end, "m") || !strcmp(end, "min"))
+		mul = 60000;
+	else
+		return -EINVAL;
+	if (v > UINT32_MAX / mul)
+		return -ERANGE;
+	*out = (unsigned int)(v * mul);
+	return 0;
+}
+
+static int cfg_parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		if (!strcasecmp(s, yes[i])) {
+			*out = true;
+			return 0;
+		}
+		if (!strcasecmp(s, no[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static bool cfg_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n >= CFG_NAME_MAX)
+		return false;
+	for (; *s; s++) {
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+			return false;
+	}
+	return true;
+}
+
+/* Copy @v into @dst of @len bytes; fails (for the caller to report) if it does not fit. */
+static bool cfg_copy(char *dst, size_t len, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= len)
+		return false;
+	memcpy(dst, v, n + 1);
+	return true;
+}
+
+static int cfg_size_key(struct cfg_parse *p, const char *key, const char *v, uint64_t *out)
+{
+	int ret = cfg_parse_size(v, out);
+
+	if (ret)
+		return cfg_fail(p, key, "'%s' is not a size (bytes, or a number with K/M/G/T)", v);
+	return 1;
+}
+
+static int cfg_bool_key(struct cfg_parse *p, const char *key, const char *v, bool *out)
+{
+	if (cfg_parse_bool(v, out))
+		return cfg_fail(p, key, "'%s' is not yes/no", v);
+	return 1;
+}
+
+static int cfg_uint_key(struct cfg_parse *p, const char *key, const char *v, uint64_t min,
+			uint64_t max, unsigned int *out)
+{
+	uint64_t x;
+
+	if (cfg_parse_uint(v, max, &x) || x < min)
+		return cfg_fail(p, key, "'%s' is not a whole number in [%llu, %llu]", v,
+				(unsigned long long)min, (unsigned long long)max);
+	*out = (unsigned int)x;
+	return 1;
+}
+
+static int cfg_daemon_key(struct cfg_parse *p, const char *key, const char *v)
+{
+	struct cfg *c = p->cfg;
+	uint64_t size;
+
+	if (!strcmp(key, "socket")) {
+		if (v[0] != '/' || !cfg_copy(c->socket_path, sizeof(c->socket_path), v))
+			return cfg_fail(p, key, "must be an absolute path shorter than %d bytes",
+					CFG_SOCK_MAX);
+		return 1;
+	}
+	if (!strcmp(key, "state_dir")) {
+		if (v[0] != '/' || !cfg_copy(c->state_dir, sizeof(c->state_dir), v))
+			return cfg_fail(p, key, "must be an absolute path");
+		return 1;
+	}
+	if (!strcmp(key, "log_level")) {
+		if (log_level_parse(v, &c->log_level))
+			return cfg_fail(p, key, "'%s' is not one of error, warn, info, debug", v);
+		return 1;
+	}
+	if (!strcmp(key, "socket_mode")) {
+		char *end;
+		unsigned long m;
+
+		errno = 0;
+		m = strtoul(v, &end, 8);
+		if (!*v || *end || errno || m > 0777)
+			return cfg_fail(p, key, "'%s' is not an octal mode like 0660", v);
+		c->socket_mode = (unsigned int)m;
+		return 1;
+	}
+	if (!strcmp(key, "socket_group")) {
+		uint64_t id;
+		struct group *g;
+
+		if (!cfg_parse_uint(v, UINT32_MAX - 1, &id)) {
+			c->socket_group = (gid_t)id;
+		} else {
+			g = getgrnam(v);
+			if (!g)
+				return cfg_fail(p, key, "no group called '%s'", v);
+			c->socket_group = g->gr_gid;
+		}
+		c->has_socket_group = true;
+		return 1;
+	}
+	if (!strcmp(key, "max_io_size")) {
+		if (cfg_size_key(p, key, v, &size) != 1)
+			return 0;
+		if (size < 4096 || size > (64u << 20))
+			return cfg_fail(p, key, "must be between 4K and 64M");
+		c->max_io_size = (uint32_t)size;
+		return 1;
+	}
+	if (!strcmp(key, "stall_timeout")) {
+		if (cfg_parse_duration_ms(v, &c->stall_timeout_ms) || !c->stall_timeout_ms)
+			return cfg_fail(p, key, "'%s' is not a duration like 30s or 500ms", v);
+		return 1;
+	}
+	if (!strcmp(key, "max_sessions"))
+		return cfg_uint_key(p, key, v, 1, 65536, &c->max_sessions);
+	return cfg_fail(p, key, "unknown key");
+}
+
+static int cfg_volume_key(struct cfg_parse *p, const char *key, const char *v)
+{
+	struct cfg_volume *vol = &p->cfg->vols[p->cfg->nvols - 1];
+
+	if (!strcmp(key, "path")) {
+		if (!*v || !cfg_copy(vol->path, sizeof(vol->path), v))
+			return cfg_fail(p, key, "empty or too long");
+		return 1;
+	}
+	if (!strcmp(key, "create_size"))
+		return cfg_size_key(p, key, v, &vol->create_size);
+	if (!strcmp(key, "offset"))
+		return cfg_size_key(p, key, v, &vol->offset);
+	if (!strcmp(key, "size"))
+		return cfg_size_key(p, key, v, &vol->size);
+	if (!strcmp(key, "direct"))
+		return cfg_bool_key(p, key, v, &vol->direct);
+	if (!strcmp(key, "readonly"))
+		return cfg_bool_key(p, key, v, &vol->readonly);
+	return cfg_fail(p, key, "unknown key");
+}
+
+/* Append the ids of a comma-separated list of numbers or names. */
+static int cfg_id_list(struct cfg_parse *p, const char *key, const char *v, bool group)
+{
+	struct cfg_tenant *t = &p->cfg->tenants[p->cfg->ntenants - 1];
+	char buf[1024], *save = NULL, *tok;
+
+	if (!cfg_copy(buf, sizeof(buf), v))
+		return cfg_fail(p, key, "value too long");
+	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		unsigned int *n = group ? &t->ngids : &t->nuids;
+		uint64_t id;
+		bool numeric = !strcmp(key, "uid") || !strcmp(key, "gid");
+
+		if (*n >= CFG_MAX_IDS)
+			return cfg_fail(p, key, "more than %d ids", CFG_MAX_IDS);
+		if (numeric) {
+			if (cfg_parse_uint(tok, UINT32_MAX - 1, &id))
+				return cfg_fail(p, key, "'%s' is not a numeric id", tok);
+		} else if (group) {
+			struct group *g = getgrnam(tok);
+
+			if (!g)
+				return cfg_fail(p, key, "no group called '%s'", tok);
+			id = g->gr_gid;
+		} else {
+			struct passwd *pw = getpwnam(tok);
+
+			if (!pw)
+				return cfg_fail(p, key, "no user called '%s'", tok);
+			id = pw->pw_uid;
+		}
+		if (group)
+			t->gids[(*n)++] = (gid_t)id;
+		else
+			t->uids[(*n)++] = (uid_t)id;
+	}
+	return 1;
+}
+
+static int cfg_tenant_key(struct cfg_parse *p, const char *key, const char *v)
+{
+	struct cfg_tenant *t = &p->cfg->tenants[p->cfg->ntenants - 1];
+
+	if (!strcmp(key, "uid") || !strcmp(key, "user"))
+		return cfg_id_list(p, key, v, false);
+	if (!strcmp(key, "gid") || !strcmp(key, "group"))
+		return cfg_id_list(p, key, v, true);
+	if (!strcmp(key, "volumes")) {
+		free(t->volumes_raw);
+		t->volumes_raw = strdup(v);
+		if (!t->volumes_raw) {
+			p->errnum = -ENOMEM;
+			return 0;
+		}
+		t->volumes_line = p->line;
+		return 1;
+	}
+	if (!strcmp(key, "max_sessions"))
+		return cfg_uint_key(p, key, v, 1, 65536, &t->max_sessions);
+	if (!strcmp(key, "max_session_memory")) {
+		if (cfg_size_key(p, key, v, &t->max_session_memory) != 1)
+			return 0;
+		if (t->max_session_memory < (64u << 10) || t->max_session_memory > (1ull << 30))
+			return cfg_fail(p, key, "must be between 64K and 1G");
+		return 1;
+	}
+	if (!strcmp(key, "max_inflight"))
+		return cfg_uint_key(p, key, v, 1, 65536, &t->max_inflight);
+	if (!strcmp(key, "max_open_volumes"))
+		return cfg_uint_key(p, key, v, 1, 4096, &t->max_open_volumes);
+	return cfg_fail(p, key, "unknown key");
+}
+
+/* Grow an array by one zeroed element. Returns the new element or NULL. */
+static void *cfg_grow(void **arr, unsigned int *n, size_t elem)
+{
+	void *a = realloc(*arr, (*n + 1) * elem);
+
+	if (!a)
+		return NULL;
+	*arr = a;
+	memset((char *)a + *n * elem, 0, elem);
+	return (char *)a + (*n)++ * elem;
+}
+
+/* A new "[kind name]" section starts. */
+static int cfg_section_start(struct cfg_parse *p, const char *section)
+{
+	struct cfg *c = p->cfg;
+	const char *name;
+	unsigned int i;
+
+	snprintf(p->section, sizeof(p->section), "%s", section);
+	if (!strcmp(section, "daemon")) {
+		p->kind = SEC_DAEMON;
+		return 1;
+	}
+	if (!strncmp(section, "volume ", 7)) {
+		struct cfg_volume *vol;
+
+		name = section + 7;
+		if (!cfg_name_ok(name))
+			return cfg_fail(p, NULL, "[%s]: volume names are 1-63 of [A-Za-z0-9._-]",
+					section);
+		if (cfg_volume_find(c, name) >= 0)
+			return cfg_fail(p, NULL, "[%s]: volume defined twice", section);
+		vol = cfg_grow((void **)&c->vols, &c->nvols, sizeof(*vol));
+		if (!vol) {
+			p->errnum = -ENOMEM;
+			return 0;
+		}
+		snprintf(vol->name, sizeof(vol->name), "%s", name);
+		vol->line = p->line;
+		p->kind = SEC_VOLUME;
+		return 1;
+	}
+	if (!strncmp(section, "tenant ", 7)) {
+		struct cfg_tenant *t;
+
+		name = section + 7;
+		if (!cfg_name_ok(name))
+			return cfg_fail(p, NULL, "[%s]: tenant names are 1-63 of [A-Za-z0-9._-]",
+					section);
+		for (i = 0; i < c->ntenants; i++)
+			if (!strcmp(c->tenants[i].name, name))
+				return cfg_fail(p, NULL, "[%s]: tenant defined twice", section);
+		t = cfg_grow((void **)&c->tenants, &c->ntenants, sizeof(*t));
+		if (!t) {
+			p->errnum = -ENOMEM;
+			return 0;
+		}
+		snprintf(t->name, sizeof(t->name), "%s", name);
+		t->line = p->line;
+		t->max_sessions = CFG_DEFAULT_TENANT_SESSIONS;
+		t->max_session_memory = CFG_DEFAULT_TENANT_MEMORY;
+		t->max_inflight = CFG_DEFAULT_TENANT_INFLIGHT;
+		t->max_open_volumes = CFG_DEFAULT_TENANT_VOLUMES;
+		p->kind = SEC_TENANT;
+		return 1;
+	}
+	return cfg_fail(p, NULL, "unknown section [%s] (expected [daemon], [volume NAME], [tenant NAME])",
+			section);
+}
+
+static int cfg_handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct cfg_parse *p = user;
+
+	if (p->errnum)
+		return 0;
+	/* inih calls with key == NULL at each new section (INI_CALL_HANDLER_ON_NEW_SECTION
+	 * is off in Debian's build), so detect section changes by name. */
+	if (strcmp(section, p->section) || p->kind == SEC_NONE) {
+		if (!*section)
+			return cfg_fail(p, key, "key outside of any section");
+		if (!cfg_section_start(p, section))
+			return 0;
+	}
+	if (!key)
+		return 1;
+	switch (p->kind) {
+	case SEC_DAEMON:
+		return cfg_daemon_key(p, key, value);
+	case SEC_VOLUME:
+		return cfg_volume_key(p, key, value);
+	case SEC_TENANT:
+		return cfg_tenant_key(p, key, value);
+	default:
+		return cfg_fail(p, key, "key outside of any section");
+	}
+}
+
+/* inih reader: fgets that counts lines, so handlers know where they are. */
+static char *cfg_reader(char *str, int num, void *stream)
+{
+	struct cfg_parse *p = stream;
+	char *r = fgets(str, num, p->f);
+
+	if (r)
+		p->line++;
+	return r;
+}
+
+/* Turn "db1:rw, logs:ro" into grants. */
+static int cfg_resolve_grants(struct cfg_parse *p, struct cfg_tenant *t)
+{
+	char *save = NULL, *tok, *buf;
+	unsigned int i;
+
+	if (!t->volumes_raw)
+		return 1;
+	p->line = t->volumes_line;
+	snprintf(p->section, sizeof(p->section), "tenant %s", t->name);
+	buf = strdup(t->volumes_raw);
+	if (!buf) {
+		p->errnum = -ENOMEM;
+		return 0;
+	}
+	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		char *mode = strchr(tok, ':');
+		struct cfg_grant *g;
+		bool rw = false;
+		int vi;
+
+		if (mode) {
+			*mode++ = '\0';
+			if (!strcmp(mode, "rw")) {
+				rw = true;
+			} else if (strcmp(mode, "ro")) {
+				cfg_fail(p, "volumes", "'%s:%s': access must be ro or rw", tok, mode);
+				goto out_free;
+			}
+		}
+		vi = cfg_volume_find(p->cfg, tok);
+		if (vi < 0) {
+			cfg_fail(p, "volumes", "no [volume %s] is defined", tok);
+			goto out_free;
+		}
+		for (i = 0; i < t->ngrants; i++) {
+			if (t->grants[i].vol == (unsigned int)vi) {
+				cfg_fail(p, "volumes", "volume '%s' listed twice", tok);
+				goto out_free;
+			}
+		}
+		g = cfg_grow((void **)&t->grants, &t->ngrants, sizeof(*g));
+		if (!g) {
+			p->errnum = -ENOMEM;
+			goto out_free;
+		}
+		g->vol = (unsigned int)vi;
+		g->rw = rw;
+	}
+	free(buf);
+	return 1;
+
+out_free:
+	free(buf);
+	return 0;
+}
+
+/* Checks that need the whole file. */
+static int cfg_finish(struct cfg_parse *p)
+{
+	struct cfg *c = p->cfg;
+	unsigned int i;
+
+	for (i = 0; i < c->nvols; i++) {
+		struct cfg_volume *v = &c->vols[i];
+
+		p->line = v->line;
+		snprintf(p->section, sizeof(p->section), "volume %s", v->name);
+		if (!v->path[0])
+			return cfg_fail(p, "path", "missing: every volume needs a path");
+		if (v->offset + v->size < v->offset)
+			return cfg_fail(p, "size", "offset + size overflows");
+		if (v->create_size && v->size && v->offset + v->size > v->create_size)
+			return cfg_fail(p, "size", "offset + size is beyond create_size");
+	}
+	for (i = 0; i < c->ntenants; i++) {
+		struct cfg_tenant *t = &c->tenants[i];
+
+		p->line = t->line;
+		snprintf(p->section, sizeof(p->section), "tenant %s", t->name);
+		if (!t->nuids && !t->ngids)
+			return cfg_fail(p, "uid", "missing: a tenant needs uid, gid, user or group");
+		if (!cfg_resolve_grants(p, t))
+			return 0;
+	}
+	return 1;
+}
+
+int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
+{
+	struct cfg_parse p;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	memset(&p, 0, sizeof(p));
+	snprintf(out->path, sizeof(out->path), "%s", path);
+	snprintf(out->socket_path, sizeof(out->socket_path), "%s", CFG_DEFAULT_SOCKET);
+	snprintf(out->state_dir, sizeof(out->state_dir), "%s", CFG_DEFAULT_STATE_DIR);
+	out->log_level = LOG_INFO;
+	out->socket_mode = 0666;
+	out->max_io_size = CFG_DEFAULT_MAX_IO;
+	out->stall_timeout_ms = CFG_DEFAULT_STALL_MS;
+	out->max_sessions = 1024;
+	p.cfg = out;
+	p.err = err;
+	p.errlen = errlen;
+	p.f = fopen(path, "re");
+	if (!p.f) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return ret;
+	}
+	ret = ini_parse_stream(cfg_reader, &p, cfg_handler, &p);
+	fclose(p.f);
+	if (!p.errnum && ret > 0) {
+		p.line = (unsigned int)ret;
+		cfg_fail(&p, NULL, "syntax error (expected [section] or key = value)");
+	} else if (!p.errnum && ret < 0) {
+		p.errnum = -ENOMEM;
+		snprintf(err, errlen, "%s: out of memory while parsing", path);
+	}
+	if (!p.errnum)
+		cfg_finish(&p);
+	if (p.errnum) {
+		cfg_free(out);
+		return p.errnum;
+	}
+	return 0;
+}
+
+void cfg_free(struct cfg *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->ntenants; i++) {
+		free(c->tenants[i].grants);
+		free(c->tenants[i].volumes_raw);
+	}
+	free(c->tenants);
+	free(c->vols);
+	c->tenants = NULL;
+	c->vols = NULL;
+	c->ntenants = 0;
+	c->nvols = 0;
+}
+
+int cfg_volume_find(const struct cfg *c, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->nvols; i++)
+		if (!strcmp(c->vols[i].name, name))
+			return (int)i;
+	return -1;
+}

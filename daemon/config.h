@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* cfg_: the INI configuration (parsed with libinih). */
+#ifndef RINGD_DAEMON_CONFIG_H
+#define RINGD_DAEMON_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "log.h"
+
+#define CFG_NAME_MAX  64
+#define CFG_MAX_IDS   16
+#define CFG_SOCK_MAX  108
+
+struct cfg_volume {
+	char name[CFG_NAME_MAX];
+	char path[PATH_MAX];
+	uint64_t create_size; /* 0: never create */
+	uint64_t offset;
+	uint64_t size; /* 0: rest of the backing */
+	bool direct;
+	bool readonly;
+	unsigned int line; /* of the section header */
+};
+
+struct cfg_grant {
+	unsigned int vol; /* index into cfg.vols */
+	bool rw;
+};
+
+struct cfg_tenant {
+	char name[CFG_NAME_MAX];
+	uid_t uids[CFG_MAX_IDS];
+	unsigned int nuids;
+	gid_t gids[CFG_MAX_IDS];
+	unsigned int ngids;
+	struct cfg_grant *grants;
+	unsigned int ngrants;
+	unsigned int max_sessions;
+	uint64_t max_session_memory;
+	unsigned int max_inflight;	/* per session */
+	unsigned int max_open_volumes;	/* per session */
+	unsigned int line;
+	/* Raw "volumes =" value, resolved once every volume is known. */
+	char *volumes_raw;
+	unsigned int volumes_line;
+};
+
+struct cfg {
+	char path[PATH_MAX]; /* the file it was read from */
+	char socket_path[CFG_SOCK_MAX];
+	char state_dir[PATH_MAX];
+	enum log_level log_level;
+	unsigned int socket_mode;
+	gid_t socket_group;
+	bool has_socket_group;
+	uint32_t max_io_size;	     /* bytes per request */
+	unsigned int stall_timeout_ms; /* CQ not reaped this long: disconnect */
+	unsigned int max_sessions;   /* daemon-wide */
+	struct cfg_volume *vols;
+	unsigned int nvols;
+	struct cfg_tenant *tenants;
+	unsigned int ntenants;
+};
+
+/*
+ * Parse @path into @out. Returns 0, or -errno with a message naming
+ * "file:line: [section] key: what is wrong" in @err.
+ */
+int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen);
+
+/* Free what cfg_load() allocated. */
+void cfg_free(struct cfg *c);
+
+/* Index of the volume called @name, or -1. */
+int cfg_volume_find(const struct cfg *c, const char *name);
+
+/* Parse "4096", "4K", "64M", "1G", "2T" into bytes. Returns 0 or -EINVAL/-ERANGE. */
+int cfg_parse_size(const char *s, uint64_t *out);
+
+/* Parse "30", "30s", "500ms", "2m" into milliseconds. Returns 0 or -EINVAL/-ERANGE. */
+int cfg_parse_duration_ms(const char *s, unsigned int *out);
+
+/* Parse a decimal unsigned with bounds. Returns 0 or -EINVAL/-ERANGE. */
+int cfg_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+#endif

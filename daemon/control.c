@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control socket: unix SOCK_SEQPACKET, one protobuf message per packet,
+ * capped at CTL_MAX_MSG bytes before anything is unpacked. The daemon never
+ * blocks on a client: every send is MSG_DONTWAIT, and a client that cannot
+ * take its reply at once is disconnected by the caller.
+ */
+#define _GNU_SOURCE
+#include "server.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* mkdir -p of the socket's directory (mode 0755: clients must reach it). */
+static int ctl_mkdir_parent(const char *path)
+{
+	char dir[CFG_SOCK_MAX], *p;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	p = strrchr(dir, '/');
+	if (!p || p == dir)
+		return 0;
+	*p = '\0';
+	for (p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Remove a stale socket left by a dead daemon; refuse to steal a live one. */
+static int ctl_clear_stale(const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(sa->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_err("%s exists and is not a socket; refusing to replace it", sa->sun_path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	close(fd);
+	if (ret == 0) {
+		log_err("%s: another daemon is already serving this socket", sa->sun_path);
+		return -EADDRINUSE;
+	}
+	if (unlink(sa->sun_path) < 0)
+		return -errno;
+	return 0;
+}
+
+int ctl_listen(const struct cfg *cfg, int *out)
+{
+	struct sockaddr_un sa;
+	int fd, ret;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(cfg->socket_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, cfg->socket_path, strlen(cfg->socket_path) + 1);
+	ret = ctl_mkdir_parent(cfg->socket_path);
+	if (ret)
+		return ret;
+	ret = ctl_clear_stale(&sa);
+	if (ret)
+		return ret;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		goto out_close;
+	}
+	/* Who may do what is decided by the tenant entries, not by the mode. */
+	if (chmod(sa.sun_path, cfg->socket_mode) < 0) {
+		ret = -errno;
+		goto out_unlink;
+	}
+	if (cfg->has_socket_group && chown(sa.sun_path, (uid_t)-1, cfg->socket_group) < 0) {
+		ret = -errno;
+		goto out_unlink;
+	}
+	if (listen(fd, 128) < 0) {
+		ret = -errno;
+		goto out_unlink;
+	}
+	*out = fd;
+	return 0;
+
+out_unlink:
+	unlink(sa.sun_path);
+out_close:
+	close(fd);
+	return ret;
+}
+
+/* Close every fd carried by the control messages of @msg. */
+static unsigned int ctl_close_passed_fds(struct msghdr *msg)
+{
+	struct cmsghdr *c;
+	unsigned int n = 0;
+
+	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		size_t i, nfds;
+		int fd;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfds; i++) {
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			close(fd);
+			n++;
+		}
+	}
+	return n;
+}
+
+int ctl_recv(int fd, Ringd__Request **out)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 32)];
+		struct cmsghdr align;
+	} cbuf;
+	uint8_t buf[CTL_MAX_MSG];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
+	};
+	Ringd__Request *req;
+	ssize_t n;
+
+	*out = NULL;
+	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -ECONNRESET;
+	/* Clients never pass fds to the daemon: any is a protocol error. */
+	if (msg.msg_controllen && ctl_close_passed_fds(&msg))
+		return -EPROTO;
+	if (msg.msg_flags & MSG_CTRUNC)
+		return -EPROTO;
+	if (msg.msg_flags & MSG_TRUNC)
+		return -EMSGSIZE;
+	req = ringd__request__unpack(NULL, (size_t)n, buf);
+	if (!req)
+		return -EBADMSG;
+	if (req->msg_case == RINGD__REQUEST__MSG__NOT_SET) {
+		ringd__request__free_unpacked(req, NULL);
+		return -EBADMSG;
+	}
+	*out = req;
+	return 0;
+}
+
+int ctl_send(int fd, const Ringd__Reply *r, const int *fds, unsigned int nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} cbuf;
+	uint8_t buf[CTL_MAX_MSG];
+	struct iovec iov = { .iov_base = buf };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	size_t len = ringd__reply__get_packed_size(r);
+
+	if (len > sizeof(buf) || nfds > 4)
+		return -EMSGSIZE;
+	iov.iov_len = ringd__reply__pack(r, buf);
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(&cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	if (sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		return -errno;
+	return 0;
+}
+
+int ctl_send_error(int fd, int errnum, const char *fmt, ...)
+{
+	Ringd__Reply r = RINGD__REPLY__INIT;
+	Ringd__Error e = RINGD__ERROR__INIT;
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	e.errno_code = errnum;
+	e.message = text;
+	r.msg_case = RINGD__REPLY__MSG_ERROR;
+	r.error = &e;
+	return ctl_send(fd, &r, NULL, 0);
+}

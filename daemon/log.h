@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* log_: leveled logging to stderr. */
+#ifndef RINGD_DAEMON_LOG_H
+#define RINGD_DAEMON_LOG_H
+
+enum log_level { LOG_ERR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+extern enum log_level log_threshold;
+
+/* Parse "error|warn|info|debug". Returns 0 or -EINVAL. */
+int log_level_parse(const char *s, enum log_level *out);
+
+void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)                                                                             \
+	do {                                                                                       \
+		if (log_threshold >= LOG_DEBUG)                                                    \
+			log_msg(LOG_DEBUG, __VA_ARGS__);                                           \
+	} while (0)
+
+#endif

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* ringd: the daemon's command line. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+#define RINGD_DEFAULT_CONFIG "/etc/ringd/ringd.conf"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ringd [-c FILE] [--log-level LEVEL]\n"
+		"       ringd --check-config FILE\n"
+		"\n"
+		"  -c, --config FILE       run in the foreground on FILE (default %s)\n"
+		"      --check-config FILE validate FILE and exit 0, or 1 naming file:line\n"
+		"      --log-level LEVEL   error, warn, info or debug (overrides the file)\n"
+		"  -h, --help              this text\n",
+		RINGD_DEFAULT_CONFIG);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", required_argument, NULL, 'C' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = RINGD_DEFAULT_CONFIG, *level = NULL;
+	enum log_level lvl;
+	bool check = false;
+	char err[PATH_MAX + 512];
+	struct cfg cfg;
+	struct srv srv;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			path = optarg;
+			check = true;
+			break;
+		case 'l':
+			level = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (level && log_level_parse(level, &lvl)) {
+		fprintf(stderr, "ringd: --log-level %s: expected error, warn, info or debug\n", level);
+		return 2;
+	}
+	ret = cfg_load(path, &cfg, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "ringd: config error: %s\n", err);
+		return 1;
+	}
+	if (check) {
+		printf("%s: OK (%u volumes, %u tenants)\n", path, cfg.nvols, cfg.ntenants);
+		cfg_free(&cfg);
+		return 0;
+	}
+	if (level)
+		cfg.log_level = lvl;
+	ret = srv_init(&srv, &cfg);
+	if (!ret)
+		ret = srv_run(&srv);
+	srv_fini(&srv);
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The server: one event loop thread that owns the kernel ring, the
+ * volumes, every session and every in-flight request.
+ *
+ * Kernel SQEs are tagged with daemon-private values only (enum srv_tag in
+ * the top byte, a request or session slot below); client user_data lives in
+ * struct req and is copied into the client's CQE when the kernel completes.
+ */
+#ifndef RINGD_DAEMON_SERVER_H
+#define RINGD_DAEMON_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "kring.h"
+#include "ringd.pb-c.h"
+#include "ringd_abi.h"
+#include "validate.h"
+#include "volume.h"
+
+enum srv_tag {
+	TAG_NONE = 0,	  /* completions nobody waits for (poll removal) */
+	TAG_IO = 1,	  /* low 32 bits: request slot */
+	TAG_LISTEN = 2,	  /* listening socket readable */
+	TAG_CTRL = 3,	  /* low 32 bits: session slot; control socket readable */
+	TAG_DOORBELL = 4, /* low 32 bits: session slot; doorbell readable */
+	TAG_SIGNAL = 5,	  /* signalfd readable */
+};
+
+static inline uint64_t srv_tag(enum srv_tag t, uint32_t idx)
+{
+	return ((uint64_t)t << 56) | idx;
+}
+
+static inline enum srv_tag srv_tag_kind(uint64_t tag)
+{
+	return (enum srv_tag)(tag >> 56);
+}
+
+static inline uint32_t srv_tag_idx(uint64_t tag)
+{
+	return (uint32_t)tag;
+}
+
+enum sess_state {
+	SESS_HANDSHAKE, /* accepted, no Hello yet */
+	SESS_ACTIVE,	/* serving its SQ */
+	SESS_BROKEN,	/* protocol violation: no more SQEs, control still answered */
+	SESS_CLOSING,	/* torn down; waiting for its kernel work to drain */
+};
+
+/* A daemon-private request: one accepted client SQE in the kernel. */
+struct req {
+	uint64_t user_data; /* the client's, echoed in its CQE */
+	uint32_t sess;	    /* session slot */
+	uint32_t len;
+	uint8_t op;
+	uint32_t next_free;
+};
+
+struct sess_stats {
+	uint64_t submitted;
+	uint64_t completed;
+	uint64_t errors;
+	uint64_t rejected;
+	uint64_t bytes_read;
+	uint64_t bytes_written;
+	uint64_t completions_interrupt;
+};
+
+struct sess {
+	uint32_t slot; /* in srv.sessions; also its registered-buffer slot */
+	uint64_t id;
+	enum sess_state state;
+	bool admin;
+	bool listed; /* on the active list */
+	bool buf_registered;
+	bool cq_dirty; /* CQEs posted but cq_tail not yet published */
+
+	/* Identity, from SO_PEERCRED only. */
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	int tenant; /* index into cfg.tenants, -1 for none */
+
+	int sock;
+	int memfd;
+	int wake_fd; /* daemon's end of the doorbell/notification socketpair */
+	unsigned int polls_armed;
+	bool ctrl_poll;
+	bool doorbell_poll;
+
+	/* The mapping and the daemon's private copy of its layout. */
+	void *base;
+	size_t region_size;
+	struct ringd_shm_hdr *hdr;
+	uint32_t *sq_array;
+	struct ringd_sqe *sqes;
+	struct ringd_cqe *cqes;
+	uint8_t *data;
+	uint64_t data_size;
+	uint32_t sq_entries, cq_entries;
+
+	/* Private ring state: never read back from shared memory. */
+	uint32_t sq_head;	/* next SQ index to consume */
+	uint32_t cq_tail;	/* next CQ index to fill */
+	uint32_t cq_head_seen;	/* last validated client CQ head */
+	uint32_t cq_reserved;	/* CQ slots promised to accepted requests */
+	uint32_t inflight;	/* kernel requests of this session */
+	uint32_t max_inflight;
+	uint64_t stall_since_ms; /* CQ full with SQEs waiting since; 0: not stalled */
+
+	struct val_handle *handles;
+	uint32_t nhandles;
+	uint32_t handles_open;
+
+	struct sess_stats stats;
+	struct sess *next_active, *prev_active;
+};
+
+struct tenant_usage {
+	unsigned int sessions; /* connections counted against max_sessions */
+};
+
+struct srv {
+	struct cfg cfg;
+	struct kr_ring kr;
+	struct vol *vols;
+	struct val_vol *vvols; /* validator view, parallel to vols */
+	unsigned int nvols;
+	struct tenant_usage *usage; /* parallel to cfg.tenants */
+
+	int listen_fd;
+	int signal_fd;
+	bool stop;
+
+	struct sess **sessions; /* slot table, cfg.max_sessions long */
+	uint32_t nsessions;	/* slots in use */
+	struct sess *active;	/* sessions whose SQ is served */
+	uint64_t next_session_id;
+
+	struct req *reqs;
+	uint32_t nreqs;
+	uint32_t req_free; /* head of free list; nreqs = empty */
+	uint32_t reqs_inflight;
+	bool sleeping; /* NEED_WAKEUP set on the active sessions */
+
+	uint32_t *dirty; /* slots of sessions with unpublished CQEs */
+	uint32_t ndirty, dirty_cap;
+};
+
+/* server.c */
+int srv_init(struct srv *s, const struct cfg *cfg);
+int srv_run(struct srv *s);
+void srv_fini(struct srv *s);
+uint64_t srv_now_ms(void);
+
+/* session.c */
+int sess_new(struct srv *s, int sock, struct sess **out);
+int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char *err,
+		size_t errlen);
+void sess_break(struct srv *s, struct sess *se, enum ringd_broken reason);
+void sess_close(struct srv *s, struct sess *se);
+void sess_maybe_free(struct srv *s, struct sess *se);
+void sess_post_cqe(struct sess *se, uint64_t user_data, int32_t res);
+void sess_publish_cq(struct sess *se);
+int sess_handle_open(struct srv *s, struct sess *se, const char *name, uint32_t flags,
+		     int *handle, char *err, size_t errlen);
+int sess_handle_close(struct sess *se, int handle);
+
+/* dispatch.c */
+unsigned int disp_consume(struct srv *s, struct sess *se, unsigned int budget);
+void disp_complete(struct srv *s, uint32_t req_idx, int32_t res);
+void disp_flush(struct srv *s);
+
+/* control.c */
+#define CTL_MAX_MSG 4096
+int ctl_listen(const struct cfg *cfg, int *out);
+int ctl_recv(int fd, Ringd__Request **out);
+int ctl_send(int fd, const Ringd__Reply *r, const int *fds, unsigned int nfds);
+int ctl_send_error(int fd, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sess_: a client session. Its memfd (header, SQ array, SQEs, CQEs, data
+ * area) is created, sealed and mapped here; the data area is registered as
+ * the session's fixed buffer. A session is freed only after every kernel
+ * request and poll that refers to it has completed.
+ */
+#define _GNU_SOURCE
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define SESS_DEFAULT_SQ	  128u
+#define SESS_MAX_SQ	  4096u
+#define SESS_MAX_CQ	  16384u
+#define SESS_DEFAULT_DATA (4ull << 20)
+#define SESS_MAX_DATA	  (1ull << 30) /* the kernel's limit for one fixed buffer */
+#define SESS_PAGE	  4096ull
+
+struct sess_layout {
+	uint32_t sq_entries, cq_entries;
+	uint64_t sq_array_off, sqes_off, cqes_off, data_off, data_size, region_size;
+};
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static uint32_t pow2_roundup(uint32_t v)
+{
+	uint32_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+/* Sizes from a Hello, within the tenant's budget. Returns 0 or -errno. */
+static int sess_layout(const Ringd__Hello *h, uint64_t budget, struct sess_layout *l, char *err,
+		       size_t errlen)
+{
+	uint32_t sq = h->has_sq_entries && h->sq_entries ? h->sq_entries : SESS_DEFAULT_SQ;
+	uint32_t cq;
+	uint64_t data = h->has_data_size && h->data_size ? h->data_size : SESS_DEFAULT_DATA;
+	uint64_t rings;
+
+	if (sq > SESS_MAX_SQ) {
+		snprintf(err, errlen, "sq_entries %u is above the maximum %u", sq, SESS_MAX_SQ);
+		return -EINVAL;
+	}
+	sq = pow2_roundup(sq);
+	cq = h->has_cq_entries && h->cq_entries ? h->cq_entries : 2 * sq;
+	if (cq > SESS_MAX_CQ) {
+		snprintf(err, errlen, "cq_entries %u is above the maximum %u", cq, SESS_MAX_CQ);
+		return -EINVAL;
+	}
+	cq = pow2_roundup(cq);
+	if (cq < sq) {
+		snprintf(err, errlen, "cq_entries %u is below sq_entries %u", cq, sq);
+		return -EINVAL;
+	}
+	if (data > SESS_MAX_DATA) {
+		snprintf(err, errlen, "data area of %llu bytes is above the 1 GiB maximum",
+			 (unsigned long long)data);
+		return -ENOMEM;
+	}
+	data = align_up(data, SESS_PAGE);
+	l->sq_entries = sq;
+	l->cq_entries = cq;
+	l->sq_array_off = sizeof(struct ringd_shm_hdr);
+	l->sqes_off = align_up(l->sq_array_off + 4ull * sq, RINGD_CACHELINE);
+	l->cqes_off = align_up(l->sqes_off + sizeof(struct ringd_sqe) * (uint64_t)sq,
+			       RINGD_CACHELINE);
+	l->data_off = align_up(l->cqes_off + sizeof(struct ringd_cqe) * (uint64_t)cq, SESS_PAGE);
+	rings = l->data_off;
+	/* A default-sized request shrinks to fit; an explicit one must fit. */
+	if (rings + data > budget && !(h->has_data_size && h->data_size) && budget > rings)
+		data = (budget - rings) & ~(SESS_PAGE - 1);
+	l->data_size = data;
+	l->region_size = l->data_off + data;
+	if (l->region_size > budget) {
+		snprintf(err, errlen,
+			 "session needs %llu bytes (rings %llu + data %llu); the tenant's "
+			 "max_session_memory is %llu",
+			 (unsigned long long)l->region_size, (unsigned long long)rings,
+			 (unsigned long long)data, (unsigned long long)budget);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Create, size, seal and map the session memfd. Returns 0 or -errno. */
+static int sess_region_create(struct sess *se, size_t len)
+{
+	int fd, ret;
+	void *p;
+
+	fd = memfd_create("ringd-session", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)len) < 0) {
+		ret = -errno;
+		goto out_close;
+	}
+	/* A client must not be able to shrink the region and SIGBUS us. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		ret = -errno;
+		goto out_close;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		goto out_close;
+	}
+	se->memfd = fd;
+	se->base = p;
+	se->region_size = len;
+	return 0;
+
+out_close:
+	close(fd);
+	return ret;
+}
+
+int sess_new(struct srv *s, int sock, struct sess **out)
+{
+	struct sess *se;
+	uint32_t slot;
+
+	if (s->nsessions >= s->cfg.max_sessions)
+		return -EUSERS;
+	for (slot = 0; slot < s->cfg.max_sessions; slot++)
+		if (!s->sessions[slot])
+			break;
+	if (slot == s->cfg.max_sessions)
+		return -EUSERS;
+	se = calloc(1, sizeof(*se));
+	if (!se)
+		return -ENOMEM;
+	se->slot = slot;
+	se->id = ++s->next_session_id;
+	se->state = SESS_HANDSHAKE;
+	se->sock = sock;
+	se->memfd = -1;
+	se->wake_fd = -1;
+	se->tenant = -1;
+	s->sessions[slot] = se;
+	s->nsessions++;
+	*out = se;
+	return 0;
+}
+
+static void sess_list_add(struct srv *s, struct sess *se)
+{
+	se->prev_active = NULL;
+	se->next_active = s->active;
+	if (s->active)
+		s->active->prev_active = se;
+	s->active = se;
+	se->listed = true;
+}
+
+static void sess_list_del(struct srv *s, struct sess *se)
+{
+	if (!se->listed)
+		return;
+	if (se->prev_active)
+		se->prev_active->next_active = se->next_active;
+	else
+		s->active = se->next_active;
+	if (se->next_active)
+		se->next_active->prev_active = se->prev_active;
+	se->listed = false;
+}
+
+int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char *err,
+		size_t errlen)
+{
+	const struct cfg_tenant *t = &s->cfg.tenants[se->tenant];
+	struct sess_layout l;
+	int wake[2];
+	int ret;
+
+	ret = sess_layout(hello, t->max_session_memory, &l, err, errlen);
+	if (ret)
+		return ret;
+	ret = sess_region_create(se, l.region_size);
+	if (ret) {
+		snprintf(err, errlen, "cannot create the session memory: %s", strerror(-ret));
+		return ret;
+	}
+	se->hdr = se->base;
+	se->sq_array = (uint32_t *)((char *)se->base + l.sq_array_off);
+	se->sqes = (struct ringd_sqe *)((char *)se->base + l.sqes_off);
+	se->cqes = (struct ringd_cqe *)((char *)se->base + l.cqes_off);
+	se->data = (uint8_t *)se->base + l.data_off;
+	se->data_size = l.data_size;
+	se->sq_entries = l.sq_entries;
+	se->cq_entries = l.cq_entries;
+	se->max_inflight = t->max_inflight;
+	se->hdr->magic = RINGD_SHM_MAGIC;
+	se->hdr->abi_version = RINGD_ABI_VERSION;
+	se->hdr->sq_entries = l.sq_entries;
+	se->hdr->cq_entries = l.cq_entries;
+	se->hdr->region_size = l.region_size;
+	se->hdr->data_off = l.data_off;
+	se->hdr->data_size = l.data_size;
+
+	se->nhandles = t->max_open_volumes;
+	se->handles = calloc(se->nhandles, sizeof(*se->handles));
+	if (!se->handles) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	ret = kr_buf_set(&s->kr, se->slot, se->data, se->data_size);
+	if (ret) {
+		snprintf(err, errlen, "cannot register the data area: %s", strerror(-ret));
+		return ret;
+	}
+	se->buf_registered = true;
+
+	/*
+	 * One datagram socketpair carries doorbells (client -> daemon) and
+	 * notifications (daemon -> client). Not an eventfd or a pipe: each
+	 * side has its own open file description, so the client cannot change
+	 * the blocking mode of ours, drain what we read, or SIGPIPE us, and
+	 * every daemon send/recv is MSG_DONTWAIT anyway.
+	 */
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, wake) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		return ret;
+	}
+	se->wake_fd = wake[0];
+
+	{
+		Ringd__Reply r = RINGD__REPLY__INIT;
+		Ringd__Attached a = RINGD__ATTACHED__INIT;
+		int fds[2] = { se->memfd, wake[1] };
+
+		a.session_id = se->id;
+		a.sq_entries = l.sq_entries;
+		a.cq_entries = l.cq_entries;
+		a.region_size = l.region_size;
+		a.sq_array_off = l.sq_array_off;
+		a.sqes_off = l.sqes_off;
+		a.cqes_off = l.cqes_off;
+		a.data_off = l.data_off;
+		a.data_size = l.data_size;
+		a.max_io_size = s->cfg.max_io_size;
+		r.msg_case = RINGD__REPLY__MSG_ATTACHED;
+		r.attached = &a;
+		ret = ctl_send(se->sock, &r, fds, 2);
+		close(wake[1]);
+		if (ret) {
+			snprintf(err, errlen, "cannot send the session fds: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	se->state = SESS_ACTIVE;
+	sess_list_add(s, se);
+	return 0;
+}
+
+/* Wake the client if it sleeps (or always, with RINGD_CQ_EVENTFD). */
+static void sess_notify(struct sess *se, bool force)
+{
+	static const char b = 1;
+	uint32_t flags;
+
+	if (se->wake_fd < 0)
+		return;
+	flags = ringd_load_relaxed(&se->hdr->cq_flags);
+	if (force || (flags & (RINGD_CQ_WAITING | RINGD_CQ_EVENTFD))) {
+		/* Non-blocking; a full pipe already holds a pending wake-up. */
+		if (send(se->wake_fd, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
+			log_debug("session %llu: notify: %s", (unsigned long long)se->id,
+				  strerror(errno));
+	}
+}
+
+void sess_break(struct srv *s, struct sess *se, enum ringd_broken reason)
+{
+	static const char *const why[] = {
+		[RINGD_BROKEN_SQ_TAIL] = "SQ tail moved backwards or past the ring size",
+		[RINGD_BROKEN_SQ_INDEX] = "SQ array entry out of range",
+		[RINGD_BROKEN_CQ_HEAD] = "CQ head beyond the tail or moved backwards",
+		[RINGD_BROKEN_STALL] = "CQ not reaped within stall_timeout",
+		[RINGD_BROKEN_PROTOCOL] = "control protocol violation",
+		[RINGD_BROKEN_SHUTDOWN] = "daemon shutting down",
+	};
+
+	if (se->state != SESS_ACTIVE && se->state != SESS_HANDSHAKE)
+		return;
+	log_warn("session %llu (pid %d uid %u): broken: %s", (unsigned long long)se->id,
+		 (int)se->pid, (unsigned int)se->uid, why[reason]);
+	se->state = SESS_BROKEN;
+	sess_list_del(s, se);
+	if (se->hdr) {
+		__atomic_store_n(&se->hdr->broken_reason, (uint32_t)reason, __ATOMIC_RELEASE);
+		sess_publish_cq(se);
+		sess_notify(se, true);
+	}
+}
+
+void sess_close(struct srv *s, struct sess *se)
+{
+	if (se->state == SESS_CLOSING)
+		return;
+	log_debug("session %llu: closing (%u in flight)", (unsigned long long)se->id, se->inflight);
+	sess_list_del(s, se);
+	se->state = SESS_CLOSING;
+	if (se->ctrl_poll)
+		kr_queue_poll_remove(&s->kr, srv_tag(TAG_CTRL, se->slot));
+	if (se->doorbell_poll)
+		kr_queue_poll_remove(&s->kr, srv_tag(TAG_DOORBELL, se->slot));
+	/* The client sees EOF now; armed polls hold their own file reference. */
+	if (se->sock >= 0) {
+		close(se->sock);
+		se->sock = -1;
+	}
+	sess_maybe_free(s, se);
+}
+
+void sess_maybe_free(struct srv *s, struct sess *se)
+{
+	if (se->state != SESS_CLOSING || se->inflight || se->polls_armed)
+		return;
+	/* No kernel I/O can touch the data area any more: drop the buffer. */
+	if (se->buf_registered) {
+		int ret = kr_buf_clear(&s->kr, se->slot);
+
+		if (ret)
+			log_err("session %llu: unregister buffer slot %u: %s",
+				(unsigned long long)se->id, se->slot, strerror(-ret));
+	}
+	if (se->base)
+		munmap(se->base, se->region_size);
+	if (se->memfd >= 0)
+		close(se->memfd);
+	if (se->wake_fd >= 0)
+		close(se->wake_fd);
+	if (se->tenant >= 0 && s->usage[se->tenant].sessions)
+		s->usage[se->tenant].sessions--;
+	s->sessions[se->slot] = NULL;
+	s->nsessions--;
+	log_debug("session %llu: freed", (unsigned long long)se->id);
+	free(se->handles);
+	free(se);
+}
+
+void sess_post_cqe(struct sess *se, uint64_t user_data, int32_t res)
+{
+	struct ringd_cqe c = { .user_data = user_data, .res = res, .flags = 0 };
+
+	/* A slot was reserved when the request was accepted. */
+	memcpy(&se->cqes[se->cq_tail & (se->cq_entries - 1)], &c, sizeof(c));
+	se->cq_tail++;
+	se->cq_dirty = true;
+	se->stats.completed++;
+	if (res < 0)
+		se->stats.errors++;
+}
+
+void sess_publish_cq(struct sess *se)
+{
+	if (!se->cq_dirty)
+		return;
+	se->cq_dirty = false;
+	ringd_store_release(&se->hdr->cq_tail, se->cq_tail);
+	/* Publish the tail before reading whether the client sleeps. */
+	ringd_smp_mb();
+	sess_notify(se, false);
+}
+
+int sess_handle_open(struct srv *s, struct sess *se, const char *name, uint32_t flags,
+		     int *handle, char *err, size_t errlen)
+{
+	const struct cfg_tenant *t = &s->cfg.tenants[se->tenant];
+	const struct cfg_grant *g = NULL;
+	bool rw = flags == RINGD_RDWR;
+	unsigned int i;
+	int vi;
+
+	if (flags != RINGD_RDONLY && flags != RINGD_RDWR) {
+		snprintf(err, errlen, "open flags must be RINGD_RDONLY or RINGD_RDWR");
+		return -EINVAL;
+	}
+	vi = cfg_volume_find(&s->cfg, name);
+	if (vi < 0) {
+		snprintf(err, errlen, "no volume called '%s'", name);
+		return -ENOENT;
+	}
+	for (i = 0; i < t->ngrants; i++)
+		if (t->grants[i].vol == (unsigned int)vi)
+			g = &t->grants[i];
+	if (!g) {
+		snprintf(err, errlen, "tenant %s may not use volume '%s'", t->name, name);
+		return -EACCES;
+	}
+	if (rw && s->vols[vi].v.readonly) {
+		snprintf(err, errlen, "volume '%s' is read-only", name);
+		return -EROFS;
+	}
+	if (rw && !g->rw) {
+		snprintf(err, errlen, "tenant %s may only read volume '%s'", t->name, name);
+		return -EACCES;
+	}
+	for (i = 0; i < se->nhandles; i++)
+		if (!se->handles[i].open)
+			break;
+	if (i == se->nhandles) {
+		snprintf(err, errlen, "all %u volume handles of this session are open",
+			 se->nhandles);
+		return -EMFILE;
+	}
+	se->handles[i].open = true;
+	se->handles[i].writable = rw;
+	se->handles[i].vol = (uint32_t)vi;
+	se->handles_open++;
+	*handle = (int)i;
+	return 0;
+}
+
+int sess_handle_close(struct sess *se, int handle)
+{
+	if (handle < 0 || (uint32_t)handle >= se->nhandles || !se->handles[handle].open)
+		return -EBADF;
+	memset(&se->handles[handle], 0, sizeof(se->handles[handle]));
+	se->handles_open--;
+	return 0;
+}

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: MIT */
+#include "kring.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Opcodes the daemon issues; the ring refuses everything else. */
+static const uint8_t kr_allowed_ops[] = {
+	IORING_OP_NOP,	       IORING_OP_READ_FIXED,  IORING_OP_WRITE_FIXED,
+	IORING_OP_FSYNC,       IORING_OP_POLL_ADD,    IORING_OP_POLL_REMOVE,
+	IORING_OP_ASYNC_CANCEL, IORING_OP_TIMEOUT,
+};
+
+/* Register calls allowed once the ring is enabled. */
+static const uint8_t kr_allowed_register_ops[] = {
+	IORING_REGISTER_FILES_UPDATE,
+	IORING_REGISTER_FILES_UPDATE2,
+	IORING_REGISTER_BUFFERS_UPDATE,
+};
+
+/*
+ * Debian's liburing 2.3 declares io_uring_register_restrictions() and
+ * io_uring_enable_rings() but its shared library does not export them (a
+ * version-script omission fixed upstream in 2.4), so make those two calls
+ * directly. Returns 0 or -errno.
+ */
+static int kr_register(struct kr_ring *kr, unsigned int op, const void *arg, unsigned int nr)
+{
+	long ret = syscall(__NR_io_uring_register, kr->ring.ring_fd, op, arg, nr);
+
+	return ret < 0 ? -errno : 0;
+}
+
+static int kr_restrict(struct kr_ring *kr)
+{
+	struct io_uring_restriction res[sizeof(kr_allowed_ops) + sizeof(kr_allowed_register_ops) +
+					1];
+	unsigned int n = 0, i;
+
+	memset(res, 0, sizeof(res));
+	for (i = 0; i < sizeof(kr_allowed_ops); i++) {
+		res[n].opcode = IORING_RESTRICTION_SQE_OP;
+		res[n++].sqe_op = kr_allowed_ops[i];
+	}
+	for (i = 0; i < sizeof(kr_allowed_register_ops); i++) {
+		res[n].opcode = IORING_RESTRICTION_REGISTER_OP;
+		res[n++].register_op = kr_allowed_register_ops[i];
+	}
+	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+	res[n++].sqe_flags = IOSQE_FIXED_FILE;
+	return kr_register(kr, IORING_REGISTER_RESTRICTIONS, res, n);
+}
+
+int kr_ring_init(struct kr_ring *kr, const struct kr_params *p)
+{
+	struct io_uring_params params;
+	int ret;
+
+	memset(kr, 0, sizeof(*kr));
+	memset(&params, 0, sizeof(params));
+	params.flags = IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+	params.cq_entries = p->entries * 4;
+	ret = io_uring_queue_init_params(p->entries, &kr->ring, &params);
+	if (ret < 0)
+		return ret;
+	if (p->nr_files) {
+		ret = io_uring_register_files_sparse(&kr->ring, p->nr_files);
+		if (ret < 0)
+			goto out_exit;
+	}
+	if (p->nr_bufs) {
+		ret = io_uring_register_buffers_sparse(&kr->ring, p->nr_bufs);
+		if (ret < 0)
+			goto out_exit;
+	}
+	ret = kr_restrict(kr);
+	if (ret < 0)
+		goto out_exit;
+	ret = kr_register(kr, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+	if (ret < 0)
+		goto out_exit;
+	kr->nr_files = p->nr_files;
+	kr->nr_bufs = p->nr_bufs;
+	return 0;
+
+out_exit:
+	io_uring_queue_exit(&kr->ring);
+	return ret;
+}
+
+void kr_ring_exit(struct kr_ring *kr)
+{
+	io_uring_queue_exit(&kr->ring);
+}
+
+int kr_file_set(struct kr_ring *kr, unsigned int slot, int fd)
+{
+	int ret;
+
+	if (slot >= kr->nr_files)
+		return -EINVAL;
+	ret = io_uring_register_files_update(&kr->ring, slot, &fd, 1);
+	if (ret < 0)
+		return ret;
+	if (ret != 1)
+		return -EIO;
+	if (fd >= 0)
+		kr->files_used++;
+	else if (kr->files_used)
+		kr->files_used--;
+	return 0;
+}
+
+int kr_buf_set(struct kr_ring *kr, unsigned int slot, void *base, size_t len)
+{
+	struct iovec iov = { .iov_base = base, .iov_len = len };
+	__u64 tag = 0;
+	int ret;
+
+	if (slot >= kr->nr_bufs)
+		return -EINVAL;
+	ret = io_uring_register_buffers_update_tag(&kr->ring, slot, &iov, &tag, 1);
+	if (ret < 0)
+		return ret;
+	if (ret != 1)
+		return -EIO;
+	kr->bufs_used++;
+	return 0;
+}
+
+int kr_buf_clear(struct kr_ring *kr, unsigned int slot)
+{
+	struct iovec iov = { .iov_base = NULL, .iov_len = 0 };
+	__u64 tag = 0;
+	int ret;
+
+	if (slot >= kr->nr_bufs)
+		return -EINVAL;
+	ret = io_uring_register_buffers_update_tag(&kr->ring, slot, &iov, &tag, 1);
+	if (ret < 0)
+		return ret;
+	if (ret != 1)
+		return -EIO;
+	if (kr->bufs_used)
+		kr->bufs_used--;
+	return 0;
+}
+
+/* An SQE, flushing once if the SQ is full; NULL means still full. */
+static struct io_uring_sqe *kr_get_sqe(struct kr_ring *kr)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&kr->ring);
+
+	if (!sqe) {
+		kr_submit(kr);
+		sqe = io_uring_get_sqe(&kr->ring);
+		if (!sqe)
+			return NULL;
+	}
+	kr->queued++;
+	return sqe;
+}
+
+int kr_queue_read_fixed(struct kr_ring *kr, unsigned int file_slot, void *buf, unsigned int len,
+			uint64_t off, unsigned int buf_slot, uint64_t tag)
+{
+	struct io_uring_sqe *sqe = kr_get_sqe(kr);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_read_fixed(sqe, (int)file_slot, buf, len, off, (int)buf_slot);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->user_data = tag;
+	return 0;
+}
+
+int kr_queue_write_fixed(struct kr_ring *kr, unsigned int file_slot, const void *buf,
+			 unsigned int len, uint64_t off, unsigned int buf_slot, uint64_t tag)
+{
+	struct io_uring_sqe *sqe = kr_get_sqe(kr);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_write_fixed(sqe, (int)file_slot, buf, len, off, (int)buf_slot);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->user_data = tag;
+	return 0;
+}
+
+int kr_queue_fsync(struct kr_ring *kr, unsigned int file_slot, int datasync, uint64_t tag)
+{
+	struct io_uring_sqe *sqe = kr_get_sqe(kr);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_fsync(sqe, (int)file_slot, datasync ? IORING_FSYNC_DATASYNC : 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->user_data = tag;
+	return 0;
+}
+
+int kr_queue_nop(struct kr_ring *kr, uint64_t tag)
+{
+	struct io_uring_sqe *sqe = kr_get_sqe(kr);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_nop(sqe);
+	sqe->user_data = tag;
+	return 0;
+}
+
+int kr_queue_poll(struct kr_ring *kr, int fd, uint64_t tag)
+{
+	struct io_uring_sqe *sqe = kr_get_sqe(kr);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+	sqe->user_data = tag;
+	return 0;
+}
+
+int kr_queue_poll_remove(struct kr_ring *kr, uint64_t tag)
+{
+	struct io_uring_sqe *sqe = kr_get_sqe(kr);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_remove(sqe, tag);
+	/* The removal's own completion is not interesting: tag it 0. */
+	sqe->user_data = 0;
+	return 0;
+}
+
+int kr_submit(struct kr_ring *kr)
+{
+	int ret;
+
+	if (!kr->queued)
+		return 0;
+	ret = io_uring_submit(&kr->ring);
+	if (ret > 0)
+		kr->queued -= (unsigned int)ret > kr->queued ? kr->queued : (unsigned int)ret;
+	return ret;
+}
+
+int kr_submit_and_wait(struct kr_ring *kr, unsigned int wait_nr, uint64_t timeout_ns)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = (long long)(timeout_ns / 1000000000ull),
+		.tv_nsec = (long long)(timeout_ns % 1000000000ull),
+	};
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	kr->queued = 0;
+	if (!wait_nr)
+		return io_uring_submit(&kr->ring);
+	ret = io_uring_submit_and_wait_timeout(&kr->ring, &cqe, wait_nr, timeout_ns ? &ts : NULL,
+					       NULL);
+	return ret;
+}
+
+unsigned int kr_reap(struct kr_ring *kr, struct kr_cqe *out, unsigned int max)
+{
+	struct io_uring_cqe *cqes[64];
+	unsigned int n, i, total = 0;
+
+	while (total < max) {
+		unsigned int want = max - total;
+
+		if (want > 64)
+			want = 64;
+		n = io_uring_peek_batch_cqe(&kr->ring, cqes, want);
+		if (!n)
+			break;
+		for (i = 0; i < n; i++) {
+			out[total + i].tag = cqes[i]->user_data;
+			out[total + i].res = cqes[i]->res;
+			out[total + i].flags = cqes[i]->flags;
+		}
+		io_uring_cq_advance(&kr->ring, n);
+		total += n;
+	}
+	return total;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kr_: the daemon's io_uring rings. Knows nothing of clients: callers hand
+ * in registered-file slots, registered-buffer slots, addresses and 64-bit
+ * tags, and get back (tag, res) completions.
+ */
+#ifndef RINGD_KERNEL_KRING_H
+#define RINGD_KERNEL_KRING_H
+
+#include <liburing.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kr_params {
+	unsigned int entries;	/* SQ size; CQ is 4x */
+	unsigned int nr_files;	/* sparse registered-file table size */
+	unsigned int nr_bufs;	/* sparse registered-buffer table size */
+};
+
+struct kr_ring {
+	struct io_uring ring;
+	unsigned int nr_files;
+	unsigned int nr_bufs;
+	unsigned int files_used;
+	unsigned int bufs_used;
+	unsigned int queued; /* SQEs prepared but not yet submitted */
+};
+
+/* A reaped completion. */
+struct kr_cqe {
+	uint64_t tag;
+	int32_t res;
+	uint32_t flags;
+};
+
+/*
+ * Create a ring: disabled, restricted to the opcodes and register calls the
+ * daemon uses, with sparse file and buffer tables, then enabled.
+ * Returns 0 or -errno.
+ */
+int kr_ring_init(struct kr_ring *kr, const struct kr_params *p);
+
+/* Tear a ring down (closes its fd, drops both tables). */
+void kr_ring_exit(struct kr_ring *kr);
+
+/* Put @fd in file slot @slot (-1 clears the slot). Returns 0 or -errno. */
+int kr_file_set(struct kr_ring *kr, unsigned int slot, int fd);
+
+/* Register [base, base+len) as buffer slot @slot. Returns 0 or -errno. */
+int kr_buf_set(struct kr_ring *kr, unsigned int slot, void *base, size_t len);
+
+/* Empty buffer slot @slot; callers ensure no I/O on it is in flight.
+ * Returns 0 or -errno. */
+int kr_buf_clear(struct kr_ring *kr, unsigned int slot);
+
+/*
+ * Queue I/O. Each returns 0, or -EBUSY if the SQ is still full after one
+ * flush. Nothing is submitted until kr_submit*() (or that one flush).
+ */
+int kr_queue_read_fixed(struct kr_ring *kr, unsigned int file_slot, void *buf, unsigned int len,
+			uint64_t off, unsigned int buf_slot, uint64_t tag);
+int kr_queue_write_fixed(struct kr_ring *kr, unsigned int file_slot, const void *buf,
+			 unsigned int len, uint64_t off, unsigned int buf_slot, uint64_t tag);
+int kr_queue_fsync(struct kr_ring *kr, unsigned int file_slot, int datasync, uint64_t tag);
+int kr_queue_nop(struct kr_ring *kr, uint64_t tag);
+/* Multishot readability poll on a plain fd. */
+int kr_queue_poll(struct kr_ring *kr, int fd, uint64_t tag);
+/* Cancel the poll armed with @tag; its final CQE still arrives. */
+int kr_queue_poll_remove(struct kr_ring *kr, uint64_t tag);
+
+/* Submit queued SQEs. Returns the number submitted or -errno. */
+int kr_submit(struct kr_ring *kr);
+
+/*
+ * Submit and wait for at least @wait_nr completions or @timeout_ns
+ * (0: no timeout). Returns >= 0, -ETIME on timeout, -EINTR, or -errno.
+ */
+int kr_submit_and_wait(struct kr_ring *kr, unsigned int wait_nr, uint64_t timeout_ns);
+
+/* Copy out up to @max completions and consume them. Returns the count. */
+unsigned int kr_reap(struct kr_ring *kr, struct kr_cqe *out, unsigned int max);
+
+/* True if a reaped poll CQE means the multishot poll is still armed. */
+static inline int kr_poll_more(const struct kr_cqe *c)
+{
+	return (c->flags & IORING_CQE_F_MORE) != 0;
+}
+
+#endif
