@@ -203,6 +203,7 @@ add_libs() {  # add_libs ELF: copy its shared libraries + loader
         die "$elf: missing shared libraries on the host:"$'\n'"$(grep 'not found' <<<"$out")"
     fi
     while IFS= read -r line; do
+        line=${line#"${line%%[! 	]*}"}   # ldd indents with a TAB
         lib=""
         case $line in
             *"=> /"*) lib=${line#*=> }; lib=${lib%% (*} ;;

@@ -1,0 +1,61 @@
+# ringd: thin wrapper around meson. `make run` and `make test` work on a
+# fresh Debian 12 machine as root: they install what is missing first.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+CONFIG     ?= config/ringd.conf
+MESON_OPTS ?= -Dwerror=true
+
+# Debian packages the build, the tests and the tools need.
+DEPS = meson ninja-build pkg-config gcc clang \
+       liburing-dev libnvme-dev libjson-c-dev libsystemd-dev \
+       libprotobuf-c-dev protobuf-c-compiler libinih-dev libcriterion-dev \
+       util-linux systemd
+
+.PHONY: all deps build build-asan run test test-plain test-asan format check-format clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "run as root to install:$$missing" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+$(ASAN_BUILD)/build.ninja:
+	CC=clang meson setup $(ASAN_BUILD) $(MESON_OPTS) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+build-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+run: build
+	./$(BUILD)/daemon/ringd -c $(CONFIG)
+
+# Every suite, plain (gcc) and under ASan+UBSan (clang); one summary at the end.
+test: build build-asan
+	tests/run-suites.sh $(BUILD) $(ASAN_BUILD)
+
+test-plain: build
+	tests/run-suites.sh $(BUILD)
+
+test-asan: build-asan
+	tests/run-suites.sh $(ASAN_BUILD)
+
+format:
+	git ls-files '*.c' '*.h' | xargs clang-format -i
+
+check-format:
+	git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rt_: test harness. Starts the real ringd binary on a private directory
+ * with a config written by the test, and helps tests act as other users.
+ */
+#ifndef RINGD_TESTS_HARNESS_H
+#define RINGD_TESTS_HARNESS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+struct ringd;
+
+struct rt_daemon {
+	pid_t pid;
+	char dir[64];	/* private directory, mode 0755 */
+	char sock[100]; /* dir/ringd.sock (fits sun_path) */
+	char conf[100]; /* dir/ringd.conf */
+	char log[100];	/* dir/ringd.log: the daemon's stderr */
+};
+
+/* Test uids used by tenants; no passwd entries are needed. */
+#define RT_UID_A 61001
+#define RT_UID_B 61002
+#define RT_UID_STRANGER 61999
+
+/* Path of the ringd binary under test (the build's, or $RINGD_BIN). */
+const char *rt_ringd_bin(void);
+/* Path of ringd-io under test. */
+const char *rt_ringd_io_bin(void);
+
+/*
+ * Create a private directory and write @conf_body to its ringd.conf with
+ * every "@DIR@" replaced by the directory; a [daemon] section naming the
+ * socket and state_dir is prepended unless the body has one. Returns 0 or -errno.
+ */
+int rt_daemon_prepare(struct rt_daemon *d, const char *conf_body);
+
+/* Start ringd on the prepared config and wait until it accepts
+ * connections. Returns 0, or -errno (the daemon's log is printed). */
+int rt_daemon_launch(struct rt_daemon *d);
+
+/* prepare + launch; aborts the test (cr_assert) on failure. */
+void rt_daemon_start(struct rt_daemon *d, const char *conf_body);
+
+/* SIGTERM, wait, remove the directory. Returns the exit status or -errno. */
+int rt_daemon_stop(struct rt_daemon *d);
+
+/* Connect to @d with optional sizes; returns 0 or -errno. */
+int rt_connect(const struct rt_daemon *d, unsigned int sq, unsigned int cq, size_t buf,
+	       struct ringd **out);
+
+/* Number of open fds of process @pid, or -errno. */
+int rt_count_fds(pid_t pid);
+
+/* Daemon-wide counters, through a root admin connection. */
+struct rt_admin_stats {
+	uint32_t sessions;
+	uint32_t buffers_registered;
+	uint32_t files_registered;
+	uint32_t requests_inflight;
+};
+int rt_admin_stats(const struct rt_daemon *d, struct rt_admin_stats *st);
+
+/* Poll @cond every 10 ms for up to @ms; returns true if it became true. */
+#define rt_wait_for(ms, cond)                                                                      \
+	({                                                                                         \
+		int __i;                                                                           \
+		bool __ok = false;                                                                 \
+		for (__i = 0; __i < (ms) / 10; __i++) {                                            \
+			if (cond) {                                                                \
+				__ok = true;                                                       \
+				break;                                                             \
+			}                                                                          \
+			usleep(10000);                                                             \
+		}                                                                                  \
+		__ok || (cond);                                                                    \
+	})
+
+/* Fill @buf with a pattern derived from @seed and @off (checkable later). */
+void rt_fill(void *buf, size_t len, uint64_t seed, uint64_t off);
+/* Returns the first byte index that differs from rt_fill()'s pattern, or -1. */
+long rt_check(const void *buf, size_t len, uint64_t seed, uint64_t off);
+
+/* Read @len bytes at @off of @path into @buf (pread, for checking backing
+ * files). Returns 0 or -errno. */
+int rt_pread_file(const char *path, void *buf, size_t len, uint64_t off);
+int rt_pwrite_file(const char *path, const void *buf, size_t len, uint64_t off);
+
+/* Fork; in the child drop to @uid/@gid and run @fn(arg), exiting with its
+ * return value. Returns the child's pid. */
+pid_t rt_fork_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg);
+/* Wait for @pid; returns its exit status, or 128+signal. */
+int rt_wait_child(pid_t pid);
+
+#endif
