@@ -638,3 +638,14 @@ int cfg_volume_find(const struct cfg *c, const char *name)
 			return (int)i;
 	return -1;
 }
+
+const struct cfg_grant *cfg_tenant_grant(const struct cfg *c, const struct cfg_tenant *t,
+					 const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->ngrants; i++)
+		if (!strcmp(c->vols[t->grants[i].vol].name, name))
+			return &t->grants[i];
+	return NULL;
+}

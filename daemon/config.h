@@ -78,6 +78,10 @@ void cfg_free(struct cfg *c);
 /* Index of the volume called @name, or -1. */
 int cfg_volume_find(const struct cfg *c, const char *name);
 
+/* The grant of tenant @t on the volume called @name, or NULL. */
+const struct cfg_grant *cfg_tenant_grant(const struct cfg *c, const struct cfg_tenant *t,
+					 const char *name);
+
 /* Parse "4096", "4K", "64M", "1G", "2T" into bytes. Returns 0 or -EINVAL/-ERANGE. */
 int cfg_parse_size(const char *s, uint64_t *out);
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sysd.h"
 
 #define SRV_KR_ENTRIES	 1024u
 #define SRV_NREQS	 2048u
@@ -42,8 +43,7 @@ uint64_t srv_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* The tenant a peer belongs to: first uid match, else first gid match. */
-static int srv_tenant_for(const struct cfg *c, uid_t uid, gid_t gid)
+int srv_tenant_for(const struct cfg *c, uid_t uid, gid_t gid)
 {
 	unsigned int i, j;
 
@@ -339,6 +339,8 @@ static void srv_signal(struct srv *s)
 		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
 			log_info("signal %u: draining and stopping", si.ssi_signo);
 			s->stop = true;
+		} else if (si.ssi_signo == SIGHUP) {
+			s->reload = true;
 		}
 	}
 }
@@ -450,6 +452,22 @@ static void srv_reap(struct srv *s)
 	} while (n == 256);
 }
 
+/* Work done before each sleep: watchdog, status, reload. */
+static void srv_before_sleep(struct srv *s)
+{
+	uint64_t now = srv_now_ms();
+
+	sysd_watchdog_tick(now);
+	if (s->reload) {
+		s->reload = false;
+		srv_reload(s);
+	}
+	if (now - s->last_status_ms >= 1000) {
+		s->last_status_ms = now;
+		sysd_status(s->nsessions, s->nvols_live, s->reqs_inflight);
+	}
+}
+
 /* One iteration of the loop. */
 static int srv_iterate(struct srv *s)
 {
@@ -463,7 +481,8 @@ static int srv_iterate(struct srv *s)
 	if (work)
 		srv_set_sleeping(s, false);
 	disp_flush(s);
-	ret = kr_submit_and_wait(&s->kr, work ? 0 : 1, work ? 0 : SRV_TICK_MS * 1000000ull);
+	srv_before_sleep(s);
+	ret = kr_submit_and_wait(&s->kr, work ? 0 : 1, work ? 0 : s->tick_ms * 1000000ull);
 	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
 		log_err("io_uring wait: %s", strerror(-ret));
 		return ret;
@@ -473,19 +492,32 @@ static int srv_iterate(struct srv *s)
 	return 0;
 }
 
+/*
+ * Graceful stop: accept no one, take no new SQEs, let the kernel finish
+ * what it has and post those completions, then tell every client
+ * (RINGD_BROKEN_SHUTDOWN in its header, and EOF on its socket).
+ */
 static void srv_drain(struct srv *s)
 {
 	uint64_t deadline = srv_now_ms() + SRV_DRAIN_MS;
+	struct sess *se;
 	uint32_t i;
 
+	sysd_stopping();
 	if (s->listen_fd >= 0) {
 		close(s->listen_fd);
 		s->listen_fd = -1;
-		unlink(s->cfg.socket_path);
+		if (s->listen_owned)
+			unlink(s->cfg.socket_path);
+	}
+	/* No more SQEs are read: this loop only reaps. */
+	while (s->reqs_inflight && srv_now_ms() < deadline) {
+		kr_submit_and_wait(&s->kr, 1, 100 * 1000000ull);
+		srv_reap(s);
+		disp_flush(s);
 	}
 	for (i = 0; i < s->cfg.max_sessions; i++) {
-		struct sess *se = s->sessions[i];
-
+		se = s->sessions[i];
 		if (!se)
 			continue;
 		sess_break(s, se, RINGD_BROKEN_SHUTDOWN);
@@ -521,6 +553,7 @@ static int srv_signals(struct srv *s)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 	s->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -529,36 +562,62 @@ static int srv_signals(struct srv *s)
 	return 0;
 }
 
+int srv_volume_find(const struct srv *s, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nvols; i++)
+		if (!s->vvols[i].removed && !strcmp(s->vols[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int srv_volume_add(struct srv *s, const struct cfg_volume *cv)
+{
+	char err[PATH_MAX + 256];
+	unsigned int i = s->nvols;
+	struct vol *v = &s->vols[i];
+	int ret;
+
+	if (i >= SRV_MAX_VOLUMES) {
+		log_err("volume %s: the daemon has used all %u volume slots; restart it", cv->name,
+			SRV_MAX_VOLUMES);
+		return -ENOSPC;
+	}
+	ret = vol_open(cv, s->cfg.state_dir, v, err, sizeof(err));
+	if (ret) {
+		log_err("%s", err);
+		return ret;
+	}
+	v->v.file_slot = i;
+	ret = kr_file_set(&s->kr, i, v->fd);
+	if (ret) {
+		log_err("volume %s: cannot register %s: %s", v->name, v->path, strerror(-ret));
+		vol_close(v);
+		return ret;
+	}
+	s->vvols[i] = v->v;
+	s->nvols++;
+	s->nvols_live++;
+	log_info("volume %s: %s [%llu, +%llu) %s%s block %u", v->name, v->path,
+		 (unsigned long long)v->v.base, (unsigned long long)v->v.size,
+		 v->direct ? "direct" : "buffered", v->v.readonly ? " read-only" : "", v->block_size);
+	return 0;
+}
+
 static int srv_open_volumes(struct srv *s)
 {
 	unsigned int i;
-	char err[PATH_MAX + 256];
 	int ret;
 
-	s->vols = calloc(s->cfg.nvols ? s->cfg.nvols : 1, sizeof(*s->vols));
-	s->vvols = calloc(s->cfg.nvols ? s->cfg.nvols : 1, sizeof(*s->vvols));
+	s->vols = calloc(SRV_MAX_VOLUMES, sizeof(*s->vols));
+	s->vvols = calloc(SRV_MAX_VOLUMES, sizeof(*s->vvols));
 	if (!s->vols || !s->vvols)
 		return -ENOMEM;
 	for (i = 0; i < s->cfg.nvols; i++) {
-		ret = vol_open(&s->cfg.vols[i], s->cfg.state_dir, &s->vols[i], err, sizeof(err));
-		if (ret) {
-			log_err("%s", err);
+		ret = srv_volume_add(s, &s->cfg.vols[i]);
+		if (ret)
 			return ret;
-		}
-		s->nvols = i + 1;
-		s->vols[i].v.file_slot = i;
-		s->vvols[i] = s->vols[i].v;
-		ret = kr_file_set(&s->kr, i, s->vols[i].fd);
-		if (ret) {
-			log_err("volume %s: cannot register %s: %s", s->vols[i].name,
-				s->vols[i].path, strerror(-ret));
-			return ret;
-		}
-		log_info("volume %s: %s [%llu, +%llu) %s%s block %u", s->vols[i].name,
-			 s->vols[i].path, (unsigned long long)s->vols[i].v.base,
-			 (unsigned long long)s->vols[i].v.size,
-			 s->vols[i].direct ? "direct" : "buffered",
-			 s->vols[i].v.readonly ? " read-only" : "", s->vols[i].block_size);
 	}
 	return 0;
 }
@@ -617,21 +676,29 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 
 	memset(&kp, 0, sizeof(kp));
 	kp.entries = SRV_KR_ENTRIES;
-	kp.nr_files = cfg->nvols ? cfg->nvols : 1;
+	kp.nr_files = SRV_MAX_VOLUMES;
 	kp.nr_bufs = cfg->max_sessions;
 	ret = kr_ring_init(&s->kr, &kp);
 	if (ret) {
 		log_err("io_uring setup: %s", strerror(-ret));
 		return ret;
 	}
+	s->kr_ready = true;
 	ret = srv_open_volumes(s);
 	if (ret)
 		return ret;
-	ret = ctl_listen(cfg, &s->listen_fd);
-	if (ret) {
-		log_err("socket %s: %s", cfg->socket_path, strerror(-ret));
-		return ret;
+	s->listen_fd = sysd_listen_fd();
+	if (s->listen_fd < 0) {
+		ret = ctl_listen(cfg, &s->listen_fd);
+		if (ret) {
+			log_err("socket %s: %s", cfg->socket_path, strerror(-ret));
+			return ret;
+		}
+		s->listen_owned = true;
 	}
+	s->tick_ms = SRV_TICK_MS;
+	if (sysd_watchdog_usec() && sysd_watchdog_usec() / 4000 < s->tick_ms)
+		s->tick_ms = sysd_watchdog_usec() / 4000 ? sysd_watchdog_usec() / 4000 : 1;
 	ret = srv_arm_poll(s, s->listen_fd, TAG_LISTEN, 0);
 	if (!ret)
 		ret = srv_arm_poll(s, s->signal_fd, TAG_SIGNAL, 0);
@@ -643,7 +710,8 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 	}
 	log_info("state directory %s", cfg->state_dir);
 	log_info("listening on %s (mode %04o)", cfg->socket_path, cfg->socket_mode);
-	log_info("ready: %u volumes, %u tenants", s->nvols, cfg->ntenants);
+	log_info("ready: %u volumes, %u tenants", s->nvols_live, cfg->ntenants);
+	sysd_ready(s->nsessions, s->nvols_live);
 	return 0;
 }
 
@@ -653,9 +721,10 @@ void srv_fini(struct srv *s)
 
 	if (s->listen_fd >= 0) {
 		close(s->listen_fd);
-		unlink(s->cfg.socket_path);
+		if (s->listen_owned)
+			unlink(s->cfg.socket_path);
 	}
-	if (s->kr.ring.ring_fd > 0)
+	if (s->kr_ready)
 		kr_ring_exit(&s->kr);
 	for (i = 0; i < s->nvols; i++)
 		vol_close(&s->vols[i]);

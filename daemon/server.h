@@ -125,17 +125,27 @@ struct tenant_usage {
 	unsigned int sessions; /* connections counted against max_sessions */
 };
 
+/* Volume table capacity: indexes are never reused, so a reload can add
+ * volumes until the daemon has seen this many in its lifetime. */
+#define SRV_MAX_VOLUMES 256u
+
 struct srv {
 	struct cfg cfg;
 	struct kr_ring kr;
-	struct vol *vols;
+	bool kr_ready;
+	struct vol *vols;      /* SRV_MAX_VOLUMES; removed ones stay, marked */
 	struct val_vol *vvols; /* validator view, parallel to vols */
-	unsigned int nvols;
+	unsigned int nvols;    /* high-water mark */
+	unsigned int nvols_live;
 	struct tenant_usage *usage; /* parallel to cfg.tenants */
 
 	int listen_fd;
+	bool listen_owned; /* we bound it (not systemd): unlink at exit */
 	int signal_fd;
 	bool stop;
+	bool reload;
+	uint64_t tick_ms;	 /* longest sleep of the loop */
+	uint64_t last_status_ms; /* last STATUS= sent to systemd */
 
 	struct sess **sessions; /* slot table, cfg.max_sessions long */
 	uint32_t nsessions;	/* slots in use */
@@ -154,6 +164,17 @@ struct srv {
 
 /* server.c */
 int srv_init(struct srv *s, const struct cfg *cfg);
+/* Index of the live volume called @name, or -1. */
+int srv_volume_find(const struct srv *s, const char *name);
+/* Open and register volume @cv at index s->nvols. Returns 0 or -errno (logged). */
+int srv_volume_add(struct srv *s, const struct cfg_volume *cv);
+/* The tenant a peer belongs to under @c: first uid match, else first gid match; -1 if none. */
+int srv_tenant_for(const struct cfg *c, uid_t uid, gid_t gid);
+
+/* reload.c */
+/* Re-read the config file and apply it; on any error keep the old one.
+ * Returns 0 or -errno. */
+int srv_reload(struct srv *s);
 int srv_run(struct srv *s);
 void srv_fini(struct srv *s);
 uint64_t srv_now_ms(void);

@@ -386,24 +386,28 @@ void sess_publish_cq(struct sess *se)
 int sess_handle_open(struct srv *s, struct sess *se, const char *name, uint32_t flags,
 		     int *handle, char *err, size_t errlen)
 {
-	const struct cfg_tenant *t = &s->cfg.tenants[se->tenant];
-	const struct cfg_grant *g = NULL;
+	const struct cfg_tenant *t;
+	const struct cfg_grant *g;
 	bool rw = flags == RINGD_RDWR;
 	unsigned int i;
 	int vi;
+
+	if (se->tenant < 0) {
+		snprintf(err, errlen, "uid %u no longer belongs to a tenant", (unsigned int)se->uid);
+		return -EACCES;
+	}
+	t = &s->cfg.tenants[se->tenant];
 
 	if (flags != RINGD_RDONLY && flags != RINGD_RDWR) {
 		snprintf(err, errlen, "open flags must be RINGD_RDONLY or RINGD_RDWR");
 		return -EINVAL;
 	}
-	vi = cfg_volume_find(&s->cfg, name);
+	vi = srv_volume_find(s, name);
 	if (vi < 0) {
 		snprintf(err, errlen, "no volume called '%s'", name);
 		return -ENOENT;
 	}
-	for (i = 0; i < t->ngrants; i++)
-		if (t->grants[i].vol == (unsigned int)vi)
-			g = &t->grants[i];
+	g = cfg_tenant_grant(&s->cfg, t, name);
 	if (!g) {
 		snprintf(err, errlen, "tenant %s may not use volume '%s'", t->name, name);
 		return -EACCES;

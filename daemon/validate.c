@@ -30,6 +30,10 @@ static int val_handle(const struct ringd_sqe *sqe, const struct val_ctx *ctx,
 	h = &ctx->handles[sqe->handle];
 	if (!h->open || h->vol >= ctx->nvols)
 		return -EBADF;
+	if (h->revoked)
+		return h->revoked;
+	if (ctx->vols[h->vol].removed)
+		return -ENODEV;
 	*out = h;
 	return 0;
 }
@@ -47,7 +51,7 @@ static int val_rw(const struct ringd_sqe *sqe, const struct val_ctx *ctx, struct
 	if (ret)
 		return ret;
 	if (sqe->opcode == RINGD_OP_WRITE && !h->writable)
-		return -EBADF;
+		return h->write_revoked ? -EACCES : -EBADF;
 	v = &ctx->vols[h->vol];
 	if (!sqe->len || sqe->len > ctx->max_io)
 		return -EINVAL;

@@ -20,13 +20,16 @@ struct val_vol {
 	uint32_t align;	    /* offset/len/buffer alignment; 1 = none */
 	uint32_t file_slot; /* registered-file slot */
 	bool readonly;
+	bool removed; /* dropped by a reload: new I/O gets -ENODEV */
 };
 
 /* One entry of a session's handle table. */
 struct val_handle {
 	bool open;
 	bool writable;
-	uint32_t vol; /* index into val_ctx.vols */
+	bool write_revoked; /* was writable until a reload took write access away */
+	int32_t revoked;    /* non-zero (-EACCES): a reload took all access away */
+	uint32_t vol;	    /* index into val_ctx.vols */
 };
 
 struct val_ctx {
@@ -57,6 +60,8 @@ struct val_io {
  *               [off, off+len) outside the extent (overflow included),
  *               misalignment on an aligned (direct) volume
  *   -EBADF      handle not open in this session, write on a read-only handle
+ *   -EACCES     a reload took the tenant's right to this volume (or to write it) away
+ *   -ENODEV     a reload removed the volume
  *   -EFAULT     [addr, addr+len) outside the data area (overflow included)
  * The checks run in that order of precedence (opcode, reserved fields,
  * handle, extent, buffer, alignment) so that the result is deterministic.

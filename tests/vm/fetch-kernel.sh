@@ -21,7 +21,8 @@
 #   RINGD_VM_KVER=<uname -r of the guest kernel>
 #   RINGD_VM_VMLINUZ=<path>
 #   RINGD_VM_MODULES=<names>   load order; file is $RINGD_VM_KDIR/modules/<name>.ko
-# All progress/diagnostics go to stderr.  Exit status 0 on success, 1 on error.
+# All progress/diagnostics go to stderr.  Exit status 0 on success, 2 if a
+# requested module does not exist, 1 on other errors.
 set -euo pipefail
 
 PROG=fetch-kernel.sh
@@ -72,12 +73,21 @@ ensure_pkgs $REQUIRED_PKGS
 # --------------------------------------------------------------------------
 # 2. cache directory + lock (concurrent runs on a cold cache must not race)
 # --------------------------------------------------------------------------
+# A read-only cache (e.g. prepared by root, used by a normal user) is fine as
+# long as nothing has to be added to it.
+writable=1
 if ! mkdir -p "$CACHE/debs" "$CACHE/kernels" 2>/dev/null || [ ! -w "$CACHE" ]; then
-    die "cache directory $CACHE is not writable (set RINGD_VM_CACHE to a writable directory outside the source tree)"
+    writable=0
+    [ -d "$CACHE/kernels" ] || die "cache directory $CACHE is not writable (run once as root, or set RINGD_VM_CACHE to a writable directory outside the source tree)"
 fi
-exec 9>"$CACHE/.lock"
-if command -v flock >/dev/null 2>&1; then
-    flock -w 600 9 || die "timed out waiting for lock $CACHE/.lock"
+need_writable() {
+    [ "$writable" = 1 ] || die "$1, but cache $CACHE is not writable (run once as root, or set RINGD_VM_CACHE)"
+}
+if [ "$writable" = 1 ]; then
+    exec 9>"$CACHE/.lock"
+    if command -v flock >/dev/null 2>&1; then
+        flock -w 600 9 || die "timed out waiting for lock $CACHE/.lock"
+    fi
 fi
 
 # --------------------------------------------------------------------------
@@ -140,6 +150,7 @@ extract_deb() {
 
 if [ ! -f "$kdir/.complete" ]; then
     [ -n "${kpkg:-}" ] || die "cached kernel $kdir is incomplete and apt-cache cannot resolve $KPKG"
+    need_writable "kernel $kpkg $kver_deb is not cached yet"
     if ! deb=$(find_deb "$kpkg" "$kver_deb"); then
         log "downloading $KPKG and $kpkg ($kver_deb) into $CACHE/debs"
         # apt drops privileges to _apt for downloads; let it write there.
@@ -164,7 +175,9 @@ if [ ! -f "$kdir/.complete" ]; then
     : > "$kdir/.complete"
 fi
 kver=$(cat "$kdir/kver")
-basename "$kdir" > "$CACHE/current.tmp" && mv "$CACHE/current.tmp" "$CACHE/current"
+if [ "$writable" = 1 ]; then
+    basename "$kdir" > "$CACHE/current.tmp" && mv "$CACHE/current.tmp" "$CACHE/current"
+fi
 
 # --------------------------------------------------------------------------
 # 5. modules: <kdir>/modules/<name>.ko (decompressed) + <name>.dep (deps)
@@ -196,9 +209,13 @@ extract_module() {   # $1 = module name; recursively pulls dependencies
     n=$(normalize "$1")
     have_module "$n" && return 0
     if is_builtin "$n"; then return 0; fi
+    need_writable "module $n is not cached yet"
     build_index
     src=${index[$n]:-}
-    [ -n "$src" ] || die "kernel module '$1' not found in kernel $kver"
+    if [ -z "$src" ]; then
+        printf '%s: error: kernel module %s does not exist in kernel %s\n' "$PROG" "$1" "$kver" >&2
+        exit 2
+    fi
     tmp="$kdir/modules/.tmp.$n.ko"   # modinfo insists on a .ko suffix
     mkdir -p "$kdir/modules"
     case $src in

@@ -109,9 +109,13 @@ for m in "${extra_modules[@]+"${extra_modules[@]}"}"; do
     read -r name _ <<<"$m"; [ -n "$name" ] || udie "empty --module"
     mod_names+=("$name")
 done
-if ! kinfo=$("$HERE/fetch-kernel.sh" "${mod_names[@]+"${mod_names[@]}"}"); then
-    skip "could not provide the guest kernel/tools (see fetch-kernel.sh errors above)"
-fi
+frc=0
+kinfo=$("$HERE/fetch-kernel.sh" "${mod_names[@]+"${mod_names[@]}"}") || frc=$?
+case $frc in
+    0) ;;
+    2) udie "bad --module (see above)" ;;
+    *) skip "could not provide the guest kernel/tools (see fetch-kernel.sh errors above)" ;;
+esac
 KDIR="" VMLINUZ="" MODULES=""
 while IFS='=' read -r k v; do
     case $k in
