@@ -103,7 +103,8 @@ static bool rt_can_connect(const char path[100])
 	return ok;
 }
 
-int rt_daemon_launch(struct rt_daemon *d)
+int rt_daemon_launch_with(struct rt_daemon *d, void (*setup)(void *), void *arg,
+			  const char *const *argv_prefix, bool wait_ready)
 {
 	int status, i;
 	pid_t pid;
@@ -113,15 +114,29 @@ int rt_daemon_launch(struct rt_daemon *d)
 		return -errno;
 	if (pid == 0) {
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		const char *argv[32];
+		int n = 0;
 
 		if (fd >= 0) {
 			dup2(fd, 2);
 			dup2(fd, 1);
 		}
-		execl(rt_ringd_bin(), "ringd", "-c", d->conf, (char *)NULL);
+		if (setup)
+			setup(arg);
+		if (argv_prefix)
+			for (; argv_prefix[n] && n < 28; n++)
+				argv[n] = argv_prefix[n];
+		else
+			argv[n++] = rt_ringd_bin();
+		argv[n++] = "-c";
+		argv[n++] = d->conf;
+		argv[n] = NULL;
+		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	d->pid = pid;
+	if (!wait_ready)
+		return 0;
 	for (i = 0; i < 1000; i++) {
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			d->pid = -1;
@@ -134,6 +149,11 @@ int rt_daemon_launch(struct rt_daemon *d)
 	}
 	rt_print_log(d);
 	return -ETIMEDOUT;
+}
+
+int rt_daemon_launch(struct rt_daemon *d)
+{
+	return rt_daemon_launch_with(d, NULL, NULL, NULL, true);
 }
 
 void rt_daemon_start(struct rt_daemon *d, const char *conf_body)

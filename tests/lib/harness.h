@@ -44,6 +44,15 @@ int rt_daemon_prepare(struct rt_daemon *d, const char *conf_body);
  * connections. Returns 0, or -errno (the daemon's log is printed). */
 int rt_daemon_launch(struct rt_daemon *d);
 
+/*
+ * As rt_daemon_launch(), running @setup(@arg) in the child before exec (to
+ * set environment variables). @argv_prefix, if non-NULL, is the command to
+ * run instead of ringd (e.g. systemd-socket-activate ... ringd); "-c CONF"
+ * is appended. With @wait_ready false it returns right after fork.
+ */
+int rt_daemon_launch_with(struct rt_daemon *d, void (*setup)(void *), void *arg,
+			  const char *const *argv_prefix, bool wait_ready);
+
 /* prepare + launch; aborts the test (cr_assert) on failure. */
 void rt_daemon_start(struct rt_daemon *d, const char *conf_body);
 

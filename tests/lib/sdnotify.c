@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include "sdnotify.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t rt_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int rt_notify_open(struct rt_notify *n, const char *dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int one = 1;
+
+	memset(n, 0, sizeof(*n));
+	snprintf(n->path, sizeof(n->path), "%s/notify.sock", dir);
+	n->ev = calloc(RT_NOTIFY_MAX_EV, sizeof(*n->ev));
+	if (!n->ev)
+		return -ENOMEM;
+	n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (n->fd < 0)
+		return -errno;
+	setsockopt(n->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+	memcpy(sa.sun_path, n->path, strlen(n->path) + 1);
+	unlink(n->path);
+	if (bind(n->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	return 0;
+}
+
+void rt_notify_close(struct rt_notify *n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n->nfds; i++)
+		if (n->fds[i] >= 0)
+			close(n->fds[i]);
+	if (n->fd >= 0)
+		close(n->fd);
+	unlink(n->path);
+	free(n->ev);
+	n->ev = NULL;
+}
+
+/* Value of "KEY=" in @msg into @out, or "" */
+static void rt_field(const char *msg, const char *key, char *out, size_t len)
+{
+	const char *p = msg;
+	size_t kl = strlen(key);
+
+	out[0] = '\0';
+	while (p && *p) {
+		if (!strncmp(p, key, kl)) {
+			const char *e = strchr(p, '\n');
+			size_t vl = e ? (size_t)(e - p - kl) : strlen(p + kl);
+
+			if (vl >= len)
+				vl = len - 1;
+			memcpy(out, p + kl, vl);
+			out[vl] = '\0';
+			return;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+}
+
+static void rt_store_fds(struct rt_notify *n, const char *msg, const int *fds, unsigned int k)
+{
+	char name[64];
+	unsigned int i;
+
+	rt_field(msg, "FDNAME=", name, sizeof(name));
+	if (!name[0])
+		snprintf(name, sizeof(name), "stored");
+	for (i = 0; i < k; i++) {
+		if (n->nfds >= RT_NOTIFY_MAX_FDS) {
+			close(fds[i]);
+			continue;
+		}
+		n->fds[n->nfds] = fds[i];
+		snprintf(n->names[n->nfds], sizeof(n->names[0]), "%s", name);
+		n->nfds++;
+	}
+}
+
+/* FDSTOREREMOVE=1 with FDNAME=: drop every stored fd of that name. */
+static void rt_remove_fds(struct rt_notify *n, const char *msg)
+{
+	char name[64];
+	unsigned int i, j = 0;
+
+	rt_field(msg, "FDNAME=", name, sizeof(name));
+	for (i = 0; i < n->nfds; i++) {
+		if (!strcmp(n->names[i], name)) {
+			close(n->fds[i]);
+			continue;
+		}
+		n->fds[j] = n->fds[i];
+		memcpy(n->names[j], n->names[i], sizeof(n->names[0]));
+		j++;
+	}
+	n->nfds = j;
+}
+
+void rt_notify_pump(struct rt_notify *n, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = n->fd, .events = POLLIN };
+
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return;
+	for (;;) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(struct ucred))];
+			struct cmsghdr align;
+		} cbuf;
+		char msg[4096];
+		struct iovec iov = { .iov_base = msg, .iov_len = sizeof(msg) - 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
+				     .msg_controllen = sizeof(cbuf.buf) };
+		struct cmsghdr *c;
+		int fds[253];
+		unsigned int k = 0;
+		ssize_t r = recvmsg(n->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (r < 0)
+			return;
+		msg[r] = '\0';
+		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+				k = (unsigned int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+				memcpy(fds, CMSG_DATA(c), k * sizeof(int));
+			}
+		}
+		if (strstr(msg, "FDSTORE=1"))
+			rt_store_fds(n, msg, fds, k);
+		else
+			while (k)
+				close(fds[--k]);
+		if (strstr(msg, "FDSTOREREMOVE=1"))
+			rt_remove_fds(n, msg);
+		if (n->nev < RT_NOTIFY_MAX_EV) {
+			n->ev[n->nev].t_ms = rt_now_ms();
+			size_t l = strnlen(msg, sizeof(n->ev[0].msg) - 1);
+
+			memcpy(n->ev[n->nev].msg, msg, l);
+			n->ev[n->nev].msg[l] = '\0';
+			n->nev++;
+		}
+	}
+}
+
+bool rt_notify_has(const struct rt_notify *n, unsigned int i, const char *line)
+{
+	size_t ll = strlen(line);
+	bool prefix = ll && line[ll - 1] == '=';
+	const char *p = n->ev[i].msg;
+
+	while (p && *p) {
+		const char *e = strchr(p, '\n');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+
+		if (prefix ? !strncmp(p, line, ll) : (l == ll && !strncmp(p, line, ll)))
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+int rt_notify_wait(struct rt_notify *n, const char *line, unsigned int from, int timeout_ms)
+{
+	uint64_t deadline = rt_now_ms() + (uint64_t)timeout_ms;
+	unsigned int i = from;
+
+	for (;;) {
+		for (; i < n->nev; i++)
+			if (rt_notify_has(n, i, line))
+				return (int)i;
+		if (rt_now_ms() >= deadline)
+			return -1;
+		rt_notify_pump(n, 20);
+	}
+}

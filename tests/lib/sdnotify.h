@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rt_notify_: plays systemd's side of the sd_notify protocol for tests: a
+ * datagram NOTIFY_SOCKET that records every message with its arrival time
+ * and keeps the fds sent with FDSTORE=1 (by FDNAME), as systemd does.
+ */
+#ifndef RINGD_TESTS_SDNOTIFY_H
+#define RINGD_TESTS_SDNOTIFY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define RT_NOTIFY_MAX_EV  8192
+#define RT_NOTIFY_MAX_FDS 1024
+
+struct rt_notify_ev {
+	uint64_t t_ms; /* CLOCK_MONOTONIC */
+	char msg[512];
+};
+
+struct rt_notify {
+	int fd;
+	char path[100];
+	struct rt_notify_ev *ev;
+	unsigned int nev;
+	int fds[RT_NOTIFY_MAX_FDS];
+	char names[RT_NOTIFY_MAX_FDS][64];
+	unsigned int nfds;
+};
+
+/* Bind @dir/notify.sock. Returns 0 or -errno. */
+int rt_notify_open(struct rt_notify *n, const char *dir);
+void rt_notify_close(struct rt_notify *n);
+
+/* Receive every message waiting (waiting up to @timeout_ms for the first). */
+void rt_notify_pump(struct rt_notify *n, int timeout_ms);
+
+/* Wait up to @timeout_ms for a message, at index >= @from, with a line
+ * equal to @line (or starting with it if it ends in '='). Returns its
+ * index, or -1. */
+int rt_notify_wait(struct rt_notify *n, const char *line, unsigned int from, int timeout_ms);
+
+/* True if message @i has line @line. */
+bool rt_notify_has(const struct rt_notify *n, unsigned int i, const char *line);
+
+uint64_t rt_now_ms(void);
+
+#endif
