@@ -369,7 +369,7 @@ static int cfg_tenant_key(struct cfg_parse *p, const char *key, const char *v)
 	if (!strcmp(key, "max_inflight"))
 		return cfg_uint_key(p, key, v, 1, 65536, &t->max_inflight);
 	if (!strcmp(key, "max_open_volumes"))
-		return cfg_uint_key(p, key, v, 1, 4096, &t->max_open_volumes);
+		return cfg_uint_key(p, key, v, 1, 64, &t->max_open_volumes);
 	return cfg_fail(p, key, "unknown key");
 }
 

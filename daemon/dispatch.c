@@ -18,17 +18,6 @@
 
 #include "log.h"
 
-/* Post a CQE and remember to publish the session's tail this pass. */
-static void disp_post(struct srv *s, struct sess *se, uint64_t user_data, int32_t res)
-{
-	if (!se->cq_dirty) {
-		if (s->ndirty == s->dirty_cap)
-			disp_flush(s);
-		s->dirty[s->ndirty++] = se->slot;
-	}
-	sess_post_cqe(se, user_data, res);
-}
-
 void disp_flush(struct srv *s)
 {
 	uint32_t i;
@@ -51,32 +40,45 @@ static uint32_t req_alloc(struct srv *s)
 	if (idx == s->nreqs)
 		return idx;
 	s->req_free = s->reqs[idx].next_free;
+	s->reqs[idx].busy = true;
 	s->reqs_inflight++;
 	return idx;
 }
 
 static void req_release(struct srv *s, uint32_t idx)
 {
+	s->reqs[idx].busy = false;
 	s->reqs[idx].next_free = s->req_free;
 	s->req_free = idx;
 	s->reqs_inflight--;
 }
 
-/* Hand one validated request to the kernel. Returns 0 or -errno. */
-static int disp_issue(struct srv *s, struct sess *se, const struct val_io *io, uint64_t user_data)
+void disp_finish(struct srv *s, struct sess *se, uint32_t idx, int32_t res)
 {
-	uint32_t idx = req_alloc(s);
+	struct jr_sess *js = &s->jr.sess[se->slot];
+	struct jr_req *jq = &s->jr.reqs[idx];
+
+	if (se->state != SESS_CLOSING) {
+		if (!se->cq_dirty) {
+			if (s->ndirty == s->dirty_cap)
+				disp_flush(s);
+			s->dirty[s->ndirty++] = se->slot;
+		}
+		/* Journal order: POSTING(at) -> CQE -> cq_tail (commit) -> FREE. */
+		jq->posted_at = se->cq_tail;
+		jr_commit(&jq->state, JR_POSTING);
+		sess_post_cqe(se, s->reqs[idx].user_data, res);
+		jr_commit(&js->cq_tail, se->cq_tail);
+	}
+	jr_commit(&jq->state, JR_FREE);
+	req_release(s, idx);
+}
+
+void disp_submit(struct srv *s, struct sess *se, uint32_t idx, const struct val_io *io)
+{
 	uint64_t tag = srv_tag(TAG_IO, idx);
-	struct req *r;
 	int ret;
 
-	if (idx == s->nreqs)
-		return -EAGAIN;
-	r = &s->reqs[idx];
-	r->user_data = user_data;
-	r->sess = se->slot;
-	r->len = io->len;
-	r->op = io->op;
 	switch (io->op) {
 	case RINGD_OP_READ:
 		ret = kr_queue_read_fixed(&s->kr, io->file_slot, se->data + io->buf_off, io->len,
@@ -94,12 +96,33 @@ static int disp_issue(struct srv *s, struct sess *se, const struct val_io *io, u
 		break;
 	}
 	if (ret) {
-		req_release(s, idx);
-		return ret;
+		/* The kernel SQ stayed full after a flush: fail this one request. */
+		disp_finish(s, se, idx, ret);
+		return;
 	}
 	se->inflight++;
 	se->cq_reserved++;
-	return 0;
+}
+
+/* Journal request @idx as consumed from SQ index @sq_index of @se. */
+static void disp_journal(struct srv *s, struct sess *se, uint32_t idx, uint32_t sq_index,
+			 uint64_t user_data, const struct val_io *io, int32_t res)
+{
+	struct jr_req *jq = &s->jr.reqs[idx];
+
+	jq->sess = se->slot;
+	jq->sq_index = sq_index;
+	jq->user_data = user_data;
+	jq->op = io->op;
+	jq->datasync = io->datasync;
+	jq->vol = io->file_slot;
+	jq->dev_off = io->dev_off;
+	jq->buf_off = io->buf_off;
+	jq->len = io->len;
+	jq->res = res;
+	jq->immediate = res != 0;
+	jr_commit(&jq->state, JR_PENDING);
+	jr_commit(&s->jr.sess[se->slot].sq_head, sq_index + 1);
 }
 
 /* Re-read and check the client's CQ head. Returns false if it is bogus. */
@@ -146,7 +169,7 @@ unsigned int disp_consume(struct srv *s, struct sess *se, unsigned int budget)
 	while (n < budget && se->sq_head != tail) {
 		struct ringd_sqe sqe;
 		struct val_io io;
-		uint32_t idx;
+		uint32_t idx, ridx;
 		int ret;
 
 		if ((uint32_t)(se->cq_tail - se->cq_head_seen) + se->cq_reserved >=
@@ -163,17 +186,22 @@ unsigned int disp_consume(struct srv *s, struct sess *se, unsigned int budget)
 			return n;
 		}
 		val_sqe_fetch(&sqe, &se->sqes[idx]);
-		se->sq_head++;
 		n++;
 		se->stats.submitted++;
 		ret = val_sqe(&sqe, &ctx, &io);
-		if (!ret)
-			ret = disp_issue(s, se, &io, sqe.user_data);
+		ridx = req_alloc(s);
+		s->reqs[ridx].user_data = sqe.user_data;
+		s->reqs[ridx].sess = se->slot;
+		s->reqs[ridx].len = io.len;
+		s->reqs[ridx].op = io.op;
+		disp_journal(s, se, ridx, se->sq_head, sqe.user_data, &io, ret);
+		se->sq_head++;
 		if (ret) {
-			if (ret != -EAGAIN && ret != -EBUSY)
-				se->stats.rejected++;
-			disp_post(s, se, sqe.user_data, ret);
+			se->stats.rejected++;
+			disp_finish(s, se, ridx, ret);
+			continue;
 		}
+		disp_submit(s, se, ridx, &io);
 	}
 	if (n)
 		ringd_store_release(&se->hdr->sq_head, se->sq_head);
@@ -197,7 +225,7 @@ void disp_complete(struct srv *s, uint32_t req_idx, int32_t res)
 	struct req *r;
 	struct sess *se;
 
-	if (req_idx >= s->nreqs) {
+	if (req_idx >= s->nreqs || !s->reqs[req_idx].busy) {
 		log_err("completion for unknown request slot %u", req_idx);
 		return;
 	}
@@ -205,6 +233,7 @@ void disp_complete(struct srv *s, uint32_t req_idx, int32_t res)
 	se = s->sessions[r->sess];
 	if (!se) {
 		log_err("completion for request %u of a freed session", req_idx);
+		jr_commit(&s->jr.reqs[req_idx].state, JR_FREE);
 		req_release(s, req_idx);
 		return;
 	}
@@ -215,8 +244,6 @@ void disp_complete(struct srv *s, uint32_t req_idx, int32_t res)
 		se->stats.bytes_read += (uint64_t)res;
 	else if (res > 0 && r->op == RINGD_OP_WRITE)
 		se->stats.bytes_written += (uint64_t)res;
-	if (se->state != SESS_CLOSING)
-		disp_post(s, se, r->user_data, res);
-	req_release(s, req_idx);
+	disp_finish(s, se, req_idx, res);
 	sess_maybe_free(s, se);
 }

@@ -50,15 +50,14 @@ static void rl_keep_restart_keys(const struct cfg *old, struct cfg *nc)
 	nc->has_socket_group = old->has_socket_group;
 }
 
-/* Re-check one session's tenant and handles against the new config. */
-static void rl_session(struct srv *s, struct sess *se, const char *old_tenant)
+void srv_session_rights(struct srv *s, struct sess *se, const char *old_tenant)
 {
 	const struct cfg_tenant *t;
 	uint32_t i;
 
 	se->tenant = srv_tenant_for(&s->cfg, se->uid, se->gid);
 	t = se->tenant >= 0 ? &s->cfg.tenants[se->tenant] : NULL;
-	if (!t || strcmp(t->name, old_tenant))
+	if (old_tenant && (!t || strcmp(t->name, old_tenant)))
 		log_info("session %llu: uid %u now belongs to %s", (unsigned long long)se->id,
 			 (unsigned int)se->uid, t ? t->name : "no tenant");
 	if (t)
@@ -77,6 +76,7 @@ static void rl_session(struct srv *s, struct sess *se, const char *old_tenant)
 			h->write_revoked = true;
 		}
 	}
+	sess_journal_handles(s, se);
 }
 
 int srv_reload(struct srv *s)
@@ -114,17 +114,13 @@ int srv_reload(struct srv *s)
 
 		if (vi >= 0 && cur && rl_same_volume(cur, &nc.vols[i]))
 			continue;
-		ret = srv_volume_add(s, &nc.vols[i]);
+		ret = srv_volume_add(s, &nc.vols[i], jr_vol_append(&s->jr, nc.vols[i].name));
 		if (ret) {
 			log_err("reload refused: volume %s cannot be opened; the running "
 				"configuration stays in force",
 				nc.vols[i].name);
-			while (s->nvols > first_new) {
-				s->nvols--;
-				s->nvols_live--;
-				kr_file_set(&s->kr, s->nvols, -1);
-				vol_close(&s->vols[s->nvols]);
-			}
+			for (i = first_new; i < s->jr.hdr->nvols; i++)
+				srv_volume_remove(s, i);
 			free(usage);
 			free(old_tenant);
 			cfg_free(&nc);
@@ -144,12 +140,8 @@ int srv_reload(struct srv *s)
 		if (want && rl_same_volume(rl_cfg_volume(&s->cfg, s->vols[i].name), want))
 			continue;
 		log_info("reload: volume %s %s", s->vols[i].name, want ? "redefined" : "removed");
-		s->vvols[i].removed = true;
-		s->nvols_live--;
+		srv_volume_remove(s, i);
 		removed++;
-		/* In-flight I/O holds its own reference on the file. */
-		kr_file_set(&s->kr, i, -1);
-		vol_close(&s->vols[i]);
 	}
 
 	/* 3. Swap the configuration and re-check every session. */
@@ -168,7 +160,7 @@ int srv_reload(struct srv *s)
 
 		if (!se || se->admin || se->state == SESS_CLOSING)
 			continue;
-		rl_session(s, se, old_tenant[i]);
+		srv_session_rights(s, se, old_tenant[i]);
 		if (se->tenant >= 0)
 			s->usage[se->tenant].sessions++;
 	}

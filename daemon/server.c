@@ -14,6 +14,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,12 +59,12 @@ int srv_tenant_for(const struct cfg *c, uid_t uid, gid_t gid)
 	return -1;
 }
 
-static int srv_arm_poll(struct srv *s, int fd, enum srv_tag kind, uint32_t idx)
+int srv_arm_poll(struct srv *s, int fd, enum srv_tag kind, uint32_t idx)
 {
 	return kr_queue_poll(&s->kr, fd, srv_tag(kind, idx));
 }
 
-static void srv_arm_session_poll(struct srv *s, struct sess *se, bool ctrl)
+void srv_arm_session_poll(struct srv *s, struct sess *se, bool ctrl)
 {
 	int ret = srv_arm_poll(s, ctrl ? se->sock : se->wake_fd, ctrl ? TAG_CTRL : TAG_DOORBELL,
 			       se->slot);
@@ -266,7 +267,7 @@ static int srv_request(struct srv *s, struct sess *se, const Ringd__Request *rq)
 	case RINGD__REQUEST__MSG_CLOSE: {
 		Ringd__Closed c = RINGD__CLOSED__INIT;
 
-		if (se->admin || sess_handle_close(se, rq->close->handle))
+		if (se->admin || sess_handle_close(s, se, rq->close->handle))
 			return ctl_send_error(se->sock, EBADF, "handle %d is not open",
 					      rq->close->handle);
 		r.msg_case = RINGD__REPLY__MSG_CLOSED;
@@ -572,32 +573,33 @@ int srv_volume_find(const struct srv *s, const char *name)
 	return -1;
 }
 
-int srv_volume_add(struct srv *s, const struct cfg_volume *cv)
+int srv_volume_add(struct srv *s, const struct cfg_volume *cv, uint32_t idx)
 {
 	char err[PATH_MAX + 256];
-	unsigned int i = s->nvols;
-	struct vol *v = &s->vols[i];
+	struct vol *v;
 	int ret;
 
-	if (i >= SRV_MAX_VOLUMES) {
+	if (idx >= SRV_MAX_VOLUMES) {
 		log_err("volume %s: the daemon has used all %u volume slots; restart it", cv->name,
 			SRV_MAX_VOLUMES);
 		return -ENOSPC;
 	}
+	v = &s->vols[idx];
 	ret = vol_open(cv, s->cfg.state_dir, v, err, sizeof(err));
 	if (ret) {
 		log_err("%s", err);
 		return ret;
 	}
-	v->v.file_slot = i;
-	ret = kr_file_set(&s->kr, i, v->fd);
+	v->v.file_slot = idx;
+	ret = kr_file_set(&s->kr, idx, v->fd);
 	if (ret) {
 		log_err("volume %s: cannot register %s: %s", v->name, v->path, strerror(-ret));
 		vol_close(v);
 		return ret;
 	}
-	s->vvols[i] = v->v;
-	s->nvols++;
+	s->vvols[idx] = v->v;
+	if (idx >= s->nvols)
+		s->nvols = idx + 1;
 	s->nvols_live++;
 	log_info("volume %s: %s [%llu, +%llu) %s%s block %u", v->name, v->path,
 		 (unsigned long long)v->v.base, (unsigned long long)v->v.size,
@@ -605,20 +607,99 @@ int srv_volume_add(struct srv *s, const struct cfg_volume *cv)
 	return 0;
 }
 
+void srv_volume_remove(struct srv *s, uint32_t idx)
+{
+	jr_vol_remove(&s->jr, idx);
+	if (s->vvols[idx].removed)
+		return;
+	s->vvols[idx].removed = true;
+	s->nvols_live--;
+	/* In-flight I/O holds its own reference on the file. */
+	kr_file_set(&s->kr, idx, -1);
+	vol_close(&s->vols[idx]);
+}
+
+/*
+ * Open the configured volumes. Indexes come from the journal so that a
+ * restarted daemon gives each volume the index its sessions' handles and
+ * journaled requests refer to.
+ */
 static int srv_open_volumes(struct srv *s)
 {
-	unsigned int i;
+	uint32_t i, idx;
 	int ret;
 
 	s->vols = calloc(SRV_MAX_VOLUMES, sizeof(*s->vols));
 	s->vvols = calloc(SRV_MAX_VOLUMES, sizeof(*s->vvols));
 	if (!s->vols || !s->vvols)
 		return -ENOMEM;
+	for (i = 0; i < SRV_MAX_VOLUMES; i++) {
+		s->vols[i].fd = -1;
+		s->vvols[i].removed = true;
+	}
 	for (i = 0; i < s->cfg.nvols; i++) {
-		ret = srv_volume_add(s, &s->cfg.vols[i]);
+		idx = jr_vol_find(&s->jr, s->cfg.vols[i].name);
+		if (idx == JR_MAX_VOLUMES)
+			idx = jr_vol_append(&s->jr, s->cfg.vols[i].name);
+		ret = srv_volume_add(s, &s->cfg.vols[i], idx);
 		if (ret)
 			return ret;
 	}
+	/* Volumes a previous instance had and this config dropped. */
+	for (i = 0; i < s->jr.hdr->nvols; i++) {
+		if (!s->jr.hdr->vol_removed[i] && s->vols[i].fd < 0)
+			jr_vol_remove(&s->jr, i);
+	}
+	if (s->jr.hdr->nvols > s->nvols)
+		s->nvols = s->jr.hdr->nvols;
+	return 0;
+}
+
+/*
+ * The ring-liveness pipe: its write end lives only in the kernel ring's
+ * registered-file table, which the kernel releases after the last request
+ * of the ring has completed. Its read end (in the fd store) therefore sees
+ * EOF exactly when no I/O of this daemon instance can still land: the
+ * next instance waits for that before reissuing anything.
+ */
+static int srv_ringlive(struct srv *s)
+{
+	int p[2], ret;
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	ret = kr_file_set(&s->kr, SRV_RINGLIVE_SLOT, p[1]);
+	close(p[1]);
+	if (ret) {
+		close(p[0]);
+		return ret;
+	}
+	s->ringlive_rd = p[0];
+	return 0;
+}
+
+/* Journal: inherited from the previous instance, or new. */
+static int srv_journal(struct srv *s, bool *recovering)
+{
+	int fd = sysd_take_fd("journal"), ret;
+
+	*recovering = false;
+	if (fd >= 0) {
+		ret = jr_open(&s->jr, fd, s->cfg.max_sessions, s->nreqs);
+		if (!ret) {
+			*recovering = true;
+			return 0;
+		}
+		log_warn("the stored journal does not match this configuration (%s); starting "
+			 "without it",
+			 strerror(-ret));
+		close(fd);
+		sysd_fdstore_remove("journal");
+	}
+	ret = jr_create(&s->jr, s->cfg.max_sessions, s->nreqs);
+	if (ret)
+		return ret;
+	sysd_fdstore("journal", s->jr.fd);
 	return 0;
 }
 
@@ -644,6 +725,7 @@ static int srv_mkdirs(const char *dir, mode_t mode)
 int srv_init(struct srv *s, const struct cfg *cfg)
 {
 	struct kr_params kp;
+	bool recovering;
 	uint32_t i;
 	int ret;
 
@@ -651,6 +733,8 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 	s->cfg = *cfg;
 	s->listen_fd = -1;
 	s->signal_fd = -1;
+	s->ringlive_rd = -1;
+	s->jr.fd = -1;
 	log_threshold = cfg->log_level;
 	ret = srv_signals(s);
 	if (ret) {
@@ -674,9 +758,18 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 		s->reqs[i].next_free = i + 1;
 	s->req_free = 0;
 
+	ret = sysd_collect_fds();
+	if (ret < 0)
+		log_warn("cannot read the fds systemd passed: %s", strerror(-ret));
+	ret = srv_journal(s, &recovering);
+	if (ret) {
+		log_err("journal: %s", strerror(-ret));
+		return ret;
+	}
+
 	memset(&kp, 0, sizeof(kp));
 	kp.entries = SRV_KR_ENTRIES;
-	kp.nr_files = SRV_MAX_VOLUMES;
+	kp.nr_files = SRV_MAX_VOLUMES + 1;
 	kp.nr_bufs = cfg->max_sessions;
 	ret = kr_ring_init(&s->kr, &kp);
 	if (ret) {
@@ -687,7 +780,7 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 	ret = srv_open_volumes(s);
 	if (ret)
 		return ret;
-	s->listen_fd = sysd_listen_fd();
+	s->listen_fd = sysd_take_listen_fd();
 	if (s->listen_fd < 0) {
 		ret = ctl_listen(cfg, &s->listen_fd);
 		if (ret) {
@@ -695,7 +788,21 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 			return ret;
 		}
 		s->listen_owned = true;
+		sysd_fdstore("listen", s->listen_fd);
 	}
+	if (recovering) {
+		ret = srv_recover(s);
+		if (ret)
+			return ret;
+	}
+	ret = srv_ringlive(s);
+	if (ret) {
+		log_err("ring liveness pipe: %s", strerror(-ret));
+		return ret;
+	}
+	sysd_fdstore_remove("ringlive");
+	sysd_fdstore("ringlive", s->ringlive_rd);
+	sysd_release_unclaimed();
 	s->tick_ms = SRV_TICK_MS;
 	if (sysd_watchdog_usec() && sysd_watchdog_usec() / 4000 < s->tick_ms)
 		s->tick_ms = sysd_watchdog_usec() / 4000 ? sysd_watchdog_usec() / 4000 : 1;
@@ -710,7 +817,8 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 	}
 	log_info("state directory %s", cfg->state_dir);
 	log_info("listening on %s (mode %04o)", cfg->socket_path, cfg->socket_mode);
-	log_info("ready: %u volumes, %u tenants", s->nvols_live, cfg->ntenants);
+	log_info("ready: %u volumes, %u tenants, %u sessions", s->nvols_live, cfg->ntenants,
+		 s->nsessions);
 	sysd_ready(s->nsessions, s->nvols_live);
 	return 0;
 }
@@ -730,6 +838,9 @@ void srv_fini(struct srv *s)
 		vol_close(&s->vols[i]);
 	if (s->signal_fd >= 0)
 		close(s->signal_fd);
+	if (s->ringlive_rd >= 0)
+		close(s->ringlive_rd);
+	jr_close(&s->jr);
 	free(s->vols);
 	free(s->vvols);
 	free(s->usage);

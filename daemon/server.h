@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "journal.h"
 #include "kring.h"
 #include "ringd.pb-c.h"
 #include "ringd_abi.h"
@@ -58,6 +59,7 @@ struct req {
 	uint32_t sess;	    /* session slot */
 	uint32_t len;
 	uint8_t op;
+	bool busy;
 	uint32_t next_free;
 };
 
@@ -127,12 +129,16 @@ struct tenant_usage {
 
 /* Volume table capacity: indexes are never reused, so a reload can add
  * volumes until the daemon has seen this many in its lifetime. */
-#define SRV_MAX_VOLUMES 256u
+#define SRV_MAX_VOLUMES JR_MAX_VOLUMES
+/* Registered-file slot of the ring-liveness pipe (see srv_init). */
+#define SRV_RINGLIVE_SLOT SRV_MAX_VOLUMES
 
 struct srv {
 	struct cfg cfg;
 	struct kr_ring kr;
 	bool kr_ready;
+	struct jr jr;	 /* the private journal, in the fd store */
+	int ringlive_rd; /* read end of the ring-liveness pipe */
 	struct vol *vols;      /* SRV_MAX_VOLUMES; removed ones stay, marked */
 	struct val_vol *vvols; /* validator view, parallel to vols */
 	unsigned int nvols;    /* high-water mark */
@@ -166,8 +172,15 @@ struct srv {
 int srv_init(struct srv *s, const struct cfg *cfg);
 /* Index of the live volume called @name, or -1. */
 int srv_volume_find(const struct srv *s, const char *name);
-/* Open and register volume @cv at index s->nvols. Returns 0 or -errno (logged). */
-int srv_volume_add(struct srv *s, const struct cfg_volume *cv);
+/* Open and register volume @cv at index @idx (a journal volume index).
+ * Returns 0 or -errno (logged). */
+int srv_volume_add(struct srv *s, const struct cfg_volume *cv, uint32_t idx);
+/* Retire volume @idx: new I/O on it gets -ENODEV; in-flight I/O completes. */
+void srv_volume_remove(struct srv *s, uint32_t idx);
+/* Arm a multishot readability poll tagged (@kind, @idx). Returns 0 or -errno. */
+int srv_arm_poll(struct srv *s, int fd, enum srv_tag kind, uint32_t idx);
+/* Arm a session's control (@ctrl) or doorbell poll; closes it on failure. */
+void srv_arm_session_poll(struct srv *s, struct sess *se, bool ctrl);
 /* The tenant a peer belongs to under @c: first uid match, else first gid match; -1 if none. */
 int srv_tenant_for(const struct cfg *c, uid_t uid, gid_t gid);
 
@@ -175,6 +188,9 @@ int srv_tenant_for(const struct cfg *c, uid_t uid, gid_t gid);
 /* Re-read the config file and apply it; on any error keep the old one.
  * Returns 0 or -errno. */
 int srv_reload(struct srv *s);
+/* Re-resolve @se's tenant from its credentials and take away the rights
+ * the running config no longer grants (@old_tenant: for the log, or NULL). */
+void srv_session_rights(struct srv *s, struct sess *se, const char *old_tenant);
 int srv_run(struct srv *s);
 void srv_fini(struct srv *s);
 uint64_t srv_now_ms(void);
@@ -187,15 +203,35 @@ void sess_break(struct srv *s, struct sess *se, enum ringd_broken reason);
 void sess_close(struct srv *s, struct sess *se);
 void sess_maybe_free(struct srv *s, struct sess *se);
 void sess_post_cqe(struct sess *se, uint64_t user_data, int32_t res);
+/* Rebuild session @slot of a previous instance from its journal record and
+ * its stored fds (taken over on success). Returns 0 or -errno. */
+int sess_restore(struct srv *s, uint32_t slot, const struct jr_sess *js, int ctl, int memfd,
+		 int wake);
+/* Wake the client unconditionally (after a restart, or to say it broke). */
+void sess_wake(struct sess *se);
+/* Mirror the session's handle table into the journal. */
+void sess_journal_handles(struct srv *s, struct sess *se);
+/* fd-store name of one of a session's fds ("ctl", "mem", "wake"). */
+void sess_fd_name(const struct sess *se, const char *kind, char *buf, size_t len);
 void sess_publish_cq(struct sess *se);
 int sess_handle_open(struct srv *s, struct sess *se, const char *name, uint32_t flags,
 		     int *handle, char *err, size_t errlen);
-int sess_handle_close(struct sess *se, int handle);
+int sess_handle_close(struct srv *s, struct sess *se, int handle);
 
 /* dispatch.c */
 unsigned int disp_consume(struct srv *s, struct sess *se, unsigned int budget);
 void disp_complete(struct srv *s, uint32_t req_idx, int32_t res);
 void disp_flush(struct srv *s);
+/* Hand request @idx (already journaled) to the kernel, or complete it at
+ * once with an error. */
+void disp_submit(struct srv *s, struct sess *se, uint32_t idx, const struct val_io *io);
+/* Post request @idx's result @res to its session, journal-ordered. */
+void disp_finish(struct srv *s, struct sess *se, uint32_t idx, int32_t res);
+
+/* recover.c */
+/* Re-adopt the sessions of a previous instance from the fd store and the
+ * journal, and reissue what it left unfinished. Returns 0 or -errno. */
+int srv_recover(struct srv *s);
 
 /* control.c */
 #define CTL_MAX_MSG 4096

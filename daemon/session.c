@@ -15,9 +15,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "sysd.h"
 
 #define SESS_DEFAULT_SQ	  128u
 #define SESS_MAX_SQ	  4096u
@@ -183,6 +185,60 @@ static void sess_list_del(struct srv *s, struct sess *se)
 	se->listed = false;
 }
 
+void sess_fd_name(const struct sess *se, const char *kind, char *buf, size_t len)
+{
+	snprintf(buf, len, "s%u.%llu.%s", se->slot, (unsigned long long)se->id, kind);
+}
+
+void sess_journal_handles(struct srv *s, struct sess *se)
+{
+	struct jr_sess *js = &s->jr.sess[se->slot];
+	uint32_t i, n = se->nhandles < JR_MAX_HANDLES ? se->nhandles : JR_MAX_HANDLES;
+
+	for (i = 0; i < n; i++) {
+		js->handles[i].vol = se->handles[i].vol;
+		js->handles[i].writable = se->handles[i].writable;
+		js->handles[i].write_revoked = se->handles[i].write_revoked;
+		js->handles[i].revoked = se->handles[i].revoked;
+		js->handles[i].open = se->handles[i].open;
+	}
+	js->nhandles = n;
+}
+
+/*
+ * Record a newly attached session in the journal, and hand its fds to
+ * systemd's fd store so that a restarted daemon can re-adopt it.
+ */
+static void sess_journal_attach(struct srv *s, struct sess *se, const struct sess_layout *l)
+{
+	struct jr_sess *js = &s->jr.sess[se->slot];
+	char name[64];
+
+	memset(js, 0, sizeof(*js));
+	js->id = se->id;
+	js->uid = se->uid;
+	js->gid = se->gid;
+	js->pid = (uint32_t)se->pid;
+	js->sq_entries = l->sq_entries;
+	js->cq_entries = l->cq_entries;
+	js->region_size = l->region_size;
+	js->sq_array_off = l->sq_array_off;
+	js->sqes_off = l->sqes_off;
+	js->cqes_off = l->cqes_off;
+	js->data_off = l->data_off;
+	js->data_size = l->data_size;
+	sess_journal_handles(s, se);
+	if (s->jr.hdr->next_session_id < se->id)
+		s->jr.hdr->next_session_id = se->id;
+	jr_commit(&js->state, JR_SESS_ACTIVE);
+	sess_fd_name(se, "ctl", name, sizeof(name));
+	sysd_fdstore(name, se->sock);
+	sess_fd_name(se, "mem", name, sizeof(name));
+	sysd_fdstore(name, se->memfd);
+	sess_fd_name(se, "wake", name, sizeof(name));
+	sysd_fdstore(name, se->wake_fd);
+}
+
 int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char *err,
 		size_t errlen)
 {
@@ -267,6 +323,7 @@ int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char 
 			return ret;
 		}
 	}
+	sess_journal_attach(s, se, &l);
 	se->state = SESS_ACTIVE;
 	sess_list_add(s, se);
 	return 0;
@@ -289,6 +346,119 @@ static void sess_notify(struct sess *se, bool force)
 	}
 }
 
+void sess_wake(struct sess *se)
+{
+	sess_notify(se, true);
+}
+
+int sess_restore(struct srv *s, uint32_t slot, const struct jr_sess *js, int ctl, int memfd,
+		 int wake)
+{
+	struct stat st;
+	struct sess *se;
+	uint32_t i, h;
+	void *p;
+	int ret;
+
+	if (!js->sq_entries || (js->sq_entries & (js->sq_entries - 1)) || !js->cq_entries ||
+	    (js->cq_entries & (js->cq_entries - 1)) || js->data_off + js->data_size > js->region_size)
+		return -EINVAL;
+	if (fstat(memfd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size != js->region_size)
+		return -EINVAL;
+	se = calloc(1, sizeof(*se));
+	if (!se)
+		return -ENOMEM;
+	p = mmap(NULL, js->region_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, memfd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		goto out_free;
+	}
+	se->slot = slot;
+	se->id = js->id;
+	se->uid = js->uid;
+	se->gid = js->gid;
+	se->pid = (pid_t)js->pid;
+	se->sock = ctl;
+	se->memfd = memfd;
+	se->wake_fd = wake;
+	se->base = p;
+	se->region_size = js->region_size;
+	/* Layout from the journal only, never from the shared header. */
+	se->hdr = p;
+	se->sq_array = (uint32_t *)((char *)p + js->sq_array_off);
+	se->sqes = (struct ringd_sqe *)((char *)p + js->sqes_off);
+	se->cqes = (struct ringd_cqe *)((char *)p + js->cqes_off);
+	se->data = (uint8_t *)p + js->data_off;
+	se->data_size = js->data_size;
+	se->sq_entries = js->sq_entries;
+	se->cq_entries = js->cq_entries;
+	se->sq_head = js->sq_head;
+	se->cq_tail = js->cq_tail;
+	se->state = js->state == JR_SESS_BROKEN ? SESS_BROKEN : SESS_ACTIVE;
+	se->tenant = srv_tenant_for(&s->cfg, se->uid, se->gid);
+	se->max_inflight = se->tenant >= 0 ? s->cfg.tenants[se->tenant].max_inflight : 256;
+	se->nhandles = JR_MAX_HANDLES;
+	se->handles = calloc(se->nhandles, sizeof(*se->handles));
+	if (!se->handles) {
+		ret = -ENOMEM;
+		goto out_unmap;
+	}
+	for (i = 0; i < js->nhandles && i < JR_MAX_HANDLES; i++) {
+		const struct jr_handle *jh = &js->handles[i];
+
+		if (!jh->open)
+			continue;
+		se->handles[i].open = true;
+		se->handles[i].writable = jh->writable;
+		se->handles[i].write_revoked = jh->write_revoked;
+		se->handles[i].revoked = jh->revoked;
+		/* A volume this instance does not have is "removed": -ENODEV. */
+		se->handles[i].vol = jh->vol < s->nvols ? jh->vol : 0;
+		if (jh->vol >= s->nvols)
+			se->handles[i].revoked = -ENODEV;
+		se->handles_open++;
+	}
+	/* The client's CQ head must lie within what was posted. */
+	h = ringd_load_acquire(&se->hdr->cq_head);
+	se->cq_head_seen = h;
+	ret = kr_buf_set(&s->kr, slot, se->data, se->data_size);
+	if (ret)
+		goto out_handles;
+	se->buf_registered = true;
+	s->sessions[slot] = se;
+	s->nsessions++;
+	if (se->tenant >= 0)
+		s->usage[se->tenant].sessions++;
+	srv_session_rights(s, se, NULL);
+	ringd_store_release(&se->hdr->sq_head, se->sq_head);
+	ringd_store_release(&se->hdr->cq_tail, se->cq_tail);
+	if ((uint32_t)(se->cq_tail - h) > se->cq_entries) {
+		se->state = SESS_ACTIVE;
+		sess_break(s, se, RINGD_BROKEN_CQ_HEAD);
+	} else if (se->state == SESS_ACTIVE) {
+		sess_list_add(s, se);
+		if (s->sleeping)
+			__atomic_fetch_or(&se->hdr->sq_flags, RINGD_SQ_NEED_WAKEUP, __ATOMIC_SEQ_CST);
+	}
+	srv_arm_session_poll(s, se, true);
+	if (se->state != SESS_CLOSING)
+		srv_arm_session_poll(s, se, false);
+	log_info("session %llu: re-adopted (pid %d uid %u, sq head %u, cq tail %u)",
+		 (unsigned long long)se->id, (int)se->pid, (unsigned int)se->uid, se->sq_head,
+		 se->cq_tail);
+	return 0;
+
+out_handles:
+	free(se->handles);
+out_unmap:
+	munmap(p, js->region_size);
+out_free:
+	free(se);
+	return ret;
+}
+
 void sess_break(struct srv *s, struct sess *se, enum ringd_broken reason)
 {
 	static const char *const why[] = {
@@ -306,6 +476,10 @@ void sess_break(struct srv *s, struct sess *se, enum ringd_broken reason)
 		 (int)se->pid, (unsigned int)se->uid, why[reason]);
 	se->state = SESS_BROKEN;
 	sess_list_del(s, se);
+	if (s->jr.sess[se->slot].state == JR_SESS_ACTIVE) {
+		s->jr.sess[se->slot].broken_reason = reason;
+		jr_commit(&s->jr.sess[se->slot].state, JR_SESS_BROKEN);
+	}
 	if (se->hdr) {
 		__atomic_store_n(&se->hdr->broken_reason, (uint32_t)reason, __ATOMIC_RELEASE);
 		sess_publish_cq(se);
@@ -336,6 +510,17 @@ void sess_maybe_free(struct srv *s, struct sess *se)
 {
 	if (se->state != SESS_CLOSING || se->inflight || se->polls_armed)
 		return;
+	if (s->jr.sess[se->slot].state != JR_SESS_FREE && !se->admin) {
+		char name[64];
+
+		jr_commit(&s->jr.sess[se->slot].state, JR_SESS_FREE);
+		sess_fd_name(se, "ctl", name, sizeof(name));
+		sysd_fdstore_remove(name);
+		sess_fd_name(se, "mem", name, sizeof(name));
+		sysd_fdstore_remove(name);
+		sess_fd_name(se, "wake", name, sizeof(name));
+		sysd_fdstore_remove(name);
+	}
 	/* No kernel I/O can touch the data area any more: drop the buffer. */
 	if (se->buf_registered) {
 		int ret = kr_buf_clear(&s->kr, se->slot);
@@ -432,15 +617,17 @@ int sess_handle_open(struct srv *s, struct sess *se, const char *name, uint32_t 
 	se->handles[i].writable = rw;
 	se->handles[i].vol = (uint32_t)vi;
 	se->handles_open++;
+	sess_journal_handles(s, se);
 	*handle = (int)i;
 	return 0;
 }
 
-int sess_handle_close(struct sess *se, int handle)
+int sess_handle_close(struct srv *s, struct sess *se, int handle)
 {
 	if (handle < 0 || (uint32_t)handle >= se->nhandles || !se->handles[handle].open)
 		return -EBADF;
 	memset(&se->handles[handle], 0, sizeof(se->handles[handle]));
 	se->handles_open--;
+	sess_journal_handles(s, se);
 	return 0;
 }

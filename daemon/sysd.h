@@ -9,11 +9,37 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* An fd systemd passed us (socket activation or the fd store). */
+struct sysd_fd {
+	int fd;
+	char name[256];
+	bool taken; /* claimed by the daemon; unclaimed ones are closed */
+};
+
 /*
- * The SOCK_SEQPACKET unix socket systemd passed us (socket activation or
- * the fd store), made non-blocking. Returns the fd, or -ENOENT if none.
+ * Collect the fds systemd passed (LISTEN_FDS/LISTEN_FDNAMES), once, at
+ * start. Returns the count (0 outside systemd) or -errno.
  */
-int sysd_listen_fd(void);
+int sysd_collect_fds(void);
+
+/* Claim the passed fd called @name. Returns it, or -ENOENT. */
+int sysd_take_fd(const char *name);
+
+/* Claim the first passed listening SOCK_SEQPACKET unix socket, made
+ * non-blocking. Returns it, or -ENOENT. */
+int sysd_take_listen_fd(void);
+
+/* Close every passed fd nobody claimed, and drop it from the fd store. */
+void sysd_release_unclaimed(void);
+
+/* True if systemd keeps an fd store for us (NOTIFY_SOCKET is set). */
+bool sysd_fdstore_enabled(void);
+
+/* Keep @fd in systemd's fd store under @name. Returns 0 or -errno. */
+int sysd_fdstore(const char *name, int fd);
+
+/* Drop every fd called @name from the fd store. */
+void sysd_fdstore_remove(const char *name);
 
 /* Watchdog interval in microseconds, or 0 when no watchdog is asked for. */
 uint64_t sysd_watchdog_usec(void);

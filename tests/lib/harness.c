@@ -44,8 +44,8 @@ static int rt_write_conf(const char *path, const char *body, const char *dir, bo
 	if (!f)
 		return -errno;
 	if (add_daemon)
-		fprintf(f, "[daemon]\nsocket = %s/ringd.sock\nstate_dir = %s/state\nlog_level = info\n\n",
-			dir, dir);
+		fprintf(f, "[daemon]\nsocket = %s/ringd.sock\nstate_dir = %s/state\nlog_level = %s\n\n",
+			dir, dir, getenv("RINGD_TEST_LOG_LEVEL") ? getenv("RINGD_TEST_LOG_LEVEL") : "info");
 	for (p = body; *p; p++) {
 		if (!strncmp(p, "@DIR@", 5)) {
 			fputs(dir, f);

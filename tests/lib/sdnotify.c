@@ -20,6 +20,8 @@ uint64_t rt_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static void *rt_notify_thread(void *arg);
+
 int rt_notify_open(struct rt_notify *n, const char *dir)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -38,6 +40,10 @@ int rt_notify_open(struct rt_notify *n, const char *dir)
 	unlink(n->path);
 	if (bind(n->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
+	pthread_mutex_init(&n->lock, NULL);
+	n->stop = false;
+	if (pthread_create(&n->thread, NULL, rt_notify_thread, n))
+		return -EAGAIN;
 	return 0;
 }
 
@@ -45,6 +51,8 @@ void rt_notify_close(struct rt_notify *n)
 {
 	unsigned int i;
 
+	n->stop = true;
+	pthread_join(n->thread, NULL);
 	for (i = 0; i < n->nfds; i++)
 		if (n->fds[i] >= 0)
 			close(n->fds[i]);
@@ -117,12 +125,9 @@ static void rt_remove_fds(struct rt_notify *n, const char *msg)
 	n->nfds = j;
 }
 
-void rt_notify_pump(struct rt_notify *n, int timeout_ms)
+/* Receive every message waiting. Called with the lock held. */
+static void rt_notify_recv(struct rt_notify *n)
 {
-	struct pollfd pfd = { .fd = n->fd, .events = POLLIN };
-
-	if (poll(&pfd, 1, timeout_ms) <= 0)
-		return;
 	for (;;) {
 		union {
 			char buf[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(struct ucred))];
@@ -164,6 +169,46 @@ void rt_notify_pump(struct rt_notify *n, int timeout_ms)
 	}
 }
 
+static void *rt_notify_thread(void *arg)
+{
+	struct rt_notify *n = arg;
+
+	while (!n->stop) {
+		struct pollfd pfd = { .fd = n->fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 20) > 0) {
+			pthread_mutex_lock(&n->lock);
+			rt_notify_recv(n);
+			pthread_mutex_unlock(&n->lock);
+		}
+	}
+	return NULL;
+}
+
+void rt_notify_pump(struct rt_notify *n, int timeout_ms)
+{
+	if (timeout_ms > 0)
+		usleep((useconds_t)timeout_ms * 1000);
+	pthread_mutex_lock(&n->lock);
+	rt_notify_recv(n);
+	pthread_mutex_unlock(&n->lock);
+}
+
+unsigned int rt_notify_stored(struct rt_notify *n, int *fds, char (*names)[64], unsigned int max)
+{
+	unsigned int i, k;
+
+	pthread_mutex_lock(&n->lock);
+	rt_notify_recv(n);
+	k = n->nfds < max ? n->nfds : max;
+	for (i = 0; i < k; i++) {
+		fds[i] = n->fds[i];
+		memcpy(names[i], n->names[i], 64);
+	}
+	pthread_mutex_unlock(&n->lock);
+	return k;
+}
+
 bool rt_notify_has(const struct rt_notify *n, unsigned int i, const char *line)
 {
 	size_t ll = strlen(line);
@@ -187,11 +232,16 @@ int rt_notify_wait(struct rt_notify *n, const char *line, unsigned int from, int
 	unsigned int i = from;
 
 	for (;;) {
-		for (; i < n->nev; i++)
-			if (rt_notify_has(n, i, line))
+		pthread_mutex_lock(&n->lock);
+		for (; i < n->nev; i++) {
+			if (rt_notify_has(n, i, line)) {
+				pthread_mutex_unlock(&n->lock);
 				return (int)i;
+			}
+		}
+		pthread_mutex_unlock(&n->lock);
 		if (rt_now_ms() >= deadline)
 			return -1;
-		rt_notify_pump(n, 20);
+		usleep(5000);
 	}
 }

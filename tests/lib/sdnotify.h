@@ -7,6 +7,7 @@
 #ifndef RINGD_TESTS_SDNOTIFY_H
 #define RINGD_TESTS_SDNOTIFY_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,6 +21,11 @@ struct rt_notify_ev {
 
 struct rt_notify {
 	int fd;
+	/* A thread drains the socket continuously, as systemd does: a full
+	 * datagram queue would block the daemon's sd_notify(). */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	volatile bool stop;
 	char path[100];
 	struct rt_notify_ev *ev;
 	unsigned int nev;
@@ -32,8 +38,11 @@ struct rt_notify {
 int rt_notify_open(struct rt_notify *n, const char *dir);
 void rt_notify_close(struct rt_notify *n);
 
-/* Receive every message waiting (waiting up to @timeout_ms for the first). */
+/* Let the receiving thread catch up for up to @timeout_ms. */
 void rt_notify_pump(struct rt_notify *n, int timeout_ms);
+
+/* Copy the stored fds (and names) out, under the lock. Returns the count. */
+unsigned int rt_notify_stored(struct rt_notify *n, int *fds, char (*names)[64], unsigned int max);
 
 /* Wait up to @timeout_ms for a message, at index >= @from, with a line
  * equal to @line (or starting with it if it ends in '='). Returns its

@@ -198,6 +198,7 @@ Test(notify, watchdog_pings_within_interval_under_load)
 		rt_notify_pump(&g_n, 0);
 	}
 	rt_notify_pump(&g_n, 0);
+	pthread_mutex_lock(&g_n.lock);
 	for (i = 0; i < g_n.nev; i++) {
 		if (!rt_notify_has(&g_n, i, "WATCHDOG=1") || g_n.ev[i].t_ms < start)
 			continue;
@@ -206,6 +207,7 @@ Test(notify, watchdog_pings_within_interval_under_load)
 		last = g_n.ev[i].t_ms;
 		pings++;
 	}
+	pthread_mutex_unlock(&g_n.lock);
 	cr_assert_geq(pings, 3, "only %u watchdog pings in 3 s under load", pings);
 	cr_assert_lt(worst, wd_usec / 1000, "a watchdog gap of %llu ms exceeds WatchdogSec",
 		     (unsigned long long)worst);

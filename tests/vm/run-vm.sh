@@ -25,6 +25,8 @@
 #   --mem SIZE             guest RAM (default 1G)
 #   --smp N                guest CPUs (default 2)
 #   --append STR           extra kernel command line
+#   --kernel FILE          boot FILE instead of the cached kernel (bzImage or
+#                          PVH vmlinux; must match the cached modules)
 #   --verbose              kernel messages + harness progress on the console
 #   --keep                 keep the build directory (initramfs, console.log)
 #
@@ -56,6 +58,7 @@ timeout_s=300
 mem=1G
 smp=2
 append=""
+kernel_override=""
 verbose=0
 keep=0
 files=()
@@ -83,6 +86,7 @@ while [ $# -gt 0 ]; do
         --mem)              need_arg "$@"; mem=$2; shift ;;
         --smp)              need_arg "$@"; smp=$2; shift ;;
         --append)           need_arg "$@"; append=$2; shift ;;
+        --kernel)           need_arg "$@"; kernel_override=$2; shift ;;
         --verbose|-v)       verbose=1 ;;
         --keep)             keep=1 ;;
         -h|--help)          usage; exit 0 ;;
@@ -116,16 +120,17 @@ case $frc in
     2) udie "bad --module (see above)" ;;
     *) skip "could not provide the guest kernel/tools (see fetch-kernel.sh errors above)" ;;
 esac
-KDIR="" VMLINUZ="" MODULES=""
+KDIR="" VMLINUZ="" MODULES="" KVER=""
 while IFS='=' read -r k v; do
     case $k in
         RINGD_VM_KDIR) KDIR=$v ;;
-        RINGD_VM_VMLINUZ) VMLINUZ=$v ;;
+        RINGD_VM_KERNEL) VMLINUZ=$v ;;
         RINGD_VM_MODULES) MODULES=$v ;;
         RINGD_VM_KVER) KVER=$v ;;
     esac
 done <<<"$kinfo"
 [ -f "$VMLINUZ" ] && [ -n "$MODULES" ] || skip "fetch-kernel.sh returned no kernel"
+[ -z "$kernel_override" ] || VMLINUZ=$kernel_override
 
 command -v "$QEMU" >/dev/null 2>&1 || skip "$QEMU not found (apt-get install qemu-system-x86)"
 command -v busybox >/dev/null 2>&1 || skip "busybox not found (apt-get install busybox-static)"
@@ -251,6 +256,15 @@ if [ "$any_elf" = 1 ]; then
     ldconfig -r "$ROOT" 2>/dev/null || vlog "ldconfig -r failed (ignored)"
 fi
 
+# module parameters for --module's
+mkdir -p "$ROOT/ringd/modparams"
+for m in "${extra_modules[@]+"${extra_modules[@]}"}"; do
+    read -r name params <<<"$m"
+    name=${name//-/_}
+    [ "$name" != nvme ] || udie "use --nvme-poll-queues instead of --module nvme"
+    printf '%s\n' "$params" > "$ROOT/ringd/modparams/$name"
+done
+
 # the command, the environment, the parameters
 sq() { local s=$1; printf "'%s'" "${s//\'/\'\\\'\'}"; }
 nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
@@ -270,7 +284,6 @@ nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
     printf 'MODULES=%s\n' "$(sq "$MODULES")"
     printf 'POLL_QUEUES=%s\n' "$poll_queues"
     printf 'NVME_BDFS=%s\n' "$(sq "0000:00:04.0$([ "$nvme2" = 1 ] && printf ' 0000:00:05.0')")"
-    printf 'EXTRA_MODULES=%s\n' "$(sq "$(printf '%s\n' "${extra_modules[@]+"${extra_modules[@]}"}")")"
 } > "$ROOT/ringd/config"
 
 cat > "$ROOT/init" <<'INIT'
@@ -312,35 +325,32 @@ stty -onlcr 2>/dev/null
 # module autoloading has no modules.dep here; do not spawn modprobe for it
 echo /bin/true > /proc/sys/kernel/modprobe 2>/dev/null
 
-# Bind NVMe controllers one by one (in PCI address order) so that names are
-# deterministic: first = nvme0/nvme0n1/ng0n1, second = nvme1/nvme1n1/ng1n1.
+# Modules are loaded in dependency order; everything up to and including
+# nvme first.  NVMe controllers are then bound one by one (in PCI address
+# order, with automatic binding disabled) so that names are deterministic:
+# first = nvme0/nvme0n1/ng0n1, second = nvme1/nvme1n1/ng1n1.  Modules after
+# nvme in the list come from --module and are loaded after that.
+bind_nvme() {
+    i=0
+    for bdf in $NVME_BDFS; do
+        [ -e /sys/bus/pci/devices/$bdf ] || fail "no PCI device $bdf"
+        echo "$bdf" > /sys/bus/pci/drivers/nvme/bind || fail "bind $bdf to nvme"
+        waitfor -b /dev/nvme${i}n1 || fail "/dev/nvme${i}n1 did not appear"
+        waitfor -c /dev/ng${i}n1 || fail "/dev/ng${i}n1 did not appear"
+        log "nvme$i: $bdf serial=$(cat /sys/class/nvme/nvme$i/serial 2>/dev/null) io_poll=$(cat /sys/block/nvme${i}n1/queue/io_poll 2>/dev/null)"
+        i=$((i + 1))
+    done
+    echo 1 > /sys/bus/pci/drivers_autoprobe
+}
 echo 0 > /sys/bus/pci/drivers_autoprobe
 for m in $MODULES; do
-    params=""
+    params=$(cat /ringd/modparams/$m 2>/dev/null)
     [ "$m" = nvme ] && params="poll_queues=$POLL_QUEUES"
     log "insmod $m $params"
     # shellcheck disable=SC2086
     insmod /lib/modules/ringd/$m.ko $params || fail "insmod $m $params"
+    [ "$m" = nvme ] && bind_nvme
 done
-i=0
-for bdf in $NVME_BDFS; do
-    [ -e /sys/bus/pci/devices/$bdf ] || fail "no PCI device $bdf"
-    echo "$bdf" > /sys/bus/pci/drivers/nvme/bind || fail "bind $bdf to nvme"
-    waitfor -b /dev/nvme${i}n1 || fail "/dev/nvme${i}n1 did not appear"
-    waitfor -c /dev/ng${i}n1 || fail "/dev/ng${i}n1 did not appear"
-    log "nvme$i: $bdf serial=$(cat /sys/class/nvme/nvme$i/serial 2>/dev/null) io_poll=$(cat /sys/block/nvme${i}n1/queue/io_poll 2>/dev/null)"
-    i=$((i + 1))
-done
-echo 1 > /sys/bus/pci/drivers_autoprobe
-
-if [ -n "$EXTRA_MODULES" ]; then
-    echo "$EXTRA_MODULES" | while read -r m args; do
-        [ -n "$m" ] || continue
-        log "insmod $m $args"
-        # shellcheck disable=SC2086
-        insmod /lib/modules/ringd/$(echo "$m" | tr - _).ko $args || { echo "insmod $m $args failed"; exit 1; }
-    done || fail "extra module load failed"
-fi
 
 log "running command"
 /bin/sh /ringd/cmd.sh </dev/null

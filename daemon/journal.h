@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * jr_: the daemon-private journal that lets a restarted ringd re-adopt its
+ * sessions. It is a memfd kept in systemd's fd store; no client can map
+ * it. It holds each session's identity, layout and private ring indices,
+ * its open handles, and one record per accepted request until that
+ * request's CQE is committed.
+ *
+ * Crash consistency: the daemon is single-threaded and a SIGKILL stops it
+ * between two instructions; stores to the shared memfd are never lost, so
+ * only their order matters (each commit point is a release store):
+ *
+ *   consume SQE i:  req = {.., sq_index = i}; req.state = PENDING;
+ *                   sess.sq_head = i + 1                       (commit)
+ *   post its CQE:   req.posted_at = c; req.state = POSTING;
+ *                   write CQE c; sess.cq_tail = c + 1          (commit)
+ *                   req.state = FREE
+ *
+ * Recovery, per record: consumption not committed (sq_index >= sq_head)
+ * -> drop it, the SQE is read again from the SQ (unless its CQE was
+ * committed: then commit the consumption too); CQE committed (POSTING and
+ * posted_at < cq_tail) -> done; otherwise the request is reissued (or its
+ * immediate result posted again). Every request thus completes exactly
+ * once.
+ */
+#ifndef RINGD_DAEMON_JOURNAL_H
+#define RINGD_DAEMON_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define JR_MAGIC       0x4c4e524au /* "JRNL" */
+#define JR_VERSION     1u
+#define JR_MAX_HANDLES 64u
+#define JR_MAX_VOLUMES 256u
+
+enum jr_req_state { JR_FREE = 0, JR_PENDING = 1, JR_POSTING = 2 };
+enum jr_sess_state { JR_SESS_FREE = 0, JR_SESS_ACTIVE = 1, JR_SESS_BROKEN = 2 };
+
+struct jr_req {
+	uint32_t state;
+	uint32_t sess;	    /* session slot */
+	uint32_t sq_index;  /* SQ index the request was consumed at */
+	uint32_t posted_at; /* CQ index of its CQE (POSTING) */
+	uint64_t user_data;
+	uint64_t dev_off;
+	uint64_t buf_off;
+	uint32_t len;
+	uint32_t vol; /* index into jr_hdr.vol_names */
+	int32_t res;  /* result of an immediate completion */
+	uint8_t op;
+	uint8_t immediate; /* completed by the daemon (validator) */
+	uint8_t datasync;
+	uint8_t pad[9];
+};
+
+struct jr_handle {
+	uint8_t open;
+	uint8_t writable;
+	uint8_t write_revoked;
+	uint8_t pad;
+	int32_t revoked;
+	uint32_t vol; /* index into jr_hdr.vol_names */
+	uint32_t pad2;
+};
+
+struct jr_sess {
+	uint32_t state; /* enum jr_sess_state */
+	uint32_t broken_reason;
+	uint64_t id;
+	uint32_t uid, gid, pid;
+	uint32_t sq_entries, cq_entries;
+	uint32_t sq_head, cq_tail; /* committed private indices */
+	uint32_t nhandles;
+	uint64_t region_size, sq_array_off, sqes_off, cqes_off, data_off, data_size;
+	uint32_t polls; /* unused; reserved */
+	uint32_t pad;
+	struct jr_handle handles[JR_MAX_HANDLES];
+};
+
+struct jr_hdr {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t max_sessions;
+	uint32_t max_reqs;
+	uint64_t size;
+	uint64_t next_session_id;
+	uint32_t nvols; /* volume indexes ever used; never reused */
+	uint32_t pad;
+	char vol_names[JR_MAX_VOLUMES][CFG_NAME_MAX];
+	uint8_t vol_removed[JR_MAX_VOLUMES];
+};
+
+struct jr {
+	int fd;
+	size_t size;
+	struct jr_hdr *hdr;
+	struct jr_sess *sess;
+	struct jr_req *reqs;
+};
+
+/* Create a fresh journal memfd sized for the given tables. Returns 0 or -errno. */
+int jr_create(struct jr *j, uint32_t max_sessions, uint32_t max_reqs);
+
+/* Map an inherited journal @fd and check it matches the tables. Returns 0,
+ * -EINVAL (not a journal, or other sizes), or -errno. Takes @fd on success. */
+int jr_open(struct jr *j, int fd, uint32_t max_sessions, uint32_t max_reqs);
+
+void jr_close(struct jr *j);
+
+/* Index of the live volume called @name, or JR_MAX_VOLUMES. */
+uint32_t jr_vol_find(const struct jr *j, const char *name);
+
+/* A new volume index for @name, or JR_MAX_VOLUMES when all are used. */
+uint32_t jr_vol_append(struct jr *j, const char *name);
+
+/* Mark volume index @idx removed (never reused). */
+void jr_vol_remove(struct jr *j, uint32_t idx);
+
+/* Commit-ordered stores: see the comment at the top. */
+static inline void jr_commit(uint32_t *p, uint32_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+#endif

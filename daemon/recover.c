@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Restart without losing clients. A previous instance left in systemd's
+ * fd store: its journal, the read end of its ring-liveness pipe, and each
+ * session's control socket, memfd and wake socket. We:
+ *
+ *   1. wait for EOF on the old ring-liveness pipe: the kernel has released
+ *      the old ring, so none of its I/O can still land (this is what keeps
+ *      an interrupted write from landing after a newer one);
+ *   2. re-adopt every journaled session from its fds, trusting only the
+ *      journal for layout and ring indices (never client-writable memory);
+ *   3. walk the journaled requests (see journal.h for the commit order):
+ *      drop the ones whose consumption was not committed (their SQEs are
+ *      read again), forget the ones whose CQE was committed, and reissue
+ *      the rest, so each request completes exactly once;
+ *   4. wake every client so that waiters look at their CQ again.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sysd.h"
+
+#define RECOVER_DRAIN_MS 30000
+
+/* Step 1. Returns 0, or -ETIMEDOUT if the old ring never went away. */
+static int rc_wait_old_ring(void)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	uint64_t start = srv_now_ms();
+	char buf[16];
+	int ret;
+
+	pfd.fd = sysd_take_fd("ringlive");
+	if (pfd.fd < 0) {
+		log_warn("recovery: no ring-liveness pipe was stored; assuming the old ring is gone");
+		return 0;
+	}
+	for (;;) {
+		ret = poll(&pfd, 1, 100);
+		if (ret > 0 && (pfd.revents & POLLHUP) && read(pfd.fd, buf, sizeof(buf)) <= 0)
+			break;
+		if (srv_now_ms() - start > RECOVER_DRAIN_MS) {
+			close(pfd.fd);
+			log_err("recovery: the previous instance's kernel I/O has not drained after "
+				"%u ms; refusing to reissue over it",
+				RECOVER_DRAIN_MS);
+			return -ETIMEDOUT;
+		}
+	}
+	close(pfd.fd);
+	log_info("recovery: the previous kernel ring is gone (waited %llu ms)",
+		 (unsigned long long)(srv_now_ms() - start));
+	return 0;
+}
+
+/* Step 2 for one journal slot. */
+static void rc_session(struct srv *s, uint32_t slot)
+{
+	struct jr_sess *js = &s->jr.sess[slot];
+	struct sess probe = { .slot = slot, .id = js->id };
+	const char *kinds[3] = { "ctl", "mem", "wake" };
+	int fds[3], i, ret;
+	char name[64];
+
+	for (i = 0; i < 3; i++) {
+		sess_fd_name(&probe, kinds[i], name, sizeof(name));
+		fds[i] = sysd_take_fd(name);
+	}
+	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
+		log_warn("recovery: session %llu: its fds were not stored; dropping it",
+			 (unsigned long long)js->id);
+		ret = -ENOENT;
+		goto out_drop;
+	}
+	ret = sess_restore(s, slot, js, fds[0], fds[1], fds[2]);
+	if (!ret)
+		return;
+	log_err("recovery: session %llu cannot be re-adopted: %s", (unsigned long long)js->id,
+		strerror(-ret));
+out_drop:
+	for (i = 0; i < 3; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		sess_fd_name(&probe, kinds[i], name, sizeof(name));
+		sysd_fdstore_remove(name);
+	}
+	jr_commit(&js->state, JR_SESS_FREE);
+}
+
+/* Step 3 for one journaled request. */
+static void rc_request(struct srv *s, uint32_t idx)
+{
+	struct jr_req *jq = &s->jr.reqs[idx];
+	struct sess *se = jq->sess < s->cfg.max_sessions ? s->sessions[jq->sess] : NULL;
+	struct jr_sess *js;
+	bool consumed, posted;
+	struct val_io io;
+
+	if (!se || se->state == SESS_CLOSING) {
+		jr_commit(&jq->state, JR_FREE);
+		return;
+	}
+	js = &s->jr.sess[se->slot];
+	consumed = (int32_t)(jq->sq_index - js->sq_head) < 0;
+	posted = jq->state == JR_POSTING && (int32_t)(jq->posted_at - js->cq_tail) < 0;
+	if (!consumed) {
+		/* Killed between CQE commit and consumption commit: finish the latter. */
+		if (posted) {
+			jr_commit(&js->sq_head, jq->sq_index + 1);
+			se->sq_head = jq->sq_index + 1;
+			ringd_store_release(&se->hdr->sq_head, se->sq_head);
+		}
+		jr_commit(&jq->state, JR_FREE);
+		return;
+	}
+	if (posted) {
+		jr_commit(&jq->state, JR_FREE);
+		return;
+	}
+	s->reqs[idx].busy = true;
+	s->reqs[idx].user_data = jq->user_data;
+	s->reqs[idx].sess = se->slot;
+	s->reqs[idx].len = jq->len;
+	s->reqs[idx].op = jq->op;
+	s->reqs_inflight++;
+	if (jq->immediate) {
+		disp_finish(s, se, idx, jq->res);
+		return;
+	}
+	memset(&io, 0, sizeof(io));
+	io.op = jq->op;
+	io.datasync = jq->datasync;
+	io.vol = jq->vol;
+	io.file_slot = jq->vol;
+	io.dev_off = jq->dev_off;
+	io.buf_off = jq->buf_off;
+	io.len = jq->len;
+	if (io.op != RINGD_OP_NOP && (io.vol >= s->nvols || s->vvols[io.vol].removed)) {
+		disp_finish(s, se, idx, -ENODEV);
+		return;
+	}
+	if ((io.op == RINGD_OP_READ || io.op == RINGD_OP_WRITE) &&
+	    (io.buf_off > se->data_size || io.len > se->data_size - io.buf_off)) {
+		disp_finish(s, se, idx, -EFAULT);
+		return;
+	}
+	se->stats.submitted++;
+	disp_submit(s, se, idx, &io);
+}
+
+int srv_recover(struct srv *s)
+{
+	uint32_t i, reissued;
+	int ret;
+
+	log_info("recovery: re-adopting the sessions of the previous instance");
+	ret = rc_wait_old_ring();
+	if (ret)
+		return ret;
+	if (s->jr.hdr->next_session_id > s->next_session_id)
+		s->next_session_id = s->jr.hdr->next_session_id;
+	for (i = 0; i < s->cfg.max_sessions; i++)
+		if (s->jr.sess[i].state != JR_SESS_FREE)
+			rc_session(s, i);
+	for (i = 0; i < s->nreqs; i++)
+		if (s->jr.reqs[i].state != JR_FREE)
+			rc_request(s, i);
+	reissued = s->reqs_inflight;
+	/* The free list holds every request slot recovery did not claim. */
+	s->req_free = s->nreqs;
+	for (i = s->nreqs; i-- > 0;) {
+		if (s->reqs[i].busy)
+			continue;
+		s->reqs[i].next_free = s->req_free;
+		s->req_free = i;
+	}
+	disp_flush(s);
+	for (i = 0; i < s->cfg.max_sessions; i++)
+		if (s->sessions[i])
+			sess_wake(s->sessions[i]);
+	log_info("recovery: %u sessions re-adopted, %u requests reissued", s->nsessions, reissued);
+	return 0;
+}
