@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Kill ringd with SIGKILL at random points of a verified multi-client
+ * write/read/flush workload, and restart it the way systemd would: with
+ * the fd store (sessions carry on, nothing reconnects) or without it (the
+ * client library reconnects and resubmits). Every client keeps a model of
+ * the version it last had acknowledged for each block; every read must
+ * return exactly that version.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "harness.h"
+#include "ringd.h"
+#include "sdnotify.h"
+
+#define NCLIENTS  3
+#define NBLOCKS	  512 /* per client */
+#define BS	  4096
+#define BATCH	  16
+#define NRESTARTS 50
+
+static const char conf[] = "[volume kv]\n"
+			   "path = kv.img\n"
+			   "create_size = 16M\n"
+			   "\n"
+			   "[tenant root]\n"
+			   "uid = 0\n"
+			   "volumes = kv:rw\n";
+
+struct blk_hdr {
+	uint32_t magic;
+	uint32_t client;
+	uint32_t block;
+	uint32_t version;
+};
+
+#define BLK_MAGIC 0x6b6c6272u
+
+struct client_result {
+	uint64_t writes_acked;
+	uint64_t reads_verified;
+	uint64_t flushes;
+	uint64_t lost;	/* read an older version than acknowledged */
+	uint64_t stale; /* read a version that was never the latest acknowledged */
+	uint64_t errors;
+	int first_error;
+};
+
+static void fill_block(uint8_t *b, uint32_t client, uint32_t block, uint32_t version)
+{
+	struct blk_hdr h = { BLK_MAGIC, client, block, version };
+
+	if (!version) {
+		memset(b, 0, BS);
+		return;
+	}
+	memcpy(b, &h, sizeof(h));
+	rt_fill(b + sizeof(h), BS - sizeof(h), ((uint64_t)client << 40) ^ ((uint64_t)block << 20) ^
+						       version,
+		0);
+}
+
+/* Compare a read block with the model; classify a mismatch. */
+static void check_block(const uint8_t *b, uint32_t client, uint32_t block, uint32_t want,
+			struct client_result *r)
+{
+	struct blk_hdr h;
+
+	if (!want) {
+		unsigned int i;
+
+		for (i = 0; i < BS; i++)
+			if (b[i])
+				break;
+		if (i == BS) {
+			r->reads_verified++;
+			return;
+		}
+	}
+	memcpy(&h, b, sizeof(h));
+	if (want && h.magic == BLK_MAGIC && h.client == client && h.block == block &&
+	    h.version == want &&
+	    rt_check(b + sizeof(h), BS - sizeof(h),
+		     ((uint64_t)client << 40) ^ ((uint64_t)block << 20) ^ want, 0) == -1) {
+		r->reads_verified++;
+		return;
+	}
+	if (h.magic == BLK_MAGIC && h.version < want)
+		r->lost++;
+	else
+		r->stale++;
+}
+
+static volatile sig_atomic_t g_stop;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+}
+
+static void fail(struct client_result *r, int err)
+{
+	r->errors++;
+	if (!r->first_error)
+		r->first_error = err;
+}
+
+/* Submit @n prepared SQEs and collect exactly @n completions. */
+static int run_batch(struct ringd *rd, unsigned int n, int32_t *res)
+{
+	unsigned int got = 0;
+	int ret = ringd_submit(rd);
+
+	if (ret < 0)
+		return ret;
+	while (got < n) {
+		struct ringd_cqe *cqe;
+
+		ret = ringd_wait_cqe(rd, &cqe);
+		if (ret)
+			return ret;
+		if (cqe->user_data >= n)
+			return -EPROTO;
+		res[cqe->user_data] = cqe->res;
+		ringd_cqe_seen(rd, cqe);
+		got++;
+	}
+	return 0;
+}
+
+/* One client process: returns 0 and fills @r. */
+static int client_main(const char *sock, uint32_t client, int ready_fd, struct client_result *r)
+{
+	struct ringd_opts o = { .socket_path = sock, .sq_entries = 64, .cq_entries = 128,
+				.buf_size = 1u << 20 };
+	uint32_t version[NBLOCKS] = { 0 };
+	uint64_t base = (uint64_t)client * NBLOCKS * BS;
+	struct ringd *rd;
+	uint8_t *bufs[BATCH];
+	uint32_t blocks[BATCH];
+	int32_t res[BATCH];
+	unsigned int i, iter = 0;
+	int h, ret;
+
+	memset(r, 0, sizeof(*r));
+	signal(SIGUSR1, on_usr1);
+	ret = ringd_connect(&o, &rd);
+	if (ret) {
+		fail(r, ret);
+		return 1;
+	}
+	h = ringd_open(rd, "kv", RINGD_RDWR, NULL);
+	if (h < 0) {
+		fail(r, h);
+		return 1;
+	}
+	for (i = 0; i < BATCH; i++)
+		bufs[i] = ringd_buf_alloc(rd, BS, BS);
+	if (write(ready_fd, "r", 1) != 1)
+		return 1;
+	srand(client * 7919 + 1);
+	while (!g_stop) {
+		/* Writes: BATCH distinct blocks, each to its next version. */
+		for (i = 0; i < BATCH; i++) {
+			struct ringd_sqe *sqe = ringd_get_sqe(rd);
+
+			blocks[i] = (uint32_t)((unsigned int)rand() % (NBLOCKS / BATCH)) * BATCH + i;
+			fill_block(bufs[i], client, blocks[i], version[blocks[i]] + 1);
+			ringd_prep_write(sqe, h, bufs[i], BS, base + (uint64_t)blocks[i] * BS);
+			ringd_sqe_set_data64(sqe, i);
+		}
+		ret = run_batch(rd, BATCH, res);
+		if (ret) {
+			fail(r, ret);
+			break;
+		}
+		for (i = 0; i < BATCH; i++) {
+			if (res[i] != BS) {
+				fail(r, res[i]);
+				continue;
+			}
+			version[blocks[i]]++;
+			r->writes_acked++;
+		}
+		if (++iter % 4 == 0) {
+			struct ringd_sqe *sqe = ringd_get_sqe(rd);
+
+			ringd_prep_fsync(sqe, h, RINGD_FSYNC_DATASYNC);
+			ringd_sqe_set_data64(sqe, 0);
+			ret = run_batch(rd, 1, res);
+			if (ret || res[0]) {
+				fail(r, ret ? ret : res[0]);
+				break;
+			}
+			r->flushes++;
+		}
+		/* Reads: the blocks just written, then random ones. */
+		for (i = 0; i < BATCH; i++) {
+			struct ringd_sqe *sqe = ringd_get_sqe(rd);
+
+			if (i >= BATCH / 2)
+				blocks[i] = (uint32_t)((unsigned int)rand() % NBLOCKS);
+			memset(bufs[i], 0xee, BS);
+			ringd_prep_read(sqe, h, bufs[i], BS, base + (uint64_t)blocks[i] * BS);
+			ringd_sqe_set_data64(sqe, i);
+		}
+		ret = run_batch(rd, BATCH, res);
+		if (ret) {
+			fail(r, ret);
+			break;
+		}
+		for (i = 0; i < BATCH; i++) {
+			/* Two slots can name the same block: same version either way. */
+			if (res[i] != BS)
+				fail(r, res[i]);
+			else
+				check_block(bufs[i], client, blocks[i], version[blocks[i]], r);
+		}
+	}
+	/* Final sweep: every acknowledged write is there. */
+	for (i = 0; i < NBLOCKS && !r->errors; i += BATCH) {
+		unsigned int k;
+
+		for (k = 0; k < BATCH; k++) {
+			struct ringd_sqe *sqe = ringd_get_sqe(rd);
+
+			ringd_prep_read(sqe, h, bufs[k], BS, base + (uint64_t)(i + k) * BS);
+			ringd_sqe_set_data64(sqe, k);
+		}
+		ret = run_batch(rd, BATCH, res);
+		if (ret) {
+			fail(r, ret);
+			break;
+		}
+		for (k = 0; k < BATCH; k++)
+			check_block(bufs[k], client, i + k, version[i + k], r);
+	}
+	ringd_disconnect(rd);
+	return r->errors || r->lost || r->stale ? 1 : 0;
+}
+
+struct restart_env {
+	const char *notify;
+	int *fds;
+	char (*names)[64];
+	unsigned int nfds;
+};
+
+/* Child side of a restart: pass the stored fds as systemd does. */
+static void pass_fds(void *arg)
+{
+	struct restart_env *e = arg;
+	char names[RT_NOTIFY_MAX_FDS * 65] = "", num[32];
+	int high[RT_NOTIFY_MAX_FDS];
+	size_t off = 0;
+	unsigned int i;
+
+	setenv("NOTIFY_SOCKET", e->notify, 1);
+	for (i = 0; i < e->nfds; i++)
+		high[i] = fcntl(e->fds[i], F_DUPFD_CLOEXEC, 2000);
+	for (i = 0; i < e->nfds; i++) {
+		dup2(high[i], 3 + (int)i);
+		close(high[i]);
+		off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", i ? ":" : "",
+					e->names[i]);
+	}
+	if (!e->nfds)
+		return;
+	snprintf(num, sizeof(num), "%u", e->nfds);
+	setenv("LISTEN_FDS", num, 1);
+	snprintf(num, sizeof(num), "%d", (int)getpid());
+	setenv("LISTEN_PID", num, 1);
+	setenv("LISTEN_FDNAMES", names, 1);
+}
+
+static struct rt_daemon g_d;
+static struct rt_notify g_n;
+
+/* Launch ringd (with the stored fds if @use_store) and wait for READY=1. */
+static void launch(bool use_store)
+{
+	static int fds[RT_NOTIFY_MAX_FDS];
+	static char names[RT_NOTIFY_MAX_FDS][64];
+	struct restart_env e = { .notify = g_n.path, .fds = fds, .names = names };
+	unsigned int from;
+	int ret, i;
+
+	e.nfds = use_store ? rt_notify_stored(&g_n, fds, names, RT_NOTIFY_MAX_FDS) : 0;
+	pthread_mutex_lock(&g_n.lock);
+	from = g_n.nev;
+	pthread_mutex_unlock(&g_n.lock);
+	ret = rt_daemon_launch_with(&g_d, pass_fds, &e, NULL, false);
+	cr_assert_eq(ret, 0);
+	i = rt_notify_wait(&g_n, "READY=1", from, 15000);
+	cr_assert_geq(i, 0, "no READY=1 after a restart (see the log)");
+}
+
+static void kill_loop(bool use_store, const char *what)
+{
+	struct client_result res[NCLIENTS];
+	int pipes[NCLIENTS][2], ready[2];
+	uint64_t acked = 0, verified = 0, flushes = 0, lost = 0, stale = 0, errors = 0;
+	pid_t pids[NCLIENTS];
+	unsigned int i, readies = 0;
+	char c;
+	int ret;
+
+	ret = rt_daemon_prepare(&g_d, conf);
+	cr_assert_eq(ret, 0);
+	ret = rt_notify_open(&g_n, g_d.dir);
+	cr_assert_eq(ret, 0);
+	launch(use_store);
+	cr_assert_eq(pipe(ready), 0);
+	for (i = 0; i < NCLIENTS; i++) {
+		cr_assert_eq(pipe(pipes[i]), 0);
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			struct client_result r;
+			int rc;
+
+			close(ready[0]);
+			rc = client_main(g_d.sock, i, ready[1], &r);
+			if (write(pipes[i][1], &r, sizeof(r)) != sizeof(r))
+				_exit(3);
+			_exit(rc);
+		}
+		close(pipes[i][1]);
+	}
+	close(ready[1]);
+	for (i = 0; i < NCLIENTS; i++)
+		cr_assert_eq(read(ready[0], &c, 1), 1, "client %u did not start", i);
+	srand(12345);
+	for (i = 0; i < NRESTARTS; i++) {
+		int status;
+
+		usleep(20000 + (unsigned int)(rand() % 130000));
+		kill(g_d.pid, SIGKILL);
+		waitpid(g_d.pid, &status, 0);
+		g_d.pid = -1;
+		launch(use_store);
+		readies++;
+	}
+	usleep(100000);
+	for (i = 0; i < NCLIENTS; i++)
+		kill(pids[i], SIGUSR1);
+	for (i = 0; i < NCLIENTS; i++) {
+		int rc = rt_wait_child(pids[i]);
+
+		cr_assert_eq(read(pipes[i][0], &res[i], sizeof(res[i])), (ssize_t)sizeof(res[i]),
+			     "client %u (exit %d) sent no result", i, rc);
+		close(pipes[i][0]);
+		acked += res[i].writes_acked;
+		verified += res[i].reads_verified;
+		flushes += res[i].flushes;
+		lost += res[i].lost;
+		stale += res[i].stale;
+		errors += res[i].errors;
+		cr_expect_eq(res[i].errors, 0, "client %u saw %llu errors (first: %s)", i,
+			     (unsigned long long)res[i].errors, strerror(-res[i].first_error));
+	}
+	fprintf(stderr,
+		"kill loop (%s): %u restarts, %u READY, %llu acknowledged writes, %llu reads "
+		"verified, %llu flushes, lost %llu, stale %llu, client errors %llu\n",
+		what, NRESTARTS, readies, (unsigned long long)acked, (unsigned long long)verified,
+		(unsigned long long)flushes, (unsigned long long)lost, (unsigned long long)stale,
+		(unsigned long long)errors);
+	cr_assert_eq(readies, NRESTARTS);
+	cr_assert_eq(lost, 0, "%llu acknowledged writes lost", (unsigned long long)lost);
+	cr_assert_eq(stale, 0, "%llu stale reads", (unsigned long long)stale);
+	cr_assert_eq(errors, 0);
+	cr_assert_gt(acked, 0);
+	ret = rt_daemon_stop(&g_d);
+	rt_notify_close(&g_n);
+	cr_assert_eq(ret, 0, "ringd exited with %d", ret);
+}
+
+Test(restart, sigkill_loop_with_fd_store_loses_nothing, .timeout = 300)
+{
+	kill_loop(true, "fd store");
+}
