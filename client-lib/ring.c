@@ -74,8 +74,90 @@ static int rc_state(struct ringd *rd)
 	return 0;
 }
 
+/* As rc_state(), but reconnect first if the daemon went away (and may). */
+static int rc_state_reconnect(struct ringd *rd)
+{
+	unsigned int reason;
+
+	if (rd->reconnect && !rd->dead) {
+		/* A graceful shutdown breaks the session: that is "gone" too. */
+		reason = __atomic_load_n(&rd->hdr->broken_reason, __ATOMIC_ACQUIRE);
+		if (reason == RINGD_BROKEN_SHUTDOWN)
+			rd->dead = true;
+	}
+	if (rd->dead && rd->reconnect)
+		return rc_reconnect(rd);
+	return rc_state(rd);
+}
+
+struct rc_req *rc_req_put(struct ringd *rd, uint32_t slot)
+{
+	struct rc_req *q = &rd->reqs[slot];
+
+	q->busy = false;
+	q->next_free = rd->req_free;
+	rd->req_free = slot;
+	rd->reqs_busy--;
+	return q;
+}
+
+void rc_xcq_push(struct ringd *rd, uint64_t user_data, int32_t res)
+{
+	struct ringd_cqe *c = &rd->xcq[rd->xcq_tail % rd->xcq_cap];
+
+	c->user_data = user_data;
+	c->res = res;
+	c->flags = 0;
+	rd->xcq_tail++;
+}
+
+/* Restore a ring CQE's user_data from its tag. Returns false for a tag
+ * the library does not know (a duplicate): such a CQE is dropped. */
+static bool rc_untag(struct ringd *rd, struct ringd_cqe *cqe)
+{
+	uint64_t slot = cqe->user_data;
+
+	if (slot >= rd->nreqs || !rd->reqs[slot].busy)
+		return false;
+	cqe->user_data = rc_req_put(rd, (uint32_t)slot)->sqe.user_data;
+	return true;
+}
+
+/* Consume one ring CQE (restoring its tag first if not done yet). */
+static void rc_ring_advance(struct ringd *rd)
+{
+	if (rd->cq_head == rd->cq_xlated) {
+		rc_untag(rd, &rd->cqes[rd->cq_head & (rd->cq_entries - 1)]);
+		rd->cq_xlated++;
+	}
+	rd->cq_head++;
+	ringd_store_release(&rd->hdr->cq_head, rd->cq_head);
+}
+
+/* The next completion to hand out, or NULL: saved ones first, then the
+ * ring's, with unknown tags skipped. */
+static struct ringd_cqe *rc_next_cqe(struct ringd *rd)
+{
+	if (rd->xcq_head != rd->xcq_tail)
+		return &rd->xcq[rd->xcq_head % rd->xcq_cap];
+	for (;;) {
+		struct ringd_cqe *cqe;
+
+		if (ringd_load_acquire(&rd->hdr->cq_tail) == rd->cq_head)
+			return NULL;
+		cqe = &rd->cqes[rd->cq_head & (rd->cq_entries - 1)];
+		if (rd->cq_head != rd->cq_xlated)
+			return cqe;
+		rd->cq_xlated++;
+		if (rc_untag(rd, cqe))
+			return cqe;
+		rd->cq_head++;
+		ringd_store_release(&rd->hdr->cq_head, rd->cq_head);
+	}
+}
+
 /* Ring the doorbell if the daemon sleeps and has SQEs to read. */
-static void rc_doorbell(struct ringd *rd)
+void rc_doorbell(struct ringd *rd)
 {
 	static const char b = 1;
 
@@ -91,48 +173,66 @@ static void rc_doorbell(struct ringd *rd)
 
 int ringd_submit(struct ringd *rd)
 {
-	uint32_t i, n = rd->sq_tail - rd->sq_published;
 	uintptr_t base = (uintptr_t)rd->data;
-	int ret = rc_state(rd);
+	uint32_t i, n;
+	int ret = rc_state_reconnect(rd);
 
 	if (ret)
 		return ret;
+	n = rd->sq_tail - rd->sq_published;
 	for (i = 0; i < n; i++) {
 		struct ringd_sqe *sqe = &rd->sqes[(rd->sq_published + i) & (rd->sq_entries - 1)];
+		uint32_t slot = rd->req_free;
+		struct rc_req *q;
 
 		/* An address below the area wraps to a huge offset: -EFAULT. */
 		if (sqe->opcode == RINGD_OP_READ || sqe->opcode == RINGD_OP_WRITE)
 			sqe->addr -= base;
+		if (slot >= rd->nreqs)
+			return -EBUSY; /* cannot happen: bounded by SQ + CQ */
+		q = &rd->reqs[slot];
+		rd->req_free = q->next_free;
+		q->busy = true;
+		rd->reqs_busy++;
+		q->sqe = *sqe;
+		q->seq = rd->seq++;
+		/* The ring carries our tag and the daemon's handle for this session. */
+		sqe->user_data = slot;
+		if (sqe->handle >= 0 && sqe->handle < RC_MAX_HANDLES &&
+		    rd->handles[sqe->handle].open)
+			sqe->handle = rd->handles[sqe->handle].dh;
+		else if (sqe->opcode != RINGD_OP_NOP)
+			sqe->handle = -1;
 	}
 	if (n) {
-		rd->sq_published = rd->sq_tail;
-		ringd_store_release(&rd->hdr->sq_tail, rd->sq_tail);
+		rd->sq_published += n;
+		ringd_store_release(&rd->hdr->sq_tail, rd->sq_published);
 	}
 	rc_doorbell(rd);
-	return rd->dead ? -ENOTCONN : (int)n;
+	return rd->dead && !rd->reconnect ? -ENOTCONN : (int)n;
 }
 
 unsigned int ringd_cq_ready(struct ringd *rd)
 {
-	return ringd_load_acquire(&rd->hdr->cq_tail) - rd->cq_head;
+	return (rd->xcq_tail - rd->xcq_head) + (ringd_load_acquire(&rd->hdr->cq_tail) - rd->cq_head);
 }
 
 int ringd_peek_cqe(struct ringd *rd, struct ringd_cqe **cqe)
 {
-	if (ringd_load_acquire(&rd->hdr->cq_tail) == rd->cq_head) {
-		int ret = rc_state(rd);
-
-		*cqe = NULL;
-		return ret ? ret : -EAGAIN;
-	}
-	*cqe = &rd->cqes[rd->cq_head & (rd->cq_entries - 1)];
-	return 0;
+	*cqe = rc_next_cqe(rd);
+	if (*cqe)
+		return 0;
+	return rc_state(rd) ? rc_state(rd) : -EAGAIN;
 }
 
 void ringd_cq_advance(struct ringd *rd, unsigned int nr)
 {
-	rd->cq_head += nr;
-	ringd_store_release(&rd->hdr->cq_head, rd->cq_head);
+	while (nr--) {
+		if (rd->xcq_head != rd->xcq_tail)
+			rd->xcq_head++;
+		else if (ringd_load_acquire(&rd->hdr->cq_tail) != rd->cq_head)
+			rc_ring_advance(rd);
+	}
 }
 
 void ringd_cqe_seen(struct ringd *rd, struct ringd_cqe *cqe)
@@ -143,15 +243,14 @@ void ringd_cqe_seen(struct ringd *rd, struct ringd_cqe *cqe)
 
 unsigned int ringd_peek_batch_cqe(struct ringd *rd, struct ringd_cqe *cqes, unsigned int max)
 {
-	unsigned int ready = ringd_cq_ready(rd), i;
+	unsigned int n = 0;
+	struct ringd_cqe *c;
 
-	if (ready > max)
-		ready = max;
-	for (i = 0; i < ready; i++)
-		cqes[i] = rd->cqes[(rd->cq_head + i) & (rd->cq_entries - 1)];
-	if (ready)
-		ringd_cq_advance(rd, ready);
-	return ready;
+	while (n < max && (c = rc_next_cqe(rd))) {
+		cqes[n++] = *c;
+		ringd_cq_advance(rd, 1);
+	}
+	return n;
 }
 
 static uint64_t rc_now_us(void)
@@ -184,7 +283,7 @@ static int rc_wait(struct ringd *rd, unsigned int nr, uint64_t timeout_us)
 
 	/* Spin briefly: a wake-up costs more than most completions take. */
 	while (ringd_cq_ready(rd) < nr) {
-		ret = rc_state(rd);
+		ret = rc_state_reconnect(rd);
 		if (ret)
 			return ret;
 		now = rc_now_us();
@@ -199,7 +298,7 @@ static int rc_wait(struct ringd *rd, unsigned int nr, uint64_t timeout_us)
 		};
 		int timeout_ms = -1;
 
-		ret = rc_state(rd);
+		ret = rc_state_reconnect(rd);
 		if (ret)
 			return ret;
 		if (timeout_us != UINT64_MAX) {
@@ -247,26 +346,29 @@ int ringd_submit_and_wait(struct ringd *rd, unsigned int wait_nr)
 	return submitted;
 }
 
+/* Wait for a completion the library does not drop (duplicates are). */
+static int rc_wait_cqe(struct ringd *rd, struct ringd_cqe **cqe, uint64_t timeout_us)
+{
+	int ret;
+
+	for (;;) {
+		*cqe = rc_next_cqe(rd);
+		if (*cqe)
+			return 0;
+		ret = rc_wait(rd, 1, timeout_us);
+		if (ret)
+			return ret;
+	}
+}
+
 int ringd_wait_cqe(struct ringd *rd, struct ringd_cqe **cqe)
 {
-	int ret = rc_wait(rd, 1, UINT64_MAX);
-
-	if (ret) {
-		*cqe = NULL;
-		return ret;
-	}
-	return ringd_peek_cqe(rd, cqe);
+	return rc_wait_cqe(rd, cqe, UINT64_MAX);
 }
 
 int ringd_wait_cqe_timeout(struct ringd *rd, struct ringd_cqe **cqe, unsigned int timeout_ms)
 {
-	int ret = rc_wait(rd, 1, (uint64_t)timeout_ms * 1000u);
-
-	if (ret) {
-		*cqe = NULL;
-		return ret;
-	}
-	return ringd_peek_cqe(rd, cqe);
+	return rc_wait_cqe(rd, cqe, (uint64_t)timeout_ms * 1000u);
 }
 
 int ringd_event_fd(struct ringd *rd)

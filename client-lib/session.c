@@ -141,6 +141,7 @@ static int rc_attach(struct ringd *rd, const Ringd__Attached *a, const int *fds)
 		return -errno;
 	rd->memfd = fds[0];
 	rd->wake_fd = fds[1];
+	rd->ringlive = fds[2];
 	rd->base = p;
 	rd->region_size = a->region_size;
 	rd->hdr = p;
@@ -153,12 +154,39 @@ static int rc_attach(struct ringd *rd, const Ringd__Attached *a, const int *fds)
 	rd->cq_entries = a->cq_entries;
 	rd->max_io_size = a->max_io_size;
 	rd->sq_tail = rd->sq_published = ringd_load_acquire(&rd->hdr->sq_tail);
-	rd->cq_head = ringd_load_acquire(&rd->hdr->cq_head);
+	rd->cq_head = rd->cq_xlated = ringd_load_acquire(&rd->hdr->cq_head);
+	rd->sq_off[0] = a->sq_array_off;
+	rd->sq_off[1] = a->sqes_off;
+	rd->sq_off[2] = a->cqes_off;
+	rd->sq_off[3] = a->data_off;
+	rd->sq_off[4] = a->region_size;
 	if (rd->hdr->magic != RINGD_SHM_MAGIC) {
 		munmap(p, a->region_size);
 		rd->base = NULL;
 		return -EBADMSG;
 	}
+	return 0;
+}
+
+/* The request-tag table and the reconnect stash, sized by the rings. */
+static int rc_tables_init(struct ringd *rd)
+{
+	uint32_t i;
+
+	rd->nreqs = rd->sq_entries + rd->cq_entries;
+	rd->reqs = calloc(rd->nreqs, sizeof(*rd->reqs));
+	rd->xcq_cap = rd->sq_entries + 2 * rd->cq_entries;
+	rd->xcq = calloc(rd->xcq_cap, sizeof(*rd->xcq));
+	if (!rd->reqs || !rd->xcq) {
+		free(rd->reqs);
+		free(rd->xcq);
+		rd->reqs = NULL;
+		rd->xcq = NULL;
+		return -ENOMEM;
+	}
+	for (i = 0; i < rd->nreqs; i++)
+		rd->reqs[i].next_free = i + 1;
+	rd->req_free = 0;
 	return 0;
 }
 
@@ -171,12 +199,12 @@ int ringd_connect(const struct ringd_opts *opts, struct ringd **out)
 	Ringd__Reply *r;
 	struct ringd *rd;
 	unsigned int nfds;
-	int fds[2], ret;
+	int fds[3], ret;
 
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	if (opts && opts->flags)
+	if (opts && (opts->flags & ~RINGD_OPT_NO_RECONNECT))
 		return -EINVAL;
 	if (!path)
 		path = getenv("RINGD_SOCKET");
@@ -191,8 +219,10 @@ int ringd_connect(const struct ringd_opts *opts, struct ringd **out)
 	rd = calloc(1, sizeof(*rd));
 	if (!rd)
 		return -ENOMEM;
-	rd->memfd = rd->wake_fd = -1;
+	rd->memfd = rd->wake_fd = rd->ringlive = -1;
 	rd->spin_us = opts && opts->spin_us ? opts->spin_us : RC_DEFAULT_SPIN;
+	rd->reconnect = !(opts && (opts->flags & RINGD_OPT_NO_RECONNECT));
+	memcpy(rd->socket_path, sa.sun_path, sizeof(rd->socket_path));
 	rd->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (rd->sock < 0) {
 		ret = -errno;
@@ -213,10 +243,10 @@ int ringd_connect(const struct ringd_opts *opts, struct ringd **out)
 	}
 	rq.msg_case = RINGD__REQUEST__MSG_HELLO;
 	rq.hello = &h;
-	ret = rc_call(NULL, rd->sock, &rq, &r, fds, 2, &nfds);
+	ret = rc_call(NULL, rd->sock, &rq, &r, fds, 3, &nfds);
 	if (ret)
 		goto out_close;
-	if (r->msg_case != RINGD__REPLY__MSG_ATTACHED || nfds != 2) {
+	if (r->msg_case != RINGD__REPLY__MSG_ATTACHED || nfds != 3) {
 		ret = -EBADMSG;
 		goto out_reply;
 	}
@@ -226,10 +256,15 @@ int ringd_connect(const struct ringd_opts *opts, struct ringd **out)
 	ret = rc_buf_init(rd);
 	if (ret)
 		goto out_unmap;
+	ret = rc_tables_init(rd);
+	if (ret)
+		goto out_buf;
 	ringd__reply__free_unpacked(r, NULL);
 	*out = rd;
 	return 0;
 
+out_buf:
+	rc_buf_fini(rd);
 out_unmap:
 	munmap(rd->base, rd->region_size);
 out_reply:
@@ -248,6 +283,10 @@ void ringd_disconnect(struct ringd *rd)
 	if (!rd)
 		return;
 	rc_buf_fini(rd);
+	free(rd->reqs);
+	free(rd->xcq);
+	if (rd->ringlive >= 0)
+		close(rd->ringlive);
 	if (rd->base)
 		munmap(rd->base, rd->region_size);
 	if (rd->memfd >= 0)
@@ -259,15 +298,13 @@ void ringd_disconnect(struct ringd *rd)
 	free(rd);
 }
 
-int ringd_open(struct ringd *rd, const char *volume, int flags, struct ringd_volume_info *info)
+static int rc_open(struct ringd *rd, const char *volume, int flags, struct ringd_volume_info *info)
 {
 	Ringd__Request rq = RINGD__REQUEST__INIT;
 	Ringd__OpenVolume o = RINGD__OPEN_VOLUME__INIT;
 	Ringd__Reply *r;
 	int ret;
 
-	if (!rd || !volume || (flags != (int)RINGD_RDONLY && flags != (int)RINGD_RDWR))
-		return -EINVAL;
 	o.name = (char *)volume;
 	o.flags = (uint32_t)flags;
 	rq.msg_case = RINGD__REQUEST__MSG_OPEN;
@@ -290,6 +327,39 @@ int ringd_open(struct ringd *rd, const char *volume, int flags, struct ringd_vol
 	return ret;
 }
 
+int rc_open_handle(struct ringd *rd, const char *volume, int flags)
+{
+	return rc_open(rd, volume, flags, NULL);
+}
+
+int ringd_open(struct ringd *rd, const char *volume, int flags, struct ringd_volume_info *info)
+{
+	struct rc_handle *h;
+	int i, dh;
+
+	if (!rd || !volume || (flags != (int)RINGD_RDONLY && flags != (int)RINGD_RDWR))
+		return -EINVAL;
+	if (strlen(volume) >= sizeof(h->name))
+		return -ENAMETOOLONG;
+	if (rd->dead && rd->reconnect && rc_reconnect(rd))
+		return -ENOTCONN;
+	for (i = 0; i < RC_MAX_HANDLES; i++)
+		if (!rd->handles[i].open)
+			break;
+	if (i == RC_MAX_HANDLES)
+		return -EMFILE;
+	dh = rc_open(rd, volume, flags, info);
+	if (dh < 0)
+		return dh;
+	/* Handles are ours, so they keep their numbers across a reconnect. */
+	h = &rd->handles[i];
+	memcpy(h->name, volume, strlen(volume) + 1);
+	h->flags = flags;
+	h->dh = dh;
+	h->open = true;
+	return i;
+}
+
 int ringd_close(struct ringd *rd, int handle)
 {
 	Ringd__Request rq = RINGD__REQUEST__INIT;
@@ -299,15 +369,22 @@ int ringd_close(struct ringd *rd, int handle)
 
 	if (!rd)
 		return -EINVAL;
-	c.handle = handle;
+	if (handle < 0 || handle >= RC_MAX_HANDLES || !rd->handles[handle].open)
+		return -EBADF;
+	if (rd->dead && rd->reconnect && rc_reconnect(rd))
+		return -ENOTCONN;
+	c.handle = rd->handles[handle].dh;
 	rq.msg_case = RINGD__REQUEST__MSG_CLOSE;
 	rq.close = &c;
 	ret = rc_call(rd, rd->sock, &rq, &r, NULL, 0, NULL);
-	if (ret)
+	if (ret && ret != -EBADF)
 		return ret;
-	ret = r->msg_case == RINGD__REPLY__MSG_CLOSED ? 0 : -EBADMSG;
-	ringd__reply__free_unpacked(r, NULL);
-	return ret;
+	if (!ret) {
+		ret = r->msg_case == RINGD__REPLY__MSG_CLOSED ? 0 : -EBADMSG;
+		ringd__reply__free_unpacked(r, NULL);
+	}
+	rd->handles[handle].open = false;
+	return ret == -EBADF ? 0 : ret;
 }
 
 int ringd_stats(struct ringd *rd, struct ringd_stats *st)

@@ -14,6 +14,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -44,11 +46,36 @@ static int ctl_mkdir_parent(const char *path)
 	return 0;
 }
 
-/* Remove a stale socket left by a dead daemon; refuse to steal a live one. */
+/*
+ * Hold "<socket>.lock" (flock) for the daemon's lifetime: it tells a live
+ * daemon from a dead one. Connecting to the old socket cannot: a killed
+ * daemon's socket keeps accepting into its backlog until the kernel has
+ * torn its io_uring down. Returns the lock fd or -errno.
+ */
+static int ctl_lock(const char *sock_path)
+{
+	char path[CFG_SOCK_MAX + 8];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.lock", sock_path);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int ret = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+
+		close(fd);
+		if (ret == -EADDRINUSE)
+			log_err("%s: another ringd is running (it holds %s)", sock_path, path);
+		return ret;
+	}
+	return fd;
+}
+
+/* Remove a stale socket left by a dead daemon (we hold the lock). */
 static int ctl_clear_stale(const struct sockaddr_un *sa)
 {
 	struct stat st;
-	int fd, ret;
 
 	if (lstat(sa->sun_path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
@@ -56,24 +83,15 @@ static int ctl_clear_stale(const struct sockaddr_un *sa)
 		log_err("%s exists and is not a socket; refusing to replace it", sa->sun_path);
 		return -EEXIST;
 	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
-	close(fd);
-	if (ret == 0) {
-		log_err("%s: another daemon is already serving this socket", sa->sun_path);
-		return -EADDRINUSE;
-	}
 	if (unlink(sa->sun_path) < 0)
 		return -errno;
 	return 0;
 }
 
-int ctl_listen(const struct cfg *cfg, int *out)
+int ctl_listen(const struct cfg *cfg, int *out, int *lock_out)
 {
 	struct sockaddr_un sa;
-	int fd, ret;
+	int fd, ret, lock;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
@@ -83,12 +101,17 @@ int ctl_listen(const struct cfg *cfg, int *out)
 	ret = ctl_mkdir_parent(cfg->socket_path);
 	if (ret)
 		return ret;
+	lock = ctl_lock(cfg->socket_path);
+	if (lock < 0)
+		return lock;
 	ret = ctl_clear_stale(&sa);
 	if (ret)
-		return ret;
+		goto out_unlock;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		ret = -errno;
+		goto out_unlock;
+	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		ret = -errno;
 		goto out_close;
@@ -107,12 +130,15 @@ int ctl_listen(const struct cfg *cfg, int *out)
 		goto out_unlink;
 	}
 	*out = fd;
+	*lock_out = lock;
 	return 0;
 
 out_unlink:
 	unlink(sa.sun_path);
 out_close:
 	close(fd);
+out_unlock:
+	close(lock);
 	return ret;
 }
 

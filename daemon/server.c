@@ -734,6 +734,7 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 	s->listen_fd = -1;
 	s->signal_fd = -1;
 	s->ringlive_rd = -1;
+	s->lock_fd = -1;
 	s->jr.fd = -1;
 	log_threshold = cfg->log_level;
 	ret = srv_signals(s);
@@ -782,7 +783,7 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 		return ret;
 	s->listen_fd = sysd_take_listen_fd();
 	if (s->listen_fd < 0) {
-		ret = ctl_listen(cfg, &s->listen_fd);
+		ret = ctl_listen(cfg, &s->listen_fd, &s->lock_fd);
 		if (ret) {
 			log_err("socket %s: %s", cfg->socket_path, strerror(-ret));
 			return ret;
@@ -840,6 +841,8 @@ void srv_fini(struct srv *s)
 		close(s->signal_fd);
 	if (s->ringlive_rd >= 0)
 		close(s->ringlive_rd);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	jr_close(&s->jr);
 	free(s->vols);
 	free(s->vvols);

@@ -147,6 +147,7 @@ struct srv {
 
 	int listen_fd;
 	bool listen_owned; /* we bound it (not systemd): unlink at exit */
+	int lock_fd;	   /* "<socket>.lock", held while we own the socket */
 	int signal_fd;
 	bool stop;
 	bool reload;
@@ -235,7 +236,9 @@ int srv_recover(struct srv *s);
 
 /* control.c */
 #define CTL_MAX_MSG 4096
-int ctl_listen(const struct cfg *cfg, int *out);
+/* Bind and listen on the configured socket (holding its lock file).
+ * Returns 0 or -errno. */
+int ctl_listen(const struct cfg *cfg, int *out, int *lock_out);
 int ctl_recv(int fd, Ringd__Request **out);
 int ctl_send(int fd, const Ringd__Reply *r, const int *fds, unsigned int nfds);
 int ctl_send_error(int fd, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -302,7 +302,9 @@ int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char 
 	{
 		Ringd__Reply r = RINGD__REPLY__INIT;
 		Ringd__Attached a = RINGD__ATTACHED__INIT;
-		int fds[2] = { se->memfd, wake[1] };
+		/* The third fd lets a client that reconnects after a crash wait
+		 * until none of this instance's I/O can still land (see srv_init). */
+		int fds[3] = { se->memfd, wake[1], s->ringlive_rd };
 
 		a.session_id = se->id;
 		a.sq_entries = l.sq_entries;
@@ -316,7 +318,7 @@ int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char 
 		a.max_io_size = s->cfg.max_io_size;
 		r.msg_case = RINGD__REPLY__MSG_ATTACHED;
 		r.attached = &a;
-		ret = ctl_send(se->sock, &r, fds, 2);
+		ret = ctl_send(se->sock, &r, fds, 3);
 		close(wake[1]);
 		if (ret) {
 			snprintf(err, errlen, "cannot send the session fds: %s", strerror(-ret));

@@ -42,8 +42,18 @@ struct ringd_opts {
 	unsigned int cq_entries; /* 0: 2 * sq_entries */
 	size_t buf_size;	 /* data-area bytes; 0: daemon default (4 MiB, within quota) */
 	unsigned int spin_us;	 /* busy-poll this long before sleeping in waits; 0: default */
-	unsigned int flags;	 /* none defined yet: 0 */
+	unsigned int flags;	 /* RINGD_OPT_* */
 };
+
+/*
+ * By default, when the daemon goes away without keeping the session (a
+ * plain restart), the library reconnects on its own: it waits until none
+ * of the old daemon's I/O can still land, attaches a new session with the
+ * same data area at the same address, reopens its volumes (handles keep
+ * their numbers) and resubmits what was in flight. With this flag, calls
+ * fail with -ENOTCONN instead.
+ */
+#define RINGD_OPT_NO_RECONNECT (1u << 0)
 
 struct ringd_volume_info {
 	uint64_t size;	     /* bytes addressable through the handle */

@@ -151,7 +151,7 @@ static void rt_notify_recv(struct rt_notify *n)
 				memcpy(fds, CMSG_DATA(c), k * sizeof(int));
 			}
 		}
-		if (strstr(msg, "FDSTORE=1"))
+		if (strstr(msg, "FDSTORE=1") && !n->discard_fds)
 			rt_store_fds(n, msg, fds, k);
 		else
 			while (k)

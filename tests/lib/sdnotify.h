@@ -26,6 +26,7 @@ struct rt_notify {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	volatile bool stop;
+	bool discard_fds; /* play a systemd without FileDescriptorStoreMax= */
 	char path[100];
 	struct rt_notify_ev *ev;
 	unsigned int nev;

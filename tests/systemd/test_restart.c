@@ -319,6 +319,7 @@ static void kill_loop(bool use_store, const char *what)
 	cr_assert_eq(ret, 0);
 	ret = rt_notify_open(&g_n, g_d.dir);
 	cr_assert_eq(ret, 0);
+	g_n.discard_fds = !use_store;
 	launch(use_store);
 	cr_assert_eq(pipe(ready), 0);
 	for (i = 0; i < NCLIENTS; i++) {
@@ -387,4 +388,9 @@ static void kill_loop(bool use_store, const char *what)
 Test(restart, sigkill_loop_with_fd_store_loses_nothing, .timeout = 300)
 {
 	kill_loop(true, "fd store");
+}
+
+Test(restart, sigkill_loop_without_fd_store_clients_reconnect, .timeout = 300)
+{
+	kill_loop(false, "no fd store, client reconnect");
 }

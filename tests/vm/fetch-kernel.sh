@@ -174,7 +174,8 @@ if [ ! -f "$kdir/.complete" ]; then
     extract_deb "$deb"
     kver=$(basename "$moddir")
     rm -rf "$kdir.tmp"; mkdir -p "$kdir.tmp/modules"
-    vmlinuz=$(ls "$scratch"/boot/vmlinuz-* 2>/dev/null | head -n1) || true
+    vmlinuz=""
+    for f in "$scratch"/boot/vmlinuz-*; do [ -f "$f" ] && { vmlinuz=$f; break; }; done
     [ -n "$vmlinuz" ] || die "no /boot/vmlinuz-* in $deb"
     cp "$vmlinuz" "$kdir.tmp/vmlinuz"
     cp "$scratch"/boot/config-* "$kdir.tmp/config" 2>/dev/null || true
@@ -294,7 +295,8 @@ visit() {
     seen[$n]=1
     if is_builtin "$n"; then return 0; fi
     have_module "$n" || die "internal: module $n missing from cache"
-    for d in $(cat "$kdir/modules/$n.dep"); do visit "$d"; done
+    local deps; read -r deps < "$kdir/modules/$n.dep" || true
+    for d in $deps; do visit "$d"; done
     order+=("$n")
 }
 for m in "${modules[@]}"; do visit "$m"; done

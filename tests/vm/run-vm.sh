@@ -129,7 +129,8 @@ while IFS='=' read -r k v; do
         RINGD_VM_KVER) KVER=$v ;;
     esac
 done <<<"$kinfo"
-[ -f "$VMLINUZ" ] && [ -n "$MODULES" ] || skip "fetch-kernel.sh returned no kernel"
+if [ ! -f "$VMLINUZ" ] || [ -z "$MODULES" ]; then skip "fetch-kernel.sh returned no kernel"; fi
+vlog "guest kernel $KVER ($VMLINUZ), modules: $MODULES"
 [ -z "$kernel_override" ] || VMLINUZ=$kernel_override
 
 command -v "$QEMU" >/dev/null 2>&1 || skip "$QEMU not found (apt-get install qemu-system-x86)"
@@ -145,6 +146,7 @@ fi
 # --------------------------------------------------------------------------
 BUILD=$(mktemp -d "${TMPDIR:-/tmp}/ringd-vm.XXXXXX")
 qpid=""
+# shellcheck disable=SC2317  # invoked via trap
 cleanup() {
     if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then
         kill -TERM "$qpid" 2>/dev/null || true
@@ -301,10 +303,10 @@ fail() {
     sync
     poweroff -f; echo o >/proc/sysrq-trigger; sleep 10; exit 1
 }
-waitfor() {  # waitfor TEST-ARGS... (up to ~60s; TCG is slow)
+waitfor() {  # waitfor TEST-ARGS... (up to ~120s; TCG on a loaded host is slow)
     _w=0
     while ! test "$@"; do
-        _w=$((_w + 1)); [ $_w -gt 600 ] && return 1
+        _w=$((_w + 1)); [ $_w -gt 1200 ] && return 1
         sleep 0.1
     done
 }
