@@ -624,6 +624,7 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 		log_err("io_uring setup: %s", strerror(-ret));
 		return ret;
 	}
+	s->kr_ready = true;
 	ret = srv_open_volumes(s);
 	if (ret)
 		return ret;
@@ -655,8 +656,9 @@ void srv_fini(struct srv *s)
 		close(s->listen_fd);
 		unlink(s->cfg.socket_path);
 	}
-	if (s->kr.ring.ring_fd > 0)
+	if (s->kr_ready)
 		kr_ring_exit(&s->kr);
+	s->kr_ready = false;
 	for (i = 0; i < s->nvols; i++)
 		vol_close(&s->vols[i]);
 	if (s->signal_fd >= 0)

@@ -128,6 +128,7 @@ struct tenant_usage {
 struct srv {
 	struct cfg cfg;
 	struct kr_ring kr;
+	bool kr_ready; /* kr_ring_init() succeeded: srv_fini() must exit it */
 	struct vol *vols;
 	struct val_vol *vvols; /* validator view, parallel to vols */
 	unsigned int nvols;
