@@ -146,3 +146,60 @@ Test(backpressure, submit_4x_cq_before_reaping_loses_nothing, .init = setup, .fi
 		cr_assert_eq(file[i * 4096 + 100], (uint8_t)(0x11 + i % SQ), "block %u", i);
 	free(file);
 }
+
+static const char stall_conf[] = "[daemon]\n"
+				 "socket = @DIR@/ringd.sock\n"
+				 "state_dir = @DIR@/state\n"
+				 "stall_timeout = 300ms\n"
+				 "\n"
+				 "[tenant root]\n"
+				 "uid = 0\n";
+
+static void stall_setup(void)
+{
+	rt_daemon_start(&g_d, stall_conf);
+}
+
+Test(backpressure, client_that_never_reaps_is_disconnected_after_stall_timeout, .init = stall_setup,
+     .fini = teardown)
+{
+	struct rt_admin_stats st;
+	struct ringd_cqe *cqe;
+	unsigned int i;
+	int ret = rt_connect(&g_d, 8, 8, 64u << 10, &g_rd);
+
+	cr_assert_eq(ret, 0, "connect: %s", strerror(-ret));
+	for (i = 0; i < 16; i++) {
+		struct ringd_sqe *sqe = ringd_get_sqe(g_rd);
+
+		if (!sqe) {
+			cr_assert_eq(ringd_submit(g_rd), 8);
+			sqe = ringd_get_sqe(g_rd);
+			if (!sqe) {
+				/* Room opens as the daemon takes the first 8. */
+				cr_assert(rt_wait_for(5000, (sqe = ringd_get_sqe(g_rd)) != NULL));
+			}
+		}
+		ringd_prep_nop(sqe);
+		ringd_sqe_set_data64(sqe, i);
+	}
+	cr_assert_eq(ringd_submit(g_rd), 8);
+	cr_assert(rt_wait_for(10000, ringd_broken_reason(g_rd) == RINGD_BROKEN_STALL),
+		  "broken reason %u", ringd_broken_reason(g_rd));
+	/* The completions posted before the stall are still there, once each. */
+	cr_assert_eq(ringd_cq_ready(g_rd), 8);
+	for (i = 0; i < 8; i++) {
+		cr_assert_eq(ringd_peek_cqe(g_rd, &cqe), 0);
+		cr_assert_eq(cqe->user_data, i);
+		cr_assert_eq(cqe->res, 0);
+		ringd_cqe_seen(g_rd, cqe);
+	}
+	ret = ringd_wait_cqe(g_rd, &cqe);
+	cr_assert(ret == -EPIPE || ret == -ENOTCONN, "wait on a broken session: %d", ret);
+	ret = ringd_submit(g_rd);
+	cr_assert(ret == -EPIPE || ret == -ENOTCONN, "submit on a broken session: %d", ret);
+	/* The daemon let go of the session and its buffer. */
+	cr_assert(rt_wait_for(5000, !rt_admin_stats(&g_d, &st) && st.buffers_registered == 0 &&
+					st.sessions == 1),
+		  "buffers %u sessions %u", st.buffers_registered, st.sessions);
+}
