@@ -32,6 +32,7 @@ struct cfg_parse {
 	unsigned int sections_read;
 	unsigned int sections_started;
 	unsigned int section_line;
+	char pending[2 * CFG_NAME_MAX + 16]; /* the last header's name */
 	enum cfg_section_kind kind;
 	char section[2 * CFG_NAME_MAX + 16]; /* as written, for messages */
 	char *err;
@@ -484,23 +485,49 @@ static int cfg_handler(void *user, const char *section, const char *key, const c
 	}
 }
 
-/* inih reader: fgets that counts lines, so handlers know where they are. */
+/*
+ * The section read last has no keys, so inih never showed it to the
+ * handler: start it now, so that "[volme x]" or an empty "[volume x]" is
+ * an error too.
+ */
+static void cfg_start_empty(struct cfg_parse *p)
+{
+	unsigned int line = p->line;
+
+	if (p->errnum || p->sections_read == p->sections_started)
+		return;
+	p->sections_started = p->sections_read;
+	cfg_section_start(p, p->pending);
+	p->line = line;
+}
+
+/* inih reader: fgets that counts lines and section headers. NULL (EOF for
+ * inih) once an error is recorded. */
 static char *cfg_reader(char *str, int num, void *stream)
 {
 	struct cfg_parse *p = stream;
 	char *r = fgets(str, num, p->f);
 	const char *c = r;
+	size_t n;
 
-	if (!r)
-		return r;
+	if (!r) {
+		cfg_start_empty(p);
+		return NULL;
+	}
 	p->line++;
 	while (*c == ' ' || *c == '\t')
 		c++;
 	if (*c == '[') {
+		cfg_start_empty(p);
 		p->sections_read++;
 		p->section_line = p->line;
+		n = strcspn(c + 1, "]\r\n");
+		if (n >= sizeof(p->pending))
+			n = sizeof(p->pending) - 1;
+		memcpy(p->pending, c + 1, n);
+		p->pending[n] = '\0';
 	}
-	return r;
+	return p->errnum ? NULL : r;
 }
 
 /* Turn "db1:rw, logs:ro" into grants. */

@@ -379,3 +379,28 @@ Test(config, bad_names, .fini = cleanup)
 	cleanup();
 	assert_error(load("[tenant ]\nuid = 1\n"), 1, "tenant");
 }
+
+Test(config, empty_unknown_section, .fini = cleanup)
+{
+	assert_error(load("[daemon]\nlog_level = info\n[bogus]\n\n[volume v]\npath = x\n"), 3,
+		     "bogus");
+	cleanup();
+	assert_error(load("[volume v]\npath = x\n[bogus]\n"), 3, "bogus");
+}
+
+Test(config, empty_volume_section, .fini = cleanup)
+{
+	assert_error(load("[volume v]\npath = x\n\n[volume w]\n; nothing\n"), 4, "path");
+	cr_assert(strstr(g_err, "volume w"), "%s", g_err);
+}
+
+Test(config, empty_tenant_section, .fini = cleanup)
+{
+	assert_error(load("[tenant t]\n[volume v]\npath = x\n"), 1, "uid");
+	cr_assert(strstr(g_err, "tenant t"), "%s", g_err);
+}
+
+Test(config, empty_daemon_section_is_fine, .fini = cleanup)
+{
+	cr_assert_eq(load("[daemon]\n\n[volume v]\npath = x\n[daemon]\n"), 0, "%s", g_err);
+}
