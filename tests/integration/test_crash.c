@@ -7,6 +7,8 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "it.h"
@@ -215,6 +217,80 @@ Test(crash, sigkill_with_io_in_flight, .init = setup, .fini = teardown)
 			  "round %d: daemon holds %d fds, baseline %d", round, n, base_fds);
 	}
 	survivor_roundtrip(h, bufs, 99);
+}
+
+struct stage {
+	int stage; /* 0: connected, no Hello; 1: attached; 2: volume open */
+	int fd;	   /* pipe to tell the parent we got there */
+};
+
+/* In the child: get to @arg's stage, tell the parent, and wait to be killed. */
+static int die_at_stage(void *arg)
+{
+	const struct stage *s = arg;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ringd *rd;
+	int fd;
+
+	if (s->stage == 0) {
+		fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", g_d.sock);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			return 2;
+	} else {
+		if (rt_connect(&g_d, 0, 0, 1u << 20, &rd))
+			return 3;
+		if (s->stage == 2 && ringd_open(rd, "direct", RINGD_RDWR, NULL) < 0)
+			return 4;
+	}
+	if (write(s->fd, "x", 1) != 1)
+		return 5;
+	for (;;)
+		pause();
+}
+
+Test(crash, sigkill_at_each_session_stage, .init = setup, .fini = teardown)
+{
+	struct rt_admin_stats st;
+	int base_fds, stage, n;
+
+	cr_assert(rt_wait_for(5000, (st = admin()).sessions == 2), "sessions: %u", st.sessions);
+	base_fds = stable_fd_count();
+	for (stage = 0; stage < 3; stage++) {
+		struct stage s = { .stage = stage };
+		int pfd[2], status;
+		char b;
+		pid_t pid;
+
+		cr_assert_eq(pipe(pfd), 0);
+		s.fd = pfd[1];
+		pid = rt_fork_as(RT_UID_A, RT_UID_A, die_at_stage, &s);
+		cr_assert_gt(pid, 0);
+		close(pfd[1]);
+		n = (int)read(pfd[0], &b, 1);
+		close(pfd[0]);
+		if (n != 1) {
+			status = rt_wait_child(pid);
+			cr_assert_fail("stage %d: child failed: exit %d", stage, status);
+		}
+		kill(pid, SIGKILL);
+		cr_assert_eq(rt_wait_child(pid), 128 + SIGKILL);
+		cr_assert(rt_wait_for(10000, ({
+					      st = admin();
+					      st.sessions == 2 && st.buffers_registered == 1;
+				      })),
+			  "stage %d: sessions %u, buffers %u", stage, st.sessions,
+			  st.buffers_registered);
+		cr_assert(rt_wait_for(5000, (n = rt_count_fds(g_d.pid)) <= base_fds),
+			  "stage %d: daemon holds %d fds, baseline %d", stage, n, base_fds);
+	}
+	/* And the daemon still serves. */
+	{
+		struct ringd_sqe *sqe = ringd_get_sqe(g_rd);
+
+		ringd_prep_nop(sqe);
+		cr_assert_eq(it_run1(g_rd, sqe, 3), 0);
+	}
 }
 
 Test(crash, daemon_death_gives_enotconn, .init = setup, .fini = teardown, .timeout = 30)
