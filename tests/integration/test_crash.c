@@ -340,3 +340,26 @@ Test(crash, control_calls_after_daemon_death_give_enotconn, .init = setup, .fini
 	cr_assert_eq(ringd_open(g_rd, "buf", RINGD_RDONLY, NULL), -ENOTCONN);
 	cr_assert_eq(ringd_wait_cqe(g_rd, &cqe), -ENOTCONN);
 }
+
+Test(crash, waiter_wakes_with_enotconn_when_daemon_dies, .init = setup, .fini = teardown,
+     .timeout = 30)
+{
+	struct ringd_cqe *cqe;
+	pid_t killer, daemon = g_d.pid;
+	int ret;
+
+	/* The daemon dies while we are asleep in the wait, not before it. */
+	killer = fork();
+	cr_assert_geq(killer, 0);
+	if (killer == 0) {
+		usleep(200000);
+		kill(daemon, SIGKILL);
+		_exit(0);
+	}
+	ret = ringd_wait_cqe_timeout(g_rd, &cqe, 20000);
+	cr_assert_eq(ret, -ENOTCONN, "wait across the daemon's death: %d", ret);
+	cr_assert_eq(rt_wait_child(killer), 0);
+	cr_assert_eq(waitpid(daemon, NULL, 0), daemon);
+	g_d.pid = -1;
+	cr_assert_eq(ringd_wait_cqe(g_rd, &cqe), -ENOTCONN);
+}

@@ -297,3 +297,63 @@ Test(errors, uid_without_tenant_is_eacces, .init = setup, .fini = teardown)
 	st = rt_wait_child(pid);
 	cr_assert_eq(st, 0, "stranger's connect: exit %d (100 + errno, 0 means -EACCES)", st);
 }
+
+Test(errors, io_above_max_io_size_is_einval, .init = setup, .fini = teardown)
+{
+	size_t rlen;
+	char *region = ringd_buf_region(g_rd, &rlen);
+	int h = ringd_open(g_rd, "data", RINGD_RDWR, NULL);
+
+	cr_assert_geq(h, 0);
+	cr_assert_geq(rlen, 1u << 20);
+	memset(region, 0x3c, 1u << 20);
+	/* max_io_size defaults to 1M: one byte more is refused before anything else. */
+	cr_assert_eq(it_write(g_rd, h, region, (1u << 20) + 1, 0), -EINVAL);
+	cr_assert_eq(it_write(g_rd, h, region, UINT32_MAX, 0), -EINVAL);
+	cr_assert_eq(it_write(g_rd, h, region, 0, 0), -EINVAL, "len 0");
+	assert_untouched("data.img", DATA_FILE);
+	assert_rejected(3);
+	cr_assert_eq(it_write(g_rd, h, region, 1u << 20, 0), 1 << 20, "exactly max_io_size");
+}
+
+Test(errors, malformed_sqe_fields_are_refused, .init = setup, .fini = teardown)
+{
+	void *buf = pattern_buf(4096);
+	struct ringd_sqe *sqe;
+	int h = ringd_open(g_rd, "data", RINGD_RDWR, NULL);
+	unsigned int i;
+
+	cr_assert_geq(h, 0);
+	sqe = ringd_get_sqe(g_rd);
+	ringd_prep_write(sqe, h, buf, 4096, 0);
+	sqe->opcode = 99;
+	cr_assert_eq(it_run1(g_rd, sqe, 1), -EOPNOTSUPP, "unknown opcode");
+	for (i = 0; i < 6; i++) {
+		sqe = ringd_get_sqe(g_rd);
+		ringd_prep_write(sqe, h, buf, 4096, 0);
+		switch (i) {
+		case 0:
+			sqe->flags = 1;
+			break;
+		case 1:
+			sqe->ioprio = 7;
+			break;
+		case 2:
+			sqe->op_flags = RINGD_FSYNC_DATASYNC;
+			break;
+		default:
+			sqe->resv[i - 3] = 1;
+			break;
+		}
+		cr_assert_eq(it_run1(g_rd, sqe, 2 + i), -EINVAL, "field %u", i);
+	}
+	sqe = ringd_get_sqe(g_rd);
+	ringd_prep_fsync(sqe, h, 0x80);
+	cr_assert_eq(it_run1(g_rd, sqe, 9), -EINVAL, "unknown fsync flag");
+	sqe = ringd_get_sqe(g_rd);
+	ringd_prep_nop(sqe);
+	sqe->len = 4096;
+	cr_assert_eq(it_run1(g_rd, sqe, 10), -EINVAL, "nop with a length");
+	assert_untouched("data.img", DATA_FILE);
+	assert_rejected(9);
+}
