@@ -62,10 +62,17 @@ static int rc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__
 	if (ret == 0)
 		return -ETIMEDOUT;
 	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	/*
+	 * A daemon that refuses us (not a tenant, over quota) replies and
+	 * closes at once; if our Hello was still unread then, the kernel
+	 * reports ECONNRESET once before the queued reply: read it.
+	 */
+	if (n < 0 && errno == ECONNRESET)
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n <= 0) {
 		if (rd)
 			rd->dead = true;
-		return n == 0 || errno == ECONNRESET ? -ENOTCONN : -errno;
+		return n == 0 || errno == ECONNRESET || errno == EAGAIN ? -ENOTCONN : -errno;
 	}
 	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
 		unsigned int i, k;

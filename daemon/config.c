@@ -11,14 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CFG_DEFAULT_SOCKET		"/run/ringd/ringd.sock"
-#define CFG_DEFAULT_STATE_DIR		"/var/lib/ringd"
-#define CFG_DEFAULT_MAX_IO		(1u << 20)
-#define CFG_DEFAULT_STALL_MS		30000u
-#define CFG_DEFAULT_TENANT_SESSIONS	8u
-#define CFG_DEFAULT_TENANT_MEMORY	(64ull << 20)
-#define CFG_DEFAULT_TENANT_INFLIGHT	256u
-#define CFG_DEFAULT_TENANT_VOLUMES	64u
+#define CFG_DEFAULT_SOCKET	    "/run/ringd/ringd.sock"
+#define CFG_DEFAULT_STATE_DIR	    "/var/lib/ringd"
+#define CFG_DEFAULT_MAX_IO	    (1u << 20)
+#define CFG_DEFAULT_STALL_MS	    30000u
+#define CFG_DEFAULT_TENANT_SESSIONS 8u
+#define CFG_DEFAULT_TENANT_MEMORY   (64ull << 20)
+#define CFG_DEFAULT_TENANT_INFLIGHT 256u
+#define CFG_DEFAULT_TENANT_VOLUMES  64u
 
 enum cfg_section_kind { SEC_NONE, SEC_DAEMON, SEC_VOLUME, SEC_TENANT };
 
@@ -26,6 +26,13 @@ struct cfg_parse {
 	struct cfg *cfg;
 	FILE *f;
 	unsigned int line;
+	/* Section headers seen by the reader, and the last one's line: inih
+	 * does not tell us when a section starts, and names alone cannot tell
+	 * "[volume a]" from a second "[volume a]" right after it. */
+	unsigned int sections_read;
+	unsigned int sections_started;
+	unsigned int section_line;
+	char pending[2 * CFG_NAME_MAX + 16]; /* the last header's name */
 	enum cfg_section_kind kind;
 	char section[2 * CFG_NAME_MAX + 16]; /* as written, for messages */
 	char *err;
@@ -393,6 +400,7 @@ static int cfg_section_start(struct cfg_parse *p, const char *section)
 	unsigned int i;
 
 	snprintf(p->section, sizeof(p->section), "%s", section);
+	p->line = p->section_line;
 	if (!strcmp(section, "daemon")) {
 		p->kind = SEC_DAEMON;
 		return 1;
@@ -440,7 +448,8 @@ static int cfg_section_start(struct cfg_parse *p, const char *section)
 		p->kind = SEC_TENANT;
 		return 1;
 	}
-	return cfg_fail(p, NULL, "unknown section [%s] (expected [daemon], [volume NAME], [tenant NAME])",
+	return cfg_fail(p, NULL,
+			"unknown section [%s] (expected [daemon], [volume NAME], [tenant NAME])",
 			section);
 }
 
@@ -450,13 +459,17 @@ static int cfg_handler(void *user, const char *section, const char *key, const c
 
 	if (p->errnum)
 		return 0;
-	/* inih calls with key == NULL at each new section (INI_CALL_HANDLER_ON_NEW_SECTION
-	 * is off in Debian's build), so detect section changes by name. */
-	if (strcmp(section, p->section) || p->kind == SEC_NONE) {
-		if (!*section)
-			return cfg_fail(p, key, "key outside of any section");
+	/* inih does not call us at a new section (INI_CALL_HANDLER_ON_NEW_SECTION
+	 * is off in Debian's build): the reader counts section headers. */
+	if (!*section)
+		return cfg_fail(p, key, "key outside of any section");
+	if (p->sections_read != p->sections_started || p->kind == SEC_NONE) {
+		unsigned int key_line = p->line;
+
+		p->sections_started = p->sections_read;
 		if (!cfg_section_start(p, section))
 			return 0;
+		p->line = key_line;
 	}
 	if (!key)
 		return 1;
@@ -472,15 +485,49 @@ static int cfg_handler(void *user, const char *section, const char *key, const c
 	}
 }
 
-/* inih reader: fgets that counts lines, so handlers know where they are. */
+/*
+ * The section read last has no keys, so inih never showed it to the
+ * handler: start it now, so that "[volme x]" or an empty "[volume x]" is
+ * an error too.
+ */
+static void cfg_start_empty(struct cfg_parse *p)
+{
+	unsigned int line = p->line;
+
+	if (p->errnum || p->sections_read == p->sections_started)
+		return;
+	p->sections_started = p->sections_read;
+	cfg_section_start(p, p->pending);
+	p->line = line;
+}
+
+/* inih reader: fgets that counts lines and section headers. NULL (EOF for
+ * inih) once an error is recorded. */
 static char *cfg_reader(char *str, int num, void *stream)
 {
 	struct cfg_parse *p = stream;
 	char *r = fgets(str, num, p->f);
+	const char *c = r;
+	size_t n;
 
-	if (r)
-		p->line++;
-	return r;
+	if (!r) {
+		cfg_start_empty(p);
+		return NULL;
+	}
+	p->line++;
+	while (*c == ' ' || *c == '\t')
+		c++;
+	if (*c == '[') {
+		cfg_start_empty(p);
+		p->sections_read++;
+		p->section_line = p->line;
+		n = strcspn(c + 1, "]\r\n");
+		if (n >= sizeof(p->pending))
+			n = sizeof(p->pending) - 1;
+		memcpy(p->pending, c + 1, n);
+		p->pending[n] = '\0';
+	}
+	return p->errnum ? NULL : r;
 }
 
 /* Turn "db1:rw, logs:ro" into grants. */
@@ -509,7 +556,8 @@ static int cfg_resolve_grants(struct cfg_parse *p, struct cfg_tenant *t)
 			if (!strcmp(mode, "rw")) {
 				rw = true;
 			} else if (strcmp(mode, "ro")) {
-				cfg_fail(p, "volumes", "'%s:%s': access must be ro or rw", tok, mode);
+				cfg_fail(p, "volumes", "'%s:%s': access must be ro or rw", tok,
+					 mode);
 				goto out_free;
 			}
 		}
@@ -564,7 +612,8 @@ static int cfg_finish(struct cfg_parse *p)
 		p->line = t->line;
 		snprintf(p->section, sizeof(p->section), "tenant %s", t->name);
 		if (!t->nuids && !t->ngids)
-			return cfg_fail(p, "uid", "missing: a tenant needs uid, gid, user or group");
+			return cfg_fail(p, "uid",
+					"missing: a tenant needs uid, gid, user or group");
 		if (!cfg_resolve_grants(p, t))
 			return 0;
 	}

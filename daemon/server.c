@@ -835,6 +835,7 @@ void srv_fini(struct srv *s)
 	}
 	if (s->kr_ready)
 		kr_ring_exit(&s->kr);
+	s->kr_ready = false;
 	for (i = 0; i < s->nvols; i++)
 		vol_close(&s->vols[i]);
 	if (s->signal_fd >= 0)

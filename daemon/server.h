@@ -136,7 +136,7 @@ struct tenant_usage {
 struct srv {
 	struct cfg cfg;
 	struct kr_ring kr;
-	bool kr_ready;
+	bool kr_ready;	 /* kr_ring_init() succeeded: srv_fini() must exit it */
 	struct jr jr;	 /* the private journal, in the fd store */
 	int ringlive_rd; /* read end of the ring-liveness pipe */
 	struct vol *vols;      /* SRV_MAX_VOLUMES; removed ones stay, marked */

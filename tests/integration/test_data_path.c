@@ -2,8 +2,10 @@
 /* Data path through the real daemon: writes read back byte for byte. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "harness.h"
 #include "ringd.h"
@@ -114,4 +116,110 @@ Test(data_path, direct_random_roundtrip, .init = daemon_start, .fini = daemon_st
 Test(data_path, buffered_random_roundtrip, .init = daemon_start, .fini = daemon_stop)
 {
 	random_roundtrip("buffered", 8);
+}
+
+/* fsync, fdatasync and nop complete with 0; the session's counters add up. */
+static void flush_and_count(const char *volume)
+{
+	struct ringd_stats st;
+	struct ringd *rd;
+	void *buf;
+	int ret, h, i;
+
+	ret = rt_connect(&g_d, 8, 16, 1u << 20, &rd);
+	cr_assert_eq(ret, 0, "connect: %s", strerror(-ret));
+	h = ringd_open(rd, volume, RINGD_RDWR, NULL);
+	cr_assert_geq(h, 0);
+	buf = ringd_buf_alloc(rd, 8192, 4096);
+	cr_assert_not_null(buf);
+	rt_fill(buf, 8192, 5, 0);
+	for (i = 0; i < 3; i++) {
+		struct ringd_sqe *sqe = ringd_get_sqe(rd);
+		struct ringd_cqe *cqe;
+
+		cr_assert_not_null(sqe);
+		if (i == 0)
+			ringd_prep_write(sqe, h, buf, 8192, 0);
+		else if (i == 1)
+			ringd_prep_fsync(sqe, h, 0);
+		else
+			ringd_prep_fsync(sqe, h, RINGD_FSYNC_DATASYNC);
+		ringd_sqe_set_data64(sqe, (uint64_t)i);
+		cr_assert_eq(ringd_submit_and_wait(rd, 1), 1);
+		cr_assert_eq(ringd_wait_cqe(rd, &cqe), 0);
+		cr_assert_eq(cqe->user_data, (uint64_t)i);
+		cr_assert_eq(cqe->res, i == 0 ? 8192 : 0, "request %d: %d", i, cqe->res);
+		ringd_cqe_seen(rd, cqe);
+	}
+	for (i = 0; i < 4; i++)
+		ringd_prep_nop(ringd_get_sqe(rd));
+	cr_assert_eq(ringd_submit_and_wait(rd, 4), 4);
+	for (i = 0; i < 4; i++) {
+		struct ringd_cqe *cqe;
+
+		cr_assert_eq(ringd_wait_cqe(rd, &cqe), 0);
+		cr_assert_eq(cqe->res, 0);
+		ringd_cqe_seen(rd, cqe);
+	}
+	memset(buf, 0, 8192);
+	{
+		struct ringd_sqe *sqe = ringd_get_sqe(rd);
+		struct ringd_cqe *cqe;
+
+		ringd_prep_read(sqe, h, buf, 4096, 4096);
+		cr_assert_eq(ringd_submit_and_wait(rd, 1), 1);
+		cr_assert_eq(ringd_wait_cqe(rd, &cqe), 0);
+		cr_assert_eq(cqe->res, 4096);
+		ringd_cqe_seen(rd, cqe);
+		cr_assert_eq(rt_check(buf, 4096, 5, 4096), -1);
+	}
+	cr_assert_eq(ringd_stats(rd, &st), 0);
+	cr_assert_eq(st.submitted, 8);
+	cr_assert_eq(st.completed, 8);
+	cr_assert_eq(st.errors, 0);
+	cr_assert_eq(st.rejected, 0);
+	cr_assert_eq(st.bytes_written, 8192);
+	cr_assert_eq(st.bytes_read, 4096);
+	cr_assert_eq(st.inflight, 0);
+	cr_assert_eq(ringd_close(rd, h), 0);
+	ringd_disconnect(rd);
+}
+
+Test(data_path, direct_fsync_nop_and_stats, .init = daemon_start, .fini = daemon_stop)
+{
+	flush_and_count("direct");
+}
+
+Test(data_path, buffered_fsync_nop_and_stats, .init = daemon_start, .fini = daemon_stop)
+{
+	flush_and_count("buffered");
+}
+
+Test(data_path, event_fd_is_readable_when_completions_wait, .init = daemon_start,
+     .fini = daemon_stop)
+{
+	struct pollfd pfd;
+	struct ringd_cqe *cqe;
+	struct ringd *rd;
+	char b[64];
+	int ret, efd, i;
+
+	ret = rt_connect(&g_d, 8, 16, 1u << 20, &rd);
+	cr_assert_eq(ret, 0, "connect: %s", strerror(-ret));
+	efd = ringd_event_fd(rd);
+	cr_assert_geq(efd, 0);
+	pfd = (struct pollfd){ .fd = efd, .events = POLLIN };
+	cr_assert_eq(poll(&pfd, 1, 0), 0, "readable with nothing submitted");
+	for (i = 0; i < 3; i++) {
+		ringd_prep_nop(ringd_get_sqe(rd));
+		cr_assert_eq(ringd_submit(rd), 1);
+		pfd.revents = 0;
+		cr_assert_eq(poll(&pfd, 1, 10000), 1, "round %d: never readable", i);
+		cr_assert(pfd.revents & POLLIN);
+		while (recv(efd, b, sizeof(b), MSG_DONTWAIT) > 0)
+			;
+		cr_assert_eq(ringd_peek_cqe(rd, &cqe), 0, "readable but no completion");
+		ringd_cqe_seen(rd, cqe);
+	}
+	ringd_disconnect(rd);
 }

@@ -205,6 +205,15 @@ int rt_connect(const struct rt_daemon *d, unsigned int sq, unsigned int cq, size
 	return ringd_connect(&o, out);
 }
 
+int rt_connect_flags(const struct rt_daemon *d, unsigned int sq, unsigned int cq, size_t buf,
+		     unsigned int flags, struct ringd **out)
+{
+	struct ringd_opts o = { .socket_path = d->sock, .sq_entries = sq, .cq_entries = cq,
+				.buf_size = buf, .flags = flags };
+
+	return ringd_connect(&o, out);
+}
+
 int rt_count_fds(pid_t pid)
 {
 	char path[64];

@@ -63,6 +63,10 @@ int rt_daemon_stop(struct rt_daemon *d);
 int rt_connect(const struct rt_daemon *d, unsigned int sq, unsigned int cq, size_t buf,
 	       struct ringd **out);
 
+/* As rt_connect(), with ringd_opts.flags = @flags (e.g. RINGD_OPT_NO_RECONNECT). */
+int rt_connect_flags(const struct rt_daemon *d, unsigned int sq, unsigned int cq, size_t buf,
+		     unsigned int flags, struct ringd **out);
+
 /* Number of open fds of process @pid, or -errno. */
 int rt_count_fds(pid_t pid);
 

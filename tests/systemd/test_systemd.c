@@ -146,7 +146,7 @@ Test(notify, sigterm_drains_inflight_io_before_exit)
 	int h, ret;
 
 	start_notified(base_conf, 0);
-	ret = rt_connect(&g_d, 64, 128, 1u << 20, &rd);
+	ret = rt_connect_flags(&g_d, 64, 128, 1u << 20, RINGD_OPT_NO_RECONNECT, &rd);
 	cr_assert_eq(ret, 0);
 	h = ringd_open(rd, "a", RINGD_RDWR, NULL);
 	cr_assert_geq(h, 0);

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The command lines: `ringd --check-config`, `ringd -c` on a bad config,
+ * `ringd-io` as a non-root tenant, and the client-lib example.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "it.h"
+
+static struct rt_daemon g_d;
+
+static const char conf[] = "[volume demo]\n"
+			   "path = demo.img\n"
+			   "create_size = 16M\n"
+			   "\n"
+			   "[volume direct]\n"
+			   "path = direct.img\n"
+			   "create_size = 16M\n"
+			   "direct = yes\n"
+			   "\n"
+			   "[tenant a]\n"
+			   "uid = 61001\n"
+			   "volumes = demo:rw, direct:rw\n";
+
+static void setup(void)
+{
+	rt_daemon_start(&g_d, conf);
+}
+
+static void teardown(void)
+{
+	it_stop(&g_d);
+}
+
+/* A scratch directory for the tests that start no daemon. */
+static char g_tmp[64];
+
+static void tmp_setup(void)
+{
+	snprintf(g_tmp, sizeof(g_tmp), "/var/tmp/ringd-cli.XXXXXX");
+	cr_assert_not_null(mkdtemp(g_tmp));
+	cr_assert_eq(chmod(g_tmp, 0755), 0);
+}
+
+static void tmp_teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_tmp);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/*
+ * Run @argv as @uid (0: as we are) with stdin from @in (NULL: /dev/null),
+ * stdout and stderr to files @out and @err, and RINGD_SOCKET=@sock if not
+ * NULL. Returns the exit status, or 128 + signal.
+ */
+static int run(uid_t uid, const char *sock, const char *in, const char *out, const char *err,
+	       const char *const argv[])
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int i = open(in ? in : "/dev/null", O_RDONLY);
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+			_exit(125);
+		if (uid &&
+		    (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid)))
+			_exit(126);
+		if (sock)
+			setenv("RINGD_SOCKET", sock, 1);
+		else
+			unsetenv("RINGD_SOCKET");
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return rt_wait_child(pid);
+}
+
+/* Contents of @path (at most 64K), NUL-terminated, in a static buffer. */
+static const char *slurp(const char *path)
+{
+	static char buf[65536];
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	cr_assert_geq(fd, 0, "open %s", path);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	cr_assert_geq(n, 0);
+	buf[n] = '\0';
+	return buf;
+}
+
+static const char *path_in(const char *dir, const char *name)
+{
+	static char bufs[4][256];
+	static unsigned int k;
+	char *p = bufs[k++ % 4];
+
+	snprintf(p, 256, "%s/%s", dir, name);
+	return p;
+}
+
+static void write_file(const char *path, const char *body)
+{
+	FILE *f = fopen(path, "we");
+
+	cr_assert_not_null(f);
+	fputs(body, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static const char bad_conf[] = "[daemon]\n"
+			       "log_level = info\n"
+			       "\n"
+			       "[volume v]\n"
+			       "path = v.img\n"
+			       "direct = perhaps\n";
+
+Test(cli, check_config_bad_names_file_line, .init = tmp_setup, .fini = tmp_teardown)
+{
+	const char *cf = path_in(g_tmp, "bad.conf"), *err = path_in(g_tmp, "err");
+	const char *argv[] = { rt_ringd_bin(), "--check-config", cf, NULL };
+	char want[300];
+	const char *msg;
+	int st;
+
+	write_file(cf, bad_conf);
+	st = run(0, NULL, NULL, path_in(g_tmp, "out"), err, argv);
+	cr_assert_neq(st, 0, "--check-config accepted a bad config");
+	cr_assert_lt(st, 128, "--check-config died: %d", st);
+	msg = slurp(err);
+	snprintf(want, sizeof(want), "%s:6:", cf);
+	cr_assert(strstr(msg, want), "stderr '%s' does not name %s", msg, want);
+	cr_assert(strstr(msg, "direct"), "stderr '%s' does not name the key", msg);
+}
+
+Test(cli, check_config_good_exits_0, .init = tmp_setup, .fini = tmp_teardown)
+{
+	const char *cf = path_in(g_tmp, "good.conf"), *out = path_in(g_tmp, "out");
+	const char *argv[] = { rt_ringd_bin(), "--check-config", cf, NULL };
+	int st;
+
+	write_file(cf, "[daemon]\nsocket = /run/x.sock\n\n[volume v]\npath = v.img\n"
+		       "\n[tenant t]\nuid = 1000\nvolumes = v:rw\n");
+	st = run(0, NULL, NULL, out, path_in(g_tmp, "err"), argv);
+	cr_assert_eq(st, 0, "--check-config on a good config: %d (%s)", st,
+		     slurp(path_in(g_tmp, "err")));
+	cr_assert(strstr(slurp(out), "OK"), "%s", slurp(out));
+}
+
+Test(cli, daemon_refuses_bad_config, .init = tmp_setup, .fini = tmp_teardown)
+{
+	const char *cf = path_in(g_tmp, "bad.conf"), *err = path_in(g_tmp, "err");
+	const char *argv[] = { rt_ringd_bin(), "-c", cf, NULL };
+	char body[512], want[300];
+	const char *msg;
+	int st;
+
+	snprintf(body, sizeof(body), "[daemon]\nsocket = %s/s.sock\nstate_dir = %s/state\n%s",
+		 g_tmp, g_tmp, bad_conf + sizeof("[daemon]\nlog_level = info\n") - 1);
+	write_file(cf, body);
+	st = run(0, NULL, NULL, path_in(g_tmp, "out"), err, argv);
+	cr_assert_neq(st, 0, "ringd started on a bad config");
+	cr_assert_lt(st, 128, "ringd died: %d", st);
+	msg = slurp(err);
+	snprintf(want, sizeof(want), "%s:7:", cf);
+	cr_assert(strstr(msg, want), "stderr '%s' does not name %s", msg, want);
+	cr_assert_neq(access(path_in(g_tmp, "s.sock"), F_OK), 0, "it created its socket");
+}
+
+Test(cli, daemon_refuses_unusable_volume_or_state_dir, .init = tmp_setup, .fini = tmp_teardown)
+{
+	const char *cf = path_in(g_tmp, "c.conf"), *err = path_in(g_tmp, "err");
+	const char *argv[] = { rt_ringd_bin(), "-c", cf, NULL };
+	char body[512];
+	int st;
+
+	/* Valid syntax, but the backing does not exist and is not to be created. */
+	snprintf(body, sizeof(body),
+		 "[daemon]\nsocket = %s/s.sock\nstate_dir = %s/state\n\n"
+		 "[volume v]\npath = /nonexistent/v.img\n",
+		 g_tmp, g_tmp);
+	write_file(cf, body);
+	st = run(0, NULL, NULL, path_in(g_tmp, "out"), err, argv);
+	cr_assert(st > 0 && st < 128, "missing backing: exit %d", st);
+	cr_assert(strstr(slurp(err), "/nonexistent/v.img"), "%s", slurp(err));
+
+	/* A state directory that cannot be created. */
+	snprintf(body, sizeof(body), "[daemon]\nsocket = %s/s.sock\nstate_dir = /proc/nope\n",
+		 g_tmp);
+	write_file(cf, body);
+	st = run(0, NULL, NULL, path_in(g_tmp, "out"), err, argv);
+	cr_assert(st > 0 && st < 128, "bad state_dir: exit %d", st);
+	cr_assert(strstr(slurp(err), "/proc/nope"), "%s", slurp(err));
+}
+
+Test(cli, ringd_io_roundtrip_as_tenant, .init = setup, .fini = teardown)
+{
+	const char *in = path_in(g_d.dir, "in"), *out = path_in(g_d.dir, "out");
+	const char *err = path_in(g_d.dir, "err");
+	const char *wr[] = { rt_ringd_io_bin(), "write", "demo", "12288", NULL };
+	const char *rd[] = { rt_ringd_io_bin(), "read", "demo", "12288", "300000", NULL };
+	static uint8_t data[300000], back[300000];
+	int st, fd;
+
+	rt_fill(data, sizeof(data), 7, 0);
+	fd = open(in, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+	close(fd);
+
+	st = run(RT_UID_A, g_d.sock, in, out, err, wr);
+	cr_assert_eq(st, 0, "ringd-io write as uid %d: exit %d: %s", RT_UID_A, st, slurp(err));
+	cr_assert_eq(rt_pread_file(path_in(g_d.dir, "state/demo.img"), back, sizeof(back), 12288),
+		     0);
+	cr_assert_eq(memcmp(back, data, sizeof(data)), 0, "backing file differs");
+
+	st = run(RT_UID_A, g_d.sock, NULL, out, err, rd);
+	cr_assert_eq(st, 0, "ringd-io read: exit %d: %s", st, slurp(err));
+	memset(back, 0, sizeof(back));
+	cr_assert_eq(rt_pread_file(out, back, sizeof(back), 0), 0, "short output");
+	cr_assert_eq(memcmp(back, data, sizeof(data)), 0, "read back differs");
+}
+
+Test(cli, ringd_io_info, .init = setup, .fini = teardown)
+{
+	const char *argv[] = { rt_ringd_io_bin(), "info", "direct", NULL };
+	const char *out = path_in(g_d.dir, "out"), *err = path_in(g_d.dir, "err");
+	const char *text;
+	int st = run(RT_UID_A, g_d.sock, NULL, out, err, argv);
+
+	cr_assert_eq(st, 0, "ringd-io info: exit %d: %s", st, slurp(err));
+	text = slurp(out);
+	cr_assert(strstr(text, "16777216"), "no size in '%s'", text);
+	cr_assert(strstr(text, "direct:     yes"), "'%s'", text);
+}
+
+Test(cli, ringd_io_unknown_volume_fails_clearly, .init = setup, .fini = teardown)
+{
+	const char *info[] = { rt_ringd_io_bin(), "info", "no-such-vol", NULL };
+	const char *rd[] = { rt_ringd_io_bin(), "read", "no-such-vol", "0", "4096", NULL };
+	const char *out = path_in(g_d.dir, "out"), *err = path_in(g_d.dir, "err");
+	const char *msg;
+	int st;
+
+	st = run(RT_UID_A, g_d.sock, NULL, out, err, info);
+	cr_assert(st > 0 && st < 128, "info on an unknown volume: exit %d", st);
+	msg = slurp(err);
+	cr_assert(strstr(msg, "no-such-vol"), "stderr '%s' does not name the volume", msg);
+	cr_assert(strstr(msg, strerror(ENOENT)), "stderr '%s' does not say why", msg);
+	cr_assert_eq(slurp(out)[0], '\0', "info printed something");
+	st = run(RT_UID_A, g_d.sock, NULL, out, err, rd);
+	cr_assert(st > 0 && st < 128, "read on an unknown volume: exit %d", st);
+}
+
+Test(cli, ringd_io_without_daemon_fails_clearly, .init = tmp_setup, .fini = tmp_teardown)
+{
+	const char *argv[] = { rt_ringd_io_bin(), "info", "demo", NULL };
+	const char *sock = path_in(g_tmp, "none.sock"), *err = path_in(g_tmp, "err");
+	int st = run(RT_UID_A, sock, NULL, path_in(g_tmp, "out"), err, argv);
+
+	cr_assert(st > 0 && st < 128, "exit %d", st);
+	cr_assert(strstr(slurp(err), "none.sock"), "stderr '%s' does not name the socket",
+		  slurp(err));
+}
+
+Test(cli, example_runs_as_tenant, .init = setup, .fini = teardown)
+{
+	const char *argv[] = { RINGD_EXAMPLE_BIN, "demo", NULL };
+	const char *out = path_in(g_d.dir, "out"), *err = path_in(g_d.dir, "err");
+	int st = run(RT_UID_A, g_d.sock, NULL, out, err, argv);
+
+	cr_assert_eq(st, 0, "ringd-example: exit %d: %s", st, slurp(err));
+	cr_assert(strstr(slurp(out), "0 errors"), "'%s'", slurp(out));
+}
+
+Test(cli, example_runs_on_direct_volume, .init = setup, .fini = teardown)
+{
+	const char *argv[] = { RINGD_EXAMPLE_BIN, "direct", NULL };
+	const char *out = path_in(g_d.dir, "out"), *err = path_in(g_d.dir, "err");
+	int st = run(RT_UID_A, g_d.sock, NULL, out, err, argv);
+
+	cr_assert_eq(st, 0, "ringd-example: exit %d: %s", st, slurp(err));
+}
