@@ -73,6 +73,8 @@ struct ringd {
 };
 
 /* session.c */
+/* Remember the daemon's message for ringd_last_message(). */
+void rc_set_message(const char *msg);
 /* OpenVolume on the current session. Returns the daemon's handle or -errno. */
 int rc_open_handle(struct ringd *rd, const char *volume, int flags);
 /* Re-establish the session after the daemon went away. Returns 0 or -ENOTCONN. */

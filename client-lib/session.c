@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,6 +19,19 @@
 #define RC_MAX_MSG	  4096
 #define RC_REPLY_TIMEOUT  10000 /* ms; the daemon answers at once */
 #define RC_DEFAULT_SPIN	  10
+
+/* The daemon's explanation of the last refused call, per thread. */
+static __thread char rc_message[256];
+
+void rc_set_message(const char *msg)
+{
+	snprintf(rc_message, sizeof(rc_message), "%s", msg ? msg : "");
+}
+
+const char *ringd_last_message(void)
+{
+	return rc_message;
+}
 
 /* Send @rq and receive its reply (and up to @maxfds fds). Returns 0 or -errno. */
 static int rc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__Reply **out,
@@ -96,6 +110,7 @@ static int rc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__
 		goto out_close_fds;
 	}
 	if (r->msg_case == RINGD__REPLY__MSG_ERROR) {
+		rc_set_message(r->error->message);
 		ret = r->error->errno_code > 0 ? -r->error->errno_code : -EIO;
 		ringd__reply__free_unpacked(r, NULL);
 		goto out_close_fds;

@@ -157,6 +157,10 @@ int ringd_event_fd(struct ringd *rd);
 /* Counters of this session, from the daemon. Returns 0 or -errno. */
 int ringd_stats(struct ringd *rd, struct ringd_stats *st);
 
+/* The daemon's own words for the last call it refused in this thread (e.g.
+ * "tenant alice may only read volume 'db1'"), or "" if none. */
+const char *ringd_last_message(void);
+
 /* Why the daemon stopped serving this session (enum ringd_broken), 0 if it did not. */
 unsigned int ringd_broken_reason(struct ringd *rd);
 

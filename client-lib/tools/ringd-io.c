@@ -65,7 +65,12 @@ static int parse_size(const char *s, uint64_t *out)
 
 static int die(const char *what, int err)
 {
-	fprintf(stderr, "ringd-io: %s: %s\n", what, strerror(-err));
+	const char *why = ringd_last_message();
+
+	if (*why)
+		fprintf(stderr, "ringd-io: %s: %s (%s)\n", what, strerror(-err), why);
+	else
+		fprintf(stderr, "ringd-io: %s: %s\n", what, strerror(-err));
 	return 1;
 }
 
@@ -259,11 +264,12 @@ int main(int argc, char **argv)
 	}
 	ret = ringd_connect(&opts, &rd);
 	if (ret) {
-		fprintf(stderr, "ringd-io: connect to %s: %s\n",
+		fprintf(stderr, "ringd-io: connect to %s: %s%s%s%s\n",
 			opts.socket_path ? opts.socket_path
 			: getenv("RINGD_SOCKET") ? getenv("RINGD_SOCKET")
 						 : "/run/ringd/ringd.sock",
-			strerror(-ret));
+			strerror(-ret), *ringd_last_message() ? " (" : "", ringd_last_message(),
+			*ringd_last_message() ? ")" : "");
 		return 1;
 	}
 	if (!strcmp(cmd, "info"))
