@@ -63,6 +63,7 @@ static void tmp_teardown(void)
 static int run(uid_t uid, const char *sock, const char *in, const char *out, const char *err,
 	       const char *const argv[])
 {
+	const char *bin = rt_stage_bin(argv[0]);
 	pid_t pid = fork();
 
 	cr_assert_geq(pid, 0);
@@ -80,7 +81,8 @@ static int run(uid_t uid, const char *sock, const char *in, const char *out, con
 			setenv("RINGD_SOCKET", sock, 1);
 		else
 			unsetenv("RINGD_SOCKET");
-		execv(argv[0], (char *const *)argv);
+		setenv("LD_LIBRARY_PATH", rt_stage_dir(), 1);
+		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
 	return rt_wait_child(pid);

@@ -35,6 +35,77 @@ const char *rt_ringd_io_bin(void)
 	return p && *p ? p : RINGD_IO_BIN;
 }
 
+static char rt_stage[64];
+
+static void rt_stage_cleanup(void)
+{
+	char cmd[128];
+
+	if (!rt_stage[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rt_stage);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", rt_stage);
+}
+
+/* Copy @from to @to with mode 0755. Returns 0 or -errno. */
+static int rt_copy(const char *from, const char *to)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out, ret = 0;
+	ssize_t n;
+
+	if (in < 0)
+		return -errno;
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	if (out < 0) {
+		close(in);
+		return -errno;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			ret = -EIO;
+			break;
+		}
+	if (n < 0)
+		ret = -errno;
+	close(in);
+	close(out);
+	return ret;
+}
+
+const char *rt_stage_dir(void)
+{
+	char lib[128];
+
+	if (rt_stage[0])
+		return rt_stage;
+	snprintf(rt_stage, sizeof(rt_stage), "/var/tmp/ringd-bin.XXXXXX");
+	if (!mkdtemp(rt_stage) || chmod(rt_stage, 0755) < 0) {
+		rt_stage[0] = '\0';
+		return NULL;
+	}
+	atexit(rt_stage_cleanup);
+	snprintf(lib, sizeof(lib), "%s/libringd.so.0", rt_stage);
+	rt_copy(RINGD_LIBRINGD, lib);
+	return rt_stage;
+}
+
+const char *rt_stage_bin(const char *bin)
+{
+	static char paths[8][128];
+	static unsigned int n;
+	const char *dir = rt_stage_dir(), *base = strrchr(bin, '/');
+	char *p = paths[n++ % 8];
+
+	if (!dir)
+		return bin;
+	snprintf(p, 128, "%s/%s", dir, base ? base + 1 : bin);
+	if (access(p, X_OK) && rt_copy(bin, p))
+		return bin;
+	return p;
+}
+
 /* Write @body to @path replacing @DIR@ with @dir. */
 static int rt_write_conf(const char *path, const char *body, const char *dir, bool add_daemon)
 {

@@ -34,6 +34,16 @@ const char *rt_ringd_bin(void);
 const char *rt_ringd_io_bin(void);
 
 /*
+ * Copy the client binary @bin, and libringd next to it, into a directory
+ * every uid can reach (the build tree may sit under a 0700 directory), so a
+ * test can exec it after dropping to a tenant uid. Returns the copy's path
+ * (valid until the process exits); run it with LD_LIBRARY_PATH set to
+ * rt_stage_dir().
+ */
+const char *rt_stage_bin(const char *bin);
+const char *rt_stage_dir(void);
+
+/*
  * Create a private directory and write @conf_body to its ringd.conf with
  * every "@DIR@" replaced by the directory; a [daemon] section naming the
  * socket and state_dir is prepended unless the body has one. Returns 0 or -errno.
