@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "ringd.h"
+#include "ringd.pb-c.h"
 
 /* One extent of the data area, on the free or the used list. */
 struct rc_extent {
@@ -73,6 +74,11 @@ struct ringd {
 };
 
 /* session.c */
+/* Send @rq on @sock and receive its reply and up to @maxfds fds (@rd, if
+ * not NULL, is marked dead on EOF). Returns 0, the daemon's -errno, or
+ * -errno. */
+int rc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__Reply **out, int *fds,
+	    unsigned int maxfds, unsigned int *nfds);
 /* Remember the daemon's message for ringd_last_message(). */
 void rc_set_message(const char *msg);
 /* OpenVolume on the current session. Returns the daemon's handle or -errno. */

@@ -81,19 +81,7 @@ static int rc_hello(struct ringd *rd, int *sock, int fds[3], Ringd__Reply **repl
 	Ringd__Request rq = RINGD__REQUEST__INIT;
 	Ringd__Hello h = RINGD__HELLO__INIT;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 8)];
-		struct cmsghdr align;
-	} cbuf;
-	uint8_t buf[4096];
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
-			      .msg_controllen = sizeof(cbuf.buf) };
-	struct pollfd pfd = { .events = POLLIN };
-	unsigned int got = 0;
-	struct cmsghdr *c;
-	Ringd__Reply *r;
-	ssize_t n;
+	unsigned int nfds;
 	int fd, ret;
 
 	*reply = NULL;
@@ -112,59 +100,20 @@ static int rc_hello(struct ringd *rd, int *sock, int fds[3], Ringd__Reply **repl
 	h.data_size = rd->data_size;
 	rq.msg_case = RINGD__REQUEST__MSG_HELLO;
 	rq.hello = &h;
-	n = (ssize_t)ringd__request__pack(&rq, buf);
-	if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) < 0 && errno != EPIPE) {
-		ret = -errno;
+	ret = rc_call(NULL, fd, &rq, reply, fds, 3, &nfds);
+	if (ret)
 		goto out_close;
-	}
-	pfd.fd = fd;
-	if (poll(&pfd, 1, 5000) <= 0) {
-		ret = -ETIMEDOUT;
-		goto out_close;
-	}
-	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-	if (n <= 0) {
-		ret = -ECONNRESET;
-		goto out_close;
-	}
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		unsigned int i, k;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (unsigned int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		for (i = 0; i < k; i++) {
-			int x;
-
-			memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (got < 3)
-				fds[got++] = x;
-			else
-				close(x);
-		}
-	}
-	r = ringd__reply__unpack(NULL, (size_t)n, buf);
-	if (!r) {
+	if ((*reply)->msg_case != RINGD__REPLY__MSG_ATTACHED || nfds != 3) {
+		while (nfds)
+			close(fds[--nfds]);
+		ringd__reply__free_unpacked(*reply, NULL);
+		*reply = NULL;
 		ret = -EBADMSG;
-		goto out_fds;
-	}
-	if (r->msg_case == RINGD__REPLY__MSG_ERROR) {
-		ret = -r->error->errno_code;
-		ringd__reply__free_unpacked(r, NULL);
-		goto out_fds;
-	}
-	if (r->msg_case != RINGD__REPLY__MSG_ATTACHED || got != 3) {
-		ret = -EBADMSG;
-		ringd__reply__free_unpacked(r, NULL);
-		goto out_fds;
+		goto out_close;
 	}
 	*sock = fd;
-	*reply = r;
 	return 0;
 
-out_fds:
-	while (got)
-		close(fds[--got]);
 out_close:
 	close(fd);
 	return ret;
@@ -286,7 +235,8 @@ int rc_reconnect(struct ringd *rd)
 			break;
 		/* Not up yet (or still cleaning up our old session): retry. */
 		if (ret != -ENOENT && ret != -ECONNREFUSED && ret != -ECONNRESET &&
-		    ret != -EDQUOT && ret != -EUSERS && ret != -ETIMEDOUT)
+		    ret != -ENOTCONN && ret != -EPIPE && ret != -EDQUOT && ret != -EUSERS &&
+		    ret != -ETIMEDOUT)
 			break;
 		if (rc_ms() > deadline)
 			break;

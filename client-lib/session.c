@@ -34,8 +34,8 @@ const char *ringd_last_message(void)
 }
 
 /* Send @rq and receive its reply (and up to @maxfds fds). Returns 0 or -errno. */
-static int rc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__Reply **out,
-		   int *fds, unsigned int maxfds, unsigned int *nfds)
+int rc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__Reply **out, int *fds,
+	    unsigned int maxfds, unsigned int *nfds)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * 8)];
