@@ -10,7 +10,7 @@ MESON_OPTS ?= -Dwerror=true
 DEPS = meson ninja-build pkg-config gcc clang \
        liburing-dev libnvme-dev libjson-c-dev libsystemd-dev \
        libprotobuf-c-dev protobuf-c-compiler libinih-dev libcriterion-dev \
-       util-linux systemd
+       util-linux systemd fio gnuplot-nox dpkg-dev
 
 .PHONY: all deps build build-asan run test test-plain test-asan format check-format clean
 
