@@ -18,6 +18,18 @@
 
 static struct rt_daemon g_d;
 
+/*
+ * Criterion 2.4.1 leaks the 48-byte record of a skipped test; under
+ * LeakSanitizer that turns a clean skip (the engine is never built in
+ * sanitizer builds) into a failed run. Only allocations made inside
+ * libcriterion itself are suppressed.
+ */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:libcriterion.so\n";
+}
+
 static const char conf[] = "[volume fiovol]\n"
 			   "path = fio.img\n"
 			   "create_size = 64M\n"
@@ -131,10 +143,15 @@ static bool log_has(const char *path, const char *needle)
 	return found;
 }
 
+static bool have_fio(void)
+{
+	return fio_bin() && RINGD_FIO_ENGINE[0] && !access(RINGD_FIO_ENGINE, R_OK);
+}
+
 static void daemon_start(void)
 {
-	need_fio();
-	rt_daemon_start(&g_d, conf);
+	if (have_fio())
+		rt_daemon_start(&g_d, conf);
 }
 
 static void daemon_stop(void)
@@ -147,9 +164,12 @@ Test(fio, crc32c_verify_passes_through_engine, .init = daemon_start, .fini = dae
      .timeout = 120)
 {
 	char log[160];
-	int ret = run_fio("[v]\nvolume=fiovol\nrw=randwrite\nbs=4k\niodepth=16\nsize=32m\n"
-			  "verify=crc32c\ndo_verify=1\nverify_fatal=1\n",
-			  log, sizeof(log));
+	int ret;
+
+	need_fio();
+	ret = run_fio("[v]\nvolume=fiovol\nrw=randwrite\nbs=4k\niodepth=16\nsize=32m\n"
+		      "verify=crc32c\ndo_verify=1\nverify_fatal=1\n",
+		      log, sizeof(log));
 
 	if (ret)
 		dump(log);
@@ -161,10 +181,13 @@ Test(fio, crc32c_verify_on_direct_volume_mixed_sizes, .init = daemon_start, .fin
      .timeout = 120)
 {
 	char log[160];
-	int ret = run_fio("[v]\nvolume=fiodirect\nrw=randrw\nbsrange=4k-64k\nblockalign=4k\n"
-			  "iodepth=8\nsize=32m\nverify=crc32c\ndo_verify=1\nverify_fatal=1\n"
-			  "norandommap=0\n",
-			  log, sizeof(log));
+	int ret;
+
+	need_fio();
+	ret = run_fio("[v]\nvolume=fiodirect\nrw=randrw\nbsrange=4k-64k\nblockalign=4k\n"
+		      "iodepth=8\nsize=32m\nverify=crc32c\ndo_verify=1\nverify_fatal=1\n"
+		      "norandommap=0\n",
+		      log, sizeof(log));
 
 	if (ret)
 		dump(log);
@@ -176,7 +199,10 @@ Test(fio, missing_volume_option_fails_cleanly, .init = daemon_start, .fini = dae
      .timeout = 60)
 {
 	char log[160];
-	int ret = run_fio("[v]\nrw=read\nbs=4k\nsize=1m\n", log, sizeof(log));
+	int ret;
+
+	need_fio();
+	ret = run_fio("[v]\nrw=read\nbs=4k\nsize=1m\n", log, sizeof(log));
 
 	cr_assert_neq(ret, 0, "fio succeeded without volume=");
 	cr_assert(log_has(log, "needs volume=NAME"), "no message naming the missing option");
