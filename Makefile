@@ -12,7 +12,7 @@ DEPS = meson ninja-build pkg-config gcc clang \
        libprotobuf-c-dev protobuf-c-compiler libinih-dev libcriterion-dev \
        util-linux systemd fio gnuplot-nox dpkg-dev
 
-.PHONY: all deps build build-asan run test test-plain test-asan format check-format clean
+.PHONY: all deps build build-asan run test test-plain test-asan bench format check-format clean
 
 all: build
 
@@ -51,10 +51,20 @@ test-plain: build
 test-asan: build-asan
 	tests/run-suites.sh $(ASAN_BUILD)
 
+# Direct io_uring vs ringd on this machine: tests/bench/results/ (JSON,
+# plots, summary.md). About 3 minutes; needs root.
+bench: build
+	tests/bench/run-bench.sh $(BUILD)
+
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
 
-check-format:
+check-# Direct io_uring vs ringd on this machine: tests/bench/results/ (JSON,
+# plots, summary.md). About 3 minutes; needs root.
+bench: build
+	tests/bench/run-bench.sh $(BUILD)
+
+format:
 	git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 
 clean:

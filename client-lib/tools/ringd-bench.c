@@ -78,6 +78,7 @@ struct opts {
 	unsigned int bs, qd, batch, procs, rwmix, spin_us;
 	double runtime;
 	const char *volume, *file, *socket, *label;
+	const char *summary, *cdf; /* append a TSV line / write the latency CDF */
 	uint64_t size;
 	pid_t daemon_pid;
 	bool json, quiet, no_lat;
@@ -706,7 +707,9 @@ static void usage(FILE *f)
 	      "      --no-lat                skip the clock reads (latency not measured)\n"
 	      "      --label TEXT            free text copied into the JSON\n"
 	      "  -j, --json                  JSON on stdout\n"
-	      "      --quiet                 no progress line\n",
+	      "      --quiet                 no progress line\n"
+	      "      --summary FILE          append one tab-separated line of results to FILE\n"
+	      "      --cdf FILE              write the latency CDF (\"usec fraction\" lines)\n",
 	      f);
 }
 
@@ -731,6 +734,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "no-lat", no_argument, NULL, 3 },
 		{ "label", required_argument, NULL, 4 },
 		{ "quiet", no_argument, NULL, 5 },
+		{ "summary", required_argument, NULL, 6 },
+		{ "cdf", required_argument, NULL, 7 },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -827,6 +832,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 5:
 			o->quiet = true;
+			break;
+		case 6:
+			o->summary = optarg;
+			break;
+		case 7:
+			o->cdf = optarg;
 			break;
 		case 'j':
 			o->json = true;
@@ -1053,6 +1064,46 @@ reap:
 		double p999 = hist_pct(hist, hist_n, 0.999) / 1e3;
 		double per = ios ? 1.0 / (double)ios : 0;
 
+		if (o.summary) {
+			FILE *f = fopen(o.summary, "a");
+
+			if (!f) {
+				fprintf(stderr, "ringd-bench: %s: %s\n", o.summary,
+					strerror(errno));
+				return 1;
+			}
+			/* label engine workload bs qd batch procs iops mb_s p50 p99 p999
+			 * cpu%clients cpu%daemon sys/io-clients sys/io-daemon
+			 * ctxsw/io-clients ctxsw/io-daemon (-1: not measured) */
+			fprintf(f,
+				"%s\t%s\t%s\t%u\t%u\t%u\t%u\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t"
+				"%.3f\t%.4f\t%.4f\t%.4f\t%.4f\n",
+				o.label ? o.label : "-", eng_names[o.engine], wl_names[o.wl], o.bs,
+				o.qd, o.batch, o.procs, iops, mbs, p50, p99, p999,
+				100 * ccpu / elapsed, dok ? 100 * dcpu / elapsed : -1,
+				ios && sys_ok ? (double)syscalls * per : -1,
+				ios && dsys >= 0 ? (double)dsys * per : -1,
+				ios ? (double)ctxsw * per : -1,
+				ios && dok ? (double)(d1.ctxsw - d0.ctxsw) * per : -1);
+			fclose(f);
+		}
+		if (o.cdf) {
+			FILE *f = fopen(o.cdf, "w");
+			uint64_t sum = 0;
+
+			if (!f) {
+				fprintf(stderr, "ringd-bench: %s: %s\n", o.cdf, strerror(errno));
+				return 1;
+			}
+			for (j = 0; j < H_BUCKETS; j++) {
+				if (!hist[j])
+					continue;
+				sum += hist[j];
+				fprintf(f, "%.3f %.6f\n", hist_val(j) / 1e3,
+					(double)sum / (double)hist_n);
+			}
+			fclose(f);
+		}
 		if (!o.json) {
 			printf("%s %s bs=%u qd=%u batch=%u procs=%u: %.0f IOPS, %.1f MB/s",
 			       eng_names[o.engine], wl_names[o.wl], o.bs, o.qd, o.batch, o.procs,
