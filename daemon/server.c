@@ -130,10 +130,17 @@ static void srv_accept_one(struct srv *s, int fd)
 	srv_arm_session_poll(s, se, true);
 }
 
+/*
+ * Accept up to a budget of connections. The multishot poll on the listening
+ * socket fires on new arrivals only, so when the budget runs out with
+ * connections still queued, accept_more makes the loop come back for them
+ * (else a burst of connects would wait for the next arrival).
+ */
 static void srv_accept(struct srv *s)
 {
 	unsigned int i;
 
+	s->accept_more = false;
 	for (i = 0; i < 16; i++) {
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -144,6 +151,7 @@ static void srv_accept(struct srv *s)
 		}
 		srv_accept_one(s, fd);
 	}
+	s->accept_more = true;
 }
 
 static void srv_fill_stats(const struct srv *s, const struct sess *se, Ringd__Stats *st)
@@ -455,6 +463,11 @@ static int srv_iterate(struct srv *s)
 {
 	unsigned int work = srv_consume_all(s);
 	int ret;
+
+	if (s->accept_more && s->listen_fd >= 0) {
+		srv_accept(s);
+		work++;
+	}
 
 	if (!work) {
 		srv_set_sleeping(s, true);

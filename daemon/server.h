@@ -135,6 +135,7 @@ struct srv {
 
 	int listen_fd;
 	int signal_fd;
+	bool accept_more; /* the last accept pass stopped at its budget */
 	bool stop;
 
 	struct sess **sessions; /* slot table, cfg.max_sessions long */
