@@ -30,6 +30,7 @@ struct ringd {
 	uint32_t sq_entries, cq_entries;
 	uint32_t sq_tail;	/* SQEs handed out by ringd_get_sqe() */
 	uint32_t sq_published;	/* SQ tail last stored in shared memory */
+	uint32_t sq_head_cache;	/* daemon's SQ head when last loaded */
 	uint32_t cq_head;	/* next CQE to reap */
 	uint32_t max_io_size;
 	unsigned int spin_us;

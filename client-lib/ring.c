@@ -21,9 +21,14 @@ struct ringd_sqe *ringd_get_sqe(struct ringd *rd)
 	struct ringd_sqe *sqe;
 	uint32_t head, idx;
 
-	head = ringd_load_acquire(&rd->hdr->sq_head);
-	if (rd->sq_tail - head >= rd->sq_entries)
-		return NULL;
+	/* The daemon's line is loaded only when our cached head says full. */
+	head = rd->sq_head_cache;
+	if (rd->sq_tail - head >= rd->sq_entries) {
+		head = ringd_load_acquire(&rd->hdr->sq_head);
+		rd->sq_head_cache = head;
+		if (rd->sq_tail - head >= rd->sq_entries)
+			return NULL;
+	}
 	idx = rd->sq_tail & (rd->sq_entries - 1);
 	sqe = &rd->sqes[idx];
 	memset(sqe, 0, sizeof(*sqe));
@@ -154,6 +159,15 @@ unsigned int ringd_peek_batch_cqe(struct ringd *rd, struct ringd_cqe *cqes, unsi
 	return ready;
 }
 
+static inline void rc_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ volatile("" ::: "memory");
+#endif
+}
+
 static uint64_t rc_now_us(void)
 {
 	struct timespec ts;
@@ -179,18 +193,36 @@ static void rc_drain_wake(struct ringd *rd)
  */
 static int rc_wait(struct ringd *rd, unsigned int nr, uint64_t timeout_us)
 {
-	uint64_t start = rc_now_us(), now;
+	uint64_t start = rc_now_us(), now, spin_from = start;
+	uint32_t seen_sq = ringd_load_acquire(&rd->hdr->sq_head), seen_cq = rd->cq_head, sq, cq;
 	int ret;
 
-	/* Spin briefly: a wake-up costs more than most completions take. */
-	while (ringd_cq_ready(rd) < nr) {
+	/*
+	 * Spin: a wake-up costs more than most completions take. The spin is
+	 * adaptive: it lasts spin_us from the last sign that the daemon is
+	 * serving us (it took SQEs or posted CQEs), so a batch the daemon is
+	 * working through is waited for without a sleep, and a stalled one is
+	 * given up on after spin_us.
+	 */
+	for (;;) {
+		cq = ringd_load_acquire(&rd->hdr->cq_tail);
+		if (cq - rd->cq_head >= nr)
+			break;
 		ret = rc_state(rd);
 		if (ret)
 			return ret;
 		now = rc_now_us();
-		if (now - start >= rd->spin_us)
+		sq = ringd_load_relaxed(&rd->hdr->sq_head);
+		if (sq != seen_sq || cq != seen_cq) {
+			seen_sq = sq;
+			seen_cq = cq;
+			spin_from = now;
+		}
+		if (now - spin_from >= rd->spin_us)
 			break;
-		__builtin_ia32_pause();
+		if (timeout_us != UINT64_MAX && now - start >= timeout_us)
+			break;
+		rc_cpu_relax();
 	}
 	while (ringd_cq_ready(rd) < nr) {
 		struct pollfd pfd[2] = {

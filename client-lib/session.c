@@ -153,6 +153,7 @@ static int rc_attach(struct ringd *rd, const Ringd__Attached *a, const int *fds)
 	rd->cq_entries = a->cq_entries;
 	rd->max_io_size = a->max_io_size;
 	rd->sq_tail = rd->sq_published = ringd_load_acquire(&rd->hdr->sq_tail);
+	rd->sq_head_cache = ringd_load_acquire(&rd->hdr->sq_head);
 	rd->cq_head = ringd_load_acquire(&rd->hdr->cq_head);
 	if (rd->hdr->magic != RINGD_SHM_MAGIC) {
 		munmap(p, a->region_size);

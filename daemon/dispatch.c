@@ -167,6 +167,11 @@ unsigned int disp_consume(struct srv *s, struct sess *se, unsigned int budget)
 		n++;
 		se->stats.submitted++;
 		ret = val_sqe(&sqe, &ctx, &io);
+		if (!ret && io.op == RINGD_OP_NOP) {
+			/* Nothing for the kernel to do: complete it here, in order. */
+			disp_post(s, se, sqe.user_data, 0);
+			continue;
+		}
 		if (!ret)
 			ret = disp_issue(s, se, &io, sqe.user_data);
 		if (ret) {

@@ -518,10 +518,11 @@ static int srv_iterate(struct srv *s)
 		srv_set_sleeping(s, true);
 		work = srv_consume_all(s);
 	}
-	if (work) {
+	/* Awake or polling: clients need not ring the doorbell. */
+	if (work || polling)
 		srv_set_sleeping(s, false);
+	if (work)
 		s->idle_since_ns = 0; /* the idle clock restarts on the next empty pass */
-	}
 	disp_flush(s);
 	ret = kr_submit_and_wait(&s->kr, work || polling ? 0 : 1,
 				 work || polling ? 0 : SRV_TICK_MS * 1000000ull);
