@@ -163,6 +163,22 @@ static int rc_attach(struct ringd *rd, const Ringd__Attached *a, const int *fds)
 	return 0;
 }
 
+/* $RINGD_SPIN_US (1..1000000) if set and valid, else RC_DEFAULT_SPIN. */
+static unsigned int rc_default_spin(void)
+{
+	const char *e = getenv("RINGD_SPIN_US");
+	unsigned long v;
+	char *end;
+
+	if (!e || !*e)
+		return RC_DEFAULT_SPIN;
+	errno = 0;
+	v = strtoul(e, &end, 10);
+	if (errno || *end || !v || v > 1000000)
+		return RC_DEFAULT_SPIN;
+	return (unsigned int)v;
+}
+
 int ringd_connect(const struct ringd_opts *opts, struct ringd **out)
 {
 	Ringd__Request rq = RINGD__REQUEST__INIT;
@@ -193,7 +209,7 @@ int ringd_connect(const struct ringd_opts *opts, struct ringd **out)
 	if (!rd)
 		return -ENOMEM;
 	rd->memfd = rd->wake_fd = -1;
-	rd->spin_us = opts && opts->spin_us ? opts->spin_us : RC_DEFAULT_SPIN;
+	rd->spin_us = opts && opts->spin_us ? opts->spin_us : rc_default_spin();
 	rd->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (rd->sock < 0) {
 		ret = -errno;

@@ -102,7 +102,9 @@ run() {
 echo "run-bench: IOPS vs queue depth, 4K random reads from the page cache"
 for qd in 1 2 4 8 16 32 64 128; do
 	for eng in direct ringd; do
-		run "qd-$eng-$qd" "$eng" --workload randread --bs 4K --qd "$qd" --runtime "$rt"
+		# A quarter of the queue per batch: submission and completion overlap.
+		run "qd-$eng-$qd" "$eng" --workload randread --bs 4K --qd "$qd" \
+			--batch $((qd >= 4 ? qd / 4 : 1)) --runtime "$rt"
 	done
 done
 
