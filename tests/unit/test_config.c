@@ -50,6 +50,6 @@ Test(config, poll_idle_us_default_set_and_bounded)
 
 	ret = load_str("[daemon]\n\npoll_idle_us = 2000000\n", &c, err, sizeof(err));
 	cr_assert_lt(ret, 0, "poll_idle_us above 1 s accepted");
-	cr_assert(strstr(err, ":3:") && strstr(err, "poll_idle_us"), "error names file:line and key: %s",
-		  err);
+	cr_assert(strstr(err, ":3:") && strstr(err, "poll_idle_us"),
+		  "error names file:line and key: %s", err);
 }
