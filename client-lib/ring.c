@@ -10,11 +10,16 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "internal.h"
+
+/* Spin with the pause instruction this long after the last progress, then
+ * with sched_yield() between checks. */
+#define RC_PAUSE_SPIN_US 3u
 
 struct ringd_sqe *ringd_get_sqe(struct ringd *rd)
 {
@@ -222,7 +227,17 @@ static int rc_wait(struct ringd *rd, unsigned int nr, uint64_t timeout_us)
 			break;
 		if (timeout_us != UINT64_MAX && now - start >= timeout_us)
 			break;
-		rc_cpu_relax();
+		/*
+		 * Past the first few microseconds, let other runnable work
+		 * have the CPU between checks: on a core shared by many
+		 * clients (or with the daemon) a pure spin would hold back
+		 * the very submissions and completions we wait for. With
+		 * nothing else runnable, sched_yield() returns at once.
+		 */
+		if (now - spin_from >= RC_PAUSE_SPIN_US)
+			sched_yield();
+		else
+			rc_cpu_relax();
 	}
 	while (ringd_cq_ready(rd) < nr) {
 		struct pollfd pfd[2] = {
