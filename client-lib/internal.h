@@ -34,6 +34,7 @@ struct ringd {
 	uint32_t cq_head;	/* next CQE to reap */
 	uint32_t max_io_size;
 	unsigned int spin_us;
+	unsigned int contended;	/* waits left in yield-spin mode (see rc_wait) */
 	bool dead;		/* the daemon went away */
 	bool event_fd_mode;	/* ringd_event_fd() was called */
 	struct rc_extent *free_list;

@@ -17,9 +17,18 @@
 
 #include "internal.h"
 
-/* Spin with the pause instruction this long after the last progress, then
- * with sched_yield() between checks. */
+/*
+ * A spin that finds it lost the CPU for RC_PREEMPT_GAP_US between two
+ * checks shares its core with other runnable work: for the next
+ * RC_CONTENDED_WAITS waits it spins with the pause instruction only for
+ * RC_PAUSE_SPIN_US after the last progress, then with sched_yield()
+ * between checks. Alone on a core it never makes that syscall.
+ */
+#define RC_PREEMPT_GAP_US  50u
+#define RC_CONTENDED_WAITS 64u
+#ifndef RC_PAUSE_SPIN_US
 #define RC_PAUSE_SPIN_US 3u
+#endif
 
 struct ringd_sqe *ringd_get_sqe(struct ringd *rd)
 {
@@ -198,7 +207,7 @@ static void rc_drain_wake(struct ringd *rd)
  */
 static int rc_wait(struct ringd *rd, unsigned int nr, uint64_t timeout_us)
 {
-	uint64_t start = rc_now_us(), now, spin_from = start;
+	uint64_t start = rc_now_us(), now, spin_from = start, prev = start;
 	uint32_t seen_sq = ringd_load_acquire(&rd->hdr->sq_head), seen_cq = rd->cq_head, sq, cq;
 	int ret;
 
@@ -217,6 +226,9 @@ static int rc_wait(struct ringd *rd, unsigned int nr, uint64_t timeout_us)
 		if (ret)
 			return ret;
 		now = rc_now_us();
+		if (now - prev >= RC_PREEMPT_GAP_US)
+			rd->contended = RC_CONTENDED_WAITS;
+		prev = now;
 		sq = ringd_load_relaxed(&rd->hdr->sq_head);
 		if (sq != seen_sq || cq != seen_cq) {
 			seen_sq = sq;
@@ -228,17 +240,17 @@ static int rc_wait(struct ringd *rd, unsigned int nr, uint64_t timeout_us)
 		if (timeout_us != UINT64_MAX && now - start >= timeout_us)
 			break;
 		/*
-		 * Past the first few microseconds, let other runnable work
-		 * have the CPU between checks: on a core shared by many
-		 * clients (or with the daemon) a pure spin would hold back
-		 * the very submissions and completions we wait for. With
-		 * nothing else runnable, sched_yield() returns at once.
+		 * On a shared core a pure spin would hold back the very
+		 * submissions and completions we wait for: past a short
+		 * pause-spin, let other runnable work have the CPU.
 		 */
-		if (now - spin_from >= RC_PAUSE_SPIN_US)
+		if (rd->contended && now - spin_from >= RC_PAUSE_SPIN_US)
 			sched_yield();
 		else
 			rc_cpu_relax();
 	}
+	if (rd->contended)
+		rd->contended--;
 	while (ringd_cq_ready(rd) < nr) {
 		struct pollfd pfd[2] = {
 			{ .fd = rd->wake_fd, .events = POLLIN },
