@@ -59,12 +59,7 @@ bench: build
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
 
-check-# Direct io_uring vs ringd on this machine: tests/bench/results/ (JSON,
-# plots, summary.md). About 3 minutes; needs root.
-bench: build
-	tests/bench/run-bench.sh $(BUILD)
-
-format:
+check-format:
 	git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 
 clean:
