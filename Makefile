@@ -10,9 +10,9 @@ MESON_OPTS ?= -Dwerror=true
 DEPS = meson ninja-build pkg-config gcc clang \
        liburing-dev libnvme-dev libjson-c-dev libsystemd-dev \
        libprotobuf-c-dev protobuf-c-compiler libinih-dev libcriterion-dev \
-       util-linux systemd
+       util-linux systemd fio gnuplot-nox dpkg-dev
 
-.PHONY: all deps build build-asan run test test-plain test-asan format check-format clean
+.PHONY: all deps build build-asan run test test-plain test-asan bench format check-format clean
 
 all: build
 
@@ -50,6 +50,11 @@ test-plain: build
 
 test-asan: build-asan
 	tests/run-suites.sh $(ASAN_BUILD)
+
+# Direct io_uring vs ringd on this machine: tests/bench/results/ (JSON,
+# plots, summary.md). About 3 minutes; needs root.
+bench: build
+	tests/bench/run-bench.sh $(BUILD)
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -264,6 +264,7 @@ int rc_reconnect(struct ringd *rd)
 	rd->ringlive = fds[2];
 	rd->sq_tail = rd->sq_published = ringd_load_acquire(&rd->hdr->sq_tail);
 	rd->cq_head = rd->cq_xlated = ringd_load_acquire(&rd->hdr->cq_head);
+	rd->sq_head_cache = ringd_load_acquire(&rd->hdr->sq_head);
 	rd->dead = false;
 	if (rd->event_fd_mode)
 		__atomic_fetch_or(&rd->hdr->cq_flags, RINGD_CQ_EVENTFD, __ATOMIC_SEQ_CST);

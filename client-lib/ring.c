@@ -10,20 +10,39 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "internal.h"
 
+/*
+ * A spin that finds it lost the CPU for RC_PREEMPT_GAP_US between two
+ * checks shares its core with other runnable work: for the next
+ * RC_CONTENDED_WAITS waits it spins with the pause instruction only for
+ * RC_PAUSE_SPIN_US after the last progress, then with sched_yield()
+ * between checks. Alone on a core it never makes that syscall.
+ */
+#define RC_PREEMPT_GAP_US  50u
+#define RC_CONTENDED_WAITS 64u
+#ifndef RC_PAUSE_SPIN_US
+#define RC_PAUSE_SPIN_US 3u
+#endif
+
 struct ringd_sqe *ringd_get_sqe(struct ringd *rd)
 {
 	struct ringd_sqe *sqe;
 	uint32_t head, idx;
 
-	head = ringd_load_acquire(&rd->hdr->sq_head);
-	if (rd->sq_tail - head >= rd->sq_entries)
-		return NULL;
+	/* The daemon's line is loaded only when our cached head says full. */
+	head = rd->sq_head_cache;
+	if (rd->sq_tail - head >= rd->sq_entries) {
+		head = ringd_load_acquire(&rd->hdr->sq_head);
+		rd->sq_head_cache = head;
+		if (rd->sq_tail - head >= rd->sq_entries)
+			return NULL;
+	}
 	idx = rd->sq_tail & (rd->sq_entries - 1);
 	sqe = &rd->sqes[idx];
 	memset(sqe, 0, sizeof(*sqe));
@@ -253,6 +272,15 @@ unsigned int ringd_peek_batch_cqe(struct ringd *rd, struct ringd_cqe *cqes, unsi
 	return n;
 }
 
+static inline void rc_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ volatile("" ::: "memory");
+#endif
+}
+
 static uint64_t rc_now_us(void)
 {
 	struct timespec ts;
@@ -278,19 +306,50 @@ static void rc_drain_wake(struct ringd *rd)
  */
 static int rc_wait(struct ringd *rd, unsigned int nr, uint64_t timeout_us)
 {
-	uint64_t start = rc_now_us(), now;
+	uint64_t start = rc_now_us(), now, spin_from = start, prev = start;
+	uint32_t seen_sq = ringd_load_acquire(&rd->hdr->sq_head), seen_cq = rd->cq_head, sq, cq;
 	int ret;
 
-	/* Spin briefly: a wake-up costs more than most completions take. */
-	while (ringd_cq_ready(rd) < nr) {
+	/*
+	 * Spin: a wake-up costs more than most completions take. The spin is
+	 * adaptive: it lasts spin_us from the last sign that the daemon is
+	 * serving us (it took SQEs or posted CQEs), so a batch the daemon is
+	 * working through is waited for without a sleep, and a stalled one is
+	 * given up on after spin_us.
+	 */
+	for (;;) {
+		cq = ringd_load_acquire(&rd->hdr->cq_tail);
+		if (ringd_cq_ready(rd) >= nr)
+			break;
 		ret = rc_state_reconnect(rd);
 		if (ret)
 			return ret;
 		now = rc_now_us();
-		if (now - start >= rd->spin_us)
+		if (now - prev >= RC_PREEMPT_GAP_US)
+			rd->contended = RC_CONTENDED_WAITS;
+		prev = now;
+		sq = ringd_load_relaxed(&rd->hdr->sq_head);
+		if (sq != seen_sq || cq != seen_cq) {
+			seen_sq = sq;
+			seen_cq = cq;
+			spin_from = now;
+		}
+		if (now - spin_from >= rd->spin_us)
 			break;
-		__builtin_ia32_pause();
+		if (timeout_us != UINT64_MAX && now - start >= timeout_us)
+			break;
+		/*
+		 * On a shared core a pure spin would hold back the very
+		 * submissions and completions we wait for: past a short
+		 * pause-spin, let other runnable work have the CPU.
+		 */
+		if (rd->contended && now - spin_from >= RC_PAUSE_SPIN_US)
+			sched_yield();
+		else
+			rc_cpu_relax();
 	}
+	if (rd->contended)
+		rd->contended--;
 	while (ringd_cq_ready(rd) < nr) {
 		struct pollfd pfd[2] = {
 			{ .fd = rd->wake_fd, .events = POLLIN },

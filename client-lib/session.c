@@ -176,6 +176,7 @@ static int rc_attach(struct ringd *rd, const Ringd__Attached *a, const int *fds)
 	rd->cq_entries = a->cq_entries;
 	rd->max_io_size = a->max_io_size;
 	rd->sq_tail = rd->sq_published = ringd_load_acquire(&rd->hdr->sq_tail);
+	rd->sq_head_cache = ringd_load_acquire(&rd->hdr->sq_head);
 	rd->cq_head = rd->cq_xlated = ringd_load_acquire(&rd->hdr->cq_head);
 	rd->sq_off[0] = a->sq_array_off;
 	rd->sq_off[1] = a->sqes_off;
@@ -212,6 +213,22 @@ static int rc_tables_init(struct ringd *rd)
 	return 0;
 }
 
+/* $RINGD_SPIN_US (1..1000000) if set and valid, else RC_DEFAULT_SPIN. */
+static unsigned int rc_default_spin(void)
+{
+	const char *e = getenv("RINGD_SPIN_US");
+	unsigned long v;
+	char *end;
+
+	if (!e || !*e)
+		return RC_DEFAULT_SPIN;
+	errno = 0;
+	v = strtoul(e, &end, 10);
+	if (errno || *end || !v || v > 1000000)
+		return RC_DEFAULT_SPIN;
+	return (unsigned int)v;
+}
+
 int ringd_connect(const struct ringd_opts *opts, struct ringd **out)
 {
 	Ringd__Request rq = RINGD__REQUEST__INIT;
@@ -242,7 +259,7 @@ int ringd_connect(const struct ringd_opts *opts, struct ringd **out)
 	if (!rd)
 		return -ENOMEM;
 	rd->memfd = rd->wake_fd = rd->ringlive = -1;
-	rd->spin_us = opts && opts->spin_us ? opts->spin_us : RC_DEFAULT_SPIN;
+	rd->spin_us = opts && opts->spin_us ? opts->spin_us : rc_default_spin();
 	rd->reconnect = !(opts && (opts->flags & RINGD_OPT_NO_RECONNECT));
 	memcpy(rd->socket_path, sa.sun_path, sizeof(rd->socket_path));
 	rd->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);

@@ -11,14 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CFG_DEFAULT_SOCKET	    "/run/ringd/ringd.sock"
-#define CFG_DEFAULT_STATE_DIR	    "/var/lib/ringd"
-#define CFG_DEFAULT_MAX_IO	    (1u << 20)
-#define CFG_DEFAULT_STALL_MS	    30000u
-#define CFG_DEFAULT_TENANT_SESSIONS 8u
-#define CFG_DEFAULT_TENANT_MEMORY   (64ull << 20)
-#define CFG_DEFAULT_TENANT_INFLIGHT 256u
-#define CFG_DEFAULT_TENANT_VOLUMES  64u
+#define CFG_DEFAULT_SOCKET		"/run/ringd/ringd.sock"
+#define CFG_DEFAULT_STATE_DIR		"/var/lib/ringd"
+#define CFG_DEFAULT_MAX_IO		(1u << 20)
+#define CFG_DEFAULT_STALL_MS		30000u
+#define CFG_DEFAULT_POLL_IDLE_US	50u
+#define CFG_DEFAULT_TENANT_SESSIONS	8u
+#define CFG_DEFAULT_TENANT_MEMORY	(64ull << 20)
+#define CFG_DEFAULT_TENANT_INFLIGHT	256u
+#define CFG_DEFAULT_TENANT_VOLUMES	64u
 
 enum cfg_section_kind { SEC_NONE, SEC_DAEMON, SEC_VOLUME, SEC_TENANT };
 
@@ -282,6 +283,8 @@ static int cfg_daemon_key(struct cfg_parse *p, const char *key, const char *v)
 	}
 	if (!strcmp(key, "max_sessions"))
 		return cfg_uint_key(p, key, v, 1, 65536, &c->max_sessions);
+	if (!strcmp(key, "poll_idle_us"))
+		return cfg_uint_key(p, key, v, 0, 1000000, &c->poll_idle_us);
 	return cfg_fail(p, key, "unknown key");
 }
 
@@ -634,6 +637,7 @@ int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
 	out->socket_mode = 0666;
 	out->max_io_size = CFG_DEFAULT_MAX_IO;
 	out->stall_timeout_ms = CFG_DEFAULT_STALL_MS;
+	out->poll_idle_us = CFG_DEFAULT_POLL_IDLE_US;
 	out->max_sessions = 1024;
 	p.cfg = out;
 	p.err = err;

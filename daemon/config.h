@@ -60,6 +60,7 @@ struct cfg {
 	uint32_t max_io_size;	     /* bytes per request */
 	unsigned int stall_timeout_ms; /* CQ not reaped this long: disconnect */
 	unsigned int max_sessions;   /* daemon-wide */
+	unsigned int poll_idle_us;   /* poll the SQs this long after the last work */
 	struct cfg_volume *vols;
 	unsigned int nvols;
 	struct cfg_tenant *tenants;

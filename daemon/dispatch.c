@@ -106,7 +106,7 @@ void disp_submit(struct srv *s, struct sess *se, uint32_t idx, const struct val_
 
 /* Journal request @idx as consumed from SQ index @sq_index of @se. */
 static void disp_journal(struct srv *s, struct sess *se, uint32_t idx, uint32_t sq_index,
-			 uint64_t user_data, const struct val_io *io, int32_t res)
+			 uint64_t user_data, const struct val_io *io, int32_t res, bool immediate)
 {
 	struct jr_req *jq = &s->jr.reqs[idx];
 
@@ -120,7 +120,7 @@ static void disp_journal(struct srv *s, struct sess *se, uint32_t idx, uint32_t 
 	jq->buf_off = io->buf_off;
 	jq->len = io->len;
 	jq->res = res;
-	jq->immediate = res != 0;
+	jq->immediate = immediate;
 	jr_commit(&jq->state, JR_PENDING);
 	jr_commit(&s->jr.sess[se->slot].sq_head, sq_index + 1);
 }
@@ -194,10 +194,13 @@ unsigned int disp_consume(struct srv *s, struct sess *se, unsigned int budget)
 		s->reqs[ridx].sess = se->slot;
 		s->reqs[ridx].len = io.len;
 		s->reqs[ridx].op = io.op;
-		disp_journal(s, se, ridx, se->sq_head, sqe.user_data, &io, ret);
+		/* A NOP has nothing for the kernel to do: it completes here, in order. */
+		disp_journal(s, se, ridx, se->sq_head, sqe.user_data, &io, ret,
+			     ret || io.op == RINGD_OP_NOP);
 		se->sq_head++;
-		if (ret) {
-			se->stats.rejected++;
+		if (ret || io.op == RINGD_OP_NOP) {
+			if (ret)
+				se->stats.rejected++;
 			disp_finish(s, se, ridx, ret);
 			continue;
 		}

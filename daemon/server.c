@@ -3,11 +3,13 @@
  * srv_: the event loop. One blocking wait per iteration:
  *
  *   1. serve every active session's SQ (bounded per session per pass);
- *   2. if nothing was found, flag every session "daemon asleep"
- *      (RINGD_SQ_NEED_WAKEUP), fence, and look once more;
+ *   2. if nothing was found and nothing happened for [daemon] poll_idle_us,
+ *      flag every session "daemon asleep" (RINGD_SQ_NEED_WAKEUP), fence,
+ *      and look once more; within poll_idle_us, go round again (polling);
  *   3. publish CQ tails and wake the clients that wait;
  *   4. submit, and wait for a kernel completion only if there was no work
- *      (completions are I/O, control-socket and doorbell polls, signals);
+ *      and the poll time is over (completions are I/O, control-socket and
+ *      doorbell polls, signals);
  *   5. reap and route.
  */
 #define _GNU_SOURCE
@@ -131,10 +133,17 @@ static void srv_accept_one(struct srv *s, int fd)
 	srv_arm_session_poll(s, se, true);
 }
 
+/*
+ * Accept up to a budget of connections. The multishot poll on the listening
+ * socket fires on new arrivals only, so when the budget runs out with
+ * connections still queued, accept_more makes the loop come back for them
+ * (else a burst of connects would wait for the next arrival).
+ */
 static void srv_accept(struct srv *s)
 {
 	unsigned int i;
 
+	s->accept_more = false;
 	for (i = 0; i < 16; i++) {
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -145,6 +154,7 @@ static void srv_accept(struct srv *s)
 		}
 		srv_accept_one(s, fd);
 	}
+	s->accept_more = true;
 }
 
 static void srv_fill_stats(const struct srv *s, const struct sess *se, Ringd__Stats *st)
@@ -441,16 +451,57 @@ static unsigned int srv_consume_all(struct srv *s)
 	return work;
 }
 
-static void srv_reap(struct srv *s)
+/* Route every kernel completion. Returns how many there were. */
+static unsigned int srv_reap(struct srv *s)
 {
 	struct kr_cqe cqes[256];
-	unsigned int n, i;
+	unsigned int n, i, total = 0;
 
 	do {
 		n = kr_reap(&s->kr, cqes, 256);
 		for (i = 0; i < n; i++)
 			srv_cqe(s, &cqes[i]);
+		total += n;
 	} while (n == 256);
+	return total;
+}
+
+static inline void srv_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ volatile("" ::: "memory");
+#endif
+}
+
+static uint64_t srv_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Whether to poll rather than sleep: yes for poll_idle_us after the last
+ * SQE or kernel completion (@activity: completions in the last pass). A
+ * wake-up costs the client a doorbell syscall and us 7-9 us (far more in
+ * a VM), so while a client is busy it submits without any syscall; an
+ * idle daemon still sleeps.
+ */
+static bool srv_keep_polling(struct srv *s, bool activity)
+{
+	uint64_t now;
+
+	if (!s->cfg.poll_idle_us)
+		return false;
+	now = srv_now_ns();
+	if (activity || !s->idle_since_ns) {
+		s->idle_since_ns = now;
+		return true;
+	}
+	return now - s->idle_since_ns < (uint64_t)s->cfg.poll_idle_us * 1000u;
 }
 
 /* Work done before each sleep: watchdog, status, reload. */
@@ -473,23 +524,36 @@ static void srv_before_sleep(struct srv *s)
 static int srv_iterate(struct srv *s)
 {
 	unsigned int work = srv_consume_all(s);
+	bool polling = false;
 	int ret;
 
-	if (!work) {
+	if (s->accept_more && s->listen_fd >= 0) {
+		srv_accept(s);
+		work++;
+	}
+	if (!work)
+		polling = srv_keep_polling(s, s->reaped);
+	if (!work && !polling) {
 		srv_set_sleeping(s, true);
 		work = srv_consume_all(s);
 	}
-	if (work)
+	/* Awake or polling: clients need not ring the doorbell. */
+	if (work || polling)
 		srv_set_sleeping(s, false);
+	if (work)
+		s->idle_since_ns = 0; /* the idle clock restarts on the next empty pass */
 	disp_flush(s);
 	srv_before_sleep(s);
-	ret = kr_submit_and_wait(&s->kr, work ? 0 : 1, work ? 0 : s->tick_ms * 1000000ull);
+	ret = kr_submit_and_wait(&s->kr, work || polling ? 0 : 1,
+				 work || polling ? 0 : s->tick_ms * 1000000ull);
 	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
 		log_err("io_uring wait: %s", strerror(-ret));
 		return ret;
 	}
-	srv_reap(s);
+	s->reaped = srv_reap(s);
 	disp_flush(s);
+	if (polling && !s->reaped)
+		srv_cpu_relax();
 	return 0;
 }
 

@@ -149,6 +149,7 @@ struct srv {
 	bool listen_owned; /* we bound it (not systemd): unlink at exit */
 	int lock_fd;	   /* "<socket>.lock", held while we own the socket */
 	int signal_fd;
+	bool accept_more; /* the last accept pass stopped at its budget */
 	bool stop;
 	bool reload;
 	uint64_t tick_ms;	 /* longest sleep of the loop */
@@ -164,6 +165,8 @@ struct srv {
 	uint32_t req_free; /* head of free list; nreqs = empty */
 	uint32_t reqs_inflight;
 	bool sleeping; /* NEED_WAKEUP set on the active sessions */
+	uint64_t idle_since_ns; /* start of the current idle poll; 0: not idle */
+	unsigned int reaped;	/* kernel completions in the last pass */
 
 	uint32_t *dirty; /* slots of sessions with unpublished CQEs */
 	uint32_t ndirty, dirty_cap;

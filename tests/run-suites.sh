@@ -8,6 +8,7 @@ shopt -s nullglob
 
 # Sanitizer findings in the suites or in the daemons they start are failures.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$(cd "$(dirname "$0")" && pwd)/lsan.supp:print_suppressions=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:exitcode=98}"
 
 total=0 pass=0 fail=0 crash=0 skip=0 broken=0

@@ -41,7 +41,8 @@ struct ringd_opts {
 	unsigned int sq_entries; /* 0: daemon default (128) */
 	unsigned int cq_entries; /* 0: 2 * sq_entries */
 	size_t buf_size;	 /* data-area bytes; 0: daemon default (4 MiB, within quota) */
-	unsigned int spin_us;	 /* busy-poll this long before sleeping in waits; 0: default */
+	unsigned int spin_us;	 /* spin this long (from the last progress) before sleeping
+				    in waits; 0: $RINGD_SPIN_US, else 10 */
 	unsigned int flags;	 /* RINGD_OPT_* */
 };
 

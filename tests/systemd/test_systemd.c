@@ -158,6 +158,14 @@ Test(notify, sigterm_drains_inflight_io_before_exit)
 		ringd_sqe_set_data64(sqe, i);
 	}
 	cr_assert_eq(ringd_submit(rd), 32);
+	/* Wait until the daemon has taken all 32 (SQEs it has not read when
+	 * SIGTERM arrives are not in flight and are not served). */
+	{
+		struct ringd_stats st = { 0 };
+
+		cr_assert(rt_wait_for(5000, ringd_stats(rd, &st) == 0 && st.submitted == 32),
+			  "the daemon took %llu of 32 SQEs", (unsigned long long)st.submitted);
+	}
 	kill(g_d.pid, SIGTERM);
 	/* Every accepted request completes (not dropped), then the session ends. */
 	for (;;) {

@@ -1,0 +1,1182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ringd-bench: measure what the daemon costs, against io_uring used
+ * directly on the same backing file, in the spirit of fio's t/io_uring.
+ *
+ *   ringd-bench --engine ringd  --volume NAME [--socket PATH] [options]
+ *   ringd-bench --engine direct --file PATH [options]
+ *
+ * Each of --procs worker processes keeps --qd requests in flight, preparing
+ * and submitting up to --batch at a time and, once the queue is full,
+ * waiting for --batch completions. The parent starts them together, shows
+ * progress once a second, stops them after --runtime and adds up:
+ *
+ *   IOPS, MB/s     completions inside the measured window;
+ *   latency        per request, from the clock read just before its batch was
+ *                  submitted to the clock read just after it was reaped, in a
+ *                  log-linear histogram (64 sub-buckets per power of two, so
+ *                  values are within 1.6 %);
+ *   CPU            user+system seconds of the workers inside the window
+ *                  (getrusage(RUSAGE_SELF) deltas) and of the daemon
+ *                  (--daemon-pid: utime+stime from /proc/PID/stat);
+ *   syscalls/IO    raw_syscalls:sys_enter events counted by the kernel for
+ *                  the workers and for the daemon's main thread (perf
+ *                  tracepoint; needs tracefs and perf permission, else null);
+ *   ctxsw/IO       voluntary+involuntary context switches: how often a side
+ *                  went to sleep (or was preempted) per I/O.
+ *
+ * Workload "idle" connects, does a few NOPs and then sits still: it measures
+ * what idle sessions cost the daemon.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <linux/perf_event.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ringd.h"
+
+#define MAX_PROCS 1024u
+#define MAX_QD	  4096u
+
+/* Log-linear latency histogram in nanoseconds: values below 128 exactly,
+ * then 64 buckets per power of two up to 2^48 ns. */
+#define H_SUB_BITS 6u
+#define H_LINEAR   (1u << (H_SUB_BITS + 1))
+#define H_MAX_MSB  48u
+#define H_BUCKETS  (H_LINEAR + (H_MAX_MSB - H_SUB_BITS) * (1u << H_SUB_BITS))
+
+enum workload { WL_NOP, WL_RANDREAD, WL_RANDWRITE, WL_RW, WL_IDLE };
+enum engine { ENG_DIRECT, ENG_RINGD };
+enum io_op { IO_NOP, IO_READ, IO_WRITE };
+
+static const char *const wl_names[] = { "nop", "randread", "randwrite", "rw", "idle" };
+static const char *const eng_names[] = { "direct", "ringd" };
+
+struct opts {
+	enum engine engine;
+	enum workload wl;
+	unsigned int bs, qd, batch, procs, rwmix, spin_us;
+	double runtime;
+	const char *volume, *file, *socket, *label;
+	const char *summary, *cdf; /* append a TSV line / write the latency CDF */
+	uint64_t size;
+	pid_t daemon_pid;
+	bool json, quiet, no_lat;
+	int cpu; /* pin workers here; -1: no */
+};
+
+/* What one worker reports, in memory shared with the parent. */
+struct worker_res {
+	_Alignas(64) uint64_t ios; /* updated while running, for progress */
+	_Alignas(64) uint64_t bytes;
+	uint64_t errors;
+	int32_t first_err;
+	int setup_err;
+	char msg[160];
+	double cpu_user, cpu_sys;
+	uint64_t ctxsw;
+	int64_t syscalls; /* -1: not counted */
+	uint64_t hist[H_BUCKETS];
+};
+
+struct shared {
+	_Alignas(64) unsigned int ready;
+	_Alignas(64) unsigned int start;
+	_Alignas(64) unsigned int stop;
+	struct worker_res res[];
+};
+
+struct done {
+	uint32_t slot;
+	int32_t res;
+};
+
+struct worker;
+
+struct engine_ops {
+	int (*setup)(struct worker *w);
+	void (*prep)(struct worker *w, uint32_t slot, enum io_op op, uint64_t off);
+	/* Submit what was prepared; wait until @wait_nr completions are ready.
+	 * Returns 0 or -errno. */
+	int (*submit)(struct worker *w, unsigned int wait_nr);
+	unsigned int (*reap)(struct worker *w, struct done *d, unsigned int max);
+	void (*teardown)(struct worker *w);
+};
+
+struct worker {
+	const struct opts *o;
+	struct worker_res *res;
+	unsigned int id;
+	uint64_t size; /* addressable bytes */
+	uint8_t *bufs; /* qd * bs */
+	/* direct */
+	struct io_uring ring;
+	int fd;
+	/* ringd */
+	struct ringd *rd;
+	int handle;
+	struct ringd_cqe cqes[MAX_QD];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static unsigned int hist_idx(uint64_t v)
+{
+	unsigned int msb;
+
+	if (v < H_LINEAR)
+		return (unsigned int)v;
+	msb = 63u - (unsigned int)__builtin_clzll(v);
+	if (msb >= H_MAX_MSB)
+		return H_BUCKETS - 1;
+	return H_LINEAR + (msb - H_SUB_BITS - 1) * (1u << H_SUB_BITS) +
+	       (unsigned int)((v >> (msb - H_SUB_BITS)) & ((1u << H_SUB_BITS) - 1));
+}
+
+/* The middle of bucket @i, in ns. */
+static double hist_val(unsigned int i)
+{
+	unsigned int msb, sub;
+
+	if (i < H_LINEAR)
+		return i;
+	msb = (i - H_LINEAR) / (1u << H_SUB_BITS) + H_SUB_BITS + 1;
+	sub = (i - H_LINEAR) % (1u << H_SUB_BITS);
+	return ((double)((1ull << H_SUB_BITS) + sub) + 0.5) * (double)(1ull << (msb - H_SUB_BITS));
+}
+
+/* xorshift64*: cheap and good enough to pick offsets. */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ull;
+}
+
+/*
+ * Open a counter of raw_syscalls:sys_enter for @pid (0: this process).
+ * Returns an fd, or -errno when tracefs or perf is not available.
+ */
+static int syscall_counter(pid_t pid)
+{
+	static const char *const paths[] = {
+		"/sys/kernel/tracing/events/raw_syscalls/sys_enter/id",
+		"/sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id",
+	};
+	struct perf_event_attr a;
+	unsigned long long id = 0;
+	unsigned int i;
+	long fd;
+
+	for (i = 0; i < 2 && !id; i++) {
+		FILE *f = fopen(paths[i], "r");
+
+		if (!f)
+			continue;
+		if (fscanf(f, "%llu", &id) != 1)
+			id = 0;
+		fclose(f);
+	}
+	if (!id)
+		return -ENOENT;
+	memset(&a, 0, sizeof(a));
+	a.type = PERF_TYPE_TRACEPOINT;
+	a.size = sizeof(a);
+	a.config = id;
+	a.disabled = 1;
+	a.exclude_kernel = 0;
+	fd = syscall(SYS_perf_event_open, &a, pid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return (int)fd;
+}
+
+static int64_t counter_read(int fd)
+{
+	uint64_t v;
+
+	if (fd < 0 || read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+		return -1;
+	return (int64_t)v;
+}
+
+/* --- direct: liburing in this process ------------------------------------- */
+
+static int direct_setup(struct worker *w)
+{
+	const struct opts *o = w->o;
+	struct iovec iov;
+	struct stat st;
+	int ret;
+
+	ret = io_uring_queue_init(o->qd < 8 ? 8 : o->qd, &w->ring, 0);
+	if (ret < 0) {
+		snprintf(w->res->msg, sizeof(w->res->msg), "io_uring_queue_init: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	if (o->wl == WL_NOP || o->wl == WL_IDLE)
+		return 0;
+	w->fd = open(o->file, (o->wl == WL_RANDREAD ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (w->fd < 0 || fstat(w->fd, &st) < 0) {
+		ret = -errno;
+		snprintf(w->res->msg, sizeof(w->res->msg), "%s: %s", o->file, strerror(errno));
+		return ret;
+	}
+	w->size = o->size ? o->size : (uint64_t)st.st_size;
+	ret = io_uring_register_files(&w->ring, &w->fd, 1);
+	if (!ret) {
+		iov.iov_base = w->bufs;
+		iov.iov_len = (size_t)o->qd * o->bs;
+		ret = io_uring_register_buffers(&w->ring, &iov, 1);
+	}
+	if (ret < 0)
+		snprintf(w->res->msg, sizeof(w->res->msg), "io_uring register: %s", strerror(-ret));
+	return ret;
+}
+
+static void direct_prep(struct worker *w, uint32_t slot, enum io_op op, uint64_t off)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	void *buf = w->bufs + (size_t)slot * w->o->bs;
+
+	/* The ring has at least qd entries and never more than qd in flight. */
+	if (op == IO_NOP) {
+		io_uring_prep_nop(sqe);
+	} else {
+		if (op == IO_READ)
+			io_uring_prep_read_fixed(sqe, 0, buf, w->o->bs, off, 0);
+		else
+			io_uring_prep_write_fixed(sqe, 0, buf, w->o->bs, off, 0);
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
+	io_uring_sqe_set_data64(sqe, slot);
+}
+
+static int direct_submit(struct worker *w, unsigned int wait_nr)
+{
+	int ret = io_uring_submit_and_wait(&w->ring, wait_nr);
+
+	return ret < 0 && ret != -EINTR ? ret : 0;
+}
+
+static unsigned int direct_reap(struct worker *w, struct done *d, unsigned int max)
+{
+	struct io_uring_cqe *cqes[256];
+	unsigned int n, i;
+
+	n = io_uring_peek_batch_cqe(&w->ring, cqes, max < 256 ? max : 256);
+	for (i = 0; i < n; i++) {
+		d[i].slot = (uint32_t)cqes[i]->user_data;
+		d[i].res = cqes[i]->res;
+	}
+	io_uring_cq_advance(&w->ring, n);
+	return n;
+}
+
+static void direct_teardown(struct worker *w)
+{
+	io_uring_queue_exit(&w->ring);
+	if (w->fd >= 0)
+		close(w->fd);
+}
+
+static const struct engine_ops direct_ops = {
+	direct_setup, direct_prep, direct_submit, direct_reap, direct_teardown,
+};
+
+/* --- ringd: through the daemon with libringd ----------------------------- */
+
+static int ringd_setup(struct worker *w)
+{
+	const struct opts *o = w->o;
+	struct ringd_opts ro = {
+		.socket_path = o->socket,
+		.sq_entries = o->qd < 8 ? 8 : o->qd,
+		.buf_size = (size_t)o->qd * o->bs + 4096,
+		.spin_us = o->spin_us,
+	};
+	struct ringd_volume_info info;
+	int ret;
+
+	ret = ringd_connect(&ro, &w->rd);
+	if (ret) {
+		snprintf(w->res->msg, sizeof(w->res->msg), "ringd_connect: %s", strerror(-ret));
+		return ret;
+	}
+	w->bufs = ringd_buf_alloc(w->rd, (size_t)o->qd * o->bs, 4096);
+	if (!w->bufs) {
+		snprintf(w->res->msg, sizeof(w->res->msg), "ringd_buf_alloc: no room");
+		return -ENOMEM;
+	}
+	if (o->wl == WL_NOP || o->wl == WL_IDLE)
+		return 0;
+	w->handle =
+	    ringd_open(w->rd, o->volume, o->wl == WL_RANDREAD ? RINGD_RDONLY : RINGD_RDWR, &info);
+	if (w->handle < 0) {
+		snprintf(w->res->msg, sizeof(w->res->msg), "open %s: %s", o->volume,
+			 strerror(-w->handle));
+		return w->handle;
+	}
+	w->size = o->size && o->size < info.size ? o->size : info.size;
+	return 0;
+}
+
+static void ringd_prep(struct worker *w, uint32_t slot, enum io_op op, uint64_t off)
+{
+	struct ringd_sqe *sqe = ringd_get_sqe(w->rd);
+	void *buf = w->bufs + (size_t)slot * w->o->bs;
+
+	/* The SQ has at least qd entries and never more than qd in flight. */
+	if (op == IO_NOP)
+		ringd_prep_nop(sqe);
+	else if (op == IO_READ)
+		ringd_prep_read(sqe, w->handle, buf, w->o->bs, off);
+	else
+		ringd_prep_write(sqe, w->handle, buf, w->o->bs, off);
+	ringd_sqe_set_data64(sqe, slot);
+}
+
+static int ringd_submit_(struct worker *w, unsigned int wait_nr)
+{
+	int ret = ringd_submit_and_wait(w->rd, wait_nr);
+
+	return ret < 0 ? ret : 0;
+}
+
+static unsigned int ringd_reap(struct worker *w, struct done *d, unsigned int max)
+{
+	unsigned int n, i;
+
+	n = ringd_peek_batch_cqe(w->rd, w->cqes, max < MAX_QD ? max : MAX_QD);
+	for (i = 0; i < n; i++) {
+		d[i].slot = (uint32_t)w->cqes[i].user_data;
+		d[i].res = w->cqes[i].res;
+	}
+	return n;
+}
+
+static void ringd_teardown(struct worker *w)
+{
+	if (w->rd)
+		ringd_disconnect(w->rd);
+}
+
+static const struct engine_ops ringd_ops = {
+	ringd_setup, ringd_prep, ringd_submit_, ringd_reap, ringd_teardown,
+};
+
+/* --- the worker loop ------------------------------------------------------ */
+
+static double tv_s(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static enum io_op pick_op(const struct opts *o, uint64_t *seed)
+{
+	switch (o->wl) {
+	case WL_RANDREAD:
+		return IO_READ;
+	case WL_RANDWRITE:
+		return IO_WRITE;
+	case WL_RW:
+		return rnd(seed) % 100 < o->rwmix ? IO_READ : IO_WRITE;
+	default:
+		return IO_NOP;
+	}
+}
+
+/* Keep qd requests in flight until the parent says stop. Returns 0 or -errno. */
+static int worker_loop(struct worker *w, const struct engine_ops *e, volatile struct shared *sh)
+{
+	const struct opts *o = w->o;
+	struct worker_res *r = w->res;
+	uint64_t *stamp = calloc(o->qd, sizeof(*stamp));
+	uint32_t *free_slots = calloc(o->qd, sizeof(*free_slots));
+	struct done *d = calloc(o->qd, sizeof(*d));
+	uint64_t seed = 0x9e3779b97f4a7c15ull * (w->id + 1) ^ (uint64_t)getpid();
+	uint64_t nblocks = w->size / o->bs, ios = 0, bytes = 0, errors = 0;
+	unsigned int inflight = 0, nfree = o->qd, i;
+	bool stopping = false;
+	int ret = 0;
+
+	if (!stamp || !free_slots || !d) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (o->wl != WL_NOP && !nblocks) {
+		snprintf(r->msg, sizeof(r->msg), "the target is smaller than one block");
+		ret = -EINVAL;
+		goto out;
+	}
+	for (i = 0; i < o->qd; i++)
+		free_slots[i] = o->qd - 1 - i;
+	for (;;) {
+		unsigned int n = 0, wait_nr = 0, m;
+		uint64_t t;
+
+		if (!stopping && __atomic_load_n(&sh->stop, __ATOMIC_RELAXED))
+			stopping = true;
+		if (stopping && !inflight)
+			break;
+		t = o->no_lat ? 0 : now_ns();
+		while (!stopping && n < o->batch && nfree) {
+			uint32_t slot = free_slots[--nfree];
+			enum io_op op = pick_op(o, &seed);
+			uint64_t off = op == IO_NOP ? 0 : (rnd(&seed) % nblocks) * o->bs;
+
+			e->prep(w, slot, op, off);
+			stamp[slot] = t;
+			n++;
+		}
+		inflight += n;
+		if (stopping || !nfree)
+			wait_nr = stopping ? 1 : (o->batch < inflight ? o->batch : inflight);
+		ret = e->submit(w, wait_nr);
+		if (ret) {
+			snprintf(r->msg, sizeof(r->msg), "submit: %s", strerror(-ret));
+			break;
+		}
+		m = e->reap(w, d, o->qd);
+		if (!m)
+			continue;
+		t = o->no_lat ? 0 : now_ns();
+		for (i = 0; i < m; i++) {
+			uint32_t slot = d[i].slot;
+			int32_t want = o->wl == WL_NOP ? 0 : (int32_t)o->bs;
+
+			if (slot >= o->qd) {
+				snprintf(r->msg, sizeof(r->msg), "completion for unknown slot %u",
+					 slot);
+				ret = -EPROTO;
+				goto out;
+			}
+			free_slots[nfree++] = slot;
+			if (stopping)
+				continue;
+			if (d[i].res != want) {
+				if (!errors)
+					r->first_err = d[i].res;
+				errors++;
+			}
+			ios++;
+			bytes += d[i].res > 0 ? (uint64_t)d[i].res : 0;
+			if (!o->no_lat)
+				r->hist[hist_idx(t - stamp[slot])]++;
+		}
+		inflight -= m;
+		__atomic_store_n(&r->ios, ios, __ATOMIC_RELAXED);
+	}
+out:
+	r->bytes = bytes;
+	r->errors = errors;
+	__atomic_store_n(&r->ios, ios, __ATOMIC_RELAXED);
+	free(stamp);
+	free(free_slots);
+	free(d);
+	return ret;
+}
+
+/* Idle: a few NOPs, then nothing until stop. */
+static int worker_idle(struct worker *w, const struct engine_ops *e, volatile struct shared *sh)
+{
+	struct done d[8];
+	unsigned int i, got = 0;
+	int ret;
+
+	for (i = 0; i < 8; i++)
+		e->prep(w, i % w->o->qd, IO_NOP, 0);
+	ret = e->submit(w, 8);
+	while (!ret && got < 8)
+		got += e->reap(w, d, 8);
+	if (ret)
+		return ret;
+	__atomic_add_fetch(&sh->ready, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&sh->stop, __ATOMIC_RELAXED))
+		usleep(20000);
+	return 0;
+}
+
+static int worker_main(const struct opts *o, unsigned int id, volatile struct shared *sh)
+{
+	const struct engine_ops *e = o->engine == ENG_DIRECT ? &direct_ops : &ringd_ops;
+	struct worker_res *r = (struct worker_res *)&sh->res[id];
+	struct worker *w = calloc(1, sizeof(*w));
+	struct rusage ru0, ru1;
+	int cfd, ret;
+
+	if (!w)
+		return 1;
+	w->o = o;
+	w->res = r;
+	w->id = id;
+	w->fd = -1;
+	w->handle = -1;
+	w->size = o->size;
+	r->syscalls = -1;
+	if (o->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(o->cpu, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+	}
+	if (o->engine == ENG_DIRECT) {
+		w->bufs = mmap(NULL, (size_t)o->qd * o->bs, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (w->bufs == MAP_FAILED) {
+			r->setup_err = -ENOMEM;
+			goto out_ready;
+		}
+	}
+	ret = e->setup(w);
+	if (ret) {
+		r->setup_err = ret;
+		goto out_ready;
+	}
+	memset(w->bufs, 0xa5, (size_t)o->qd * o->bs);
+	if (o->wl == WL_IDLE) {
+		ret = worker_idle(w, e, sh);
+		if (ret)
+			snprintf(r->msg, sizeof(r->msg), "idle setup: %s", strerror(-ret));
+		e->teardown(w);
+		return ret ? 1 : 0;
+	}
+	cfd = syscall_counter(0);
+	__atomic_add_fetch(&sh->ready, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&sh->start, __ATOMIC_ACQUIRE)) {
+		if (__atomic_load_n(&sh->stop, __ATOMIC_RELAXED))
+			goto out;
+		usleep(1000);
+	}
+	getrusage(RUSAGE_SELF, &ru0);
+	if (cfd >= 0)
+		ioctl(cfd, PERF_EVENT_IOC_ENABLE, 0);
+	ret = worker_loop(w, e, sh);
+	if (cfd >= 0)
+		ioctl(cfd, PERF_EVENT_IOC_DISABLE, 0);
+	getrusage(RUSAGE_SELF, &ru1);
+	r->cpu_user = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime);
+	r->cpu_sys = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime);
+	r->ctxsw = (uint64_t)((ru1.ru_nvcsw - ru0.ru_nvcsw) + (ru1.ru_nivcsw - ru0.ru_nivcsw));
+	r->syscalls = counter_read(cfd);
+	if (ret && !r->setup_err)
+		r->setup_err = ret;
+out:
+	e->teardown(w);
+	return r->setup_err ? 1 : 0;
+out_ready:
+	__atomic_add_fetch(&sh->ready, 1, __ATOMIC_SEQ_CST);
+	e->teardown(w);
+	return 1;
+}
+
+/* --- the parent ----------------------------------------------------------- */
+
+struct proc_cpu {
+	double cpu_s;
+	uint64_t ctxsw;
+	bool ok;
+};
+
+/* utime+stime of @pid from /proc/PID/stat and its context switches. */
+static struct proc_cpu proc_cpu(pid_t pid)
+{
+	struct proc_cpu pc = { 0 };
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+
+	if (pid <= 0)
+		return pc;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return pc;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	/* After "pid (comm)": state is field 3; utime, stime are 14 and 15. */
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return pc;
+	pc.cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	pc.ok = true;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return pc;
+	while (fgets(buf, sizeof(buf), f)) {
+		unsigned long long v;
+
+		if (sscanf(buf, "voluntary_ctxt_switches: %llu", &v) == 1 ||
+		    sscanf(buf, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+			pc.ctxsw += v;
+	}
+	fclose(f);
+	return pc;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (toupper((unsigned char)*end)) {
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	}
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out)
+{
+	uint64_t v;
+
+	if (parse_size(s, &v) || v < min || v > max)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: ringd-bench [options]\n"
+	      "  -e, --engine ringd|direct   through the daemon, or liburing on --file (ringd)\n"
+	      "  -w, --workload W            nop, randread, randwrite, rw, idle (randread)\n"
+	      "  -b, --bs SIZE               block size (4K)\n"
+	      "  -q, --qd N                  requests in flight per process (32)\n"
+	      "  -B, --batch N               submit and complete batch (min(qd, 32))\n"
+	      "  -p, --procs N               worker processes (1)\n"
+	      "  -t, --runtime SEC           measured time, may be fractional (5)\n"
+	      "  -M, --rwmix PCT             reads in %% for rw (50)\n"
+	      "  -v, --volume NAME           volume (ringd engine)\n"
+	      "  -f, --file PATH             backing file (direct engine)\n"
+	      "  -S, --size SIZE             limit offsets to the first SIZE bytes\n"
+	      "  -s, --socket PATH           daemon socket ($RINGD_SOCKET)\n"
+	      "  -d, --daemon-pid PID        account the daemon's CPU and syscalls\n"
+	      "      --spin-us N             libringd spin before sleeping (library default)\n"
+	      "      --cpu N                 pin the workers to CPU N\n"
+	      "      --no-lat                skip the clock reads (latency not measured)\n"
+	      "      --label TEXT            free text copied into the JSON\n"
+	      "  -j, --json                  JSON on stdout\n"
+	      "      --quiet                 no progress line\n"
+	      "      --summary FILE          append one tab-separated line of results to FILE\n"
+	      "      --cdf FILE              write the latency CDF (\"usec fraction\" lines)\n",
+	      f);
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "engine", required_argument, NULL, 'e' },
+		{ "workload", required_argument, NULL, 'w' },
+		{ "bs", required_argument, NULL, 'b' },
+		{ "qd", required_argument, NULL, 'q' },
+		{ "batch", required_argument, NULL, 'B' },
+		{ "procs", required_argument, NULL, 'p' },
+		{ "runtime", required_argument, NULL, 't' },
+		{ "rwmix", required_argument, NULL, 'M' },
+		{ "volume", required_argument, NULL, 'v' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "size", required_argument, NULL, 'S' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "daemon-pid", required_argument, NULL, 'd' },
+		{ "spin-us", required_argument, NULL, 1 },
+		{ "cpu", required_argument, NULL, 2 },
+		{ "no-lat", no_argument, NULL, 3 },
+		{ "label", required_argument, NULL, 4 },
+		{ "quiet", no_argument, NULL, 5 },
+		{ "summary", required_argument, NULL, 6 },
+		{ "cdf", required_argument, NULL, 7 },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	unsigned int i, u;
+	uint64_t v;
+	char *end;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->engine = ENG_RINGD;
+	o->wl = WL_RANDREAD;
+	o->bs = 4096;
+	o->qd = 32;
+	o->procs = 1;
+	o->runtime = 5;
+	o->rwmix = 50;
+	o->cpu = -1;
+	while ((c = getopt_long(argc, argv, "e:w:b:q:B:p:t:M:v:f:S:s:d:jh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			for (i = 0; i < 2 && strcmp(optarg, eng_names[i]); i++)
+				;
+			if (i == 2)
+				goto bad;
+			o->engine = (enum engine)i;
+			break;
+		case 'w':
+			for (i = 0; i < 5 && strcmp(optarg, wl_names[i]); i++)
+				;
+			if (i == 5)
+				goto bad;
+			o->wl = (enum workload)i;
+			break;
+		case 'b':
+			if (parse_uint(optarg, 1, 64u << 20, &o->bs))
+				goto bad;
+			break;
+		case 'q':
+			if (parse_uint(optarg, 1, MAX_QD, &o->qd))
+				goto bad;
+			break;
+		case 'B':
+			if (parse_uint(optarg, 1, MAX_QD, &o->batch))
+				goto bad;
+			break;
+		case 'p':
+			if (parse_uint(optarg, 1, MAX_PROCS, &o->procs))
+				goto bad;
+			break;
+		case 't':
+			errno = 0;
+			o->runtime = strtod(optarg, &end);
+			if (errno || *end || !(o->runtime > 0) || o->runtime > 86400)
+				goto bad;
+			break;
+		case 'M':
+			if (parse_uint(optarg, 0, 100, &o->rwmix))
+				goto bad;
+			break;
+		case 'v':
+			o->volume = optarg;
+			break;
+		case 'f':
+			o->file = optarg;
+			break;
+		case 'S':
+			if (parse_size(optarg, &v))
+				goto bad;
+			o->size = v;
+			break;
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'd':
+			if (parse_uint(optarg, 1, INT32_MAX, &u))
+				goto bad;
+			o->daemon_pid = (pid_t)u;
+			break;
+		case 1:
+			if (parse_uint(optarg, 0, 1000000, &o->spin_us))
+				goto bad;
+			break;
+		case 2:
+			if (parse_uint(optarg, 0, CPU_SETSIZE - 1, &u))
+				goto bad;
+			o->cpu = (int)u;
+			break;
+		case 3:
+			o->no_lat = true;
+			break;
+		case 4:
+			o->label = optarg;
+			break;
+		case 5:
+			o->quiet = true;
+			break;
+		case 6:
+			o->summary = optarg;
+			break;
+		case 7:
+			o->cdf = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return -EINVAL;
+	}
+	if (!o->batch)
+		o->batch = o->qd < 32 ? o->qd : 32;
+	if (o->batch > o->qd)
+		o->batch = o->qd;
+	if (o->wl != WL_NOP && o->wl != WL_IDLE) {
+		if (o->engine == ENG_RINGD && !o->volume) {
+			fprintf(stderr, "ringd-bench: the ringd engine needs --volume\n");
+			return -EINVAL;
+		}
+		if (o->engine == ENG_DIRECT && !o->file) {
+			fprintf(stderr, "ringd-bench: the direct engine needs --file\n");
+			return -EINVAL;
+		}
+	}
+	if (o->wl == WL_IDLE && o->qd < 8)
+		o->qd = 8;
+	return 0;
+bad:
+	fprintf(stderr, "ringd-bench: bad value '%s'\n", optarg);
+	return -EINVAL;
+}
+
+static double hist_pct(const uint64_t *h, uint64_t total, double p)
+{
+	uint64_t want = (uint64_t)ceil(p * (double)total), sum = 0;
+	unsigned int i;
+
+	if (!total)
+		return 0;
+	if (!want)
+		want = 1;
+	for (i = 0; i < H_BUCKETS; i++) {
+		sum += h[i];
+		if (sum >= want)
+			return hist_val(i);
+	}
+	return hist_val(H_BUCKETS - 1);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void json_num_or_null(FILE *f, bool ok, double v)
+{
+	if (ok)
+		fprintf(f, "%.4f", v);
+	else
+		fputs("null", f);
+}
+
+int main(int argc, char **argv)
+{
+	/* Static: nothing to free on the many ways out. */
+	static pid_t pids[MAX_PROCS];
+	static uint64_t hist[H_BUCKETS];
+	struct opts o;
+	size_t shsize;
+	struct shared *sh;
+	uint64_t ios = 0, bytes = 0, errors = 0, ctxsw = 0, hist_n = 0;
+	int64_t syscalls = 0;
+	bool sys_ok = true, failed = false, tty;
+	double elapsed, cpu_user = 0, cpu_sys = 0, lat_sum = 0, lat_min = -1, lat_max = 0;
+	struct proc_cpu d0 = { 0 }, d1 = { 0 };
+	int dcfd = -1;
+	int64_t dsys = -1;
+	uint64_t t0 = 0, t1 = 0, last_ios = 0, last_t;
+	unsigned int i, j;
+	int32_t first_err = 0;
+	struct utsname un;
+	char date[64];
+	time_t now;
+
+	if (parse_args(argc, argv, &o))
+		return 2;
+	shsize = sizeof(*sh) + (size_t)o.procs * sizeof(struct worker_res);
+	sh = mmap(NULL, shsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED) {
+		fprintf(stderr, "ringd-bench: out of memory\n");
+		return 1;
+	}
+	fflush(NULL);
+	for (i = 0; i < o.procs; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0) {
+			fprintf(stderr, "ringd-bench: fork: %s\n", strerror(errno));
+			__atomic_store_n(&sh->stop, 1, __ATOMIC_SEQ_CST);
+			o.procs = i;
+			failed = true;
+			break;
+		}
+		if (!pids[i])
+			_exit(worker_main(&o, i, sh));
+	}
+	while (__atomic_load_n(&sh->ready, __ATOMIC_SEQ_CST) < o.procs)
+		usleep(1000);
+	for (i = 0; i < o.procs; i++)
+		if (sh->res[i].setup_err)
+			failed = true;
+	if (failed) {
+		__atomic_store_n(&sh->stop, 1, __ATOMIC_SEQ_CST);
+		goto reap;
+	}
+	/* Idle sessions: let the daemon settle before measuring it. */
+	if (o.wl == WL_IDLE)
+		usleep(500000);
+	if (o.daemon_pid) {
+		dcfd = syscall_counter(o.daemon_pid);
+		if (dcfd >= 0)
+			ioctl(dcfd, PERF_EVENT_IOC_ENABLE, 0);
+	}
+	d0 = proc_cpu(o.daemon_pid);
+	t0 = last_t = now_ns();
+	__atomic_store_n(&sh->start, 1, __ATOMIC_RELEASE);
+	tty = isatty(STDERR_FILENO);
+	for (;;) {
+		uint64_t t = now_ns(), cur = 0;
+		double left = o.runtime - (double)(t - t0) / 1e9;
+
+		if (left <= 0)
+			break;
+		usleep(left > 1.0 ? 1000000 : (useconds_t)(left * 1e6));
+		if (o.quiet || o.wl == WL_IDLE)
+			continue;
+		t = now_ns();
+		for (i = 0; i < o.procs; i++)
+			cur += __atomic_load_n(&sh->res[i].ios, __ATOMIC_RELAXED);
+		fprintf(stderr, "%s[%5.1f/%.1fs] %s %s qd=%u procs=%u: %.0f IOPS%s",
+			tty ? "\r" : "", (double)(t - t0) / 1e9, o.runtime, eng_names[o.engine],
+			wl_names[o.wl], o.qd, o.procs,
+			(double)(cur - last_ios) * 1e9 / (double)(t - last_t), tty ? "   " : "\n");
+		last_ios = cur;
+		last_t = t;
+	}
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_SEQ_CST);
+	t1 = now_ns();
+	d1 = proc_cpu(o.daemon_pid);
+	if (dcfd >= 0) {
+		ioctl(dcfd, PERF_EVENT_IOC_DISABLE, 0);
+		dsys = counter_read(dcfd);
+		close(dcfd);
+	}
+	if (!o.quiet && tty && o.wl != WL_IDLE)
+		fputc('\n', stderr);
+reap:
+	for (i = 0; i < o.procs; i++) {
+		int st;
+
+		if (waitpid(pids[i], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+			failed = true;
+	}
+	for (i = 0; i < o.procs; i++) {
+		struct worker_res *r = &sh->res[i];
+
+		if (r->msg[0])
+			fprintf(stderr, "ringd-bench: worker %u: %s\n", i, r->msg);
+	}
+	if (failed)
+		return 1;
+	elapsed = (double)(t1 - t0) / 1e9;
+	for (i = 0; i < o.procs; i++) {
+		struct worker_res *r = &sh->res[i];
+
+		ios += r->ios;
+		bytes += r->bytes;
+		if (r->errors && !errors)
+			first_err = r->first_err;
+		errors += r->errors;
+		cpu_user += r->cpu_user;
+		cpu_sys += r->cpu_sys;
+		ctxsw += r->ctxsw;
+		if (r->syscalls < 0)
+			sys_ok = false;
+		else
+			syscalls += r->syscalls;
+		for (j = 0; j < H_BUCKETS; j++)
+			hist[j] += r->hist[j];
+	}
+	for (j = 0; j < H_BUCKETS; j++) {
+		if (!hist[j])
+			continue;
+		hist_n += hist[j];
+		lat_sum += hist_val(j) * (double)hist[j];
+		if (lat_min < 0)
+			lat_min = hist_val(j);
+		lat_max = hist_val(j);
+	}
+	if (errors)
+		fprintf(stderr, "ringd-bench: %llu I/Os failed, the first with %d (%s)\n",
+			(unsigned long long)errors, first_err, strerror(-first_err));
+
+	{
+		double iops = (double)ios / elapsed, mbs = (double)bytes / elapsed / 1e6;
+		double dcpu = d1.cpu_s - d0.cpu_s, ccpu = cpu_user + cpu_sys;
+		bool dok = d0.ok && d1.ok;
+		double p50 = hist_pct(hist, hist_n, 0.50) / 1e3,
+		       p99 = hist_pct(hist, hist_n, 0.99) / 1e3;
+		double p999 = hist_pct(hist, hist_n, 0.999) / 1e3;
+		double per = ios ? 1.0 / (double)ios : 0;
+
+		if (o.summary) {
+			FILE *f = fopen(o.summary, "a");
+
+			if (!f) {
+				fprintf(stderr, "ringd-bench: %s: %s\n", o.summary,
+					strerror(errno));
+				return 1;
+			}
+			/* label engine workload bs qd batch procs iops mb_s p50 p99 p999
+			 * cpu%clients cpu%daemon sys/io-clients sys/io-daemon
+			 * ctxsw/io-clients ctxsw/io-daemon (-1: not measured) */
+			fprintf(f,
+				"%s\t%s\t%s\t%u\t%u\t%u\t%u\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t"
+				"%.3f\t%.4f\t%.4f\t%.4f\t%.4f\n",
+				o.label ? o.label : "-", eng_names[o.engine], wl_names[o.wl], o.bs,
+				o.qd, o.batch, o.procs, iops, mbs, p50, p99, p999,
+				100 * ccpu / elapsed, dok ? 100 * dcpu / elapsed : -1,
+				ios && sys_ok ? (double)syscalls * per : -1,
+				ios && dsys >= 0 ? (double)dsys * per : -1,
+				ios ? (double)ctxsw * per : -1,
+				ios && dok ? (double)(d1.ctxsw - d0.ctxsw) * per : -1);
+			fclose(f);
+		}
+		if (o.cdf) {
+			FILE *f = fopen(o.cdf, "w");
+			uint64_t sum = 0;
+
+			if (!f) {
+				fprintf(stderr, "ringd-bench: %s: %s\n", o.cdf, strerror(errno));
+				return 1;
+			}
+			for (j = 0; j < H_BUCKETS; j++) {
+				if (!hist[j])
+					continue;
+				sum += hist[j];
+				fprintf(f, "%.3f %.6f\n", hist_val(j) / 1e3,
+					(double)sum / (double)hist_n);
+			}
+			fclose(f);
+		}
+		if (!o.json) {
+			printf("%s %s bs=%u qd=%u batch=%u procs=%u: %.0f IOPS, %.1f MB/s",
+			       eng_names[o.engine], wl_names[o.wl], o.bs, o.qd, o.batch, o.procs,
+			       iops, mbs);
+			if (hist_n)
+				printf(", lat p50 %.2f p99 %.2f p99.9 %.2f us", p50, p99, p999);
+			printf("\n  CPU: clients %.2f s (%.0f%%)", ccpu, 100 * ccpu / elapsed);
+			if (dok)
+				printf(", daemon %.2f s (%.1f%%)", dcpu, 100 * dcpu / elapsed);
+			if (ios)
+				printf("; ctxsw/IO clients %.4f", (double)ctxsw * per);
+			if (ios && dok)
+				printf(" daemon %.4f", (double)(d1.ctxsw - d0.ctxsw) * per);
+			if (ios && sys_ok)
+				printf("; syscalls/IO clients %.4f", (double)syscalls * per);
+			if (ios && dsys >= 0)
+				printf(" daemon %.4f", (double)dsys * per);
+			printf("\n");
+			return errors ? 1 : 0;
+		}
+		now = time(NULL);
+		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+		uname(&un);
+		printf("{\n  \"engine\": \"%s\", \"workload\": \"%s\", \"label\": ",
+		       eng_names[o.engine], wl_names[o.wl]);
+		json_str(stdout, o.label ? o.label : "");
+		printf(",\n  \"date\": \"%s\", \"host\": ", date);
+		json_str(stdout, un.nodename);
+		printf(", \"kernel\": ");
+		json_str(stdout, un.release);
+		printf(", \"cpus\": %ld,\n", sysconf(_SC_NPROCESSORS_ONLN));
+		printf("  \"bs\": %u, \"qd\": %u, \"batch\": %u, \"procs\": %u, \"rwmix\": %u,\n",
+		       o.bs, o.qd, o.batch, o.procs, o.rwmix);
+		printf("  \"runtime_s\": %.4f, \"ios\": %llu, \"errors\": %llu,\n", elapsed,
+		       (unsigned long long)ios, (unsigned long long)errors);
+		printf("  \"iops\": %.1f, \"mb_s\": %.3f,\n", iops, mbs);
+		printf("  \"lat_us\": {\"samples\": %llu, \"min\": %.3f, \"mean\": %.3f, \"p50\": "
+		       "%.3f, "
+		       "\"p90\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f},\n",
+		       (unsigned long long)hist_n, lat_min < 0 ? 0 : lat_min / 1e3,
+		       hist_n ? lat_sum / (double)hist_n / 1e3 : 0, p50,
+		       hist_pct(hist, hist_n, 0.90) / 1e3, p99, p999, lat_max / 1e3);
+		printf("  \"cpu_s\": {\"clients\": %.4f, \"clients_user\": %.4f, \"clients_sys\": "
+		       "%.4f, \"daemon\": ",
+		       ccpu, cpu_user, cpu_sys);
+		json_num_or_null(stdout, dok, dcpu);
+		printf("},\n  \"cpu_pct\": {\"clients\": %.2f, \"daemon\": ", 100 * ccpu / elapsed);
+		json_num_or_null(stdout, dok, 100 * dcpu / elapsed);
+		printf("},\n  \"ctxsw_per_io\": {\"clients\": ");
+		json_num_or_null(stdout, ios, (double)ctxsw * per);
+		printf(", \"daemon\": ");
+		json_num_or_null(stdout, ios && dok, (double)(d1.ctxsw - d0.ctxsw) * per);
+		printf("},\n  \"syscalls_per_io\": {\"clients\": ");
+		json_num_or_null(stdout, ios && sys_ok, (double)syscalls * per);
+		printf(", \"daemon\": ");
+		json_num_or_null(stdout, ios && dsys >= 0, (double)dsys * per);
+		printf("},\n  \"daemon_syscalls\": ");
+		json_num_or_null(stdout, dsys >= 0, (double)dsys);
+		printf(",\n  \"lat_cdf_us\": [");
+		{
+			uint64_t sum = 0;
+			bool first = true;
+
+			for (j = 0; j < H_BUCKETS; j++) {
+				if (!hist[j])
+					continue;
+				sum += hist[j];
+				printf("%s[%.3f, %.6f]", first ? "" : ", ", hist_val(j) / 1e3,
+				       (double)sum / (double)hist_n);
+				first = false;
+			}
+		}
+		printf("]\n}\n");
+	}
+	return errors ? 1 : 0;
+}

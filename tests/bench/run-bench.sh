@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# make bench: run the direct-io_uring vs ringd comparison matrix on this
+# machine and write tests/bench/results/ (JSON per run, results.tsv,
+# gnuplot PNG+SVG plots, summary.md).
+#
+#   tests/bench/run-bench.sh BUILD_DIR [RESULTS_DIR]
+#
+# Environment: BENCH_RUNTIME (seconds per point, default 4), BENCH_IDLE
+# (seconds of the idle-sessions point, default 10), BENCH_VOL_SIZE (1G),
+# BENCH_DAEMON_CPU (0) and BENCH_CLIENT_CPU (1): the daemon gets one core,
+# the clients the other. Needs root (the daemon, its tenant uid 0, and the
+# kernel's syscall counters).
+set -euo pipefail
+
+build=${1:?usage: run-bench.sh BUILD_DIR [RESULTS_DIR]}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+out=${2:-$src/tests/bench/results}
+build=$(cd "$build" && pwd)
+rt=${BENCH_RUNTIME:-4}
+idle=${BENCH_IDLE:-10}
+volsize=${BENCH_VOL_SIZE:-1G}
+dcpu=${BENCH_DAEMON_CPU:-0}
+ccpu=${BENCH_CLIENT_CPU:-1}
+bench="$build/client-lib/ringd-bench"
+ringd="$build/daemon/ringd"
+engine="$build/client-lib/fio/libringd-fio.so"
+
+[ "$(id -u)" = 0 ] || { echo "run-bench: needs root" >&2; exit 1; }
+for b in "$bench" "$ringd"; do
+	[ -x "$b" ] || { echo "run-bench: $b is not built" >&2; exit 1; }
+done
+command -v gnuplot >/dev/null || { echo "run-bench: gnuplot missing (make deps)" >&2; exit 1; }
+
+# Syscalls per I/O come from the raw_syscalls tracepoint: tracefs must be mounted.
+if [ ! -e /sys/kernel/tracing/events/raw_syscalls ] && [ -d /sys/kernel/tracing ]; then
+	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+fi
+
+work=$(mktemp -d /var/tmp/ringd-bench.XXXXXX)
+chmod 755 "$work"
+daemon_pid=
+cleanup() {
+	if [ -n "$daemon_pid" ]; then
+		kill -TERM "$daemon_pid" 2>/dev/null || true
+		wait "$daemon_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$out"
+rm -f "$out"/*.json "$out"/*.dat "$out"/results.tsv "$out"/*.png "$out"/*.svg "$out"/summary.md
+tsv="$out/results.tsv"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+cat >"$work/ringd.conf" <<EOF
+[daemon]
+socket = $work/ringd.sock
+state_dir = $work/state
+log_level = warn
+max_sessions = 256
+
+[volume bench]
+path = $work/bench.img
+direct = no
+
+[tenant bench]
+uid = 0
+volumes = bench:rw
+max_sessions = 128
+max_session_memory = 64M
+max_inflight = 1024
+EOF
+
+# A buffered volume, filled with data and read once so that every read
+# hits the page cache: what is measured is software overhead.
+echo "run-bench: filling a $volsize volume"
+dd if=/dev/urandom of="$work/bench.img" bs=1M count=$(( $(numfmt --from=iec "$volsize") >> 20 )) \
+	status=none
+cat "$work/bench.img" >/dev/null
+
+taskset -c "$dcpu" "$ringd" -c "$work/ringd.conf" 2>"$work/ringd.log" &
+daemon_pid=$!
+for _ in $(seq 100); do
+	[ -S "$work/ringd.sock" ] && break
+	sleep 0.05
+done
+[ -S "$work/ringd.sock" ] || { cat "$work/ringd.log"; exit 1; }
+
+# run NAME ENGINE ARGS...: one point, JSON in $out/NAME.json, a TSV line.
+run() {
+	local name=$1 eng=$2
+	shift 2
+	local tgt=(--file "$work/bench.img")
+	[ "$eng" = ringd ] && tgt=(--volume bench --socket "$work/ringd.sock")
+	"$bench" --engine "$eng" "${tgt[@]}" --daemon-pid "$daemon_pid" --cpu "$ccpu" \
+		--label "$name" --summary "$tsv" --cdf "$out/$name.cdf.dat" --json "$@" \
+		>"$out/$name.json"
+}
+
+echo "run-bench: IOPS vs queue depth, 4K random reads from the page cache"
+for qd in 1 2 4 8 16 32 64 128; do
+	for eng in direct ringd; do
+		# A quarter of the queue per batch: submission and completion overlap.
+		run "qd-$eng-$qd" "$eng" --workload randread --bs 4K --qd "$qd" \
+			--batch $((qd >= 4 ? qd / 4 : 1)) --runtime "$rt"
+	done
+done
+
+echo "run-bench: NOP, batch 32"
+for eng in direct ringd; do
+	run "nop-$eng" "$eng" --workload nop --qd 64 --batch 32 --runtime "$rt" --no-lat
+done
+
+echo "run-bench: 4K random writes, QD 32"
+for eng in direct ringd; do
+	run "randwrite-$eng" "$eng" --workload randwrite --bs 4K --qd 32 --runtime "$rt"
+done
+
+echo "run-bench: 64 processes x QD 4 vs 1 process x QD 256"
+for eng in direct ringd; do
+	run "procs64-$eng" "$eng" --workload randread --bs 4K --qd 4 --procs 64 --runtime "$rt"
+	run "qd256-$eng" "$eng" --workload randread --bs 4K --qd 256 --runtime "$rt"
+done
+
+echo "run-bench: 64 idle sessions, daemon CPU over ${idle}s"
+run "idle64-ringd" ringd --workload idle --procs 64 --runtime "$idle"
+
+fio_ratio=
+if command -v fio >/dev/null && [ -f "$engine" ]; then
+	echo "run-bench: fio, libringd-fio vs fio's io_uring engine"
+	fio_job() { # ENGINE-LINES...
+		printf '[global]\nrw=randread\nbs=4k\niodepth=32\niodepth_batch_submit=8\n'
+		printf 'iodepth_batch_complete_min=1\nsize=%s\ntime_based=1\nruntime=%s\n' \
+			"$volsize" "$rt"
+		printf 'norandommap=1\nrandrepeat=0\ngroup_reporting=1\n[job]\n'
+		printf '%s\n' "$@"
+	}
+	fio_job "ioengine=io_uring" "filename=$work/bench.img" "fixedbufs=1" "registerfiles=1" \
+		>"$work/uring.fio"
+	fio_job "ioengine=external:$engine" "volume=bench" "ringd_socket=$work/ringd.sock" \
+		"filename=ringd" >"$work/ringd.fio"
+	for e in uring ringd; do
+		taskset -c "$ccpu" fio --output-format=json --output="$out/fio-$e.json" \
+			"$work/$e.fio" >/dev/null
+	done
+else
+	echo "run-bench: fio or libringd-fio.so missing: skipping the fio comparison"
+fi
+
+ended=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+"$src/tests/bench/report.sh" "$out" "$started" "$ended" "$load_before" "$load_after" "$rt"
+echo "run-bench: results in $out (summary.md)"

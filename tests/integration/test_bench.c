@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/* ringd-bench runs each workload and engine cleanly against a real daemon. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct rt_daemon g_d;
+
+static const char conf[] = "[volume bench]\n"
+			   "path = bench.img\n"
+			   "create_size = 16M\n"
+			   "direct = no\n"
+			   "\n"
+			   "[tenant root]\n"
+			   "uid = 0\n"
+			   "volumes = bench:rw\n"
+			   "max_sessions = 16\n";
+
+static void daemon_start(void)
+{
+	rt_daemon_start(&g_d, conf);
+}
+
+static void daemon_stop(void)
+{
+	cr_assert_eq(rt_daemon_stop(&g_d), 0);
+}
+
+/* Run ringd-bench with @args (NULL-terminated) plus --json into @out
+ * (a file in the daemon's directory). Returns its exit status. */
+static int run_bench(const char *out, const char *const *args)
+{
+	const char *argv[40];
+	char pid[16];
+	unsigned int n = 0, i;
+	pid_t p;
+	int st, fd;
+
+	snprintf(pid, sizeof(pid), "%d", (int)g_d.pid);
+	argv[n++] = RINGD_BENCH_BIN;
+	argv[n++] = "--socket";
+	argv[n++] = g_d.sock;
+	argv[n++] = "--daemon-pid";
+	argv[n++] = pid;
+	argv[n++] = "--json";
+	argv[n++] = "--quiet";
+	for (i = 0; args[i] && n < 39; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	p = fork();
+	cr_assert_geq(p, 0);
+	if (!p) {
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0)
+			_exit(127);
+		dup2(fd, 1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(p, &st, 0), p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The number after "@key": in the JSON file @path, or -1. */
+static double json_num(const char *path, const char *key)
+{
+	char buf[16384], pat[64];
+	FILE *f = fopen(path, "r");
+	size_t n;
+	char *p;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	p = strstr(buf, pat);
+	return p ? strtod(p + strlen(pat), NULL) : -1;
+}
+
+static void check_run(const char *name, const char *const *args, bool expect_ios)
+{
+	char out[160];
+	int ret;
+
+	snprintf(out, sizeof(out), "%s/%s.json", g_d.dir, name);
+	ret = run_bench(out, args);
+	cr_assert_eq(ret, 0, "%s: ringd-bench exited %d", name, ret);
+	cr_assert_eq(json_num(out, "errors"), 0, "%s: I/O errors reported", name);
+	if (expect_ios)
+		cr_assert_gt(json_num(out, "ios"), 0, "%s: no I/O completed", name);
+	cr_assert_geq(json_num(out, "runtime_s"), 0.1, "%s: no measured window", name);
+}
+
+Test(bench, ringd_engine_runs_every_workload, .init = daemon_start, .fini = daemon_stop,
+     .timeout = 120)
+{
+	static const char *const nop[] = { "--engine", "ringd",	    "--workload", "nop", "--qd",
+					   "16",       "--runtime", "0.3",	  NULL };
+	static const char *const rr[] = { "--engine",  "ringd", "--volume", "bench",   "--workload",
+					  "randread",  "--qd",	"8",	    "--procs", "2",
+					  "--runtime", "0.3",	NULL };
+	static const char *const rw[] = { "--engine",  "ringd",	  "--volume", "bench", "--workload",
+					  "rw",	       "--rwmix", "70",	      "--qd",  "4",
+					  "--runtime", "0.3",	  NULL };
+	static const char *const wr[] = { "--engine",	"ringd",     "--volume", "bench",
+					  "--workload", "randwrite", "--qd",	 "4",
+					  "--runtime",	"0.3",	     NULL };
+	static const char *const idle[] = { "--engine",	 "ringd",   "--workload",
+					    "idle",	 "--procs", "4",
+					    "--runtime", "0.3",	    NULL };
+
+	check_run("nop", nop, true);
+	check_run("randread", rr, true);
+	check_run("rw", rw, true);
+	check_run("randwrite", wr, true);
+	check_run("idle", idle, false);
+}
+
+Test(bench, direct_engine_runs_on_the_backing_file, .init = daemon_start, .fini = daemon_stop,
+     .timeout = 120)
+{
+	char file[160];
+	const char *rr[] = { "--engine", "direct", "--file",	file,  "--workload", "randread",
+			     "--qd",	 "8",	   "--runtime", "0.3", NULL };
+	static const char *const nop[] = { "--engine", "direct",    "--workload", "nop", "--qd",
+					   "16",       "--runtime", "0.3",	  NULL };
+
+	snprintf(file, sizeof(file), "%s/state/bench.img", g_d.dir);
+	check_run("direct-randread", rr, true);
+	check_run("direct-nop", nop, true);
+}
+
+Test(bench, bad_option_is_refused, .init = daemon_start, .fini = daemon_stop)
+{
+	static const char *const bad[] = { "--engine", "ringd", "--workload", "nope", NULL };
+	char out[160];
+
+	snprintf(out, sizeof(out), "%s/bad.json", g_d.dir);
+	cr_assert_eq(run_bench(out, bad), 2, "unknown workload accepted");
+}
