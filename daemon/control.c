@@ -159,11 +159,15 @@ int ctl_recv(int fd, Ringd__Request **out)
 	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return -errno;
-	if (n == 0)
-		return -ECONNRESET;
-	/* Clients never pass fds to the daemon: any is a protocol error. */
+	/*
+	 * Clients never pass fds to the daemon: any is a protocol error. This
+	 * comes before the EOF check, since a zero-length packet can carry
+	 * fds too and they must not stay open in the daemon.
+	 */
 	if (msg.msg_controllen && ctl_close_passed_fds(&msg))
 		return -EPROTO;
+	if (n == 0)
+		return -ECONNRESET;
 	if (msg.msg_flags & MSG_CTRUNC)
 		return -EPROTO;
 	if (msg.msg_flags & MSG_TRUNC)
