@@ -214,6 +214,19 @@ int ctl_send(int fd, const Ringd__Reply *r, const int *fds, unsigned int nfds)
 	return 0;
 }
 
+void ctl_hangup(int fd)
+{
+	char b[64];
+	unsigned int i;
+
+	/* After SHUT_RD nothing more can be queued to us: drain what is. */
+	shutdown(fd, SHUT_RDWR);
+	for (i = 0; i < 4096; i++)
+		if (recv(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC) < 0)
+			break;
+	close(fd);
+}
+
 int ctl_send_error(int fd, int errnum, const char *fmt, ...)
 {
 	Ringd__Reply r = RINGD__REPLY__INIT;

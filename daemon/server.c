@@ -91,7 +91,7 @@ static void srv_accept_one(struct srv *s, int fd)
 	/* Identity comes from the kernel, never from what the client says. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		log_warn("SO_PEERCRED: %s", strerror(errno));
-		close(fd);
+		ctl_hangup(fd);
 		return;
 	}
 	tenant = srv_tenant_for(&s->cfg, cred.uid, cred.gid);
@@ -100,7 +100,7 @@ static void srv_accept_one(struct srv *s, int fd)
 			 (unsigned int)cred.uid, (unsigned int)cred.gid);
 		ctl_send_error(fd, EACCES, "uid %u (gid %u) is not a tenant of this daemon",
 			       (unsigned int)cred.uid, (unsigned int)cred.gid);
-		close(fd);
+		ctl_hangup(fd);
 		return;
 	}
 	if (tenant >= 0 && s->usage[tenant].sessions >= s->cfg.tenants[tenant].max_sessions) {
@@ -109,14 +109,14 @@ static void srv_accept_one(struct srv *s, int fd)
 			 s->cfg.tenants[tenant].max_sessions);
 		ctl_send_error(fd, EDQUOT, "tenant %s already has max_sessions = %u sessions",
 			       s->cfg.tenants[tenant].name, s->cfg.tenants[tenant].max_sessions);
-		close(fd);
+		ctl_hangup(fd);
 		return;
 	}
 	ret = sess_new(s, fd, &se);
 	if (ret) {
 		ctl_send_error(fd, -ret, "the daemon serves its maximum of %u sessions",
 			       s->cfg.max_sessions);
-		close(fd);
+		ctl_hangup(fd);
 		return;
 	}
 	se->pid = cred.pid;
@@ -360,11 +360,20 @@ static void srv_session_poll(struct srv *s, const struct kr_cqe *c, bool ctrl)
 			sess_maybe_free(s, se);
 			return;
 		}
+	} else if (se->state == SESS_CLOSING || (!ctrl && se->state == SESS_BROKEN)) {
+		/*
+		 * Still armed although we asked for its removal: the removal
+		 * was issued before the poll itself was armed (both were in
+		 * one submission) and found nothing. Ask again; the shutdown
+		 * of the fd in sess_close()/sess_break() guarantees an event
+		 * like this one for every poll that survived.
+		 */
+		kr_queue_poll_remove(&s->kr, c->tag);
 	}
 	if (c->res > 0) {
 		if (ctrl)
 			srv_control(s, se, c->res);
-		else
+		else if (se->wake_fd >= 0)
 			srv_doorbell(se);
 	}
 	if (se->state == SESS_CLOSING) {

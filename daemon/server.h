@@ -182,5 +182,12 @@ int ctl_listen(const struct cfg *cfg, int *out);
 int ctl_recv(int fd, Ringd__Request **out);
 int ctl_send(int fd, const Ringd__Reply *r, const int *fds, unsigned int nfds);
 int ctl_send_error(int fd, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/*
+ * Close a control connection so that the client still reads every reply
+ * already sent: closing a unix socket with unread input makes the peer's
+ * next recv fail with ECONNRESET before it sees queued replies, so input
+ * is refused (shutdown) and drained first. Never blocks.
+ */
+void ctl_hangup(int fd);
 
 #endif

@@ -320,13 +320,22 @@ void sess_close(struct srv *s, struct sess *se)
 	log_debug("session %llu: closing (%u in flight)", (unsigned long long)se->id, se->inflight);
 	sess_list_del(s, se);
 	se->state = SESS_CLOSING;
+	/*
+	 * Cancel both polls. A removal can miss a poll armed in the same
+	 * submission; the shutdowns wake every surviving poll, and
+	 * srv_session_poll() asks again when one reports for a closing
+	 * session.
+	 */
 	if (se->ctrl_poll)
 		kr_queue_poll_remove(&s->kr, srv_tag(TAG_CTRL, se->slot));
 	if (se->doorbell_poll)
 		kr_queue_poll_remove(&s->kr, srv_tag(TAG_DOORBELL, se->slot));
-	/* The client sees EOF now; armed polls hold their own file reference. */
+	if (se->wake_fd >= 0)
+		shutdown(se->wake_fd, SHUT_RDWR);
+	/* The client sees its last replies, then EOF; armed polls hold
+	 * their own file reference. */
 	if (se->sock >= 0) {
-		close(se->sock);
+		ctl_hangup(se->sock);
 		se->sock = -1;
 	}
 	sess_maybe_free(s, se);
