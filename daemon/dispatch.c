@@ -36,7 +36,7 @@ void disp_flush(struct srv *s)
 	for (i = 0; i < s->ndirty; i++) {
 		struct sess *se = s->sessions[s->dirty[i]];
 
-		if (se && se->state != SESS_CLOSING)
+		if (se && se->state != SESS_CLOSING && se->hdr)
 			sess_publish_cq(se);
 		else if (se)
 			se->cq_dirty = false;
@@ -218,5 +218,6 @@ void disp_complete(struct srv *s, uint32_t req_idx, int32_t res)
 	if (se->state != SESS_CLOSING)
 		disp_post(s, se, r->user_data, res);
 	req_release(s, req_idx);
+	sess_maybe_release(s, se);
 	sess_maybe_free(s, se);
 }

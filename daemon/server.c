@@ -167,7 +167,8 @@ static void srv_fill_stats(const struct srv *s, const struct sess *se, Ringd__St
 	st->bytes_read = se->stats.bytes_read;
 	st->bytes_written = se->stats.bytes_written;
 	st->inflight = se->inflight;
-	st->broken_reason = se->hdr ? se->hdr->broken_reason : 0;
+	/* Ours, not the shared header's: the client can write that one. */
+	st->broken_reason = se->broken_reason;
 	st->completions_interrupt = se->stats.completions_interrupt;
 }
 
@@ -246,7 +247,7 @@ static int srv_request(struct srv *s, struct sess *se, const Ringd__Request *rq)
 			return ctl_send_error(se->sock, EPERM, "admin connections open no volumes");
 		if (se->state == SESS_BROKEN)
 			return ctl_send_error(se->sock, EPIPE, "session is broken (reason %u)",
-					      se->hdr->broken_reason);
+					      se->broken_reason);
 		ret = sess_handle_open(s, se, rq->open->name, rq->open->flags, &handle, err,
 				       sizeof(err));
 		if (ret)
@@ -383,8 +384,13 @@ static void srv_session_poll(struct srv *s, const struct kr_cqe *c, bool ctrl)
 	/* Multishot polls can end on their own (e.g. CQ overflow): re-arm. */
 	if (ctrl && !se->ctrl_poll)
 		srv_arm_session_poll(s, se, true);
-	else if (!ctrl && !se->doorbell_poll && se->wake_fd >= 0)
+	else if (!ctrl && !se->doorbell_poll && se->wake_fd >= 0 && se->state == SESS_ACTIVE)
 		srv_arm_session_poll(s, se, false);
+	else if (!ctrl && !se->doorbell_poll && se->wake_fd >= 0 && se->state == SESS_BROKEN) {
+		/* A broken session hears no more doorbells. */
+		close(se->wake_fd);
+		se->wake_fd = -1;
+	}
 }
 
 static void srv_cqe(struct srv *s, const struct kr_cqe *c)

@@ -48,7 +48,8 @@ static inline uint32_t srv_tag_idx(uint64_t tag)
 enum sess_state {
 	SESS_HANDSHAKE, /* accepted, no Hello yet */
 	SESS_ACTIVE,	/* serving its SQ */
-	SESS_BROKEN,	/* protocol violation: no more SQEs, control still answered */
+	SESS_BROKEN,	/* protocol violation: no more SQEs, control still answered;
+			 * its memory is released once its kernel I/O drains */
 	SESS_CLOSING,	/* torn down; waiting for its kernel work to drain */
 };
 
@@ -111,6 +112,7 @@ struct sess {
 	uint32_t cq_reserved;	/* CQ slots promised to accepted requests */
 	uint32_t inflight;	/* kernel requests of this session */
 	uint32_t max_inflight;
+	uint32_t broken_reason;	 /* enum ringd_broken: private copy for Stats */
 	uint64_t stall_since_ms; /* CQ full with SQEs waiting since; 0: not stalled */
 
 	struct val_handle *handles;
@@ -165,6 +167,7 @@ int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char 
 void sess_break(struct srv *s, struct sess *se, enum ringd_broken reason);
 void sess_close(struct srv *s, struct sess *se);
 void sess_maybe_free(struct srv *s, struct sess *se);
+void sess_maybe_release(struct srv *s, struct sess *se);
 void sess_post_cqe(struct sess *se, uint64_t user_data, int32_t res);
 void sess_publish_cq(struct sess *se);
 int sess_handle_open(struct srv *s, struct sess *se, const char *name, uint32_t flags,
