@@ -99,6 +99,7 @@ static int disp_issue(struct srv *s, struct sess *se, const struct val_io *io, u
 	}
 	se->inflight++;
 	se->cq_reserved++;
+	s->usage[se->tenant].inflight++;
 	return 0;
 }
 
@@ -154,7 +155,9 @@ unsigned int disp_consume(struct srv *s, struct sess *se, unsigned int budget)
 			cq_full = true;
 			break;
 		}
-		if (se->inflight >= se->max_inflight || s->req_free == s->nreqs)
+		/* In-flight caps are backpressure too: the SQE waits in the SQ. */
+		if (se->inflight >= se->max_inflight || s->req_free == s->nreqs ||
+		    s->usage[se->tenant].inflight >= s->cfg.tenants[se->tenant].max_tenant_inflight)
 			break;
 		idx = __atomic_load_n(&se->sq_array[se->sq_head & mask], __ATOMIC_RELAXED);
 		if (idx >= se->sq_entries) {
@@ -210,6 +213,7 @@ void disp_complete(struct srv *s, uint32_t req_idx, int32_t res)
 	}
 	se->inflight--;
 	se->cq_reserved--;
+	s->usage[se->tenant].inflight--;
 	se->stats.completions_interrupt++;
 	if (res > 0 && r->op == RINGD_OP_READ)
 		se->stats.bytes_read += (uint64_t)res;

@@ -125,6 +125,7 @@ struct sess {
 
 struct tenant_usage {
 	unsigned int sessions; /* connections counted against max_sessions */
+	unsigned int inflight; /* kernel requests, against max_tenant_inflight */
 };
 
 struct srv {
