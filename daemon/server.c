@@ -224,8 +224,7 @@ static int srv_hello(struct srv *s, struct sess *se, const Ringd__Hello *h)
 	return 0;
 }
 
-/* Answer one request. Returns 0, or -errno after which the session is closed. */
-static int srv_request(struct srv *s, struct sess *se, const Ringd__Request *rq)
+int srv_request(struct srv *s, struct sess *se, const Ringd__Request *rq)
 {
 	Ringd__Reply r = RINGD__REPLY__INIT;
 	char err[512];
@@ -393,7 +392,7 @@ static void srv_session_poll(struct srv *s, const struct kr_cqe *c, bool ctrl)
 	}
 }
 
-static void srv_cqe(struct srv *s, const struct kr_cqe *c)
+void srv_cqe(struct srv *s, const struct kr_cqe *c)
 {
 	switch (srv_tag_kind(c->tag)) {
 	case TAG_IO:

@@ -160,6 +160,13 @@ int srv_init(struct srv *s, const struct cfg *cfg);
 int srv_run(struct srv *s);
 void srv_fini(struct srv *s);
 uint64_t srv_now_ms(void);
+/*
+ * Answer one decoded control request of @se (replies go to se->sock).
+ * Returns 0, or -errno after which the caller closes the session.
+ */
+int srv_request(struct srv *s, struct sess *se, const Ringd__Request *rq);
+/* Route one kernel completion (I/O, poll, signal) to its owner. */
+void srv_cqe(struct srv *s, const struct kr_cqe *c);
 
 /* session.c */
 int sess_new(struct srv *s, int sock, struct sess **out);
