@@ -159,6 +159,9 @@ unsigned int disp_consume(struct srv *s, struct sess *se, unsigned int budget)
 		if (se->inflight >= se->max_inflight || s->req_free == s->nreqs ||
 		    s->usage[se->tenant].inflight >= s->cfg.tenants[se->tenant].max_tenant_inflight)
 			break;
+		/* A full kernel SQ is backpressure too, never an error CQE. */
+		if (kr_sq_reserve(&s->kr))
+			break;
 		idx = __atomic_load_n(&se->sq_array[se->sq_head & mask], __ATOMIC_RELAXED);
 		if (idx >= se->sq_entries) {
 			ringd_store_release(&se->hdr->sq_head, se->sq_head);
