@@ -572,7 +572,8 @@ struct flood_arg {
 	struct hc c;
 	int h;
 	bool direct;
-	unsigned int batches;
+	unsigned int batches; /* at least this many, then until stop */
+	volatile int stop;
 	unsigned int bad; /* completions that were neither OK nor the expected refusal */
 };
 
@@ -596,7 +597,7 @@ static void *flood(void *p)
 	uint64_t sent = 0, got = 0;
 	unsigned int b, n;
 
-	for (b = 0; b < a->batches; b++) {
+	for (b = 0; b < a->batches || !a->stop; b++) {
 		while (c->sq_tail - ringd_load_acquire(&c->hdr->sq_head) < c->sq_entries) {
 			struct ringd_sqe *s = hc_sqe(c);
 			unsigned int k = (unsigned int)(sent++ % 8);
@@ -614,13 +615,13 @@ static void *flood(void *p)
 			}
 		}
 		hc_submit(c);
-		n = hc_reap(c, cqes, 64, 0);
+		n = hc_reap_some(c, cqes, 64, 0);
 		a->bad += flood_check(cqes, n);
 		got += n;
 		usleep(100);
 	}
 	while (got < sent) {
-		n = hc_reap(c, cqes, 64, 20000);
+		n = hc_reap_some(c, cqes, 64, 20000);
 		if (!n)
 			break;
 		a->bad += flood_check(cqes, n);
@@ -643,8 +644,9 @@ HTEST(h07_flood_respects_inflight_caps)
 		attach(&fa[i].c, 64, 128, 2 * HS_MB);
 		fa[i].direct = i == 2;
 		fa[i].h = open_vol(&fa[i].c, i == 2 ? "hdirect" : "hostile", RINGD_RDWR);
-		fa[i].batches = 100;
+		fa[i].batches = 200;
 		fa[i].bad = 0;
+		fa[i].stop = 0;
 	}
 	for (i = 0; i < 3; i++)
 		cr_assert_eq(pthread_create(&th[i], NULL, flood, &fa[i]), 0);
@@ -668,6 +670,8 @@ HTEST(h07_flood_respects_inflight_caps)
 			max_all = st.requests_inflight;
 		usleep(20000);
 	}
+	for (i = 0; i < 3; i++)
+		fa[i].stop = 1;
 	for (i = 0; i < 3; i++) {
 		pthread_join(th[i], NULL);
 		cr_assert_eq(fa[i].bad, 0, "flood %u: %u wrong or lost completions", i, fa[i].bad);
@@ -1591,7 +1595,7 @@ static void *storm(void *p)
 		}
 		hc_submit(c);
 		hc_doorbell(c);
-		n = hc_reap(c, cqes, 128, 20000);
+		n = hc_reap_some(c, cqes, 128, 20000);
 		if (!n) {
 			a->bad++;
 			break;
@@ -1627,7 +1631,7 @@ HTEST(h24_daemon_ring_floods_lose_no_completion)
 		ret = hc_attach_fd(fd, 256, 512, 1 * HS_MB, &sa[i].c);
 		cr_assert_eq(ret, 0, "flood session %u: %s", i, strerror(-ret));
 		sa[i].h = open_vol(&sa[i].c, "hostile", RINGD_RDONLY);
-		sa[i].n = 1500;
+		sa[i].n = 4000;
 	}
 	for (i = 0; i < HS_FLOOD_SESSIONS; i++)
 		cr_assert_eq(pthread_create(&th[i], NULL, storm, &sa[i]), 0);
