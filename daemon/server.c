@@ -442,12 +442,27 @@ static void srv_set_sleeping(struct srv *s, bool sleeping)
 
 static unsigned int srv_consume_all(struct srv *s)
 {
-	struct sess *se, *next;
+	struct sess *se, *next, *last = NULL, *first = s->active;
 	unsigned int work = 0;
 
 	for (se = s->active; se; se = next) {
 		next = se->next_active;
 		work += disp_consume(s, se, SRV_SQ_BUDGET);
+		/* disp_consume() can only unlist the session it serves. */
+		if (se->listed)
+			last = se;
+	}
+	/*
+	 * Round robin: the session served first goes last next time, so that
+	 * when the request pool or a tenant cap runs short no session is
+	 * always served before the others.
+	 */
+	if (first && first->listed && last && last != first) {
+		s->active = first->next_active;
+		s->active->prev_active = NULL;
+		first->prev_active = last;
+		first->next_active = NULL;
+		last->next_active = first;
 	}
 	return work;
 }
