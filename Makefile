@@ -12,7 +12,7 @@ DEPS = meson ninja-build pkg-config gcc clang \
        libprotobuf-c-dev protobuf-c-compiler libinih-dev libcriterion-dev \
        util-linux systemd fio gnuplot-nox dpkg-dev
 
-.PHONY: all deps build build-asan run test test-plain test-asan bench format check-format clean
+.PHONY: all deps build build-asan run test test-plain test-asan bench fuzz format check-format clean
 
 all: build
 
@@ -55,6 +55,14 @@ test-asan: build-asan
 # plots, summary.md). About 3 minutes; needs root.
 bench: build
 	tests/bench/run-bench.sh $(BUILD)
+
+# Each libFuzzer harness (clang, in the ASan build) for FUZZ_SECONDS; the
+# grown corpus and any crash artifacts stay in $(ASAN_BUILD)/fuzz-work.
+# (make test runs the same harnesses for 20 s each as the test-fuzz suite.)
+FUZZ_SECONDS ?= 300
+fuzz: build-asan
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_KEEP=$(CURDIR)/$(ASAN_BUILD)/fuzz-work \
+		$(ASAN_BUILD)/tests/test-fuzz
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i

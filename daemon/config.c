@@ -20,6 +20,8 @@
 #define CFG_DEFAULT_TENANT_MEMORY	(64ull << 20)
 #define CFG_DEFAULT_TENANT_INFLIGHT	256u
 #define CFG_DEFAULT_TENANT_VOLUMES	64u
+/* Half of the daemon's request pool: one tenant can never take all of it. */
+#define CFG_DEFAULT_TENANT_TOTAL_INFLIGHT 1024u
 
 enum cfg_section_kind { SEC_NONE, SEC_DAEMON, SEC_VOLUME, SEC_TENANT };
 
@@ -378,6 +380,8 @@ static int cfg_tenant_key(struct cfg_parse *p, const char *key, const char *v)
 	}
 	if (!strcmp(key, "max_inflight"))
 		return cfg_uint_key(p, key, v, 1, 65536, &t->max_inflight);
+	if (!strcmp(key, "max_tenant_inflight"))
+		return cfg_uint_key(p, key, v, 1, 65536, &t->max_tenant_inflight);
 	if (!strcmp(key, "max_open_volumes"))
 		return cfg_uint_key(p, key, v, 1, 64, &t->max_open_volumes);
 	return cfg_fail(p, key, "unknown key");
@@ -448,6 +452,7 @@ static int cfg_section_start(struct cfg_parse *p, const char *section)
 		t->max_session_memory = CFG_DEFAULT_TENANT_MEMORY;
 		t->max_inflight = CFG_DEFAULT_TENANT_INFLIGHT;
 		t->max_open_volumes = CFG_DEFAULT_TENANT_VOLUMES;
+		t->max_tenant_inflight = CFG_DEFAULT_TENANT_TOTAL_INFLIGHT;
 		p->kind = SEC_TENANT;
 		return 1;
 	}

@@ -41,8 +41,9 @@ struct cfg_tenant {
 	unsigned int ngrants;
 	unsigned int max_sessions;
 	uint64_t max_session_memory;
-	unsigned int max_inflight;	/* per session */
-	unsigned int max_open_volumes;	/* per session */
+	unsigned int max_inflight;	  /* per session */
+	unsigned int max_tenant_inflight; /* all sessions of the tenant together */
+	unsigned int max_open_volumes;	  /* per session */
 	unsigned int line;
 	/* Raw "volumes =" value, resolved once every volume is known. */
 	char *volumes_raw;

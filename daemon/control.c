@@ -185,11 +185,15 @@ int ctl_recv(int fd, Ringd__Request **out)
 	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return -errno;
-	if (n == 0)
-		return -ECONNRESET;
-	/* Clients never pass fds to the daemon: any is a protocol error. */
+	/*
+	 * Clients never pass fds to the daemon: any is a protocol error. This
+	 * comes before the EOF check, since a zero-length packet can carry
+	 * fds too and they must not stay open in the daemon.
+	 */
 	if (msg.msg_controllen && ctl_close_passed_fds(&msg))
 		return -EPROTO;
+	if (n == 0)
+		return -ECONNRESET;
 	if (msg.msg_flags & MSG_CTRUNC)
 		return -EPROTO;
 	if (msg.msg_flags & MSG_TRUNC)
@@ -234,6 +238,19 @@ int ctl_send(int fd, const Ringd__Reply *r, const int *fds, unsigned int nfds)
 	if (sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return -errno;
 	return 0;
+}
+
+void ctl_hangup(int fd)
+{
+	char b[64];
+	unsigned int i;
+
+	/* After SHUT_RD nothing more can be queued to us: drain what is. */
+	shutdown(fd, SHUT_RDWR);
+	for (i = 0; i < 4096; i++)
+		if (recv(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC) < 0)
+			break;
+	close(fd);
 }
 
 int ctl_send_error(int fd, int errnum, const char *fmt, ...)

@@ -25,7 +25,7 @@ void disp_flush(struct srv *s)
 	for (i = 0; i < s->ndirty; i++) {
 		struct sess *se = s->sessions[s->dirty[i]];
 
-		if (se && se->state != SESS_CLOSING)
+		if (se && se->state != SESS_CLOSING && se->hdr)
 			sess_publish_cq(se);
 		else if (se)
 			se->cq_dirty = false;
@@ -102,6 +102,8 @@ void disp_submit(struct srv *s, struct sess *se, uint32_t idx, const struct val_
 	}
 	se->inflight++;
 	se->cq_reserved++;
+	if (se->tenant >= 0)
+		s->usage[se->tenant].inflight++;
 }
 
 /* Journal request @idx as consumed from SQ index @sq_index of @se. */
@@ -177,7 +179,13 @@ unsigned int disp_consume(struct srv *s, struct sess *se, unsigned int budget)
 			cq_full = true;
 			break;
 		}
-		if (se->inflight >= se->max_inflight || s->req_free == s->nreqs)
+		/* In-flight caps are backpressure too: the SQE waits in the SQ. */
+		if (se->inflight >= se->max_inflight || s->req_free == s->nreqs ||
+		    (se->tenant >= 0 && s->usage[se->tenant].inflight >=
+						s->cfg.tenants[se->tenant].max_tenant_inflight))
+			break;
+		/* A full kernel SQ is backpressure too, never an error CQE. */
+		if (kr_sq_reserve(&s->kr))
 			break;
 		idx = __atomic_load_n(&se->sq_array[se->sq_head & mask], __ATOMIC_RELAXED);
 		if (idx >= se->sq_entries) {
@@ -242,11 +250,14 @@ void disp_complete(struct srv *s, uint32_t req_idx, int32_t res)
 	}
 	se->inflight--;
 	se->cq_reserved--;
+	if (se->tenant >= 0 && s->usage[se->tenant].inflight)
+		s->usage[se->tenant].inflight--;
 	se->stats.completions_interrupt++;
 	if (res > 0 && r->op == RINGD_OP_READ)
 		se->stats.bytes_read += (uint64_t)res;
 	else if (res > 0 && r->op == RINGD_OP_WRITE)
 		se->stats.bytes_written += (uint64_t)res;
 	disp_finish(s, se, req_idx, res);
+	sess_maybe_release(s, se);
 	sess_maybe_free(s, se);
 }

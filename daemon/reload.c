@@ -161,8 +161,10 @@ int srv_reload(struct srv *s)
 		if (!se || se->admin || se->state == SESS_CLOSING)
 			continue;
 		srv_session_rights(s, se, old_tenant[i]);
-		if (se->tenant >= 0)
+		if (se->tenant >= 0) {
 			s->usage[se->tenant].sessions++;
+			s->usage[se->tenant].inflight += se->inflight;
+		}
 	}
 	free(old_tenant);
 	cfg_free(&old);

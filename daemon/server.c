@@ -94,7 +94,7 @@ static void srv_accept_one(struct srv *s, int fd)
 	/* Identity comes from the kernel, never from what the client says. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		log_warn("SO_PEERCRED: %s", strerror(errno));
-		close(fd);
+		ctl_hangup(fd);
 		return;
 	}
 	tenant = srv_tenant_for(&s->cfg, cred.uid, cred.gid);
@@ -103,7 +103,7 @@ static void srv_accept_one(struct srv *s, int fd)
 			 (unsigned int)cred.uid, (unsigned int)cred.gid);
 		ctl_send_error(fd, EACCES, "uid %u (gid %u) is not a tenant of this daemon",
 			       (unsigned int)cred.uid, (unsigned int)cred.gid);
-		close(fd);
+		ctl_hangup(fd);
 		return;
 	}
 	if (tenant >= 0 && s->usage[tenant].sessions >= s->cfg.tenants[tenant].max_sessions) {
@@ -112,14 +112,14 @@ static void srv_accept_one(struct srv *s, int fd)
 			 s->cfg.tenants[tenant].max_sessions);
 		ctl_send_error(fd, EDQUOT, "tenant %s already has max_sessions = %u sessions",
 			       s->cfg.tenants[tenant].name, s->cfg.tenants[tenant].max_sessions);
-		close(fd);
+		ctl_hangup(fd);
 		return;
 	}
 	ret = sess_new(s, fd, &se);
 	if (ret) {
 		ctl_send_error(fd, -ret, "the daemon serves its maximum of %u sessions",
 			       s->cfg.max_sessions);
-		close(fd);
+		ctl_hangup(fd);
 		return;
 	}
 	se->pid = cred.pid;
@@ -178,7 +178,8 @@ static void srv_fill_stats(const struct srv *s, const struct sess *se, Ringd__St
 	st->bytes_read = se->stats.bytes_read;
 	st->bytes_written = se->stats.bytes_written;
 	st->inflight = se->inflight;
-	st->broken_reason = se->hdr ? se->hdr->broken_reason : 0;
+	/* Ours, not the shared header's: the client can write that one. */
+	st->broken_reason = se->broken_reason;
 	st->completions_interrupt = se->stats.completions_interrupt;
 }
 
@@ -234,8 +235,7 @@ static int srv_hello(struct srv *s, struct sess *se, const Ringd__Hello *h)
 	return 0;
 }
 
-/* Answer one request. Returns 0, or -errno after which the session is closed. */
-static int srv_request(struct srv *s, struct sess *se, const Ringd__Request *rq)
+int srv_request(struct srv *s, struct sess *se, const Ringd__Request *rq)
 {
 	Ringd__Reply r = RINGD__REPLY__INIT;
 	char err[512];
@@ -257,7 +257,7 @@ static int srv_request(struct srv *s, struct sess *se, const Ringd__Request *rq)
 			return ctl_send_error(se->sock, EPERM, "admin connections open no volumes");
 		if (se->state == SESS_BROKEN)
 			return ctl_send_error(se->sock, EPIPE, "session is broken (reason %u)",
-					      se->hdr->broken_reason);
+					      se->broken_reason);
 		ret = sess_handle_open(s, se, rq->open->name, rq->open->flags, &handle, err,
 				       sizeof(err));
 		if (ret)
@@ -373,11 +373,20 @@ static void srv_session_poll(struct srv *s, const struct kr_cqe *c, bool ctrl)
 			sess_maybe_free(s, se);
 			return;
 		}
+	} else if (se->state == SESS_CLOSING || (!ctrl && se->state == SESS_BROKEN)) {
+		/*
+		 * Still armed although we asked for its removal: the removal
+		 * was issued before the poll itself was armed (both were in
+		 * one submission) and found nothing. Ask again; the shutdown
+		 * of the fd in sess_close()/sess_break() guarantees an event
+		 * like this one for every poll that survived.
+		 */
+		kr_queue_poll_remove(&s->kr, c->tag);
 	}
 	if (c->res > 0) {
 		if (ctrl)
 			srv_control(s, se, c->res);
-		else
+		else if (se->wake_fd >= 0)
 			srv_doorbell(se);
 	}
 	if (se->state == SESS_CLOSING) {
@@ -387,11 +396,16 @@ static void srv_session_poll(struct srv *s, const struct kr_cqe *c, bool ctrl)
 	/* Multishot polls can end on their own (e.g. CQ overflow): re-arm. */
 	if (ctrl && !se->ctrl_poll)
 		srv_arm_session_poll(s, se, true);
-	else if (!ctrl && !se->doorbell_poll && se->wake_fd >= 0)
+	else if (!ctrl && !se->doorbell_poll && se->wake_fd >= 0 && se->state == SESS_ACTIVE)
 		srv_arm_session_poll(s, se, false);
+	else if (!ctrl && !se->doorbell_poll && se->wake_fd >= 0 && se->state == SESS_BROKEN) {
+		/* A broken session hears no more doorbells. */
+		close(se->wake_fd);
+		se->wake_fd = -1;
+	}
 }
 
-static void srv_cqe(struct srv *s, const struct kr_cqe *c)
+void srv_cqe(struct srv *s, const struct kr_cqe *c)
 {
 	switch (srv_tag_kind(c->tag)) {
 	case TAG_IO:
@@ -441,12 +455,27 @@ static void srv_set_sleeping(struct srv *s, bool sleeping)
 
 static unsigned int srv_consume_all(struct srv *s)
 {
-	struct sess *se, *next;
+	struct sess *se, *next, *last = NULL, *first = s->active;
 	unsigned int work = 0;
 
 	for (se = s->active; se; se = next) {
 		next = se->next_active;
 		work += disp_consume(s, se, SRV_SQ_BUDGET);
+		/* disp_consume() can only unlist the session it serves. */
+		if (se->listed)
+			last = se;
+	}
+	/*
+	 * Round robin: the session served first goes last next time, so that
+	 * when the request pool or a tenant cap runs short no session is
+	 * always served before the others.
+	 */
+	if (first && first->listed && last && last != first) {
+		s->active = first->next_active;
+		s->active->prev_active = NULL;
+		first->prev_active = last;
+		first->next_active = NULL;
+		last->next_active = first;
 	}
 	return work;
 }

@@ -49,7 +49,8 @@ static inline uint32_t srv_tag_idx(uint64_t tag)
 enum sess_state {
 	SESS_HANDSHAKE, /* accepted, no Hello yet */
 	SESS_ACTIVE,	/* serving its SQ */
-	SESS_BROKEN,	/* protocol violation: no more SQEs, control still answered */
+	SESS_BROKEN,	/* protocol violation: no more SQEs, control still answered;
+			 * its memory is released once its kernel I/O drains */
 	SESS_CLOSING,	/* torn down; waiting for its kernel work to drain */
 };
 
@@ -113,6 +114,7 @@ struct sess {
 	uint32_t cq_reserved;	/* CQ slots promised to accepted requests */
 	uint32_t inflight;	/* kernel requests of this session */
 	uint32_t max_inflight;
+	uint32_t broken_reason;	 /* enum ringd_broken: private copy for Stats */
 	uint64_t stall_since_ms; /* CQ full with SQEs waiting since; 0: not stalled */
 
 	struct val_handle *handles;
@@ -125,6 +127,7 @@ struct sess {
 
 struct tenant_usage {
 	unsigned int sessions; /* connections counted against max_sessions */
+	unsigned int inflight; /* kernel requests, against max_tenant_inflight */
 };
 
 /* Volume table capacity: indexes are never reused, so a reload can add
@@ -198,6 +201,13 @@ void srv_session_rights(struct srv *s, struct sess *se, const char *old_tenant);
 int srv_run(struct srv *s);
 void srv_fini(struct srv *s);
 uint64_t srv_now_ms(void);
+/*
+ * Answer one decoded control request of @se (replies go to se->sock).
+ * Returns 0, or -errno after which the caller closes the session.
+ */
+int srv_request(struct srv *s, struct sess *se, const Ringd__Request *rq);
+/* Route one kernel completion (I/O, poll, signal) to its owner. */
+void srv_cqe(struct srv *s, const struct kr_cqe *c);
 
 /* session.c */
 int sess_new(struct srv *s, int sock, struct sess **out);
@@ -206,6 +216,7 @@ int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char 
 void sess_break(struct srv *s, struct sess *se, enum ringd_broken reason);
 void sess_close(struct srv *s, struct sess *se);
 void sess_maybe_free(struct srv *s, struct sess *se);
+void sess_maybe_release(struct srv *s, struct sess *se);
 void sess_post_cqe(struct sess *se, uint64_t user_data, int32_t res);
 /* Rebuild session @slot of a previous instance from its journal record and
  * its stored fds (taken over on success). Returns 0 or -errno. */
@@ -245,5 +256,12 @@ int ctl_listen(const struct cfg *cfg, int *out, int *lock_out);
 int ctl_recv(int fd, Ringd__Request **out);
 int ctl_send(int fd, const Ringd__Reply *r, const int *fds, unsigned int nfds);
 int ctl_send_error(int fd, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/*
+ * Close a control connection so that the client still reads every reply
+ * already sent: closing a unix socket with unread input makes the peer's
+ * next recv fail with ECONNRESET before it sees queued replies, so input
+ * is refused (shutdown) and drained first. Never blocks.
+ */
+void ctl_hangup(int fd);
 
 #endif

@@ -337,7 +337,7 @@ static void sess_notify(struct sess *se, bool force)
 	static const char b = 1;
 	uint32_t flags;
 
-	if (se->wake_fd < 0)
+	if (se->wake_fd < 0 || !se->hdr)
 		return;
 	flags = ringd_load_relaxed(&se->hdr->cq_flags);
 	if (force || (flags & (RINGD_CQ_WAITING | RINGD_CQ_EVENTFD))) {
@@ -477,6 +477,7 @@ void sess_break(struct srv *s, struct sess *se, enum ringd_broken reason)
 	log_warn("session %llu (pid %d uid %u): broken: %s", (unsigned long long)se->id,
 		 (int)se->pid, (unsigned int)se->uid, why[reason]);
 	se->state = SESS_BROKEN;
+	se->broken_reason = (uint32_t)reason;
 	sess_list_del(s, se);
 	if (s->jr.sess[se->slot].state == JR_SESS_ACTIVE) {
 		s->jr.sess[se->slot].broken_reason = reason;
@@ -487,6 +488,47 @@ void sess_break(struct srv *s, struct sess *se, enum ringd_broken reason)
 		sess_publish_cq(se);
 		sess_notify(se, true);
 	}
+	/* No more doorbells: the wake-up fd is closed when its poll ends. */
+	if (se->doorbell_poll) {
+		kr_queue_poll_remove(&s->kr, srv_tag(TAG_DOORBELL, se->slot));
+		if (se->wake_fd >= 0)
+			shutdown(se->wake_fd, SHUT_RD);
+	}
+	sess_maybe_release(s, se);
+}
+
+/*
+ * Drop a broken session's shared memory once no kernel I/O can touch it:
+ * unregister the data area, unmap, close the memfd. The control socket and
+ * the private broken_reason stay until the client disconnects, so it can
+ * still ask why (Stats); nothing of the ring is read again.
+ */
+void sess_maybe_release(struct srv *s, struct sess *se)
+{
+	if (se->state != SESS_BROKEN || se->inflight || !se->base)
+		return;
+	/* Completions that arrived while draining are the client's to see. */
+	sess_publish_cq(se);
+	if (se->buf_registered) {
+		int ret = kr_buf_clear(&s->kr, se->slot);
+
+		if (ret)
+			log_err("session %llu: unregister buffer slot %u: %s",
+				(unsigned long long)se->id, se->slot, strerror(-ret));
+		se->buf_registered = false;
+	}
+	munmap(se->base, se->region_size);
+	se->base = NULL;
+	se->hdr = NULL;
+	se->sq_array = NULL;
+	se->sqes = NULL;
+	se->cqes = NULL;
+	se->data = NULL;
+	if (se->memfd >= 0) {
+		close(se->memfd);
+		se->memfd = -1;
+	}
+	log_debug("session %llu: broken, shared memory released", (unsigned long long)se->id);
 }
 
 void sess_close(struct srv *s, struct sess *se)
@@ -496,13 +538,22 @@ void sess_close(struct srv *s, struct sess *se)
 	log_debug("session %llu: closing (%u in flight)", (unsigned long long)se->id, se->inflight);
 	sess_list_del(s, se);
 	se->state = SESS_CLOSING;
+	/*
+	 * Cancel both polls. A removal can miss a poll armed in the same
+	 * submission; the shutdowns wake every surviving poll, and
+	 * srv_session_poll() asks again when one reports for a closing
+	 * session.
+	 */
 	if (se->ctrl_poll)
 		kr_queue_poll_remove(&s->kr, srv_tag(TAG_CTRL, se->slot));
 	if (se->doorbell_poll)
 		kr_queue_poll_remove(&s->kr, srv_tag(TAG_DOORBELL, se->slot));
-	/* The client sees EOF now; armed polls hold their own file reference. */
+	if (se->wake_fd >= 0)
+		shutdown(se->wake_fd, SHUT_RDWR);
+	/* The client sees its last replies, then EOF; armed polls hold
+	 * their own file reference. */
 	if (se->sock >= 0) {
-		close(se->sock);
+		ctl_hangup(se->sock);
 		se->sock = -1;
 	}
 	sess_maybe_free(s, se);

@@ -165,6 +165,14 @@ static struct io_uring_sqe *kr_get_sqe(struct kr_ring *kr)
 	return sqe;
 }
 
+int kr_sq_reserve(struct kr_ring *kr)
+{
+	if (io_uring_sq_space_left(&kr->ring))
+		return 0;
+	kr_submit(kr);
+	return io_uring_sq_space_left(&kr->ring) ? 0 : -EBUSY;
+}
+
 int kr_queue_read_fixed(struct kr_ring *kr, unsigned int file_slot, void *buf, unsigned int len,
 			uint64_t off, unsigned int buf_slot, uint64_t tag)
 {

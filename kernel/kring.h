@@ -54,6 +54,12 @@ int kr_buf_set(struct kr_ring *kr, unsigned int slot, void *base, size_t len);
 int kr_buf_clear(struct kr_ring *kr, unsigned int slot);
 
 /*
+ * Make sure the next kr_queue_*() finds a free SQE, submitting once if the
+ * SQ is full. Returns 0, or -EBUSY if it is still full.
+ */
+int kr_sq_reserve(struct kr_ring *kr);
+
+/*
  * Queue I/O. Each returns 0, or -EBUSY if the SQ is still full after one
  * flush. Nothing is submitted until kr_submit*() (or that one flush).
  */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -188,6 +189,8 @@ int rt_daemon_launch_with(struct rt_daemon *d, void (*setup)(void *), void *arg,
 		const char *argv[32];
 		int n = 0;
 
+		/* A test killed on a timeout must not leave its daemon behind. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (fd >= 0) {
 			dup2(fd, 2);
 			dup2(fd, 1);
