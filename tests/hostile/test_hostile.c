@@ -1420,7 +1420,10 @@ static int stranger_child(void *arg)
 	fd = hc_sock_as(sock, 0);
 	if (fd < 0)
 		return 1;
-	if (hc_send_raw(fd, pkt, len + 5, NULL, 0))
+	/* The daemon refuses a stranger at accept, so the Hello may find the
+	 * socket already shut: the Error reply is still there to read. */
+	ret = hc_send_raw(fd, pkt, len + 5, NULL, 0);
+	if (ret && ret != -EPIPE && ret != -ECONNRESET)
 		return 2;
 	/* The Error, or a reset if our Hello was still unread when the
 	 * daemon hung up: either way no session. */

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include "harness.h"
+#include "hostile.h"
 #include "ringd.h"
 #include "sdnotify.h"
 
@@ -393,4 +394,84 @@ Test(restart, sigkill_loop_with_fd_store_loses_nothing, .timeout = 300)
 Test(restart, sigkill_loop_without_fd_store_clients_reconnect, .timeout = 300)
 {
 	kill_loop(false, "no fd store, client reconnect");
+}
+
+/*
+ * H25: a tenant tampers with its shared state while the daemon is down.
+ * The restarted daemon takes layout and ring positions from its journal
+ * only: the tampered session is isolated (its CQ head is out of range),
+ * the honest one carries on with correct data, and the shared indices the
+ * tenant overwrote are rewritten from the journal.
+ */
+Test(restart, h25_tampering_while_down_trusts_only_the_journal, .timeout = 120)
+{
+	struct hc a, b;
+	struct ringd_cqe cqe;
+	uint32_t a_sq_head, b_sq_head, b_cq_tail;
+	int ha, hb, ret, status;
+
+	ret = rt_daemon_prepare(&g_d, hs_config("30s"));
+	cr_assert_eq(ret, 0);
+	ret = rt_notify_open(&g_n, g_d.dir);
+	cr_assert_eq(ret, 0);
+	launch(true);
+	cr_assert_eq(hc_attach(g_d.sock, 16, 32, 65536, &a), 0);
+	cr_assert_eq(hc_attach(g_d.sock, 16, 32, 65536, &b), 0);
+	ha = hc_open(&a, "hostile", RINGD_RDWR);
+	hb = hc_open(&b, "hostile", RINGD_RDWR);
+	cr_assert_geq(ha, 0);
+	cr_assert_geq(hb, 0);
+	/* Each writes one verified block. */
+	rt_fill(a.data, 4096, 1, 0);
+	rt_fill(b.data, 4096, 2, 4096);
+	hc_prep_rw(hc_sqe(&a), RINGD_OP_WRITE, ha, 0, 0, 4096, 1);
+	hc_submit(&a);
+	hc_prep_rw(hc_sqe(&b), RINGD_OP_WRITE, hb, 4096, 0, 4096, 2);
+	hc_submit(&b);
+	cr_assert_eq(hc_reap(&a, &cqe, 1, 5000), 1);
+	cr_assert_eq(cqe.res, 4096);
+	cr_assert_eq(hc_reap(&b, &cqe, 1, 5000), 1);
+	cr_assert_eq(cqe.res, 4096);
+	a_sq_head = ringd_load_acquire(&a.hdr->sq_head);
+	b_sq_head = ringd_load_acquire(&b.hdr->sq_head);
+	b_cq_tail = ringd_load_acquire(&b.hdr->cq_tail);
+
+	kill(g_d.pid, SIGKILL);
+	waitpid(g_d.pid, &status, 0);
+	g_d.pid = -1;
+	/* Tamper with everything the tenant can write, and with what it must not. */
+	a.hdr->sq_entries = 1;
+	a.hdr->cq_entries = 1u << 30;
+	a.hdr->data_size = UINT64_MAX;
+	a.hdr->region_size = 1;
+	a.hdr->sq_head = 0xdead;
+	a.hdr->cq_tail = 0xbeef;
+	a.hdr->cq_head = 0x7fffffff; /* far beyond what was posted */
+	b.hdr->sq_head = 0x1234;     /* the honest one's too: rewritten */
+	b.hdr->cq_tail = 0x4321;
+	launch(true);
+
+	cr_assert_eq(hc_wait_broken(&a, 5000), RINGD_BROKEN_CQ_HEAD,
+		     "the tampered session must be isolated");
+	cr_assert_eq(ringd_load_acquire(&a.hdr->sq_head), a_sq_head,
+		     "SQ head not restored from the journal");
+	cr_assert_eq(ringd_load_acquire(&b.hdr->sq_head), b_sq_head);
+	cr_assert_eq(ringd_load_acquire(&b.hdr->cq_tail), b_cq_tail);
+	/* The honest session reads its block back, and A's is intact. */
+	memset(b.data, 0, 8192);
+	hc_prep_rw(hc_sqe(&b), RINGD_OP_READ, hb, 4096, 0, 4096, 3);
+	hc_prep_rw(hc_sqe(&b), RINGD_OP_READ, hb, 0, 4096, 4096, 4);
+	hc_submit(&b);
+	cr_assert_eq(hc_reap(&b, &cqe, 1, 5000), 1);
+	cr_assert_eq(cqe.res, 4096);
+	cr_assert_eq(hc_reap(&b, &cqe, 1, 5000), 1);
+	cr_assert_eq(cqe.res, 4096);
+	cr_assert_eq(rt_check(b.data, 4096, 2, 4096), -1);
+	cr_assert_eq(rt_check(b.data + 4096, 4096, 1, 0), -1);
+	cr_assert_eq(hs_probe(&g_d), 0, "the daemon must still serve new sessions");
+	hc_detach(&a);
+	hc_detach(&b);
+	ret = rt_daemon_stop(&g_d);
+	rt_notify_close(&g_n);
+	cr_assert_eq(ret, 0);
 }
