@@ -17,7 +17,7 @@
 #define RC_DEFAULT_SOCKET "/run/ringd/ringd.sock"
 #define RC_MAX_MSG	  4096
 #define RC_REPLY_TIMEOUT  10000 /* ms; the daemon answers at once */
-#define RC_DEFAULT_SPIN	  10
+#define RC_DEFAULT_SPIN	  50
 
 /* Send @rq and receive its reply (and up to @maxfds fds). Returns 0 or -errno. */
 static int rc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__Reply **out,
