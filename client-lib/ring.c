@@ -22,10 +22,14 @@
  * checks shares its core with other runnable work: for the next
  * RC_CONTENDED_WAITS waits it spins with the pause instruction only for
  * RC_PAUSE_SPIN_US after the last progress, then with sched_yield()
- * between checks. Alone on a core it never makes that syscall.
+ * between checks. Alone on a core it never makes that syscall. Time off
+ * the CPU is not charged to the spin: spin_us is spinning time, so a
+ * client that yielded to others finds its completions on its next turn
+ * instead of going to sleep.
  */
-#define RC_PREEMPT_GAP_US  50u
-#define RC_CONTENDED_WAITS 64u
+#define RC_PREEMPT_GAP_US   50u
+#define RC_CONTENDED_WAITS  64u
+#define RC_SPIN_WALL_FACTOR 64u /* wall-clock bound of a spin, in spin_us */
 #ifndef RC_PAUSE_SPIN_US
 #define RC_PAUSE_SPIN_US 3u
 #endif
@@ -306,7 +310,7 @@ static void rc_drain_wake(struct ringd *rd)
  */
 static int rc_wait(struct ringd *rd, unsigned int nr, uint64_t timeout_us)
 {
-	uint64_t start = rc_now_us(), now, spin_from = start, prev = start;
+	uint64_t start = rc_now_us(), now, spin_from = start, prev = start, progress = start;
 	uint32_t seen_sq = ringd_load_acquire(&rd->hdr->sq_head), seen_cq = rd->cq_head, sq, cq;
 	int ret;
 
@@ -325,16 +329,22 @@ static int rc_wait(struct ringd *rd, unsigned int nr, uint64_t timeout_us)
 		if (ret)
 			return ret;
 		now = rc_now_us();
-		if (now - prev >= RC_PREEMPT_GAP_US)
+		if (now - prev >= RC_PREEMPT_GAP_US) {
+			/* Off the CPU meanwhile: that was not spent spinning. */
 			rd->contended = RC_CONTENDED_WAITS;
+			spin_from += now - prev;
+		}
 		prev = now;
 		sq = ringd_load_relaxed(&rd->hdr->sq_head);
 		if (sq != seen_sq || cq != seen_cq) {
 			seen_sq = sq;
 			seen_cq = cq;
-			spin_from = now;
+			spin_from = progress = now;
 		}
 		if (now - spin_from >= rd->spin_us)
+			break;
+		/* Yielding to others never turns into an endless poll. */
+		if (now - progress >= (uint64_t)rd->spin_us * RC_SPIN_WALL_FACTOR)
 			break;
 		if (timeout_us != UINT64_MAX && now - start >= timeout_us)
 			break;

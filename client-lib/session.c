@@ -18,7 +18,7 @@
 #define RC_DEFAULT_SOCKET "/run/ringd/ringd.sock"
 #define RC_MAX_MSG	  4096
 #define RC_REPLY_TIMEOUT  10000 /* ms; the daemon answers at once */
-#define RC_DEFAULT_SPIN	  10
+#define RC_DEFAULT_SPIN	  50
 
 /* The daemon's explanation of the last refused call, per thread. */
 static __thread char rc_message[256];
