@@ -102,7 +102,7 @@ static int disp_passthrough(struct srv *s, struct sess *se, const struct vol *v,
 	*path = v->polled ? PATH_PT_POLL : PATH_PT;
 	return kr_queue_nvme_cmd(kr, io->file_slot, nop, v->nsid, io->dev_off >> v->lba_shift,
 				 io->len >> v->lba_shift, se->data + io->buf_off, io->len, se->slot,
-				 true, tag);
+				 v->pt_fixed, tag);
 }
 
 void disp_submit(struct srv *s, struct sess *se, uint32_t idx, const struct val_io *io)
@@ -150,6 +150,7 @@ void disp_submit(struct srv *s, struct sess *se, uint32_t idx, const struct val_
 queued:
 	if (ret) {
 		/* The kernel SQ stayed full after a flush: fail this one request. */
+		log_debug("request %u: not queued: %s", idx, strerror(-ret));
 		disp_finish(s, se, idx, ret);
 		return;
 	}
@@ -290,6 +291,9 @@ void disp_complete(struct srv *s, uint32_t req_idx, int32_t res)
 		s->poll_inflight--;
 	if (r->path == PATH_PT || r->path == PATH_PT_POLL) {
 		/* NVMe status -> -errno; success carries no byte count. */
+		if (res)
+			log_debug("request %u: passthrough completion %d (0x%x)", req_idx, res,
+				  (unsigned int)res);
 		res = kr_nvme_status_errno(res);
 		if (!res && (r->op == RINGD_OP_READ || r->op == RINGD_OP_WRITE))
 			res = (int32_t)r->len;

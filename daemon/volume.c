@@ -85,7 +85,7 @@ static int vol_try_passthrough(struct vol *v, const struct kp_device *d, bool po
 		return ret;
 	}
 	v->nsid = d->nsid;
-	ret = kp_passthrough_try(v->ng_fd, d->nsid, v->block_size, polled);
+	ret = kp_passthrough_try(v->ng_fd, d->nsid, v->block_size, polled, &v->pt_fixed);
 	if (ret) {
 		snprintf(why, whylen, "a %.200sNVMe read through %.200s failed: %.200s",
 			 polled ? "polled " : "", d->generic, strerror(-ret));
@@ -164,6 +164,10 @@ static int vol_modes(const struct cfg_volume *cv, struct vol *v, char *err, size
 			 cv->name, v->block_size);
 		return -EINVAL;
 	}
+	if (v->passthrough && !v->pt_fixed)
+		log_info("volume %s: this kernel refuses passthrough from large registered "
+			 "buffers; passthrough maps the data area per I/O instead",
+			 cv->name);
 	if (v->passthrough) {
 		v->v.align = v->block_size;
 		while ((1u << v->lba_shift) < v->block_size)

@@ -20,6 +20,7 @@ struct vol {
 	/* Data path, resolved from poll = / passthrough = and the probe. */
 	bool polled;	  /* served on the IOPOLL ring */
 	bool passthrough; /* NVMe URING_CMD on ng_fd */
+	bool pt_fixed;	  /* ... from the registered buffer (IORING_URING_CMD_FIXED) */
 	int ng_fd;	  /* the namespace's generic char device, or -1 */
 	char ng_path[PATH_MAX];
 	uint32_t nsid;

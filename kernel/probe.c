@@ -406,21 +406,34 @@ int kp_iopoll_try(int fd, uint32_t lbs)
 	return ret < 0 ? ret : 0;
 }
 
-int kp_passthrough_try(int fd, uint32_t nsid, uint32_t lbs, bool polled)
+int kp_passthrough_try(int fd, uint32_t nsid, uint32_t lbs, bool polled, bool *fixed_ok)
 {
+	/* Many pages: Linux 6.1 refuses (-EINVAL) fixed-buffer passthrough
+	 * when the registered buffer has more pages than the queue has
+	 * segments, whatever the I/O's own size; sessions' areas are that big. */
+	const uint32_t area = 1u << 20;
 	struct kr_ring kr;
 	void *buf;
-	int ret;
+	int ret, fixed;
 
 	if (!lbs)
 		lbs = 4096;
-	ret = kp_try_ring(&kr, KR_BIG | (polled ? KR_IOPOLL : 0), fd, &buf, lbs);
+	ret = kp_try_ring(&kr, KR_BIG | (polled ? KR_IOPOLL : 0), fd, &buf, area);
 	if (ret)
 		return ret;
-	ret = kr_queue_nvme_cmd(&kr, 0, 0x02, nsid, 0, 1, buf, lbs, 0, true, 1);
-	if (!ret)
-		ret = kp_try_wait(&kr, polled);
+	*fixed_ok = false;
+	for (fixed = 1; fixed >= 0; fixed--) {
+		ret = kr_queue_nvme_cmd(&kr, 0, 0x02, nsid, 0, 1, buf, lbs, 0, fixed, 1);
+		if (!ret)
+			ret = kr_nvme_status_errno(kp_try_wait(&kr, polled));
+		if (!ret) {
+			*fixed_ok = fixed;
+			break;
+		}
+		if (ret != -EINVAL)
+			break;
+	}
 	kr_ring_exit(&kr);
 	free(buf);
-	return kr_nvme_status_errno(ret);
+	return ret;
 }

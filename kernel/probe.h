@@ -72,9 +72,12 @@ int kp_iopoll_try(int fd, uint32_t lbs);
 
 /*
  * Issue one NVMe read of LBA 0 (@lbs bytes) as IORING_OP_URING_CMD on the
- * generic char device @fd for namespace @nsid, polled if @polled. Returns 0
- * or -errno (NVMe status mapped with kr_nvme_status_errno()).
+ * generic char device @fd for namespace @nsid, polled if @polled, from a
+ * large registered buffer (IORING_URING_CMD_FIXED) and, if the kernel
+ * refuses that, from plain memory. Returns 0 with *@fixed_ok telling
+ * whether fixed buffers work, or -errno (NVMe status mapped with
+ * kr_nvme_status_errno()).
  */
-int kp_passthrough_try(int fd, uint32_t nsid, uint32_t lbs, bool polled);
+int kp_passthrough_try(int fd, uint32_t nsid, uint32_t lbs, bool polled, bool *fixed_ok);
 
 #endif
