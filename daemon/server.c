@@ -388,6 +388,27 @@ static void srv_session_poll(struct srv *s, const struct kr_cqe *c, bool ctrl)
 		srv_arm_session_poll(s, se, false);
 }
 
+/*
+ * The completion of a session poll's removal. -EALREADY means the poll was
+ * busy posting a completion at that moment (its task work owned it: with
+ * an SQ thread that runs concurrently with us) and is still armed, so ask
+ * again; any other result means it is gone or going, and its own final
+ * CQE (without F_MORE) does the accounting.
+ */
+static void srv_poll_removed(struct srv *s, const struct kr_cqe *c)
+{
+	uint32_t idx = srv_tag_idx(c->tag), slot = idx >> 1;
+	bool doorbell = idx & 1;
+	struct sess *se;
+
+	if (c->res != -EALREADY || slot >= s->cfg.max_sessions)
+		return;
+	se = s->sessions[slot];
+	if (!se || se->state != SESS_CLOSING || !(doorbell ? se->doorbell_poll : se->ctrl_poll))
+		return;
+	sess_remove_poll(s, se, doorbell);
+}
+
 static void srv_cqe(struct srv *s, const struct kr_cqe *c)
 {
 	switch (srv_tag_kind(c->tag)) {
@@ -421,6 +442,9 @@ static void srv_cqe(struct srv *s, const struct kr_cqe *c)
 			srv_arm_poll(s, s->pt_efd, TAG_KRING, 0);
 		break;
 	}
+	case TAG_POLLRM:
+		srv_poll_removed(s, c);
+		break;
 	default:
 		break;
 	}

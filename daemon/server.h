@@ -30,6 +30,7 @@ enum srv_tag {
 	TAG_DOORBELL = 4, /* low 32 bits: session slot; doorbell readable */
 	TAG_SIGNAL = 5,	  /* signalfd readable */
 	TAG_KRING = 6,	  /* the passthrough ring's completion eventfd readable */
+	TAG_POLLRM = 7,	  /* low 32 bits: session slot << 1 | doorbell; a poll removal done */
 };
 
 /* Which kernel path carried a request (and which counter it bumps). */
@@ -227,6 +228,8 @@ int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char 
 		size_t errlen);
 void sess_break(struct srv *s, struct sess *se, enum ringd_broken reason);
 void sess_close(struct srv *s, struct sess *se);
+/* Ask the kernel to remove @se's control (or @doorbell) poll. */
+void sess_remove_poll(struct srv *s, struct sess *se, bool doorbell);
 void sess_maybe_free(struct srv *s, struct sess *se);
 void sess_post_cqe(struct sess *se, uint64_t user_data, int32_t res);
 /* Rebuild session @slot of a previous instance from its journal record and

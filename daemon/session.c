@@ -491,6 +491,12 @@ void sess_break(struct srv *s, struct sess *se, enum ringd_broken reason)
 	}
 }
 
+void sess_remove_poll(struct srv *s, struct sess *se, bool doorbell)
+{
+	kr_queue_poll_remove(&s->kr, srv_tag(doorbell ? TAG_DOORBELL : TAG_CTRL, se->slot),
+			     srv_tag(TAG_POLLRM, (se->slot << 1) | (doorbell ? 1u : 0u)));
+}
+
 void sess_close(struct srv *s, struct sess *se)
 {
 	if (se->state == SESS_CLOSING)
@@ -499,9 +505,9 @@ void sess_close(struct srv *s, struct sess *se)
 	sess_list_del(s, se);
 	se->state = SESS_CLOSING;
 	if (se->ctrl_poll)
-		kr_queue_poll_remove(&s->kr, srv_tag(TAG_CTRL, se->slot));
+		sess_remove_poll(s, se, false);
 	if (se->doorbell_poll)
-		kr_queue_poll_remove(&s->kr, srv_tag(TAG_DOORBELL, se->slot));
+		sess_remove_poll(s, se, true);
 	/* The client sees EOF now; armed polls hold their own file reference. */
 	if (se->sock >= 0) {
 		close(se->sock);

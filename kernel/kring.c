@@ -252,15 +252,14 @@ int kr_queue_poll(struct kr_ring *kr, int fd, uint64_t tag)
 	return 0;
 }
 
-int kr_queue_poll_remove(struct kr_ring *kr, uint64_t tag)
+int kr_queue_poll_remove(struct kr_ring *kr, uint64_t tag, uint64_t own_tag)
 {
 	struct io_uring_sqe *sqe = kr_get_sqe(kr);
 
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_poll_remove(sqe, tag);
-	/* The removal's own completion is not interesting: tag it 0. */
-	sqe->user_data = 0;
+	sqe->user_data = own_tag;
 	return 0;
 }
 

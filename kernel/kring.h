@@ -81,8 +81,12 @@ int kr_queue_fsync(struct kr_ring *kr, unsigned int file_slot, int datasync, uin
 int kr_queue_nop(struct kr_ring *kr, uint64_t tag);
 /* Multishot readability poll on a plain fd. */
 int kr_queue_poll(struct kr_ring *kr, int fd, uint64_t tag);
-/* Cancel the poll armed with @tag; its final CQE still arrives. */
-int kr_queue_poll_remove(struct kr_ring *kr, uint64_t tag);
+/*
+ * Cancel the poll armed with @tag; its final CQE still arrives. The
+ * removal completes with @own_tag: 0, -ENOENT, or -EALREADY when the poll
+ * was busy completing at that instant and is still armed (try again).
+ */
+int kr_queue_poll_remove(struct kr_ring *kr, uint64_t tag, uint64_t own_tag);
 
 /*
  * NVMe passthrough (KR_BIG rings only): one NVME_URING_CMD_IO on the

@@ -53,20 +53,17 @@ static void rp_check_blocks(const void *buf, uint32_t len, uint32_t bs, uint64_t
 	}
 }
 
-void rp_roundtrip(const struct rt_daemon *d, const char *vol, uint32_t bs, unsigned int blocks,
-		  unsigned int nios, uint64_t seed, bool flush, struct ringd_stats *st)
+void rp_roundtrip_on(struct ringd *rd, const char *vol, uint32_t bs, unsigned int blocks,
+		     unsigned int nios, uint64_t seed, bool flush, struct ringd_stats *st)
 {
 	struct ringd_volume_info info;
 	uint32_t len = bs * blocks;
-	struct ringd *rd;
 	void **bufs;
 	int *want;
 	unsigned int i;
 	int ret, h;
 
 	cr_assert_leq(nios, 32u);
-	ret = rt_connect(d, 64, 128, 4u << 20, &rd);
-	cr_assert_eq(ret, 0, "connect: %s", strerror(-ret));
 	h = ringd_open(rd, vol, RINGD_RDWR, &info);
 	cr_assert_geq(h, 0, "open %s: %s", vol, strerror(-h));
 	cr_assert_geq(info.size, (uint64_t)len * nios * 2, "volume %s too small", vol);
@@ -118,7 +115,36 @@ void rp_roundtrip(const struct rt_daemon *d, const char *vol, uint32_t bs, unsig
 		ringd_buf_free(rd, bufs[i]);
 	free(bufs);
 	free(want);
+	ringd_close(rd, h);
+}
+
+void rp_roundtrip(const struct rt_daemon *d, const char *vol, uint32_t bs, unsigned int blocks,
+		  unsigned int nios, uint64_t seed, bool flush, struct ringd_stats *st)
+{
+	struct ringd *rd;
+	int ret = rt_connect(d, 64, 128, 4u << 20, &rd);
+
+	cr_assert_eq(ret, 0, "connect: %s", strerror(-ret));
+	rp_roundtrip_on(rd, vol, bs, blocks, nios, seed, flush, st);
 	ringd_disconnect(rd);
+}
+
+int rp_write_conf(const struct rt_daemon *d, const char *body)
+{
+	FILE *f = fopen(d->conf, "we");
+	const char *p;
+
+	if (!f)
+		return -errno;
+	for (p = body; *p; p++) {
+		if (!strncmp(p, "@DIR@", 5)) {
+			fputs(d->dir, f);
+			p += 4;
+		} else {
+			fputc(*p, f);
+		}
+	}
+	return fclose(f) ? -errno : 0;
 }
 
 void rp_verify(const struct rt_daemon *d, const char *vol, uint32_t bs, uint64_t off, uint32_t len,

@@ -24,6 +24,13 @@
 void rp_roundtrip(const struct rt_daemon *d, const char *vol, uint32_t bs, unsigned int blocks,
 		  unsigned int nios, uint64_t seed, bool flush, struct ringd_stats *st);
 
+/* As rp_roundtrip() on the open session @rd (@st: its cumulative stats). */
+void rp_roundtrip_on(struct ringd *rd, const char *vol, uint32_t bs, unsigned int blocks,
+		     unsigned int nios, uint64_t seed, bool flush, struct ringd_stats *st);
+
+/* Rewrite @d's config with @body ("@DIR@" replaced). Returns 0 or -errno. */
+int rp_write_conf(const struct rt_daemon *d, const char *body);
+
 /* Read @len bytes at @off of @vol through @d and check them against
  * rt_fill(@seed, @pattern_off) block by block (@bs). */
 void rp_verify(const struct rt_daemon *d, const char *vol, uint32_t bs, uint64_t off, uint32_t len,

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,4 +283,47 @@ Test(nvme, probe_reports_paths, .init = start, .fini = stop)
 	cr_assert(json_object_object_get_ex(v, "io_poll", &n));
 	cr_assert_eq(json_object_get_int(n), 1);
 	json_object_put(root);
+}
+
+/*
+ * A reload adds polled and passthrough volumes to a daemon that had
+ * neither: the IOPOLL and passthrough rings are created then, with the
+ * data area of the session already connected registered on them.
+ */
+Test(nvme, reload_creates_rings_for_a_live_session)
+{
+	static const char only_intr[] = "[daemon]\n"
+					"socket = @DIR@/ringd.sock\n"
+					"state_dir = @DIR@/state\n"
+					"log_level = info\n"
+					"[volume intr]\n"
+					"path = /dev/nvme0n1\n"
+					"offset = 0\nsize = 32M\ndirect = yes\npoll = off\n"
+					"passthrough = off\n"
+					"[tenant root]\nuid = 0\nvolumes = intr:rw\n";
+	struct ringd_stats st;
+	struct ringd *rd;
+	int ret;
+
+	need_nvme();
+	rt_daemon_start(&g_d, only_intr);
+	cr_assert(!rp_log_has(&g_d, "IOPOLL ring ready"));
+	ret = rt_connect(&g_d, 64, 128, 4u << 20, &rd);
+	cr_assert_eq(ret, 0, "connect: %s", strerror(-ret));
+	rp_roundtrip_on(rd, "intr", BS, 2, 4, 51, false, &st);
+	cr_assert_eq(rp_write_conf(&g_d, conf_irq_thread), 0);
+	cr_assert_eq(kill(g_d.pid, SIGHUP), 0);
+	cr_assert(rt_wait_for(20000, rp_log_has(&g_d, "volume ptpoll: /dev/nvme0n1")),
+		  "the reload did not add ptpoll");
+	cr_assert(rp_log_has(&g_d, "IOPOLL ring ready"));
+	cr_assert(rp_log_has(&g_d, "NVMe passthrough ring ready"));
+	rp_roundtrip_on(rd, "ptpoll", BS, 2, 8, 52, true, &st);
+	rp_roundtrip_on(rd, "polled", BS, 2, 8, 53, false, &st);
+	rp_roundtrip_on(rd, "pt", BS, 2, 8, 54, false, &st);
+	cr_expect_eq(st.completions_interrupt, 8);
+	cr_expect_eq(st.completions_passthrough_polled, 16);
+	cr_expect_eq(st.completions_polled, 16);
+	cr_expect_eq(st.completions_passthrough, 1 + 16);
+	ringd_disconnect(rd);
+	stop();
 }
