@@ -97,7 +97,8 @@ static int vol_try_passthrough(struct vol *v, const struct kp_device *d, bool po
 }
 
 /* Can @v be polled (IOPOLL)? Returns 0 or -errno with @why. */
-static int vol_try_poll(struct vol *v, const struct kp_device *d, char *why, size_t whylen)
+static int vol_try_poll(struct vol *v, const struct kp_device *d, enum cfg_mode poll, char *why,
+			size_t whylen)
 {
 	int ret;
 
@@ -119,6 +120,14 @@ static int vol_try_poll(struct vol *v, const struct kp_device *d, char *why, siz
 		snprintf(why, whylen,
 			 "%.200s has no poll queues (queue/io_poll is %d): " VOL_POLL_HINT, v->path,
 			 d->io_poll);
+		return -EOPNOTSUPP;
+	}
+	if (v->passthrough && poll == CFG_AUTO && !kp_kernel_at_least(6, 10)) {
+		snprintf(why, whylen,
+			 "polled NVMe passthrough is not chosen automatically before Linux 6.10: on "
+			 "older kernels (6.1 seen) a process killed with polled passthrough in "
+			 "flight can crash the kernel (nvme_ns_chr_uring_cmd_iopoll); set poll = "
+			 "on to use it anyway");
 		return -EOPNOTSUPP;
 	}
 	if (v->passthrough)
@@ -153,7 +162,7 @@ static int vol_modes(const struct cfg_volume *cv, struct vol *v, char *err, size
 			return ret;
 		}
 		if (ret) {
-			snprintf(v->pt_why, sizeof(v->pt_why), "%.200s", why);
+			snprintf(v->pt_why, sizeof(v->pt_why), "%.1000s", why);
 			log_info("volume %s: passthrough = auto: not used: %s", cv->name, why);
 		}
 		v->passthrough = !ret;
@@ -182,7 +191,7 @@ static int vol_modes(const struct cfg_volume *cv, struct vol *v, char *err, size
 			close(v->ng_fd);
 			v->ng_fd = -1;
 		}
-		ret = vol_try_poll(v, &d, why, sizeof(why));
+		ret = vol_try_poll(v, &d, cv->poll, why, sizeof(why));
 		if (pt && v->ng_fd < 0) {
 			/* Polled passthrough failed: keep interrupt passthrough. */
 			char w2[1024];
@@ -198,10 +207,15 @@ static int vol_modes(const struct cfg_volume *cv, struct vol *v, char *err, size
 			return ret;
 		}
 		if (ret) {
-			snprintf(v->poll_why, sizeof(v->poll_why), "%.200s", why);
+			snprintf(v->poll_why, sizeof(v->poll_why), "%.1000s", why);
 			log_info("volume %s: poll = auto: not polled: %s", cv->name, why);
 		}
 		v->polled = !ret;
+		if (v->polled && v->passthrough && !kp_kernel_at_least(6, 10))
+			log_warn("volume %s: polled NVMe passthrough on Linux < 6.10: if ringd is "
+				 "killed with polled I/O in flight the kernel may crash "
+				 "(nvme_ns_chr_uring_cmd_iopoll); stop it with SIGTERM, which drains",
+				 cv->name);
 	}
 	return 0;
 }

@@ -80,6 +80,16 @@ const char *kp_op_name(unsigned int op)
 	return kp_op_names[op];
 }
 
+bool kp_kernel_at_least(unsigned int major, unsigned int minor)
+{
+	unsigned int ma = 0, mi = 0;
+	struct utsname u;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
 /* Set up and tear down a ring with @flags; 0 or -errno. */
 static int kp_try_setup(unsigned int flags, unsigned int *features)
 {

@@ -48,6 +48,9 @@ struct kp_device {
  * recorded as -errno in the corresponding field. */
 void kp_system_probe(struct kp_system *out);
 
+/* True if the running kernel's release is at least @major.@minor. */
+bool kp_kernel_at_least(unsigned int major, unsigned int minor);
+
 /* The name of io_uring opcode @op ("READ_FIXED"), or NULL. */
 const char *kp_op_name(unsigned int op);
 

@@ -16,6 +16,7 @@
 
 #include "harness.h"
 #include "pathio.h"
+#include "probe.h"
 
 #define BS 4096u /* I/O block; a multiple of the namespace's LBA size */
 
@@ -325,5 +326,29 @@ Test(nvme, reload_creates_rings_for_a_live_session)
 	cr_expect_eq(st.completions_polled, 16);
 	cr_expect_eq(st.completions_passthrough, 1 + 16);
 	ringd_disconnect(rd);
+	stop();
+}
+
+/*
+ * passthrough = on with poll = auto on Linux < 6.10 is not polled: killing
+ * a process with polled passthrough in flight crashes 6.1 (seen in this
+ * suite), so only an explicit poll = on gets it there.
+ */
+Test(nvme, auto_poll_skips_polled_passthrough_on_old_kernels)
+{
+	static const char conf[] = "[volume pt]\n"
+				   "path = /dev/nvme0n1\n"
+				   "offset = 64M\nsize = 32M\npoll = auto\npassthrough = on\n"
+				   "[tenant root]\nuid = 0\nvolumes = pt:rw\n";
+	struct ringd_stats st;
+
+	need_nvme();
+	if (kp_kernel_at_least(6, 10))
+		cr_skip_test("Linux >= 6.10: poll = auto may choose polled passthrough");
+	rt_daemon_start(&g_d, conf);
+	cr_expect(rp_log_has(&g_d, "volume pt: poll = auto: not polled: polled NVMe passthrough "
+				   "is not chosen automatically before Linux 6.10"));
+	rp_roundtrip(&g_d, "pt", BS, 2, 8, 61, true, &st);
+	expect_only(&st, "passthrough", 17, 0);
 	stop();
 }
