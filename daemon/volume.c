@@ -123,11 +123,12 @@ static int vol_try_poll(struct vol *v, const struct kp_device *d, enum cfg_mode 
 		return -EOPNOTSUPP;
 	}
 	if (v->passthrough && poll == CFG_AUTO && !kp_kernel_at_least(6, 10)) {
-		snprintf(why, whylen,
-			 "polled NVMe passthrough is not chosen automatically before Linux 6.10: on "
-			 "older kernels (6.1 seen) a process killed with polled passthrough in "
-			 "flight can crash the kernel (nvme_ns_chr_uring_cmd_iopoll); set poll = "
-			 "on to use it anyway");
+		snprintf(
+		    why, whylen,
+		    "polled NVMe passthrough is not chosen automatically before Linux 6.10: on "
+		    "older kernels (6.1 seen) a process killed with polled passthrough in "
+		    "flight can crash the kernel (nvme_ns_chr_uring_cmd_iopoll); set poll = "
+		    "on to use it anyway");
 		return -EOPNOTSUPP;
 	}
 	if (v->passthrough)
@@ -212,10 +213,11 @@ static int vol_modes(const struct cfg_volume *cv, struct vol *v, char *err, size
 		}
 		v->polled = !ret;
 		if (v->polled && v->passthrough && !kp_kernel_at_least(6, 10))
-			log_warn("volume %s: polled NVMe passthrough on Linux < 6.10: if ringd is "
-				 "killed with polled I/O in flight the kernel may crash "
-				 "(nvme_ns_chr_uring_cmd_iopoll); stop it with SIGTERM, which drains",
-				 cv->name);
+			log_warn(
+			    "volume %s: polled NVMe passthrough on Linux < 6.10: if ringd is "
+			    "killed with polled I/O in flight the kernel may crash "
+			    "(nvme_ns_chr_uring_cmd_iopoll); stop it with SIGTERM, which drains",
+			    cv->name);
 	}
 	return 0;
 }
