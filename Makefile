@@ -10,9 +10,10 @@ MESON_OPTS ?= -Dwerror=true
 DEPS = meson ninja-build pkg-config gcc clang \
        liburing-dev libnvme-dev libjson-c-dev libsystemd-dev \
        libprotobuf-c-dev protobuf-c-compiler libinih-dev libcriterion-dev \
-       util-linux systemd fio gnuplot-nox dpkg-dev
+       util-linux systemd fio gnuplot-nox dpkg-dev \
+       qemu-system-x86 busybox-static cpio kmod xz-utils
 
-.PHONY: all deps build build-asan run test test-plain test-asan bench fuzz format check-format clean
+.PHONY: all deps build build-asan run test test-plain test-asan test-vm bench fuzz format check-format clean
 
 all: build
 
@@ -63,6 +64,11 @@ FUZZ_SECONDS ?= 300
 fuzz: build-asan
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_KEEP=$(CURDIR)/$(ASAN_BUILD)/fuzz-work \
 		$(ASAN_BUILD)/tests/test-fuzz
+
+# Only the NVMe suite in the QEMU VM (plain build; make test runs it too,
+# as build/tests/test-vm). The kernel package is cached in /var/cache/ringd-vm.
+test-vm: build
+	./$(BUILD)/tests/test-vm --verbose=0
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i

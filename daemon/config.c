@@ -223,6 +223,25 @@ static int cfg_uint_key(struct cfg_parse *p, const char *key, const char *v, uin
 	return 1;
 }
 
+const char *cfg_mode_name(enum cfg_mode m)
+{
+	return m == CFG_ON ? "on" : m == CFG_OFF ? "off" : "auto";
+}
+
+static int cfg_mode_key(struct cfg_parse *p, const char *key, const char *v, enum cfg_mode *out)
+{
+	bool b;
+
+	if (!strcmp(v, "auto")) {
+		*out = CFG_AUTO;
+		return 1;
+	}
+	if (cfg_parse_bool(v, &b))
+		return cfg_fail(p, key, "'%s' is not auto, on or off", v);
+	*out = b ? CFG_ON : CFG_OFF;
+	return 1;
+}
+
 static int cfg_daemon_key(struct cfg_parse *p, const char *key, const char *v)
 {
 	struct cfg *c = p->cfg;
@@ -287,6 +306,24 @@ static int cfg_daemon_key(struct cfg_parse *p, const char *key, const char *v)
 		return cfg_uint_key(p, key, v, 1, 65536, &c->max_sessions);
 	if (!strcmp(key, "poll_idle_us"))
 		return cfg_uint_key(p, key, v, 0, 1000000, &c->poll_idle_us);
+	if (!strcmp(key, "sqpoll")) {
+		if (cfg_parse_bool(v, &c->sqpoll))
+			return cfg_fail(p, key, "'%s' is not on/off", v);
+		return 1;
+	}
+	if (!strcmp(key, "sqpoll_cpu")) {
+		unsigned int cpu = 0;
+
+		if (cfg_uint_key(p, key, v, 0, 4095, &cpu) != 1)
+			return 0;
+		c->sqpoll_cpu = (int)cpu;
+		return 1;
+	}
+	if (!strcmp(key, "sqpoll_idle_ms")) {
+		if (cfg_parse_duration_ms(v, &c->sqpoll_idle_ms) || c->sqpoll_idle_ms > 60000)
+			return cfg_fail(p, key, "'%s' is not a duration up to 60s like 50ms", v);
+		return 1;
+	}
 	return cfg_fail(p, key, "unknown key");
 }
 
@@ -309,6 +346,17 @@ static int cfg_volume_key(struct cfg_parse *p, const char *key, const char *v)
 		return cfg_bool_key(p, key, v, &vol->direct);
 	if (!strcmp(key, "readonly"))
 		return cfg_bool_key(p, key, v, &vol->readonly);
+	if (!strcmp(key, "poll"))
+		return cfg_mode_key(p, key, v, &vol->poll);
+	if (!strcmp(key, "passthrough"))
+		return cfg_mode_key(p, key, v, &vol->passthrough);
+	if (!strcmp(key, "nvme")) {
+		const char *colon = strrchr(v, ':');
+
+		if (!colon || colon == v || !colon[1] || !cfg_copy(vol->nvme, sizeof(vol->nvme), v))
+			return cfg_fail(p, key, "'%s' is not SERIAL:NSID", v);
+		return 1;
+	}
 	return cfg_fail(p, key, "unknown key");
 }
 
@@ -607,8 +655,12 @@ static int cfg_finish(struct cfg_parse *p)
 
 		p->line = v->line;
 		snprintf(p->section, sizeof(p->section), "volume %s", v->name);
-		if (!v->path[0])
-			return cfg_fail(p, "path", "missing: every volume needs a path");
+		if (!v->path[0] && !v->nvme[0])
+			return cfg_fail(p, "path", "missing: every volume needs a path (or nvme)");
+		if (v->path[0] && v->nvme[0])
+			return cfg_fail(p, "nvme", "give either path or nvme, not both");
+		if (v->nvme[0] && v->create_size)
+			return cfg_fail(p, "create_size", "an NVMe namespace cannot be created");
 		if (v->offset + v->size < v->offset)
 			return cfg_fail(p, "size", "offset + size overflows");
 		if (v->create_size && v->size && v->offset + v->size > v->create_size)
@@ -644,6 +696,8 @@ int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
 	out->stall_timeout_ms = CFG_DEFAULT_STALL_MS;
 	out->poll_idle_us = CFG_DEFAULT_POLL_IDLE_US;
 	out->max_sessions = 1024;
+	out->sqpoll_cpu = -1;
+	out->sqpoll_idle_ms = 50;
 	p.cfg = out;
 	p.err = err;
 	p.errlen = errlen;

@@ -11,14 +11,20 @@
 
 #include "log.h"
 
-#define CFG_NAME_MAX  64
-#define CFG_MAX_IDS   16
-#define CFG_SOCK_MAX  108
+#define CFG_NAME_MAX 64
+#define CFG_MAX_IDS  16
+#define CFG_SOCK_MAX 108
+
+/* poll = / passthrough = of a volume. */
+enum cfg_mode { CFG_AUTO = 0, CFG_ON, CFG_OFF };
 
 struct cfg_volume {
 	char name[CFG_NAME_MAX];
 	char path[PATH_MAX];
-	uint64_t create_size; /* 0: never create */
+	char nvme[CFG_NAME_MAX + 16]; /* "SERIAL:NSID" instead of a path, or "" */
+	enum cfg_mode poll;	      /* IOPOLL ring (needs an NVMe poll queue) */
+	enum cfg_mode passthrough;    /* NVMe URING_CMD on the generic char device */
+	uint64_t create_size;	      /* 0: never create */
 	uint64_t offset;
 	uint64_t size; /* 0: rest of the backing */
 	bool direct;
@@ -58,10 +64,13 @@ struct cfg {
 	unsigned int socket_mode;
 	gid_t socket_group;
 	bool has_socket_group;
-	uint32_t max_io_size;	     /* bytes per request */
+	uint32_t max_io_size;	       /* bytes per request */
 	unsigned int stall_timeout_ms; /* CQ not reaped this long: disconnect */
 	unsigned int max_sessions;   /* daemon-wide */
 	unsigned int poll_idle_us;   /* poll the SQs this long after the last work */
+	bool sqpoll;		       /* one kernel SQ thread shared by every ring */
+	int sqpoll_cpu;		       /* -1: not pinned */
+	unsigned int sqpoll_idle_ms;
 	struct cfg_volume *vols;
 	unsigned int nvols;
 	struct cfg_tenant *tenants;
@@ -76,6 +85,9 @@ int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen);
 
 /* Free what cfg_load() allocated. */
 void cfg_free(struct cfg *c);
+
+/* "auto", "on" or "off". */
+const char *cfg_mode_name(enum cfg_mode m);
 
 /* Index of the volume called @name, or -1. */
 int cfg_volume_find(const struct cfg *c, const char *name);

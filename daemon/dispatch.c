@@ -74,11 +74,63 @@ void disp_finish(struct srv *s, struct sess *se, uint32_t idx, int32_t res)
 	req_release(s, idx);
 }
 
+/* NVMe opcodes used for passthrough. */
+#define DISP_NVME_FLUSH 0x00
+#define DISP_NVME_WRITE 0x01
+#define DISP_NVME_READ	0x02
+
+/*
+ * Queue @io of a passthrough volume: reads and writes on the IOPOLL ring
+ * when the volume is polled, else (and flushes always) on the passthrough
+ * ring. Sets *@path. Returns 0 or -errno.
+ */
+static int disp_passthrough(struct srv *s, struct sess *se, const struct vol *v,
+			    const struct val_io *io, uint64_t tag, uint8_t *path)
+{
+	struct kr_ring *kr = v->polled ? &s->kr_poll : &s->kr_pt;
+	uint8_t nop;
+
+	if (io->op == RINGD_OP_FSYNC) {
+		*path = PATH_PT;
+		return kr_queue_nvme_cmd(&s->kr_pt, io->file_slot, DISP_NVME_FLUSH, v->nsid, 0, 0,
+					 NULL, 0, se->slot, false, tag);
+	}
+	/* The validator checked alignment to the LBA size; this is defence. */
+	if ((io->dev_off | io->len) & ((1u << v->lba_shift) - 1) || !io->len)
+		return -EINVAL;
+	nop = io->op == RINGD_OP_READ ? DISP_NVME_READ : DISP_NVME_WRITE;
+	*path = v->polled ? PATH_PT_POLL : PATH_PT;
+	return kr_queue_nvme_cmd(kr, io->file_slot, nop, v->nsid, io->dev_off >> v->lba_shift,
+				 io->len >> v->lba_shift, se->data + io->buf_off, io->len, se->slot,
+				 v->pt_fixed, tag);
+}
+
 void disp_submit(struct srv *s, struct sess *se, uint32_t idx, const struct val_io *io)
 {
 	uint64_t tag = srv_tag(TAG_IO, idx);
+	const struct vol *v = NULL;
+	uint8_t path = PATH_INTR;
 	int ret;
 
+	if (io->op != RINGD_OP_NOP && io->vol < s->nvols)
+		v = &s->vols[io->vol];
+	if (v && v->passthrough) {
+		ret = disp_passthrough(s, se, v, io, tag, &path);
+		goto queued;
+	}
+	if (v && v->polled && io->op != RINGD_OP_FSYNC) {
+		/* Flushes of a polled block volume take the interrupt ring below. */
+		path = PATH_POLL;
+		if (io->op == RINGD_OP_READ)
+			ret =
+			    kr_queue_read_fixed(&s->kr_poll, io->file_slot, se->data + io->buf_off,
+						io->len, io->dev_off, se->slot, tag);
+		else
+			ret =
+			    kr_queue_write_fixed(&s->kr_poll, io->file_slot, se->data + io->buf_off,
+						 io->len, io->dev_off, se->slot, tag);
+		goto queued;
+	}
 	switch (io->op) {
 	case RINGD_OP_READ:
 		ret = kr_queue_read_fixed(&s->kr, io->file_slot, se->data + io->buf_off, io->len,
@@ -95,11 +147,16 @@ void disp_submit(struct srv *s, struct sess *se, uint32_t idx, const struct val_
 		ret = kr_queue_nop(&s->kr, tag);
 		break;
 	}
+queued:
 	if (ret) {
 		/* The kernel SQ stayed full after a flush: fail this one request. */
+		log_debug("request %u: not queued: %s", idx, strerror(-ret));
 		disp_finish(s, se, idx, ret);
 		return;
 	}
+	s->reqs[idx].path = path;
+	if (path == PATH_POLL || path == PATH_PT_POLL)
+		s->poll_inflight++;
 	se->inflight++;
 	se->cq_reserved++;
 	if (se->tenant >= 0)
@@ -241,6 +298,17 @@ void disp_complete(struct srv *s, uint32_t req_idx, int32_t res)
 		return;
 	}
 	r = &s->reqs[req_idx];
+	if (r->path == PATH_POLL || r->path == PATH_PT_POLL)
+		s->poll_inflight--;
+	if (r->path == PATH_PT || r->path == PATH_PT_POLL) {
+		/* NVMe status -> -errno; success carries no byte count. */
+		if (res)
+			log_debug("request %u: passthrough completion %d (0x%x)", req_idx, res,
+				  (unsigned int)res);
+		res = kr_nvme_status_errno(res);
+		if (!res && (r->op == RINGD_OP_READ || r->op == RINGD_OP_WRITE))
+			res = (int32_t)r->len;
+	}
 	se = s->sessions[r->sess];
 	if (!se) {
 		log_err("completion for request %u of a freed session", req_idx);
@@ -252,7 +320,20 @@ void disp_complete(struct srv *s, uint32_t req_idx, int32_t res)
 	se->cq_reserved--;
 	if (se->tenant >= 0 && s->usage[se->tenant].inflight)
 		s->usage[se->tenant].inflight--;
-	se->stats.completions_interrupt++;
+	switch (r->path) {
+	case PATH_POLL:
+		se->stats.completions_polled++;
+		break;
+	case PATH_PT:
+		se->stats.completions_passthrough++;
+		break;
+	case PATH_PT_POLL:
+		se->stats.completions_passthrough_polled++;
+		break;
+	default:
+		se->stats.completions_interrupt++;
+		break;
+	}
 	if (res > 0 && r->op == RINGD_OP_READ)
 		se->stats.bytes_read += (uint64_t)res;
 	else if (res > 0 && r->op == RINGD_OP_WRITE)

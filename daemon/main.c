@@ -66,7 +66,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (level && log_level_parse(level, &lvl)) {
-		fprintf(stderr, "ringd: --log-level %s: expected error, warn, info or debug\n", level);
+		fprintf(stderr, "ringd: --log-level %s: expected error, warn, info or debug\n",
+			level);
 		return 2;
 	}
 	ret = cfg_load(path, &cfg, err, sizeof(err));

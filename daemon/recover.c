@@ -38,7 +38,8 @@ static int rc_wait_old_ring(void)
 
 	pfd.fd = sysd_take_fd("ringlive");
 	if (pfd.fd < 0) {
-		log_warn("recovery: no ring-liveness pipe was stored; assuming the old ring is gone");
+		log_warn(
+		    "recovery: no ring-liveness pipe was stored; assuming the old ring is gone");
 		return 0;
 	}
 	for (;;) {
@@ -47,9 +48,10 @@ static int rc_wait_old_ring(void)
 			break;
 		if (srv_now_ms() - start > RECOVER_DRAIN_MS) {
 			close(pfd.fd);
-			log_err("recovery: the previous instance's kernel I/O has not drained after "
-				"%u ms; refusing to reissue over it",
-				RECOVER_DRAIN_MS);
+			log_err(
+			    "recovery: the previous instance's kernel I/O has not drained after "
+			    "%u ms; refusing to reissue over it",
+			    RECOVER_DRAIN_MS);
 			return -ETIMEDOUT;
 		}
 	}

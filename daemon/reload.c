@@ -21,8 +21,9 @@
 /* Same backing, extent and mode? */
 static bool rl_same_volume(const struct cfg_volume *a, const struct cfg_volume *b)
 {
-	return !strcmp(a->path, b->path) && a->offset == b->offset && a->size == b->size &&
-	       a->direct == b->direct && a->readonly == b->readonly;
+	return !strcmp(a->path, b->path) && !strcmp(a->nvme, b->nvme) && a->offset == b->offset &&
+	       a->size == b->size && a->direct == b->direct && a->readonly == b->readonly &&
+	       a->poll == b->poll && a->passthrough == b->passthrough;
 }
 
 static const struct cfg_volume *rl_cfg_volume(const struct cfg *c, const char *name)
@@ -45,6 +46,12 @@ static void rl_keep_restart_keys(const struct cfg *old, struct cfg *nc)
 	memcpy(nc->socket_path, old->socket_path, sizeof(nc->socket_path));
 	memcpy(nc->state_dir, old->state_dir, sizeof(nc->state_dir));
 	nc->max_sessions = old->max_sessions;
+	if (old->sqpoll != nc->sqpoll || old->sqpoll_cpu != nc->sqpoll_cpu ||
+	    old->sqpoll_idle_ms != nc->sqpoll_idle_ms)
+		log_warn("reload: 'sqpoll*' change only on restart");
+	nc->sqpoll = old->sqpoll;
+	nc->sqpoll_cpu = old->sqpoll_cpu;
+	nc->sqpoll_idle_ms = old->sqpoll_idle_ms;
 	nc->socket_mode = old->socket_mode;
 	nc->socket_group = old->socket_group;
 	nc->has_socket_group = old->has_socket_group;
@@ -84,7 +91,7 @@ int srv_reload(struct srv *s)
 	unsigned int first_new = s->nvols, added = 0, removed = 0, i;
 	char err[PATH_MAX + 512];
 	struct tenant_usage *usage;
-	char (*old_tenant)[CFG_NAME_MAX];
+	char(*old_tenant)[CFG_NAME_MAX];
 	struct cfg nc, old;
 	int ret;
 

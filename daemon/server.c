@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -31,12 +32,12 @@
 #include "log.h"
 #include "sysd.h"
 
-#define SRV_KR_ENTRIES	 1024u
-#define SRV_NREQS	 2048u
-#define SRV_SQ_BUDGET	 64u  /* SQEs per session per pass */
-#define SRV_CTRL_BUDGET	 8u   /* control messages per session per wake-up */
-#define SRV_TICK_MS	 250u /* longest sleep: stall checks */
-#define SRV_DRAIN_MS	 10000u
+#define SRV_KR_ENTRIES	1024u
+#define SRV_NREQS	2048u
+#define SRV_SQ_BUDGET	64u  /* SQEs per session per pass */
+#define SRV_CTRL_BUDGET 8u   /* control messages per session per wake-up */
+#define SRV_TICK_MS	250u /* longest sleep: stall checks */
+#define SRV_DRAIN_MS	10000u
 
 uint64_t srv_now_ms(void)
 {
@@ -171,6 +172,11 @@ static void srv_fill_stats(const struct srv *s, const struct sess *se, Ringd__St
 	st->has_submitted = st->has_completed = st->has_errors = st->has_rejected = 1;
 	st->has_bytes_read = st->has_bytes_written = st->has_inflight = 1;
 	st->has_broken_reason = st->has_completions_interrupt = 1;
+	st->has_completions_polled = st->has_completions_passthrough = 1;
+	st->has_completions_passthrough_polled = 1;
+	st->completions_polled = se->stats.completions_polled;
+	st->completions_passthrough = se->stats.completions_passthrough;
+	st->completions_passthrough_polled = se->stats.completions_passthrough_polled;
 	st->submitted = se->stats.submitted;
 	st->completed = se->stats.completed;
 	st->errors = se->stats.errors;
@@ -194,8 +200,9 @@ static int srv_hello(struct srv *s, struct sess *se, const Ringd__Hello *h)
 		return -EPROTO;
 	}
 	if (h->abi_version != RINGD_ABI_VERSION) {
-		ctl_send_error(se->sock, EPROTO, "ABI version %u is not supported (daemon speaks %u)",
-			       h->abi_version, RINGD_ABI_VERSION);
+		ctl_send_error(se->sock, EPROTO,
+			       "ABI version %u is not supported (daemon speaks %u)", h->abi_version,
+			       RINGD_ABI_VERSION);
 		return -EPROTO;
 	}
 	if (h->has_admin && h->admin) {
@@ -381,7 +388,7 @@ static void srv_session_poll(struct srv *s, const struct kr_cqe *c, bool ctrl)
 		 * of the fd in sess_close()/sess_break() guarantees an event
 		 * like this one for every poll that survived.
 		 */
-		kr_queue_poll_remove(&s->kr, c->tag);
+		sess_remove_poll(s, se, !ctrl);
 	}
 	if (c->res > 0) {
 		if (ctrl)
@@ -403,6 +410,27 @@ static void srv_session_poll(struct srv *s, const struct kr_cqe *c, bool ctrl)
 		close(se->wake_fd);
 		se->wake_fd = -1;
 	}
+}
+
+/*
+ * The completion of a session poll's removal. -EALREADY means the poll was
+ * busy posting a completion at that moment (its task work owned it: with
+ * an SQ thread that runs concurrently with us) and is still armed, so ask
+ * again; any other result means it is gone or going, and its own final
+ * CQE (without F_MORE) does the accounting.
+ */
+static void srv_poll_removed(struct srv *s, const struct kr_cqe *c)
+{
+	uint32_t idx = srv_tag_idx(c->tag), slot = idx >> 1;
+	bool doorbell = idx & 1;
+	struct sess *se;
+
+	if (c->res != -EALREADY || slot >= s->cfg.max_sessions)
+		return;
+	se = s->sessions[slot];
+	if (!se || se->state != SESS_CLOSING || !(doorbell ? se->doorbell_poll : se->ctrl_poll))
+		return;
+	sess_remove_poll(s, se, doorbell);
 }
 
 void srv_cqe(struct srv *s, const struct kr_cqe *c)
@@ -427,6 +455,19 @@ void srv_cqe(struct srv *s, const struct kr_cqe *c)
 		srv_signal(s);
 		if (!kr_poll_more(c))
 			srv_arm_poll(s, s->signal_fd, TAG_SIGNAL, 0);
+		break;
+	case TAG_KRING: {
+		uint64_t v;
+
+		/* Only a wake-up: every ring is reaped each pass anyway. */
+		if (read(s->pt_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			log_warn("passthrough eventfd: %s", strerror(errno));
+		if (!kr_poll_more(c))
+			srv_arm_poll(s, s->pt_efd, TAG_KRING, 0);
+		break;
+	}
+	case TAG_POLLRM:
+		srv_poll_removed(s, c);
 		break;
 	default:
 		break;
@@ -480,14 +521,14 @@ static unsigned int srv_consume_all(struct srv *s)
 	return work;
 }
 
-/* Route every kernel completion. Returns how many there were. */
-static unsigned int srv_reap(struct srv *s)
+/* Route every completion of one ring. Returns how many there were. */
+static unsigned int srv_reap_ring(struct srv *s, struct kr_ring *kr)
 {
 	struct kr_cqe cqes[256];
 	unsigned int n, i, total = 0;
 
 	do {
-		n = kr_reap(&s->kr, cqes, 256);
+		n = kr_reap(kr, cqes, 256);
 		for (i = 0; i < n; i++)
 			srv_cqe(s, &cqes[i]);
 		total += n;
@@ -533,6 +574,50 @@ static bool srv_keep_polling(struct srv *s, bool activity)
 	return now - s->idle_since_ns < (uint64_t)s->cfg.poll_idle_us * 1000u;
 }
 
+/* Route every kernel completion of every ring. Returns how many there were. */
+static unsigned int srv_reap(struct srv *s)
+{
+	unsigned int n = 0;
+
+	if (s->poll_ready)
+		n += srv_reap_ring(s, &s->kr_poll);
+	if (s->pt_ready)
+		n += srv_reap_ring(s, &s->kr_pt);
+	return n + srv_reap_ring(s, &s->kr);
+}
+
+/*
+ * The loop's one wait. The passthrough ring wakes the main ring through
+ * its eventfd, so blocking on the main ring is enough for it; the IOPOLL
+ * ring never interrupts, so while polled requests are in flight nothing
+ * blocks: submit, poll the device queues once, and come back.
+ */
+static int srv_kernel_wait(struct srv *s, bool block, uint64_t timeout_ns)
+{
+	int ret;
+
+	if (s->pt_ready) {
+		ret = kr_submit(&s->kr_pt);
+		if (ret < 0 && ret != -EAGAIN && ret != -EBUSY && ret != -EINTR)
+			log_warn("passthrough ring submit: %s", strerror(-ret));
+	}
+	if (s->poll_ready) {
+		ret = kr_submit(&s->kr_poll);
+		if (ret < 0 && ret != -EAGAIN && ret != -EBUSY && ret != -EINTR)
+			log_warn("polled ring submit: %s", strerror(-ret));
+	}
+	if (s->poll_inflight)
+		block = false;
+	ret = kr_submit_and_wait(&s->kr, block ? 1 : 0, block ? timeout_ns : 0);
+	if (s->poll_inflight) {
+		int pret = kr_iopoll(&s->kr_poll);
+
+		if (pret < 0 && pret != -EAGAIN && pret != -EINTR && pret != -EBUSY)
+			log_warn("io_uring iopoll: %s", strerror(-pret));
+	}
+	return ret;
+}
+
 /* Work done before each sleep: watchdog, status, reload. */
 static void srv_before_sleep(struct srv *s)
 {
@@ -573,8 +658,7 @@ static int srv_iterate(struct srv *s)
 		s->idle_since_ns = 0; /* the idle clock restarts on the next empty pass */
 	disp_flush(s);
 	srv_before_sleep(s);
-	ret = kr_submit_and_wait(&s->kr, work || polling ? 0 : 1,
-				 work || polling ? 0 : s->tick_ms * 1000000ull);
+	ret = srv_kernel_wait(s, !work && !polling, s->tick_ms * 1000000ull);
 	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
 		log_err("io_uring wait: %s", strerror(-ret));
 		return ret;
@@ -606,7 +690,7 @@ static void srv_drain(struct srv *s)
 	}
 	/* No more SQEs are read: this loop only reaps. */
 	while (s->reqs_inflight && srv_now_ms() < deadline) {
-		kr_submit_and_wait(&s->kr, 1, 100 * 1000000ull);
+		srv_kernel_wait(s, true, 100 * 1000000ull);
 		srv_reap(s);
 		disp_flush(s);
 	}
@@ -618,7 +702,7 @@ static void srv_drain(struct srv *s)
 		sess_close(s, se);
 	}
 	while (s->nsessions && srv_now_ms() < deadline) {
-		kr_submit_and_wait(&s->kr, 1, 100 * 1000000ull);
+		srv_kernel_wait(s, true, 100 * 1000000ull);
 		srv_reap(s);
 		disp_flush(s);
 	}
@@ -666,6 +750,144 @@ int srv_volume_find(const struct srv *s, const char *name)
 	return -1;
 }
 
+int srv_buf_set(struct srv *s, unsigned int slot, void *base, size_t len)
+{
+	int ret;
+
+	ret = base ? kr_buf_set(&s->kr, slot, base, len) : kr_buf_clear(&s->kr, slot);
+	if (ret)
+		return ret;
+	if (s->poll_ready) {
+		ret = base ? kr_buf_set(&s->kr_poll, slot, base, len)
+			   : kr_buf_clear(&s->kr_poll, slot);
+		if (ret)
+			goto out_undo;
+	}
+	if (s->pt_ready) {
+		ret = base ? kr_buf_set(&s->kr_pt, slot, base, len) : kr_buf_clear(&s->kr_pt, slot);
+		if (ret)
+			goto out_undo;
+	}
+	return 0;
+
+out_undo:
+	if (base) {
+		kr_buf_clear(&s->kr, slot);
+		if (s->poll_ready)
+			kr_buf_clear(&s->kr_poll, slot);
+	}
+	return ret;
+}
+
+/*
+ * Create the IOPOLL ring (@polled) or the passthrough ring the first time
+ * a volume needs it: on the main ring's SQ thread when sqpoll is on, with
+ * the ring-liveness pipe in its file table (so that EOF on the pipe still
+ * means every ring of this instance is gone) and every live session's
+ * data area registered. Returns 0 or -errno (logged).
+ */
+static int srv_ring_create(struct srv *s, bool polled)
+{
+	struct kr_ring *kr = polled ? &s->kr_poll : &s->kr_pt;
+	struct kr_params kp;
+	uint32_t i;
+	int ret;
+
+	memset(&kp, 0, sizeof(kp));
+	kp.entries = SRV_KR_ENTRIES;
+	kp.nr_files = SRV_MAX_VOLUMES + 1;
+	kp.nr_bufs = s->cfg.max_sessions;
+	kp.flags = KR_BIG | (polled ? KR_IOPOLL : 0);
+	if (s->cfg.sqpoll) {
+		kp.flags |= KR_SQPOLL;
+		kp.attach = &s->kr;
+		kp.sqpoll_idle_ms = s->cfg.sqpoll_idle_ms;
+	}
+	if (!polled) {
+		s->pt_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (s->pt_efd < 0) {
+			ret = -errno;
+			log_err("passthrough ring: eventfd: %s", strerror(-ret));
+			return ret;
+		}
+		kp.has_eventfd = true;
+		kp.eventfd = s->pt_efd;
+	}
+	ret = kr_ring_init(kr, &kp);
+	if (ret) {
+		log_err("%s ring setup: %s", polled ? "IOPOLL" : "passthrough", strerror(-ret));
+		goto out_efd;
+	}
+	ret = kr_file_set(kr, SRV_RINGLIVE_SLOT, s->ringlive_wr);
+	for (i = 0; !ret && i < s->cfg.max_sessions; i++) {
+		struct sess *se = s->sessions[i];
+
+		if (se && se->buf_registered)
+			ret = kr_buf_set(kr, i, se->data, se->data_size);
+	}
+	if (!polled && !ret)
+		ret = srv_arm_poll(s, s->pt_efd, TAG_KRING, 0);
+	if (ret) {
+		log_err("%s ring: %s", polled ? "IOPOLL" : "passthrough", strerror(-ret));
+		kr_ring_exit(kr);
+		goto out_efd;
+	}
+	if (polled)
+		s->poll_ready = true;
+	else
+		s->pt_ready = true;
+	log_info("%s ring ready%s", polled ? "IOPOLL" : "NVMe passthrough",
+		 s->cfg.sqpoll ? " (on the shared SQPOLL thread)" : "");
+	return 0;
+
+out_efd:
+	if (!polled) {
+		close(s->pt_efd);
+		s->pt_efd = -1;
+	}
+	return ret;
+}
+
+/* Register the polled/passthrough side of volume @v (index @idx). */
+static int srv_volume_rings(struct srv *s, struct vol *v, uint32_t idx)
+{
+	int ret;
+
+	if (v->polled) {
+		if (!s->poll_ready) {
+			ret = srv_ring_create(s, true);
+			if (ret)
+				return ret;
+		}
+		ret = kr_file_set(&s->kr_poll, idx, v->passthrough ? v->ng_fd : v->fd);
+		if (ret) {
+			log_err("volume %s: cannot register on the IOPOLL ring: %s", v->name,
+				strerror(-ret));
+			return ret;
+		}
+	}
+	if (v->passthrough) {
+		/* Also the home of a polled passthrough volume's flushes. */
+		if (!s->pt_ready) {
+			ret = srv_ring_create(s, false);
+			if (ret)
+				goto out_poll;
+		}
+		ret = kr_file_set(&s->kr_pt, idx, v->ng_fd);
+		if (ret) {
+			log_err("volume %s: cannot register %s: %s", v->name, v->ng_path,
+				strerror(-ret));
+			goto out_poll;
+		}
+	}
+	return 0;
+
+out_poll:
+	if (v->polled)
+		kr_file_set(&s->kr_poll, idx, -1);
+	return ret;
+}
+
 int srv_volume_add(struct srv *s, const struct cfg_volume *cv, uint32_t idx)
 {
 	char err[PATH_MAX + 256];
@@ -690,13 +912,21 @@ int srv_volume_add(struct srv *s, const struct cfg_volume *cv, uint32_t idx)
 		vol_close(v);
 		return ret;
 	}
+	ret = srv_volume_rings(s, v, idx);
+	if (ret) {
+		kr_file_set(&s->kr, idx, -1);
+		vol_close(v);
+		return ret;
+	}
 	s->vvols[idx] = v->v;
 	if (idx >= s->nvols)
 		s->nvols = idx + 1;
 	s->nvols_live++;
-	log_info("volume %s: %s [%llu, +%llu) %s%s block %u", v->name, v->path,
+	log_info("volume %s: %s [%llu, +%llu) %s%s block %u, %s%s%s", v->name, v->path,
 		 (unsigned long long)v->v.base, (unsigned long long)v->v.size,
-		 v->direct ? "direct" : "buffered", v->v.readonly ? " read-only" : "", v->block_size);
+		 v->direct ? "direct" : "buffered", v->v.readonly ? " read-only" : "",
+		 v->block_size, v->polled ? "polled" : "interrupts",
+		 v->passthrough ? ", NVMe passthrough via " : "", v->passthrough ? v->ng_path : "");
 	return 0;
 }
 
@@ -709,6 +939,10 @@ void srv_volume_remove(struct srv *s, uint32_t idx)
 	s->nvols_live--;
 	/* In-flight I/O holds its own reference on the file. */
 	kr_file_set(&s->kr, idx, -1);
+	if (s->poll_ready && s->vols[idx].polled)
+		kr_file_set(&s->kr_poll, idx, -1);
+	if (s->pt_ready && s->vols[idx].passthrough)
+		kr_file_set(&s->kr_pt, idx, -1);
 	vol_close(&s->vols[idx]);
 }
 
@@ -728,6 +962,7 @@ static int srv_open_volumes(struct srv *s)
 		return -ENOMEM;
 	for (i = 0; i < SRV_MAX_VOLUMES; i++) {
 		s->vols[i].fd = -1;
+		s->vols[i].ng_fd = -1;
 		s->vvols[i].removed = true;
 	}
 	for (i = 0; i < s->cfg.nvols; i++) {
@@ -749,11 +984,14 @@ static int srv_open_volumes(struct srv *s)
 }
 
 /*
- * The ring-liveness pipe: its write end lives only in the kernel ring's
- * registered-file table, which the kernel releases after the last request
- * of the ring has completed. Its read end (in the fd store) therefore sees
- * EOF exactly when no I/O of this daemon instance can still land: the
- * next instance waits for that before reissuing anything.
+ * The ring-liveness pipe: its write end lives in every kernel ring's
+ * registered-file table (the main ring's here, the IOPOLL and passthrough
+ * rings' when srv_ring_create() makes them), which the kernel releases
+ * after the last request of that ring has completed, and in this process
+ * (kept to seed rings created later; closed at exit like any fd). Its read
+ * end (in the fd store) therefore sees EOF exactly when no I/O of this
+ * daemon instance can still land: the next instance waits for that before
+ * reissuing anything.
  */
 static int srv_ringlive(struct srv *s)
 {
@@ -762,12 +1000,13 @@ static int srv_ringlive(struct srv *s)
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
 	ret = kr_file_set(&s->kr, SRV_RINGLIVE_SLOT, p[1]);
-	close(p[1]);
 	if (ret) {
 		close(p[0]);
+		close(p[1]);
 		return ret;
 	}
 	s->ringlive_rd = p[0];
+	s->ringlive_wr = p[1];
 	return 0;
 }
 
@@ -827,6 +1066,8 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 	s->listen_fd = -1;
 	s->signal_fd = -1;
 	s->ringlive_rd = -1;
+	s->ringlive_wr = -1;
+	s->pt_efd = -1;
 	s->lock_fd = -1;
 	s->jr.fd = -1;
 	log_threshold = cfg->log_level;
@@ -865,12 +1106,29 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 	kp.entries = SRV_KR_ENTRIES;
 	kp.nr_files = SRV_MAX_VOLUMES + 1;
 	kp.nr_bufs = cfg->max_sessions;
+	if (cfg->sqpoll) {
+		kp.flags = KR_SQPOLL;
+		kp.sqpoll_cpu = cfg->sqpoll_cpu;
+		kp.sqpoll_idle_ms = cfg->sqpoll_idle_ms;
+	}
 	ret = kr_ring_init(&s->kr, &kp);
 	if (ret) {
-		log_err("io_uring setup: %s", strerror(-ret));
+		log_err("io_uring setup%s: %s", cfg->sqpoll ? " (sqpoll = on)" : "",
+			strerror(-ret));
 		return ret;
 	}
 	s->kr_ready = true;
+	if (cfg->sqpoll && cfg->sqpoll_cpu >= 0)
+		log_info("SQPOLL thread on cpu %d, idle %u ms, shared by every ring",
+			 cfg->sqpoll_cpu, cfg->sqpoll_idle_ms);
+	else if (cfg->sqpoll)
+		log_info("SQPOLL thread (unpinned), idle %u ms, shared by every ring",
+			 cfg->sqpoll_idle_ms);
+	ret = srv_ringlive(s);
+	if (ret) {
+		log_err("ring liveness pipe: %s", strerror(-ret));
+		return ret;
+	}
 	ret = srv_open_volumes(s);
 	if (ret)
 		return ret;
@@ -888,11 +1146,6 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 		ret = srv_recover(s);
 		if (ret)
 			return ret;
-	}
-	ret = srv_ringlive(s);
-	if (ret) {
-		log_err("ring liveness pipe: %s", strerror(-ret));
-		return ret;
 	}
 	sysd_fdstore_remove("ringlive");
 	sysd_fdstore("ringlive", s->ringlive_rd);
@@ -926,9 +1179,17 @@ void srv_fini(struct srv *s)
 		if (s->listen_owned)
 			unlink(s->cfg.socket_path);
 	}
+	if (s->poll_ready)
+		kr_ring_exit(&s->kr_poll);
+	if (s->pt_ready)
+		kr_ring_exit(&s->kr_pt);
 	if (s->kr_ready)
 		kr_ring_exit(&s->kr);
 	s->kr_ready = false;
+	if (s->pt_efd >= 0)
+		close(s->pt_efd);
+	if (s->ringlive_wr >= 0)
+		close(s->ringlive_wr);
 	for (i = 0; i < s->nvols; i++)
 		vol_close(&s->vols[i]);
 	if (s->signal_fd >= 0)

@@ -29,6 +29,16 @@ enum srv_tag {
 	TAG_CTRL = 3,	  /* low 32 bits: session slot; control socket readable */
 	TAG_DOORBELL = 4, /* low 32 bits: session slot; doorbell readable */
 	TAG_SIGNAL = 5,	  /* signalfd readable */
+	TAG_KRING = 6,	  /* the passthrough ring's completion eventfd readable */
+	TAG_POLLRM = 7,	  /* low 32 bits: session slot << 1 | doorbell; a poll removal done */
+};
+
+/* Which kernel path carried a request (and which counter it bumps). */
+enum srv_path {
+	PATH_INTR = 0,	  /* main ring: interrupt-driven block/file I/O */
+	PATH_POLL = 1,	  /* IOPOLL ring: polled block I/O */
+	PATH_PT = 2,	  /* passthrough ring: NVMe URING_CMD, interrupts */
+	PATH_PT_POLL = 3, /* IOPOLL ring: NVMe URING_CMD, polled */
 };
 
 static inline uint64_t srv_tag(enum srv_tag t, uint32_t idx)
@@ -60,6 +70,7 @@ struct req {
 	uint32_t sess;	    /* session slot */
 	uint32_t len;
 	uint8_t op;
+	uint8_t path; /* enum srv_path */
 	bool busy;
 	uint32_t next_free;
 };
@@ -72,6 +83,9 @@ struct sess_stats {
 	uint64_t bytes_read;
 	uint64_t bytes_written;
 	uint64_t completions_interrupt;
+	uint64_t completions_polled;
+	uint64_t completions_passthrough;
+	uint64_t completions_passthrough_polled;
 };
 
 struct sess {
@@ -108,11 +122,11 @@ struct sess {
 	uint32_t sq_entries, cq_entries;
 
 	/* Private ring state: never read back from shared memory. */
-	uint32_t sq_head;	/* next SQ index to consume */
-	uint32_t cq_tail;	/* next CQ index to fill */
-	uint32_t cq_head_seen;	/* last validated client CQ head */
-	uint32_t cq_reserved;	/* CQ slots promised to accepted requests */
-	uint32_t inflight;	/* kernel requests of this session */
+	uint32_t sq_head;      /* next SQ index to consume */
+	uint32_t cq_tail;      /* next CQ index to fill */
+	uint32_t cq_head_seen; /* last validated client CQ head */
+	uint32_t cq_reserved;  /* CQ slots promised to accepted requests */
+	uint32_t inflight;     /* kernel requests of this session */
 	uint32_t max_inflight;
 	uint32_t broken_reason;	 /* enum ringd_broken: private copy for Stats */
 	uint64_t stall_since_ms; /* CQ full with SQEs waiting since; 0: not stalled */
@@ -138,13 +152,22 @@ struct tenant_usage {
 
 struct srv {
 	struct cfg cfg;
-	struct kr_ring kr;
-	bool kr_ready;	 /* kr_ring_init() succeeded: srv_fini() must exit it */
-	struct jr jr;	 /* the private journal, in the fd store */
-	int ringlive_rd; /* read end of the ring-liveness pipe */
-	struct vol *vols;      /* SRV_MAX_VOLUMES; removed ones stay, marked */
-	struct val_vol *vvols; /* validator view, parallel to vols */
-	unsigned int nvols;    /* high-water mark */
+	struct kr_ring kr; /* interrupt ring: file I/O, polls, fsync */
+	bool kr_ready; /* kr_ring_init() succeeded: srv_fini() must exit it */
+	/* IOPOLL ring (SQE128|CQE32: polled block I/O and polled passthrough)
+	 * and the interrupt passthrough ring; created when a volume needs them. */
+	struct kr_ring kr_poll;
+	bool poll_ready;
+	struct kr_ring kr_pt;
+	bool pt_ready;
+	int pt_efd;		/* eventfd kr_pt signals on completion (polled by kr) */
+	uint32_t poll_inflight; /* requests on kr_poll: the loop spins while > 0 */
+	int ringlive_wr;	/* write end of the ring-liveness pipe (see srv_ringlive) */
+	struct jr jr;		/* the private journal, in the fd store */
+	int ringlive_rd;	/* read end of the ring-liveness pipe */
+	struct vol *vols;	/* SRV_MAX_VOLUMES; removed ones stay, marked */
+	struct val_vol *vvols;	/* validator view, parallel to vols */
+	unsigned int nvols;	/* high-water mark */
 	unsigned int nvols_live;
 	struct tenant_usage *usage; /* parallel to cfg.tenants */
 
@@ -182,6 +205,9 @@ int srv_volume_find(const struct srv *s, const char *name);
 /* Open and register volume @cv at index @idx (a journal volume index).
  * Returns 0 or -errno (logged). */
 int srv_volume_add(struct srv *s, const struct cfg_volume *cv, uint32_t idx);
+/* Register (or with @base NULL, clear) session buffer @slot on every ring.
+ * Returns 0 or -errno. */
+int srv_buf_set(struct srv *s, unsigned int slot, void *base, size_t len);
 /* Retire volume @idx: new I/O on it gets -ENODEV; in-flight I/O completes. */
 void srv_volume_remove(struct srv *s, uint32_t idx);
 /* Arm a multishot readability poll tagged (@kind, @idx). Returns 0 or -errno. */
@@ -215,6 +241,8 @@ int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char 
 		size_t errlen);
 void sess_break(struct srv *s, struct sess *se, enum ringd_broken reason);
 void sess_close(struct srv *s, struct sess *se);
+/* Ask the kernel to remove @se's control (or @doorbell) poll. */
+void sess_remove_poll(struct srv *s, struct sess *se, bool doorbell);
 void sess_maybe_free(struct srv *s, struct sess *se);
 void sess_maybe_release(struct srv *s, struct sess *se);
 void sess_post_cqe(struct sess *se, uint64_t user_data, int32_t res);
@@ -229,8 +257,8 @@ void sess_journal_handles(struct srv *s, struct sess *se);
 /* fd-store name of one of a session's fds ("ctl", "mem", "wake"). */
 void sess_fd_name(const struct sess *se, const char *kind, char *buf, size_t len);
 void sess_publish_cq(struct sess *se);
-int sess_handle_open(struct srv *s, struct sess *se, const char *name, uint32_t flags,
-		     int *handle, char *err, size_t errlen);
+int sess_handle_open(struct srv *s, struct sess *se, const char *name, uint32_t flags, int *handle,
+		     char *err, size_t errlen);
 int sess_handle_close(struct srv *s, struct sess *se, int handle);
 
 /* dispatch.c */

@@ -81,8 +81,8 @@ static int sess_layout(const Ringd__Hello *h, uint64_t budget, struct sess_layou
 	l->cq_entries = cq;
 	l->sq_array_off = sizeof(struct ringd_shm_hdr);
 	l->sqes_off = align_up(l->sq_array_off + 4ull * sq, RINGD_CACHELINE);
-	l->cqes_off = align_up(l->sqes_off + sizeof(struct ringd_sqe) * (uint64_t)sq,
-			       RINGD_CACHELINE);
+	l->cqes_off =
+	    align_up(l->sqes_off + sizeof(struct ringd_sqe) * (uint64_t)sq, RINGD_CACHELINE);
 	l->data_off = align_up(l->cqes_off + sizeof(struct ringd_cqe) * (uint64_t)cq, SESS_PAGE);
 	rings = l->data_off;
 	/* A default-sized request shrinks to fit; an explicit one must fit. */
@@ -239,8 +239,7 @@ static void sess_journal_attach(struct srv *s, struct sess *se, const struct ses
 	sysd_fdstore(name, se->wake_fd);
 }
 
-int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char *err,
-		size_t errlen)
+int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char *err, size_t errlen)
 {
 	const struct cfg_tenant *t = &s->cfg.tenants[se->tenant];
 	struct sess_layout l;
@@ -278,7 +277,7 @@ int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char 
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	ret = kr_buf_set(&s->kr, se->slot, se->data, se->data_size);
+	ret = srv_buf_set(s, se->slot, se->data, se->data_size);
 	if (ret) {
 		snprintf(err, errlen, "cannot register the data area: %s", strerror(-ret));
 		return ret;
@@ -363,7 +362,8 @@ int sess_restore(struct srv *s, uint32_t slot, const struct jr_sess *js, int ctl
 	int ret;
 
 	if (!js->sq_entries || (js->sq_entries & (js->sq_entries - 1)) || !js->cq_entries ||
-	    (js->cq_entries & (js->cq_entries - 1)) || js->data_off + js->data_size > js->region_size)
+	    (js->cq_entries & (js->cq_entries - 1)) ||
+	    js->data_off + js->data_size > js->region_size)
 		return -EINVAL;
 	if (fstat(memfd, &st) < 0)
 		return -errno;
@@ -372,7 +372,8 @@ int sess_restore(struct srv *s, uint32_t slot, const struct jr_sess *js, int ctl
 	se = calloc(1, sizeof(*se));
 	if (!se)
 		return -ENOMEM;
-	p = mmap(NULL, js->region_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, memfd, 0);
+	p = mmap(NULL, js->region_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, memfd,
+		 0);
 	if (p == MAP_FAILED) {
 		ret = -errno;
 		goto out_free;
@@ -425,7 +426,7 @@ int sess_restore(struct srv *s, uint32_t slot, const struct jr_sess *js, int ctl
 	/* The client's CQ head must lie within what was posted. */
 	h = ringd_load_acquire(&se->hdr->cq_head);
 	se->cq_head_seen = h;
-	ret = kr_buf_set(&s->kr, slot, se->data, se->data_size);
+	ret = srv_buf_set(s, slot, se->data, se->data_size);
 	if (ret)
 		goto out_handles;
 	se->buf_registered = true;
@@ -442,7 +443,8 @@ int sess_restore(struct srv *s, uint32_t slot, const struct jr_sess *js, int ctl
 	} else if (se->state == SESS_ACTIVE) {
 		sess_list_add(s, se);
 		if (s->sleeping)
-			__atomic_fetch_or(&se->hdr->sq_flags, RINGD_SQ_NEED_WAKEUP, __ATOMIC_SEQ_CST);
+			__atomic_fetch_or(&se->hdr->sq_flags, RINGD_SQ_NEED_WAKEUP,
+					  __ATOMIC_SEQ_CST);
 	}
 	srv_arm_session_poll(s, se, true);
 	if (se->state != SESS_CLOSING)
@@ -484,13 +486,14 @@ void sess_break(struct srv *s, struct sess *se, enum ringd_broken reason)
 		jr_commit(&s->jr.sess[se->slot].state, JR_SESS_BROKEN);
 	}
 	if (se->hdr) {
-		__atomic_store_n(&se->hdr->broken_reason, (uint32_t)reason, __ATOMIC_RELEASE);
+		/* Completions first: a client that sees "broken" has seen them. */
 		sess_publish_cq(se);
+		__atomic_store_n(&se->hdr->broken_reason, (uint32_t)reason, __ATOMIC_RELEASE);
 		sess_notify(se, true);
 	}
 	/* No more doorbells: the wake-up fd is closed when its poll ends. */
 	if (se->doorbell_poll) {
-		kr_queue_poll_remove(&s->kr, srv_tag(TAG_DOORBELL, se->slot));
+		sess_remove_poll(s, se, true);
 		if (se->wake_fd >= 0)
 			shutdown(se->wake_fd, SHUT_RD);
 	}
@@ -531,6 +534,12 @@ void sess_maybe_release(struct srv *s, struct sess *se)
 	log_debug("session %llu: broken, shared memory released", (unsigned long long)se->id);
 }
 
+void sess_remove_poll(struct srv *s, struct sess *se, bool doorbell)
+{
+	kr_queue_poll_remove(&s->kr, srv_tag(doorbell ? TAG_DOORBELL : TAG_CTRL, se->slot),
+			     srv_tag(TAG_POLLRM, (se->slot << 1) | (doorbell ? 1u : 0u)));
+}
+
 void sess_close(struct srv *s, struct sess *se)
 {
 	if (se->state == SESS_CLOSING)
@@ -545,9 +554,9 @@ void sess_close(struct srv *s, struct sess *se)
 	 * session.
 	 */
 	if (se->ctrl_poll)
-		kr_queue_poll_remove(&s->kr, srv_tag(TAG_CTRL, se->slot));
+		sess_remove_poll(s, se, false);
 	if (se->doorbell_poll)
-		kr_queue_poll_remove(&s->kr, srv_tag(TAG_DOORBELL, se->slot));
+		sess_remove_poll(s, se, true);
 	if (se->wake_fd >= 0)
 		shutdown(se->wake_fd, SHUT_RDWR);
 	/* The client sees its last replies, then EOF; armed polls hold
@@ -576,7 +585,7 @@ void sess_maybe_free(struct srv *s, struct sess *se)
 	}
 	/* No kernel I/O can touch the data area any more: drop the buffer. */
 	if (se->buf_registered) {
-		int ret = kr_buf_clear(&s->kr, se->slot);
+		int ret = srv_buf_set(s, se->slot, NULL, 0);
 
 		if (ret)
 			log_err("session %llu: unregister buffer slot %u: %s",
@@ -621,8 +630,8 @@ void sess_publish_cq(struct sess *se)
 	sess_notify(se, false);
 }
 
-int sess_handle_open(struct srv *s, struct sess *se, const char *name, uint32_t flags,
-		     int *handle, char *err, size_t errlen)
+int sess_handle_open(struct srv *s, struct sess *se, const char *name, uint32_t flags, int *handle,
+		     char *err, size_t errlen)
 {
 	const struct cfg_tenant *t;
 	const struct cfg_grant *g;
@@ -631,7 +640,8 @@ int sess_handle_open(struct srv *s, struct sess *se, const char *name, uint32_t 
 	int vi;
 
 	if (se->tenant < 0) {
-		snprintf(err, errlen, "uid %u no longer belongs to a tenant", (unsigned int)se->uid);
+		snprintf(err, errlen, "uid %u no longer belongs to a tenant",
+			 (unsigned int)se->uid);
 		return -EACCES;
 	}
 	t = &s->cfg.tenants[se->tenant];

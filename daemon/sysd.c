@@ -154,7 +154,8 @@ void sysd_reloading(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	/* MONOTONIC_USEC lets Type=notify-reload services be tracked too. */
 	sd_notifyf(0, "RELOADING=1\nSTATUS=reloading configuration\nMONOTONIC_USEC=%llu",
-		   (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+		   (unsigned long long)ts.tv_sec * 1000000ull +
+		       (unsigned long long)ts.tv_nsec / 1000);
 }
 
 void sysd_stopping(void)

@@ -59,8 +59,7 @@ static int val_rw(const struct ringd_sqe *sqe, const struct val_ctx *ctx, struct
 		return -EINVAL;
 	if (__builtin_add_overflow(sqe->addr, (uint64_t)sqe->len, &end) || end > ctx->data_size)
 		return -EFAULT;
-	if (v->align > 1 &&
-	    (sqe->off % v->align || sqe->len % v->align || sqe->addr % v->align))
+	if (v->align > 1 && (sqe->off % v->align || sqe->len % v->align || sqe->addr % v->align))
 		return -EINVAL;
 	if (__builtin_add_overflow(v->base, sqe->off, &out->dev_off))
 		return -EINVAL;

@@ -11,6 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "probe.h"
+
+#define VOL_POLL_HINT                                                                              \
+	"load nvme with poll_queues=N (see config/modprobe.d/ringd-nvme.conf) or set poll = off"
+
 /* Create @path as a sparse file of @size bytes if it does not exist. */
 static int vol_create(const char *path, uint64_t size)
 {
@@ -56,16 +62,188 @@ static int vol_geometry(struct vol *v, uint64_t *bytes)
 	return 0;
 }
 
+/* Can @v do NVMe passthrough? Opens v->ng_fd. Returns 0 or -errno with @why. */
+static int vol_try_passthrough(struct vol *v, const struct kp_device *d, bool polled, char *why,
+			       size_t whylen)
+{
+	int ret;
+
+	if (!d->nvme) {
+		snprintf(why, whylen, "%.200s is not an NVMe namespace", v->path);
+		return -ENOTTY;
+	}
+	if (!d->generic[0]) {
+		snprintf(why, whylen, "no NVMe generic char device (/dev/ngXnY) for %.200s",
+			 v->path);
+		return -ENODEV;
+	}
+	snprintf(v->ng_path, sizeof(v->ng_path), "%.200s", d->generic);
+	v->ng_fd = open(d->generic, (v->v.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (v->ng_fd < 0) {
+		ret = -errno;
+		snprintf(why, whylen, "cannot open %.200s: %.200s", d->generic, strerror(-ret));
+		return ret;
+	}
+	v->nsid = d->nsid;
+	ret = kp_passthrough_try(v->ng_fd, d->nsid, v->block_size, polled, &v->pt_fixed);
+	if (ret) {
+		snprintf(why, whylen, "a %.200sNVMe read through %.200s failed: %.200s",
+			 polled ? "polled " : "", d->generic, strerror(-ret));
+		close(v->ng_fd);
+		v->ng_fd = -1;
+		return ret;
+	}
+	return 0;
+}
+
+/* Can @v be polled (IOPOLL)? Returns 0 or -errno with @why. */
+static int vol_try_poll(struct vol *v, const struct kp_device *d, enum cfg_mode poll, char *why,
+			size_t whylen)
+{
+	int ret;
+
+	if (!v->blockdev) {
+		snprintf(why, whylen,
+			 "%.200s is not a block device (IOPOLL needs an NVMe poll queue)", v->path);
+		return -ENOTBLK;
+	}
+	/* IOPOLL on a queue without poll queues may silently complete by interrupt
+	 * (6.1) or fail (-EOPNOTSUPP): trust the queue's own flag. */
+	if (d->io_poll != 1 && !d->nvme) {
+		snprintf(why, whylen,
+			 "%.200s has no poll queues (queue/io_poll is %d; polled I/O needs an NVMe "
+			 "namespace with poll queues)",
+			 v->path, d->io_poll);
+		return -EOPNOTSUPP;
+	}
+	if (d->io_poll != 1) {
+		snprintf(why, whylen,
+			 "%.200s has no poll queues (queue/io_poll is %d): " VOL_POLL_HINT, v->path,
+			 d->io_poll);
+		return -EOPNOTSUPP;
+	}
+	if (v->passthrough && poll == CFG_AUTO && !kp_kernel_at_least(6, 10)) {
+		snprintf(
+		    why, whylen,
+		    "polled NVMe passthrough is not chosen automatically before Linux 6.10: on "
+		    "older kernels (6.1 seen) a process killed with polled passthrough in "
+		    "flight can crash the kernel (nvme_ns_chr_uring_cmd_iopoll); set poll = "
+		    "on to use it anyway");
+		return -EOPNOTSUPP;
+	}
+	if (v->passthrough)
+		return vol_try_passthrough(v, d, true, why, whylen) ? -EOPNOTSUPP : 0;
+	if (!v->direct) {
+		snprintf(why, whylen, "polled block I/O needs direct = yes (O_DIRECT)");
+		return -EINVAL;
+	}
+	ret = kp_iopoll_try(v->fd, v->block_size);
+	if (ret) {
+		snprintf(why, whylen, "a polled read of %.200s failed: %.200s: " VOL_POLL_HINT,
+			 v->path, strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+/* Resolve poll = and passthrough = for the open volume @v. */
+static int vol_modes(const struct cfg_volume *cv, struct vol *v, char *err, size_t errlen)
+{
+	struct kp_device d;
+	char why[1024];
+	int ret;
+
+	kp_device_probe(v->path, &d);
+	if (cv->passthrough != CFG_OFF) {
+		why[0] = '\0';
+		ret = vol_try_passthrough(v, &d, false, why, sizeof(why));
+		if (ret && cv->passthrough == CFG_ON) {
+			snprintf(err, errlen, "volume %.200s: passthrough = on, but %.200s",
+				 cv->name, why);
+			return ret;
+		}
+		if (ret) {
+			snprintf(v->pt_why, sizeof(v->pt_why), "%.1000s", why);
+			log_info("volume %s: passthrough = auto: not used: %s", cv->name, why);
+		}
+		v->passthrough = !ret;
+	}
+	if (v->passthrough && (cv->offset % v->block_size || (v->v.size % v->block_size))) {
+		snprintf(err, errlen,
+			 "volume %.200s: passthrough needs offset and size aligned to %u bytes",
+			 cv->name, v->block_size);
+		return -EINVAL;
+	}
+	if (v->passthrough && !v->pt_fixed)
+		log_info("volume %s: this kernel refuses passthrough from large registered "
+			 "buffers; passthrough maps the data area per I/O instead",
+			 cv->name);
+	if (v->passthrough) {
+		v->v.align = v->block_size;
+		while ((1u << v->lba_shift) < v->block_size)
+			v->lba_shift++;
+	}
+	if (cv->poll != CFG_OFF) {
+		bool pt = v->passthrough;
+
+		why[0] = '\0';
+		if (pt) {
+			/* Re-probe the char device with a polled command. */
+			close(v->ng_fd);
+			v->ng_fd = -1;
+		}
+		ret = vol_try_poll(v, &d, cv->poll, why, sizeof(why));
+		if (pt && v->ng_fd < 0) {
+			/* Polled passthrough failed: keep interrupt passthrough. */
+			char w2[1024];
+
+			if (vol_try_passthrough(v, &d, false, w2, sizeof(w2))) {
+				snprintf(err, errlen, "volume %.200s: %.200s", cv->name, w2);
+				return -EIO;
+			}
+		}
+		if (ret && cv->poll == CFG_ON) {
+			snprintf(err, errlen, "volume %.200s: poll = on, but %.200s", cv->name,
+				 why);
+			return ret;
+		}
+		if (ret) {
+			snprintf(v->poll_why, sizeof(v->poll_why), "%.1000s", why);
+			log_info("volume %s: poll = auto: not polled: %s", cv->name, why);
+		}
+		v->polled = !ret;
+		if (v->polled && v->passthrough && !kp_kernel_at_least(6, 10))
+			log_warn(
+			    "volume %s: polled NVMe passthrough on Linux < 6.10: if ringd is "
+			    "killed with polled I/O in flight the kernel may crash "
+			    "(nvme_ns_chr_uring_cmd_iopoll); stop it with SIGTERM, which drains",
+			    cv->name);
+	}
+	return 0;
+}
+
 int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out, char *err,
 	     size_t errlen)
 {
-	uint64_t bytes, size;
+	uint64_t bytes = 0, size;
 	int flags, ret;
 
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
+	out->ng_fd = -1;
 	snprintf(out->name, sizeof(out->name), "%s", cv->name);
-	if (cv->path[0] == '/')
+	if (cv->nvme[0]) {
+		struct kp_device d;
+
+		ret = kp_nvme_lookup(cv->nvme, &d);
+		if (ret) {
+			snprintf(err, errlen, "volume %s: nvme = %s: %s", cv->name, cv->nvme,
+				 ret == -ENOENT ? "no such controller serial and namespace id"
+						: strerror(-ret));
+			return ret;
+		}
+		ret = snprintf(out->path, sizeof(out->path), "/dev/%s", d.blk_name);
+	} else if (cv->path[0] == '/')
 		ret = snprintf(out->path, sizeof(out->path), "%s", cv->path);
 	else
 		ret = snprintf(out->path, sizeof(out->path), "%s/%s", state_dir, cv->path);
@@ -76,8 +254,8 @@ int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out
 	if (cv->create_size) {
 		ret = vol_create(out->path, cv->create_size);
 		if (ret) {
-			snprintf(err, errlen, "volume %s: cannot create %s: %s", cv->name, out->path,
-				 strerror(-ret));
+			snprintf(err, errlen, "volume %s: cannot create %s: %s", cv->name,
+				 out->path, strerror(-ret));
 			return ret;
 		}
 	}
@@ -93,8 +271,9 @@ int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out
 	}
 	ret = vol_geometry(out, &bytes);
 	if (ret) {
-		snprintf(err, errlen, "volume %s: %s is neither a regular file nor a block device%s%s",
-			 cv->name, out->path, ret == -EINVAL ? "" : ": ",
+		snprintf(err, errlen,
+			 "volume %s: %s is neither a regular file nor a block device%s%s", cv->name,
+			 out->path, ret == -EINVAL ? "" : ": ",
 			 ret == -EINVAL ? "" : strerror(-ret));
 		goto out_close;
 	}
@@ -130,11 +309,13 @@ int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out
 			 cv->name, out->block_size);
 		goto out_close;
 	}
+	ret = vol_modes(cv, out, err, errlen);
+	if (ret)
+		goto out_close;
 	return 0;
 
 out_close:
-	close(out->fd);
-	out->fd = -1;
+	vol_close(out);
 	return ret;
 }
 
@@ -143,4 +324,7 @@ void vol_close(struct vol *v)
 	if (v->fd >= 0)
 		close(v->fd);
 	v->fd = -1;
+	if (v->ng_fd >= 0)
+		close(v->ng_fd);
+	v->ng_fd = -1;
 }

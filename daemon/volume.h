@@ -16,6 +16,17 @@ struct vol {
 	bool direct;
 	uint32_t block_size; /* logical block size of the backing */
 	struct val_vol v;    /* what the validator sees */
+
+	/* Data path, resolved from poll = / passthrough = and the probe. */
+	bool polled;	  /* served on the IOPOLL ring */
+	bool passthrough; /* NVMe URING_CMD on ng_fd */
+	bool pt_fixed;	  /* ... from the registered buffer (IORING_URING_CMD_FIXED) */
+	int ng_fd;	  /* the namespace's generic char device, or -1 */
+	char ng_path[PATH_MAX];
+	uint32_t nsid;
+	uint32_t lba_shift;  /* log2(block_size), passthrough only */
+	char poll_why[1024]; /* why polling is off (empty if on or off by config) */
+	char pt_why[1024];   /* why passthrough is off (likewise) */
 };
 
 /*
@@ -26,7 +37,7 @@ struct vol {
 int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out, char *err,
 	     size_t errlen);
 
-/* Close the backing fd. */
+/* Close the backing fd (and the passthrough char device). */
 void vol_close(struct vol *v);
 
 #endif

@@ -2,6 +2,7 @@
 #include "kring.h"
 
 #include <errno.h>
+#include <linux/nvme_ioctl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -10,9 +11,8 @@
 
 /* Opcodes the daemon issues; the ring refuses everything else. */
 static const uint8_t kr_allowed_ops[] = {
-	IORING_OP_NOP,	       IORING_OP_READ_FIXED,  IORING_OP_WRITE_FIXED,
-	IORING_OP_FSYNC,       IORING_OP_POLL_ADD,    IORING_OP_POLL_REMOVE,
-	IORING_OP_ASYNC_CANCEL, IORING_OP_TIMEOUT,
+	IORING_OP_NOP,	    IORING_OP_READ_FIXED,  IORING_OP_WRITE_FIXED,  IORING_OP_FSYNC,
+	IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE, IORING_OP_ASYNC_CANCEL, IORING_OP_TIMEOUT,
 };
 
 /* Register calls allowed once the ring is enabled. */
@@ -37,14 +37,19 @@ static int kr_register(struct kr_ring *kr, unsigned int op, const void *arg, uns
 
 static int kr_restrict(struct kr_ring *kr)
 {
-	struct io_uring_restriction res[sizeof(kr_allowed_ops) + sizeof(kr_allowed_register_ops) +
-					1];
+	struct io_uring_restriction
+	    res[sizeof(kr_allowed_ops) + sizeof(kr_allowed_register_ops) + 2];
 	unsigned int n = 0, i;
 
 	memset(res, 0, sizeof(res));
 	for (i = 0; i < sizeof(kr_allowed_ops); i++) {
 		res[n].opcode = IORING_RESTRICTION_SQE_OP;
 		res[n++].sqe_op = kr_allowed_ops[i];
+	}
+	/* Passthrough only where the daemon builds it: the SQE128 rings. */
+	if (kr->flags & KR_BIG) {
+		res[n].opcode = IORING_RESTRICTION_SQE_OP;
+		res[n++].sqe_op = IORING_OP_URING_CMD;
 	}
 	for (i = 0; i < sizeof(kr_allowed_register_ops); i++) {
 		res[n].opcode = IORING_RESTRICTION_REGISTER_OP;
@@ -64,6 +69,23 @@ int kr_ring_init(struct kr_ring *kr, const struct kr_params *p)
 	memset(&params, 0, sizeof(params));
 	params.flags = IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
 	params.cq_entries = p->entries * 4;
+	if (p->flags & KR_IOPOLL)
+		params.flags |= IORING_SETUP_IOPOLL;
+	if (p->flags & KR_BIG)
+		params.flags |= IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
+	if (p->flags & KR_SQPOLL) {
+		params.flags |= IORING_SETUP_SQPOLL;
+		params.sq_thread_idle = p->sqpoll_idle_ms;
+		if (p->attach) {
+			/* One kernel submission thread for every ring of the daemon. */
+			params.flags |= IORING_SETUP_ATTACH_WQ;
+			params.wq_fd = (uint32_t)p->attach->ring.ring_fd;
+		} else if (p->sqpoll_cpu >= 0) {
+			params.flags |= IORING_SETUP_SQ_AFF;
+			params.sq_thread_cpu = (uint32_t)p->sqpoll_cpu;
+		}
+	}
+	kr->flags = p->flags;
 	ret = io_uring_queue_init_params(p->entries, &kr->ring, &params);
 	if (ret < 0)
 		return ret;
@@ -74,6 +96,11 @@ int kr_ring_init(struct kr_ring *kr, const struct kr_params *p)
 	}
 	if (p->nr_bufs) {
 		ret = io_uring_register_buffers_sparse(&kr->ring, p->nr_bufs);
+		if (ret < 0)
+			goto out_exit;
+	}
+	if (p->has_eventfd) {
+		ret = io_uring_register_eventfd(&kr->ring, p->eventfd);
 		if (ret < 0)
 			goto out_exit;
 	}
@@ -233,16 +260,119 @@ int kr_queue_poll(struct kr_ring *kr, int fd, uint64_t tag)
 	return 0;
 }
 
-int kr_queue_poll_remove(struct kr_ring *kr, uint64_t tag)
+int kr_queue_poll_remove(struct kr_ring *kr, uint64_t tag, uint64_t own_tag)
 {
 	struct io_uring_sqe *sqe = kr_get_sqe(kr);
 
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_poll_remove(sqe, tag);
-	/* The removal's own completion is not interesting: tag it 0. */
-	sqe->user_data = 0;
+	sqe->user_data = own_tag;
 	return 0;
+}
+
+int kr_queue_nvme_cmd(struct kr_ring *kr, unsigned int file_slot, uint8_t nvme_op, uint32_t nsid,
+		      uint64_t slba, uint32_t nlb, void *buf, uint32_t len, unsigned int buf_slot,
+		      bool fixed, uint64_t tag)
+{
+	struct io_uring_sqe *sqe;
+	struct nvme_uring_cmd *cmd;
+
+	if (!(kr->flags & KR_BIG))
+		return -EINVAL;
+	sqe = kr_get_sqe(kr);
+	if (!sqe)
+		return -EBUSY;
+	/* liburing 2.3 has no io_uring_prep_cmd: the whole 128-byte SQE by hand. */
+	memset(sqe, 0, 2 * sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = (int)file_slot;
+	sqe->flags = IOSQE_FIXED_FILE;
+	sqe->cmd_op = NVME_URING_CMD_IO;
+	sqe->user_data = tag;
+	if (fixed && len) {
+		sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
+		sqe->buf_index = (uint16_t)buf_slot;
+	}
+	cmd = (struct nvme_uring_cmd *)sqe->cmd;
+	cmd->opcode = nvme_op;
+	cmd->nsid = nsid;
+	if (nvme_op != 0x00) {
+		cmd->addr = (uint64_t)(uintptr_t)buf;
+		cmd->data_len = len;
+		cmd->cdw10 = (uint32_t)slba;
+		cmd->cdw11 = (uint32_t)(slba >> 32);
+		cmd->cdw12 = nlb - 1; /* 0's based */
+	}
+	return 0;
+}
+
+/*
+ * NVMe status -> errno. Generic (SCT 0) and command-specific (SCT 1) codes
+ * that say "the request was wrong" become -EINVAL/-EOPNOTSUPP/-ERANGE, the
+ * device-state ones -EAGAIN/-EROFS/-ENOSPC/-ENODEV, aborts -ECANCELED,
+ * media and data-integrity errors (SCT 2) -EIO (-EACCES for access denied),
+ * path errors (SCT 3) -EAGAIN... everything else -EIO.
+ */
+int kr_nvme_status_errno(int status)
+{
+	unsigned int sct, sc;
+
+	if (status <= 0)
+		return status;
+	sct = ((unsigned int)status >> 8) & 0x7;
+	sc = (unsigned int)status & 0xff;
+	switch (sct) {
+	case 0: /* generic */
+		switch (sc) {
+		case 0x01: /* invalid command opcode */
+			return -EOPNOTSUPP;
+		case 0x02: /* invalid field in command */
+		case 0x0f: /* SGL offset invalid, data SGL length invalid: ... */
+		case 0x0d:
+			return -EINVAL;
+		case 0x0b: /* invalid namespace or format */
+			return -ENODEV;
+		case 0x07: /* command abort requested */
+		case 0x08: /* aborted: SQ deletion */
+			return -ECANCELED;
+		case 0x80: /* LBA out of range */
+			return -ERANGE;
+		case 0x81: /* capacity exceeded */
+			return -ENOSPC;
+		case 0x82: /* namespace not ready */
+			return -EAGAIN;
+		default:
+			return -EIO;
+		}
+	case 1:			/* command specific */
+		if (sc == 0x82) /* attempted write to read-only range */
+			return -EROFS;
+		return -EINVAL;
+	case 2:			/* media and data integrity */
+		if (sc == 0x86) /* access denied */
+			return -EACCES;
+		return -EIO;
+	case 3: /* path related: another path may work */
+		return -EAGAIN;
+	default:
+		return -EIO;
+	}
+}
+
+int kr_iopoll(struct kr_ring *kr)
+{
+	long ret;
+
+	if (!(kr->flags & KR_IOPOLL) || (kr->flags & KR_SQPOLL))
+		return 0; /* interrupts, or the SQ thread polls */
+	ret = syscall(__NR_io_uring_enter, kr->ring.ring_fd, 0, 0, IORING_ENTER_GETEVENTS, NULL, 0);
+	return ret < 0 ? -errno : (int)ret;
+}
+
+unsigned int kr_cq_ready(const struct kr_ring *kr)
+{
+	return io_uring_cq_ready(&kr->ring);
 }
 
 int kr_submit(struct kr_ring *kr)

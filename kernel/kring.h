@@ -8,13 +8,28 @@
 #define RINGD_KERNEL_KRING_H
 
 #include <liburing.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+/* Ring flavours (kr_params.flags). */
+enum {
+	KR_IOPOLL = 1u << 0, /* IORING_SETUP_IOPOLL: completions are polled, not interrupts */
+	KR_BIG = 1u << 1,    /* SQE128 | CQE32: can carry NVMe passthrough (URING_CMD) */
+	KR_SQPOLL = 1u << 2, /* a kernel thread consumes the SQ */
+};
+
 struct kr_params {
-	unsigned int entries;	/* SQ size; CQ is 4x */
-	unsigned int nr_files;	/* sparse registered-file table size */
-	unsigned int nr_bufs;	/* sparse registered-buffer table size */
+	unsigned int entries;  /* SQ size; CQ is 4x */
+	unsigned int nr_files; /* sparse registered-file table size */
+	unsigned int nr_bufs;  /* sparse registered-buffer table size */
+	unsigned int flags;    /* KR_* */
+	/* KR_SQPOLL: share this ring's SQ thread (IORING_SETUP_ATTACH_WQ), or NULL. */
+	const struct kr_ring *attach;
+	int sqpoll_cpu;		     /* KR_SQPOLL without attach: pin the thread; -1 none */
+	unsigned int sqpoll_idle_ms; /* KR_SQPOLL: idle time before the thread sleeps */
+	bool has_eventfd;	     /* signal @eventfd on every completion */
+	int eventfd;
 };
 
 struct kr_ring {
@@ -24,6 +39,7 @@ struct kr_ring {
 	unsigned int files_used;
 	unsigned int bufs_used;
 	unsigned int queued; /* SQEs prepared but not yet submitted */
+	unsigned int flags;  /* KR_* it was created with */
 };
 
 /* A reaped completion. */
@@ -71,8 +87,32 @@ int kr_queue_fsync(struct kr_ring *kr, unsigned int file_slot, int datasync, uin
 int kr_queue_nop(struct kr_ring *kr, uint64_t tag);
 /* Multishot readability poll on a plain fd. */
 int kr_queue_poll(struct kr_ring *kr, int fd, uint64_t tag);
-/* Cancel the poll armed with @tag; its final CQE still arrives. */
-int kr_queue_poll_remove(struct kr_ring *kr, uint64_t tag);
+/*
+ * Cancel the poll armed with @tag; its final CQE still arrives. The
+ * removal completes with @own_tag: 0, -ENOENT, or -EALREADY when the poll
+ * was busy completing at that instant and is still armed (try again).
+ */
+int kr_queue_poll_remove(struct kr_ring *kr, uint64_t tag, uint64_t own_tag);
+
+/*
+ * NVMe passthrough (KR_BIG rings only): one NVME_URING_CMD_IO on the
+ * namespace char device in @file_slot. @nvme_op is the NVMe opcode (0x00
+ * flush, 0x01 write, 0x02 read); @slba/@nlb in logical blocks (@nlb >= 1,
+ * ignored for flush); @buf/@len inside registered buffer @buf_slot, which
+ * is used as a fixed buffer (IORING_URING_CMD_FIXED) when @fixed. The CQE's
+ * res is 0, a negative errno from the kernel, or a positive NVMe status
+ * (see kr_nvme_status_errno()).
+ */
+int kr_queue_nvme_cmd(struct kr_ring *kr, unsigned int file_slot, uint8_t nvme_op, uint32_t nsid,
+		      uint64_t slba, uint32_t nlb, void *buf, uint32_t len, unsigned int buf_slot,
+		      bool fixed, uint64_t tag);
+
+/*
+ * Map an NVMe completion status as io_uring reports it (the 15-bit status
+ * field without the phase bit: DNR 0x4000, More 0x2000, SCT bits 10:8,
+ * SC bits 7:0) to a negative errno. 0 stays 0. See kring.c for the table.
+ */
+int kr_nvme_status_errno(int status);
 
 /* Submit queued SQEs. Returns the number submitted or -errno. */
 int kr_submit(struct kr_ring *kr);
@@ -82,6 +122,16 @@ int kr_submit(struct kr_ring *kr);
  * (0: no timeout). Returns >= 0, -ETIME on timeout, -EINTR, or -errno.
  */
 int kr_submit_and_wait(struct kr_ring *kr, unsigned int wait_nr, uint64_t timeout_ns);
+
+/*
+ * IOPOLL rings: reap what the device has completed without sleeping
+ * (io_uring_enter GETEVENTS with min_complete 0 polls the queues once).
+ * Returns >= 0 or -errno.
+ */
+int kr_iopoll(struct kr_ring *kr);
+
+/* Completions waiting in the CQ. */
+unsigned int kr_cq_ready(const struct kr_ring *kr);
 
 /* Copy out up to @max completions and consume them. Returns the count. */
 unsigned int kr_reap(struct kr_ring *kr, struct kr_cqe *out, unsigned int max);

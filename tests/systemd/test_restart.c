@@ -65,9 +65,8 @@ static void fill_block(uint8_t *b, uint32_t client, uint32_t block, uint32_t ver
 		return;
 	}
 	memcpy(b, &h, sizeof(h));
-	rt_fill(b + sizeof(h), BS - sizeof(h), ((uint64_t)client << 40) ^ ((uint64_t)block << 20) ^
-						       version,
-		0);
+	rt_fill(b + sizeof(h), BS - sizeof(h),
+		((uint64_t)client << 40) ^ ((uint64_t)block << 20) ^ version, 0);
 }
 
 /* Compare a read block with the model; classify a mismatch. */
@@ -102,6 +101,43 @@ static void check_block(const uint8_t *b, uint32_t client, uint32_t block, uint3
 }
 
 static volatile sig_atomic_t g_stop;
+
+/*
+ * The VM suite reuses this test on NVMe volumes: $RINGD_RESTART_CONF_FILE
+ * replaces the config (its volume must be called $RINGD_RESTART_VOLUME,
+ * default "kv") and $RINGD_RESTARTS the number of restarts.
+ */
+static const char *restart_volume(void)
+{
+	const char *v = getenv("RINGD_RESTART_VOLUME");
+
+	return v && *v ? v : "kv";
+}
+
+static unsigned int restart_count(void)
+{
+	const char *v = getenv("RINGD_RESTARTS");
+
+	return v && *v ? (unsigned int)strtoul(v, NULL, 10) : NRESTARTS;
+}
+
+/* The config body: the file named by $RINGD_RESTART_CONF_FILE, or conf. */
+static const char *restart_conf(void)
+{
+	static char body[8192];
+	const char *path = getenv("RINGD_RESTART_CONF_FILE");
+	size_t n;
+	FILE *f;
+
+	if (!path || !*path)
+		return conf;
+	f = fopen(path, "re");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	n = fread(body, 1, sizeof(body) - 1, f);
+	fclose(f);
+	body[n] = '\0';
+	return body;
+}
 
 static void on_usr1(int sig)
 {
@@ -142,8 +178,9 @@ static int run_batch(struct ringd *rd, unsigned int n, int32_t *res)
 /* One client process: returns 0 and fills @r. */
 static int client_main(const char *sock, uint32_t client, int ready_fd, struct client_result *r)
 {
-	struct ringd_opts o = { .socket_path = sock, .sq_entries = 64, .cq_entries = 128,
-				.buf_size = 1u << 20 };
+	struct ringd_opts o = {
+		.socket_path = sock, .sq_entries = 64, .cq_entries = 128, .buf_size = 1u << 20
+	};
 	uint32_t version[NBLOCKS] = { 0 };
 	uint64_t base = (uint64_t)client * NBLOCKS * BS;
 	struct ringd *rd;
@@ -160,7 +197,7 @@ static int client_main(const char *sock, uint32_t client, int ready_fd, struct c
 		fail(r, ret);
 		return 1;
 	}
-	h = ringd_open(rd, "kv", RINGD_RDWR, NULL);
+	h = ringd_open(rd, restart_volume(), RINGD_RDWR, NULL);
 	if (h < 0) {
 		fail(r, h);
 		return 1;
@@ -175,7 +212,8 @@ static int client_main(const char *sock, uint32_t client, int ready_fd, struct c
 		for (i = 0; i < BATCH; i++) {
 			struct ringd_sqe *sqe = ringd_get_sqe(rd);
 
-			blocks[i] = (uint32_t)((unsigned int)rand() % (NBLOCKS / BATCH)) * BATCH + i;
+			blocks[i] =
+			    (uint32_t)((unsigned int)rand() % (NBLOCKS / BATCH)) * BATCH + i;
 			fill_block(bufs[i], client, blocks[i], version[blocks[i]] + 1);
 			ringd_prep_write(sqe, h, bufs[i], BS, base + (uint64_t)blocks[i] * BS);
 			ringd_sqe_set_data64(sqe, i);
@@ -316,7 +354,7 @@ static void kill_loop(bool use_store, const char *what)
 	char c;
 	int ret;
 
-	ret = rt_daemon_prepare(&g_d, conf);
+	ret = rt_daemon_prepare(&g_d, restart_conf());
 	cr_assert_eq(ret, 0);
 	ret = rt_notify_open(&g_n, g_d.dir);
 	cr_assert_eq(ret, 0);
@@ -342,7 +380,7 @@ static void kill_loop(bool use_store, const char *what)
 	for (i = 0; i < NCLIENTS; i++)
 		cr_assert_eq(read(ready[0], &c, 1), 1, "client %u did not start", i);
 	srand(12345);
-	for (i = 0; i < NRESTARTS; i++) {
+	for (i = 0; i < restart_count(); i++) {
 		int status;
 
 		usleep(20000 + (unsigned int)(rand() % 130000));
@@ -373,10 +411,10 @@ static void kill_loop(bool use_store, const char *what)
 	fprintf(stderr,
 		"kill loop (%s): %u restarts, %u READY, %llu acknowledged writes, %llu reads "
 		"verified, %llu flushes, lost %llu, stale %llu, client errors %llu\n",
-		what, NRESTARTS, readies, (unsigned long long)acked, (unsigned long long)verified,
-		(unsigned long long)flushes, (unsigned long long)lost, (unsigned long long)stale,
-		(unsigned long long)errors);
-	cr_assert_eq(readies, NRESTARTS);
+		what, restart_count(), readies, (unsigned long long)acked,
+		(unsigned long long)verified, (unsigned long long)flushes, (unsigned long long)lost,
+		(unsigned long long)stale, (unsigned long long)errors);
+	cr_assert_eq(readies, restart_count());
 	cr_assert_eq(lost, 0, "%llu acknowledged writes lost", (unsigned long long)lost);
 	cr_assert_eq(stale, 0, "%llu stale reads", (unsigned long long)stale);
 	cr_assert_eq(errors, 0);

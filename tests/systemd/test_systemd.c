@@ -142,6 +142,7 @@ Test(notify, sigterm_drains_inflight_io_before_exit)
 	struct ringd *rd;
 	struct ringd_cqe *cqe;
 	unsigned int i, done = 0;
+	uint64_t seen = 0;
 	void *buf;
 	int h, ret;
 
@@ -174,11 +175,16 @@ Test(notify, sigterm_drains_inflight_io_before_exit)
 			break;
 		cr_assert_eq(cqe->res, 65536, "write %llu: %d", (unsigned long long)cqe->user_data,
 			     cqe->res);
+		cr_assert_lt(cqe->user_data, 32);
+		cr_assert_eq(seen & (1ull << cqe->user_data), 0, "tag %llu twice",
+			     (unsigned long long)cqe->user_data);
+		seen |= 1ull << cqe->user_data;
 		done++;
 		ringd_cqe_seen(rd, cqe);
 	}
 	cr_assert(ret == -EPIPE || ret == -ENOTCONN, "after drain: %s", strerror(-ret));
-	cr_assert_eq(done, 32, "completions after SIGTERM: %u of 32", done);
+	cr_assert_eq(done, 32, "completions after SIGTERM: %u of 32 (missing tags %#llx, %u ready)",
+		     done, (unsigned long long)~seen & 0xffffffffull, ringd_cq_ready(rd));
 	cr_assert_eq(ringd_broken_reason(rd), RINGD_BROKEN_SHUTDOWN);
 	ringd_disconnect(rd);
 	stop_notified();

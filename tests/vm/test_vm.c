@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-vm: boots the VM (tests/vm/run-vm.sh: Debian's kernel under QEMU
+ * TCG, emulated NVMe with poll queues plus a second controller without)
+ * and runs Criterion suites inside it. The guest's Criterion output goes to
+ * this suite's output; the guest command's exit status decides each test.
+ * Skips only when run-vm.sh says QEMU or the kernel cannot be provided
+ * (exit 77), or on a sanitizer build.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define VM_TIMEOUT_S "1500"
+
+/* Run @cmd (sh -c) in a fresh VM with ringd, ringd-probe and @files. */
+static void run_in_vm(const char *cmd, const char *const *files, unsigned int nfiles)
+{
+	const char *argv[32];
+	unsigned int n = 0, i;
+	int status, rc;
+	pid_t pid;
+
+#ifdef RINGD_VM_SKIP
+	cr_skip_test("%s", RINGD_VM_SKIP);
+#endif
+	if (getuid() != 0)
+		cr_skip_test(
+		    "the VM suite needs root (it installs qemu and runs the daemon as root)");
+	argv[n++] = RUN_VM;
+	argv[n++] = "--nvme2";
+	argv[n++] = "--timeout";
+	argv[n++] = VM_TIMEOUT_S;
+	argv[n++] = "--file";
+	argv[n++] = RINGD_BIN;
+	argv[n++] = "--file";
+	argv[n++] = RINGD_PROBE_BIN;
+	for (i = 0; i < nfiles && n < 26; i++) {
+		argv[n++] = "--file";
+		argv[n++] = files[i];
+	}
+	argv[n++] = "--";
+	argv[n++] = "sh";
+	argv[n++] = "-c";
+	argv[n++] = cmd;
+	argv[n] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+	if (!pid) {
+		dup2(STDOUT_FILENO, STDERR_FILENO);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (rc == 77)
+		cr_skip_test("run-vm.sh cannot run a VM on this host (see its message above)");
+	cr_assert_eq(rc, 0,
+		     "the guest suite failed: exit %d (124: VM timeout, 125: VM died; the guest's "
+		     "Criterion output is above)",
+		     rc);
+}
+
+/* vm-guest-tests: every data path on the emulated namespace. */
+Test(vm, nvme_suite_in_guest, .timeout = 1800)
+{
+	const char *files[] = { GUEST_TESTS };
+
+	run_in_vm("mkdir -p /var/tmp && " GUEST_TESTS " --verbose=0 --jobs=1", files, 1);
+}
+
+/*
+ * test-systemd's SIGKILL/restart loop (journal, fd store, reissue) on
+ * interrupt passthrough and on polled block I/O with the SQPOLL thread: the
+ * reissued requests must take the same rings, and the next instance must
+ * wait for every ring of the killed one.
+ */
+Test(vm, restart_loop_on_nvme_in_guest, .timeout = 1800)
+{
+	const char *files[] = {
+		SYSTEMD_TESTS,
+		SRCDIR "/tests/vm/restart-pt.conf:/etc/ringd-vm/restart-pt.conf",
+		SRCDIR "/tests/vm/restart-polled.conf:/etc/ringd-vm/restart-polled.conf",
+	};
+
+	/* ulimit: the test moves stored fds above 2000 before passing them on.
+	 * The filter's "Test is disabled" lines would count as skips here. */
+	run_in_vm("mkdir -p /var/tmp && ulimit -n 65536 && export RINGD_RESTARTS=20 && "
+		  "{ RINGD_RESTART_CONF_FILE=/etc/ringd-vm/restart-pt.conf " SYSTEMD_TESTS
+		  " --verbose=0 --jobs=1 --filter 'restart/sigkill_loop_with_fd_store*' && "
+		  "RINGD_RESTART_CONF_FILE=/etc/ringd-vm/restart-polled.conf " SYSTEMD_TESTS
+		  " --verbose=0 --jobs=1 --filter 'restart/sigkill_loop_with_fd_store*'; "
+		  "echo $? >/tmp/rc; } 2>&1 | grep -v 'Test is disabled'; exit $(cat /tmp/rc)",
+		  files, 3);
+}
