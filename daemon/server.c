@@ -7,8 +7,10 @@
  *      (RINGD_SQ_NEED_WAKEUP), fence, and look once more;
  *   3. publish CQ tails and wake the clients that wait;
  *   4. submit, and wait for a kernel completion only if there was no work
- *      (completions are I/O, control-socket and doorbell polls, signals);
- *   5. reap and route.
+ *      (completions are I/O, control-socket and doorbell polls, signals)
+ *      and no polled I/O is in flight (the IOPOLL ring never interrupts:
+ *      it is polled once per pass instead, see srv_kernel_wait());
+ *   5. reap and route (every ring).
  */
 #define _GNU_SOURCE
 #include "server.h"
@@ -557,11 +559,12 @@ static int srv_iterate(struct srv *s)
 	unsigned int work = srv_consume_all(s);
 	int ret;
 
-	if (!work) {
+	/* With polled I/O in flight the loop does not sleep: no doorbells needed. */
+	if (!work && !s->poll_inflight) {
 		srv_set_sleeping(s, true);
 		work = srv_consume_all(s);
 	}
-	if (work)
+	if (work || s->poll_inflight)
 		srv_set_sleeping(s, false);
 	disp_flush(s);
 	srv_before_sleep(s);
