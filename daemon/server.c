@@ -9,8 +9,10 @@
  *   3. publish CQ tails and wake the clients that wait;
  *   4. submit, and wait for a kernel completion only if there was no work
  *      and the poll time is over (completions are I/O, control-socket and
- *      doorbell polls, signals);
- *   5. reap and route.
+ *      doorbell polls, signals) and no polled I/O is in flight (the IOPOLL
+ *      ring never interrupts: it is polled once per pass instead, see
+ *      srv_kernel_wait());
+ *   5. reap and route (every ring).
  */
 #define _GNU_SOURCE
 #include "server.h"
@@ -647,12 +649,13 @@ static int srv_iterate(struct srv *s)
 	}
 	if (!work)
 		polling = srv_keep_polling(s, s->reaped);
-	if (!work && !polling) {
+	/* With polled I/O in flight the loop does not sleep either. */
+	if (!work && !polling && !s->poll_inflight) {
 		srv_set_sleeping(s, true);
 		work = srv_consume_all(s);
 	}
 	/* Awake or polling: clients need not ring the doorbell. */
-	if (work || polling)
+	if (work || polling || s->poll_inflight)
 		srv_set_sleeping(s, false);
 	if (work)
 		s->idle_since_ns = 0; /* the idle clock restarts on the next empty pass */
