@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Turn the results of run-bench.sh into summary.md and gnuplot plots.
 #
-#   report.sh RESULTS_DIR STARTED ENDED LOAD_BEFORE LOAD_AFTER RUNTIME
+#   report.sh RESULTS_DIR STARTED ENDED LOAD_BEFORE LOAD_AFTER RUNTIME [REPEAT]
 set -euo pipefail
 
-out=$1 started=$2 ended=$3 load_before=$4 load_after=$5 rt=$6
+out=$1 started=$2 ended=$3 load_before=$4 load_after=$5 rt=$6 repeat=${7:-1}
 tsv="$out/results.tsv"
 md="$out/summary.md"
 
@@ -111,10 +111,10 @@ machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), 
 {
 	echo "# ringd benchmark results"
 	echo
-	echo "- Date: $started to $ended (UTC), ${rt}s per point"
+	echo "- Date: $started to $ended (UTC); each point is the best of $repeat runs of ${rt}s"
 	echo "- Machine: $machine ($(hostname))"
 	echo "- Load average (1/5/15 min) before: $load_before, after: $load_after"
-	echo "- Daemon pinned to one CPU, benchmark processes to the other; 1 GiB buffered"
+	echo "- Daemon pinned to one CPU, benchmark processes to the other; a ${BENCH_VOL_SIZE:-1G} buffered"
 	echo "  file volume, pre-filled and read once, so reads are served from the page cache."
 	echo "- Direct = liburing in the benchmark process on the same file (registered file,"
 	echo "  fixed buffers). ringd = the same workload through libringd and the daemon."
@@ -147,7 +147,7 @@ machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), 
 	if [ -n "$fio_u" ]; then
 		echo
 		echo "fio job (both engines): rw=randread bs=4k iodepth=32 iodepth_batch_submit=8,"
-		echo "time_based ${rt}s over the 1 GiB volume; io_uring with fixedbufs=1 registerfiles=1."
+		echo "time_based over the whole volume; io_uring with fixedbufs=1 registerfiles=1."
 	fi
 	echo
 	echo "## Plots"
