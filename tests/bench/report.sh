@@ -43,8 +43,8 @@ p64_d=$(col procs64-direct 8) q256_d=$(col qd256-direct 8)
 idle_cpu=$(col idle64-ringd 14)
 fio_u= fio_r=
 if [ -f "$out/fio-uring.json" ] && [ -f "$out/fio-ringd.json" ]; then
-	fio_u=$(fio_iops "$out/fio-uring.json")
-	fio_r=$(fio_iops "$out/fio-ringd.json")
+	fio_u=$(fio_iops "$out/fio-uring.json" | awk '{ printf "%.0f", $1 }')
+	fio_r=$(fio_iops "$out/fio-ringd.json" | awk '{ printf "%.0f", $1 }')
 fi
 
 {
@@ -113,7 +113,8 @@ machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), 
 	echo
 	echo "- Date: $started to $ended (UTC); each point is the best of $repeat runs of ${rt}s"
 	echo "- Machine: $machine ($(hostname))"
-	echo "- Load average (1/5/15 min) before: $load_before, after: $load_after"
+	echo "- Load average (1/5/15 min) before: $load_before, after: $load_after (the"
+	echo "  benchmark's own 64-process runs raise it)"
 	echo "- Daemon pinned to one CPU, benchmark processes to the other; a ${BENCH_VOL_SIZE:-1G} buffered"
 	echo "  file volume, pre-filled and read once, so reads are served from the page cache."
 	echo "- Direct = liburing in the benchmark process on the same file (registered file,"
