@@ -53,7 +53,7 @@ test-asan: build-asan
 	tests/run-suites.sh $(ASAN_BUILD)
 
 # Direct io_uring vs ringd on this machine: tests/bench/results/ (JSON,
-# plots, summary.md). About 3 minutes; needs root.
+# plots, summary.md). About 5 minutes; needs root.
 bench: build
 	tests/bench/run-bench.sh $(BUILD)
 

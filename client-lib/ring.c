@@ -20,19 +20,16 @@
 /*
  * A spin that finds it lost the CPU for RC_PREEMPT_GAP_US between two
  * checks shares its core with other runnable work: for the next
- * RC_CONTENDED_WAITS waits it spins with the pause instruction only for
- * RC_PAUSE_SPIN_US after the last progress, then with sched_yield()
- * between checks. Alone on a core it never makes that syscall. Time off
- * the CPU is not charged to the spin: spin_us is spinning time, so a
- * client that yielded to others finds its completions on its next turn
- * instead of going to sleep.
+ * RC_CONTENDED_WAITS waits it calls sched_yield() between checks instead
+ * of the pause instruction, so the clients (or the daemon) it shares the
+ * core with can submit and complete meanwhile. Alone on a core it never
+ * makes that syscall. Time off the CPU is not charged to the spin:
+ * spin_us is spinning time, so a client that yielded to others finds its
+ * completions on its next turn instead of going to sleep.
  */
 #define RC_PREEMPT_GAP_US   50u
 #define RC_CONTENDED_WAITS  64u
 #define RC_SPIN_WALL_FACTOR 64u /* wall-clock bound of a spin, in spin_us */
-#ifndef RC_PAUSE_SPIN_US
-#define RC_PAUSE_SPIN_US 3u
-#endif
 
 struct ringd_sqe *ringd_get_sqe(struct ringd *rd)
 {
@@ -350,10 +347,10 @@ static int rc_wait(struct ringd *rd, unsigned int nr, uint64_t timeout_us)
 			break;
 		/*
 		 * On a shared core a pure spin would hold back the very
-		 * submissions and completions we wait for: past a short
-		 * pause-spin, let other runnable work have the CPU.
+		 * submissions and completions we wait for: let other
+		 * runnable work have the CPU between checks.
 		 */
-		if (rd->contended && now - spin_from >= RC_PAUSE_SPIN_US)
+		if (rd->contended)
 			sched_yield();
 		else
 			rc_cpu_relax();

@@ -82,7 +82,7 @@ static int run_fio(const char *body, char *log, size_t loglen)
 	cr_assert_not_null(f);
 	fprintf(f,
 		"[global]\nioengine=external:%s\nringd_socket=%s\n"
-		"filename=ringd\nthread=0\n%s",
+		"filename=ringd\nthread=0\nverify_state_save=0\n%s",
 		RINGD_FIO_ENGINE, g_d.sock, body);
 	cr_assert_eq(fclose(f), 0);
 	pid = fork();
@@ -93,6 +93,9 @@ static int run_fio(const char *body, char *log, size_t loglen)
 			_exit(127);
 		dup2(fd, 1);
 		dup2(fd, 2);
+		/* Whatever fio leaves behind stays in the daemon's directory. */
+		if (chdir(g_d.dir))
+			_exit(127);
 		execl(fio_bin(), "fio", job, (char *)NULL);
 		_exit(127);
 	}
