@@ -72,13 +72,15 @@ set title "4 KiB random reads from the page cache: IOPS vs queue depth (1 proces
 set logscale x 2
 set xlabel "queue depth"
 set ylabel "IOPS"
-set format y "%.0s%c"
+set format y "%.2s%c"
+set yrange [0:*]
 plot "$out/iops_vs_qd.dat" using 1:2 with linespoints lw 2 title "direct io\\\\_uring", \
      "" using 1:3 with linespoints lw 2 title "ringd"
 
 set output "$out/lat_cdf.$ext"
 set title "Latency CDF, 4 KiB random reads from the page cache"
 set logscale x 10
+set autoscale y
 unset logscale y
 set format y "%g"
 set xlabel "latency (µs, log)"
