@@ -51,19 +51,19 @@ struct ringd {
 	uint32_t sq_entries, cq_entries;
 	uint32_t sq_tail;	/* SQEs handed out by ringd_get_sqe() */
 	uint32_t sq_published;	/* SQ tail last stored in shared memory */
-	uint32_t sq_head_cache;	/* daemon's SQ head when last loaded */
+	uint32_t sq_head_cache; /* daemon's SQ head when last loaded */
 	uint32_t cq_head;	/* next CQE to reap */
 	uint32_t cq_xlated;	/* CQEs before this index have their user_data restored */
 	uint32_t max_io_size;
 	unsigned int spin_us;
-	unsigned int contended;	/* waits left in yield-spin mode (see rc_wait) */
+	unsigned int contended; /* waits left in yield-spin mode (see rc_wait) */
 	bool dead;		/* the daemon went away */
 	bool reconnect;		/* reconnect on our own when it does */
 	bool event_fd_mode;	/* ringd_event_fd() was called */
 	char socket_path[108];
-	uint64_t sq_off[5];	/* layout of the first session: sq_array, sqes, cqes, data, region */
+	uint64_t sq_off[5]; /* layout of the first session: sq_array, sqes, cqes, data, region */
 
-	struct rc_req *reqs;	/* sq_entries + cq_entries */
+	struct rc_req *reqs; /* sq_entries + cq_entries */
 	uint32_t nreqs, req_free, reqs_busy;
 	uint64_t seq;
 	struct rc_handle handles[RC_MAX_HANDLES];

@@ -234,7 +234,8 @@ int ringd_submit(struct ringd *rd)
 
 unsigned int ringd_cq_ready(struct ringd *rd)
 {
-	return (rd->xcq_tail - rd->xcq_head) + (ringd_load_acquire(&rd->hdr->cq_tail) - rd->cq_head);
+	return (rd->xcq_tail - rd->xcq_head) +
+	       (ringd_load_acquire(&rd->hdr->cq_tail) - rd->cq_head);
 }
 
 int ringd_peek_cqe(struct ringd *rd, struct ringd_cqe **cqe)

@@ -11,15 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CFG_DEFAULT_SOCKET		"/run/ringd/ringd.sock"
-#define CFG_DEFAULT_STATE_DIR		"/var/lib/ringd"
-#define CFG_DEFAULT_MAX_IO		(1u << 20)
-#define CFG_DEFAULT_STALL_MS		30000u
-#define CFG_DEFAULT_POLL_IDLE_US	50u
-#define CFG_DEFAULT_TENANT_SESSIONS	8u
-#define CFG_DEFAULT_TENANT_MEMORY	(64ull << 20)
-#define CFG_DEFAULT_TENANT_INFLIGHT	256u
-#define CFG_DEFAULT_TENANT_VOLUMES	64u
+#define CFG_DEFAULT_SOCKET	    "/run/ringd/ringd.sock"
+#define CFG_DEFAULT_STATE_DIR	    "/var/lib/ringd"
+#define CFG_DEFAULT_MAX_IO	    (1u << 20)
+#define CFG_DEFAULT_STALL_MS	    30000u
+#define CFG_DEFAULT_POLL_IDLE_US    50u
+#define CFG_DEFAULT_TENANT_SESSIONS 8u
+#define CFG_DEFAULT_TENANT_MEMORY   (64ull << 20)
+#define CFG_DEFAULT_TENANT_INFLIGHT 256u
+#define CFG_DEFAULT_TENANT_VOLUMES  64u
 /* Half of the daemon's request pool: one tenant can never take all of it. */
 #define CFG_DEFAULT_TENANT_TOTAL_INFLIGHT 1024u
 

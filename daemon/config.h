@@ -66,8 +66,8 @@ struct cfg {
 	bool has_socket_group;
 	uint32_t max_io_size;	       /* bytes per request */
 	unsigned int stall_timeout_ms; /* CQ not reaped this long: disconnect */
-	unsigned int max_sessions;   /* daemon-wide */
-	unsigned int poll_idle_us;   /* poll the SQs this long after the last work */
+	unsigned int max_sessions;     /* daemon-wide */
+	unsigned int poll_idle_us;     /* poll the SQs this long after the last work */
 	bool sqpoll;		       /* one kernel SQ thread shared by every ring */
 	int sqpoll_cpu;		       /* -1: not pinned */
 	unsigned int sqpoll_idle_ms;

@@ -239,7 +239,7 @@ unsigned int disp_consume(struct srv *s, struct sess *se, unsigned int budget)
 		/* In-flight caps are backpressure too: the SQE waits in the SQ. */
 		if (se->inflight >= se->max_inflight || s->req_free == s->nreqs ||
 		    (se->tenant >= 0 && s->usage[se->tenant].inflight >=
-						s->cfg.tenants[se->tenant].max_tenant_inflight))
+					    s->cfg.tenants[se->tenant].max_tenant_inflight))
 			break;
 		/* A full kernel SQ is backpressure too, never an error CQE. */
 		if (kr_sq_reserve(&s->kr))

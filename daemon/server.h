@@ -153,7 +153,7 @@ struct tenant_usage {
 struct srv {
 	struct cfg cfg;
 	struct kr_ring kr; /* interrupt ring: file I/O, polls, fsync */
-	bool kr_ready; /* kr_ring_init() succeeded: srv_fini() must exit it */
+	bool kr_ready;	   /* kr_ring_init() succeeded: srv_fini() must exit it */
 	/* IOPOLL ring (SQE128|CQE32: polled block I/O and polled passthrough)
 	 * and the interrupt passthrough ring; created when a volume needs them. */
 	struct kr_ring kr_poll;
@@ -190,7 +190,7 @@ struct srv {
 	uint32_t nreqs;
 	uint32_t req_free; /* head of free list; nreqs = empty */
 	uint32_t reqs_inflight;
-	bool sleeping; /* NEED_WAKEUP set on the active sessions */
+	bool sleeping;		/* NEED_WAKEUP set on the active sessions */
 	uint64_t idle_since_ns; /* start of the current idle poll; 0: not idle */
 	unsigned int reaped;	/* kernel completions in the last pass */
 

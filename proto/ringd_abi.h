@@ -86,12 +86,12 @@ struct ringd_cqe {
 /* Why the daemon stopped serving a session (ringd_shm_hdr.broken_reason). */
 enum ringd_broken {
 	RINGD_BROKEN_NONE = 0,
-	RINGD_BROKEN_SQ_TAIL = 1,   /* tail moved backwards or > entries ahead */
-	RINGD_BROKEN_SQ_INDEX = 2,  /* SQ array entry out of range */
-	RINGD_BROKEN_CQ_HEAD = 3,   /* CQ head beyond tail or moved backwards */
-	RINGD_BROKEN_STALL = 4,	    /* CQ not reaped within stall_timeout */
-	RINGD_BROKEN_PROTOCOL = 5,  /* control-plane violation */
-	RINGD_BROKEN_SHUTDOWN = 6,  /* daemon is going away */
+	RINGD_BROKEN_SQ_TAIL = 1,  /* tail moved backwards or > entries ahead */
+	RINGD_BROKEN_SQ_INDEX = 2, /* SQ array entry out of range */
+	RINGD_BROKEN_CQ_HEAD = 3,  /* CQ head beyond tail or moved backwards */
+	RINGD_BROKEN_STALL = 4,	   /* CQ not reaped within stall_timeout */
+	RINGD_BROKEN_PROTOCOL = 5, /* control-plane violation */
+	RINGD_BROKEN_SHUTDOWN = 6, /* daemon is going away */
 };
 
 #define RINGD_CACHELINE 64

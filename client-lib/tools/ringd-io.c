@@ -124,7 +124,8 @@ static int cmd_read(struct ringd *rd, const char *vol, uint64_t off, uint64_t le
 	if (h < 0)
 		return die(vol, h);
 	if (off % info.align || len % info.align) {
-		fprintf(stderr, "ringd-io: %s is a direct volume: OFFSET and LEN must be multiples of %u\n",
+		fprintf(stderr,
+			"ringd-io: %s is a direct volume: OFFSET and LEN must be multiples of %u\n",
 			vol, info.align);
 		return 1;
 	}
@@ -160,8 +161,9 @@ static int cmd_write(struct ringd *rd, const char *vol, uint64_t off)
 	if (h < 0)
 		return die(vol, h);
 	if (off % info.align) {
-		fprintf(stderr, "ringd-io: %s is a direct volume: OFFSET must be a multiple of %u\n",
-			vol, info.align);
+		fprintf(stderr,
+			"ringd-io: %s is a direct volume: OFFSET must be a multiple of %u\n", vol,
+			info.align);
 		return 1;
 	}
 	buf = ringd_buf_alloc(rd, CHUNK, info.align > 4096 ? info.align : 4096);
@@ -259,13 +261,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if ((argc >= 2 && parse_size(argv[1], &off)) || (argc == 3 && parse_size(argv[2], &len))) {
-		fprintf(stderr, "ringd-io: OFFSET and LEN must be numbers (K/M/G suffixes allowed)\n");
+		fprintf(stderr,
+			"ringd-io: OFFSET and LEN must be numbers (K/M/G suffixes allowed)\n");
 		return 2;
 	}
 	ret = ringd_connect(&opts, &rd);
 	if (ret) {
 		fprintf(stderr, "ringd-io: connect to %s: %s%s%s%s\n",
-			opts.socket_path ? opts.socket_path
+			opts.socket_path	 ? opts.socket_path
 			: getenv("RINGD_SOCKET") ? getenv("RINGD_SOCKET")
 						 : "/run/ringd/ringd.sock",
 			strerror(-ret), *ringd_last_message() ? " (" : "", ringd_last_message(),

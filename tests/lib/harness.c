@@ -116,8 +116,10 @@ static int rt_write_conf(const char *path, const char *body, const char *dir, bo
 	if (!f)
 		return -errno;
 	if (add_daemon)
-		fprintf(f, "[daemon]\nsocket = %s/ringd.sock\nstate_dir = %s/state\nlog_level = %s\n\n",
-			dir, dir, getenv("RINGD_TEST_LOG_LEVEL") ? getenv("RINGD_TEST_LOG_LEVEL") : "info");
+		fprintf(
+		    f, "[daemon]\nsocket = %s/ringd.sock\nstate_dir = %s/state\nlog_level = %s\n\n",
+		    dir, dir,
+		    getenv("RINGD_TEST_LOG_LEVEL") ? getenv("RINGD_TEST_LOG_LEVEL") : "info");
 	for (p = body; *p; p++) {
 		if (!strncmp(p, "@DIR@", 5)) {
 			fputs(dir, f);
@@ -273,8 +275,9 @@ int rt_daemon_stop(struct rt_daemon *d)
 int rt_connect(const struct rt_daemon *d, unsigned int sq, unsigned int cq, size_t buf,
 	       struct ringd **out)
 {
-	struct ringd_opts o = { .socket_path = d->sock, .sq_entries = sq, .cq_entries = cq,
-				.buf_size = buf };
+	struct ringd_opts o = {
+		.socket_path = d->sock, .sq_entries = sq, .cq_entries = cq, .buf_size = buf
+	};
 
 	return ringd_connect(&o, out);
 }
@@ -282,8 +285,11 @@ int rt_connect(const struct rt_daemon *d, unsigned int sq, unsigned int cq, size
 int rt_connect_flags(const struct rt_daemon *d, unsigned int sq, unsigned int cq, size_t buf,
 		     unsigned int flags, struct ringd **out)
 {
-	struct ringd_opts o = { .socket_path = d->sock, .sq_entries = sq, .cq_entries = cq,
-				.buf_size = buf, .flags = flags };
+	struct ringd_opts o = { .socket_path = d->sock,
+				.sq_entries = sq,
+				.cq_entries = cq,
+				.buf_size = buf,
+				.flags = flags };
 
 	return ringd_connect(&o, out);
 }
@@ -383,8 +389,9 @@ long rt_check(const void *buf, size_t len, uint64_t seed, uint64_t off)
 	size_t i;
 
 	for (i = 0; i < len; i++) {
-		uint8_t want = (uint8_t)(rt_mix(seed * 0x9e3779b97f4a7c15ull + ((off + i) & ~7ull)) >>
-					 (((off + i) & 7) * 8));
+		uint8_t want =
+		    (uint8_t)(rt_mix(seed * 0x9e3779b97f4a7c15ull + ((off + i) & ~7ull)) >>
+			      (((off + i) & 7) * 8));
 
 		if (p[i] != want)
 			return (long)i;

@@ -24,8 +24,8 @@ struct rt_daemon {
 };
 
 /* Test uids used by tenants; no passwd entries are needed. */
-#define RT_UID_A 61001
-#define RT_UID_B 61002
+#define RT_UID_A	61001
+#define RT_UID_B	61002
 #define RT_UID_STRANGER 61999
 
 /* Path of the ringd binary under test (the build's, or $RINGD_BIN). */

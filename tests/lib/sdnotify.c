@@ -135,7 +135,9 @@ static void rt_notify_recv(struct rt_notify *n)
 		} cbuf;
 		char msg[4096];
 		struct iovec iov = { .iov_base = msg, .iov_len = sizeof(msg) - 1 };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
+		struct msghdr mh = { .msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = cbuf.buf,
 				     .msg_controllen = sizeof(cbuf.buf) };
 		struct cmsghdr *c;
 		int fds[253];

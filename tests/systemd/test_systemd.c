@@ -208,7 +208,8 @@ Test(notify, watchdog_pings_within_interval_under_load)
 	/* Keep the daemon busy for 3 s while collecting pings. */
 	while (rt_now_ms() - start < 3000) {
 		for (i = 0; i < 200; i++)
-			cr_assert_eq(io_once(rd, h, i & 1, buf, 4096, (uint64_t)(i % 64) * 4096), 4096);
+			cr_assert_eq(io_once(rd, h, i & 1, buf, 4096, (uint64_t)(i % 64) * 4096),
+				     4096);
 		rt_notify_pump(&g_n, 0);
 	}
 	rt_notify_pump(&g_n, 0);
@@ -349,8 +350,13 @@ Test(reload, invalid_config_keeps_the_old_one)
 Test(activation, socket_activation_serves_first_client)
 {
 	static const char *const argv_sa[] = {
-		"/usr/bin/systemd-socket-activate", "--seqpacket", "-l", NULL, "--fdname=ringd.sock",
-		NULL, NULL,
+		"/usr/bin/systemd-socket-activate",
+		"--seqpacket",
+		"-l",
+		NULL,
+		"--fdname=ringd.sock",
+		NULL,
+		NULL,
 	};
 	const char *argv[8];
 	char sock_arg[128];
@@ -387,7 +393,8 @@ Test(activation, socket_activation_serves_first_client)
 	{
 		char cmd[256];
 
-		snprintf(cmd, sizeof(cmd), "grep -q 'listening socket passed by systemd' %s", g_d.log);
+		snprintf(cmd, sizeof(cmd), "grep -q 'listening socket passed by systemd' %s",
+			 g_d.log);
 		status = system(cmd);
 		cr_assert_eq(status, 0, "ringd did not use the activated socket");
 	}
@@ -409,7 +416,8 @@ static void stage_units(const char *dir)
 	while (fgets(line, sizeof(line), fi)) {
 		char *p = strstr(line, "/ringd ");
 
-		if ((!strncmp(line, "ExecStart=", 10) || !strncmp(line, "ExecStartPre=", 13)) && p) {
+		if ((!strncmp(line, "ExecStart=", 10) || !strncmp(line, "ExecStartPre=", 13)) &&
+		    p) {
 			*strchr(line, '=') = '\0';
 			fprintf(fo, "%s=%s %s", line, rt_ringd_bin(), p + 7);
 		} else {
@@ -434,7 +442,8 @@ Test(units, systemd_analyze_verify_passes)
 	cr_assert_not_null(mkdtemp(dir));
 	stage_units(dir);
 	snprintf(cmd, sizeof(cmd),
-		 "cd %s && systemd-analyze verify --man=no ./ringd.service ./ringd.socket 2>&1", dir);
+		 "cd %s && systemd-analyze verify --man=no ./ringd.service ./ringd.socket 2>&1",
+		 dir);
 	p = popen(cmd, "r");
 	n = fread(out, 1, sizeof(out) - 1, p);
 	out[n] = '\0';
@@ -453,14 +462,15 @@ Test(units, security_exposure_at_most_2_5)
 
 	if (access("/usr/bin/systemd-analyze", X_OK))
 		cr_skip_test("systemd-analyze is not installed");
-	snprintf(cmd, sizeof(cmd),
-		 "systemd-analyze security --offline=true %s/ringd.service 2>&1", RINGD_UNIT_DIR);
+	snprintf(cmd, sizeof(cmd), "systemd-analyze security --offline=true %s/ringd.service 2>&1",
+		 RINGD_UNIT_DIR);
 	p = popen(cmd, "r");
 	while (fgets(line, sizeof(line), p)) {
 		char *s = strstr(line, "Overall exposure level for ringd.service:");
 
 		if (s)
-			exposure = strtod(s + strlen("Overall exposure level for ringd.service:"), NULL);
+			exposure =
+			    strtod(s + strlen("Overall exposure level for ringd.service:"), NULL);
 	}
 	pclose(p);
 	cr_assert_leq(exposure, 2.5, "exposure %.1f is above 2.5", exposure);
