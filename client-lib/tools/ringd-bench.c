@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "ringd.h"
+#include "tool-args.h"
 
 #define MAX_PROCS 1024u
 #define MAX_QD	  4096u
@@ -644,43 +645,11 @@ static struct proc_cpu proc_cpu(pid_t pid)
 	return pc;
 }
 
-static int parse_size(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	unsigned int shift = 0;
-	char *end;
-
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	switch (toupper((unsigned char)*end)) {
-	case 'K':
-		shift = 10;
-		end++;
-		break;
-	case 'M':
-		shift = 20;
-		end++;
-		break;
-	case 'G':
-		shift = 30;
-		end++;
-		break;
-	}
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 static int parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out)
 {
 	uint64_t v;
 
-	if (parse_size(s, &v) || v < min || v > max)
+	if (tool_parse_size(s, &v) || v < min || v > max)
 		return -EINVAL;
 	*out = (unsigned int)v;
 	return 0;
@@ -803,7 +772,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->file = optarg;
 			break;
 		case 'S':
-			if (parse_size(optarg, &v))
+			if (tool_parse_size(optarg, &v))
 				goto bad;
 			o->size = v;
 			break;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ringd.h"
+#include "tool-args.h"
 
 #define CHUNK (256u << 10)
 
@@ -28,39 +29,6 @@ static void usage(FILE *f)
 	      "SOCKET defaults to $RINGD_SOCKET, then /run/ringd/ringd.sock.\n"
 	      "OFFSET and LEN take K, M, G suffixes (powers of 1024).\n",
 	      f);
-}
-
-/* "4096", "4K", "1M" -> bytes. Returns 0 or -EINVAL. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	unsigned int shift = 0;
-	char *end;
-
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno)
-		return -EINVAL;
-	switch (toupper((unsigned char)*end)) {
-	case 'K':
-		shift = 10;
-		end++;
-		break;
-	case 'M':
-		shift = 20;
-		end++;
-		break;
-	case 'G':
-		shift = 30;
-		end++;
-		break;
-	}
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
 }
 
 static int die(const char *what, int err)
@@ -260,7 +228,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if ((argc >= 2 && parse_size(argv[1], &off)) || (argc == 3 && parse_size(argv[2], &len))) {
+	if ((argc >= 2 && tool_parse_size(argv[1], &off)) ||
+	    (argc == 3 && tool_parse_size(argv[2], &len))) {
 		fprintf(stderr,
 			"ringd-io: OFFSET and LEN must be numbers (K/M/G suffixes allowed)\n");
 		return 2;
