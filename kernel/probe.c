@@ -3,6 +3,7 @@
 #include "probe.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/fs.h>
@@ -176,6 +177,25 @@ static void kp_fill_ns(struct kp_device *d, nvme_ctrl_t c, nvme_ns_t n)
 }
 
 /*
+ * Is @n the namespace asked for: block device @blk (non-NULL), or nsid
+ * @nsid of the controller whose (trimmed) serial @ser equals @serial? If so,
+ * fill @d from it and return true.
+ */
+static bool kp_ns_match(struct kp_device *d, nvme_ctrl_t c, nvme_ns_t n, const char *blk,
+			const char *ser, const char *serial, uint32_t nsid)
+{
+	const char *name = nvme_ns_get_name(n);
+
+	if (blk ? strcmp(name, blk)
+		: (strcmp(ser, serial) || (uint32_t)nvme_ns_get_nsid(n) != nsid))
+		return false;
+	if (!blk)
+		snprintf(d->blk_name, sizeof(d->blk_name), "%s", name);
+	kp_fill_ns(d, c, n);
+	return true;
+}
+
+/*
  * Walk the NVMe topology: match by block device name (@blk non-NULL) or
  * by serial and nsid. Fills @d; returns 0 or -ENOENT.
  */
@@ -211,15 +231,7 @@ static int kp_nvme_walk(struct kp_device *d, const char *blk, const char *serial
 					ser[--l] = '\0';
 				nvme_ctrl_for_each_ns(c, n)
 				{
-					const char *name = nvme_ns_get_name(n);
-
-					if (blk ? !strcmp(name, blk)
-						: (!strcmp(ser, serial) &&
-						   (uint32_t)nvme_ns_get_nsid(n) == nsid)) {
-						if (!blk)
-							snprintf(d->blk_name, sizeof(d->blk_name),
-								 "%s", name);
-						kp_fill_ns(d, c, n);
+					if (kp_ns_match(d, c, n, blk, ser, serial, nsid)) {
 						ret = 0;
 						goto out;
 					}
@@ -227,15 +239,7 @@ static int kp_nvme_walk(struct kp_device *d, const char *blk, const char *serial
 				/* Multipath: namespaces hang off the subsystem. */
 				nvme_subsystem_for_each_ns(sub, n)
 				{
-					const char *name = nvme_ns_get_name(n);
-
-					if (blk ? !strcmp(name, blk)
-						: (!strcmp(ser, serial) &&
-						   (uint32_t)nvme_ns_get_nsid(n) == nsid)) {
-						if (!blk)
-							snprintf(d->blk_name, sizeof(d->blk_name),
-								 "%s", name);
-						kp_fill_ns(d, c, n);
+					if (kp_ns_match(d, c, n, blk, ser, serial, nsid)) {
 						ret = 0;
 						goto out;
 					}
