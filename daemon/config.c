@@ -11,15 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CFG_DEFAULT_SOCKET	    "/run/ringd/ringd.sock"
-#define CFG_DEFAULT_STATE_DIR	    "/var/lib/ringd"
-#define CFG_DEFAULT_MAX_IO	    (1u << 20)
-#define CFG_DEFAULT_STALL_MS	    30000u
-#define CFG_DEFAULT_POLL_IDLE_US    50u
-#define CFG_DEFAULT_TENANT_SESSIONS 8u
-#define CFG_DEFAULT_TENANT_MEMORY   (64ull << 20)
-#define CFG_DEFAULT_TENANT_INFLIGHT 256u
-#define CFG_DEFAULT_TENANT_VOLUMES  64u
+#define CFG_DEFAULT_SOCKET	       "/run/ringd/ringd.sock"
+#define CFG_DEFAULT_STATE_DIR	       "/var/lib/ringd"
+#define CFG_DEFAULT_MAX_IO	       (1u << 20)
+#define CFG_DEFAULT_STALL_MS	       30000u
+#define CFG_DEFAULT_POLL_IDLE_US       50u
+#define CFG_DEFAULT_HANDSHAKE_MS       5000u
+#define CFG_DEFAULT_HANDSHAKES_PER_UID 16u
+#define CFG_DEFAULT_TENANT_SESSIONS    8u
+#define CFG_DEFAULT_TENANT_MEMORY      (64ull << 20)
+#define CFG_DEFAULT_TENANT_INFLIGHT    256u
+#define CFG_DEFAULT_TENANT_VOLUMES     64u
 /* Half of the daemon's request pool: one tenant can never take all of it. */
 #define CFG_DEFAULT_TENANT_TOTAL_INFLIGHT 1024u
 
@@ -304,6 +306,14 @@ static int cfg_daemon_key(struct cfg_parse *p, const char *key, const char *v)
 	}
 	if (!strcmp(key, "max_sessions"))
 		return cfg_uint_key(p, key, v, 1, 65536, &c->max_sessions);
+	if (!strcmp(key, "handshake_timeout")) {
+		if (cfg_parse_duration_ms(v, &c->handshake_timeout_ms) ||
+		    !c->handshake_timeout_ms || c->handshake_timeout_ms > 600000)
+			return cfg_fail(p, key, "'%s' is not a duration up to 10m like 5s", v);
+		return 1;
+	}
+	if (!strcmp(key, "max_handshakes_per_uid"))
+		return cfg_uint_key(p, key, v, 1, 65536, &c->max_handshakes_per_uid);
 	if (!strcmp(key, "poll_idle_us"))
 		return cfg_uint_key(p, key, v, 0, 1000000, &c->poll_idle_us);
 	if (!strcmp(key, "sqpoll")) {
@@ -696,6 +706,8 @@ int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
 	out->stall_timeout_ms = CFG_DEFAULT_STALL_MS;
 	out->poll_idle_us = CFG_DEFAULT_POLL_IDLE_US;
 	out->max_sessions = 1024;
+	out->handshake_timeout_ms = CFG_DEFAULT_HANDSHAKE_MS;
+	out->max_handshakes_per_uid = CFG_DEFAULT_HANDSHAKES_PER_UID;
 	out->sqpoll_cpu = -1;
 	out->sqpoll_idle_ms = 50;
 	p.cfg = out;
@@ -760,4 +772,19 @@ const struct cfg_grant *cfg_tenant_grant(const struct cfg *c, const struct cfg_t
 		if (!strcmp(c->vols[t->grants[i].vol].name, name))
 			return &t->grants[i];
 	return NULL;
+}
+
+int cfg_tenant_for(const struct cfg *c, uid_t uid, gid_t gid)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < c->ntenants; i++)
+		for (j = 0; j < c->tenants[i].nuids; j++)
+			if (c->tenants[i].uids[j] == uid)
+				return (int)i;
+	for (i = 0; i < c->ntenants; i++)
+		for (j = 0; j < c->tenants[i].ngids; j++)
+			if (c->tenants[i].gids[j] == gid)
+				return (int)i;
+	return -1;
 }

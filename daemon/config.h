@@ -64,12 +64,14 @@ struct cfg {
 	unsigned int socket_mode;
 	gid_t socket_group;
 	bool has_socket_group;
-	uint32_t max_io_size;	       /* bytes per request */
-	unsigned int stall_timeout_ms; /* CQ not reaped this long: disconnect */
-	unsigned int max_sessions;     /* daemon-wide */
-	unsigned int poll_idle_us;     /* poll the SQs this long after the last work */
-	bool sqpoll;		       /* one kernel SQ thread shared by every ring */
-	int sqpoll_cpu;		       /* -1: not pinned */
+	uint32_t max_io_size;		     /* bytes per request */
+	unsigned int stall_timeout_ms;	     /* CQ not reaped this long: disconnect */
+	unsigned int max_sessions;	     /* daemon-wide */
+	unsigned int handshake_timeout_ms;   /* no Hello within this long: closed */
+	unsigned int max_handshakes_per_uid; /* connections of one uid still without Hello */
+	unsigned int poll_idle_us;	     /* poll the SQs this long after the last work */
+	bool sqpoll;			     /* one kernel SQ thread shared by every ring */
+	int sqpoll_cpu;			     /* -1: not pinned */
 	unsigned int sqpoll_idle_ms;
 	struct cfg_volume *vols;
 	unsigned int nvols;
@@ -95,6 +97,10 @@ int cfg_volume_find(const struct cfg *c, const char *name);
 /* The grant of tenant @t on the volume called @name, or NULL. */
 const struct cfg_grant *cfg_tenant_grant(const struct cfg *c, const struct cfg_tenant *t,
 					 const char *name);
+
+/* The tenant a peer belongs to: first uid match, else first gid match;
+ * -1 if none. */
+int cfg_tenant_for(const struct cfg *c, uid_t uid, gid_t gid);
 
 /* Parse "4096", "4K", "64M", "1G", "2T" into bytes. Returns 0 or -EINVAL/-ERANGE. */
 int cfg_parse_size(const char *s, uint64_t *out);

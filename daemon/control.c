@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "server.h"
+#include "control.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -23,6 +24,25 @@
 
 #include "log.h"
 
+int ctl_mkdirs(const char *dir, mode_t mode)
+{
+	char path[PATH_MAX], *p;
+
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	for (p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 /* mkdir -p of the socket's directory (mode 0755: clients must reach it). */
 static int ctl_mkdir_parent(const char *path)
 {
@@ -33,17 +53,7 @@ static int ctl_mkdir_parent(const char *path)
 	if (!p || p == dir)
 		return 0;
 	*p = '\0';
-	for (p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	return ctl_mkdirs(dir, 0755);
 }
 
 /*
@@ -142,42 +152,18 @@ out_unlock:
 	return ret;
 }
 
-/* Close every fd carried by the control messages of @msg. */
-static unsigned int ctl_close_passed_fds(struct msghdr *msg)
-{
-	struct cmsghdr *c;
-	unsigned int n = 0;
-
-	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-		size_t i, nfds;
-		int fd;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < nfds; i++) {
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			close(fd);
-			n++;
-		}
-	}
-	return n;
-}
-
 int ctl_recv(int fd, Ringd__Request **out)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 32)];
-		struct cmsghdr align;
-	} cbuf;
 	uint8_t buf[CTL_MAX_MSG];
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf.buf,
-		.msg_controllen = sizeof(cbuf.buf),
-	};
+	/*
+	 * No control buffer: clients never pass fds to the daemon, so any
+	 * that come are a protocol error (MSG_CTRUNC), and the kernel drops
+	 * them without installing one in our fd table. A flood of packets
+	 * full of fds thus costs one recvmsg each, not an install and a
+	 * close per fd.
+	 */
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	Ringd__Request *req;
 	ssize_t n;
 
@@ -185,17 +171,11 @@ int ctl_recv(int fd, Ringd__Request **out)
 	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return -errno;
-	/*
-	 * Clients never pass fds to the daemon: any is a protocol error. This
-	 * comes before the EOF check, since a zero-length packet can carry
-	 * fds too and they must not stay open in the daemon.
-	 */
-	if (msg.msg_controllen && ctl_close_passed_fds(&msg))
+	/* Before the EOF check: a zero-length packet can carry fds too. */
+	if (msg.msg_flags & MSG_CTRUNC)
 		return -EPROTO;
 	if (n == 0)
 		return -ECONNRESET;
-	if (msg.msg_flags & MSG_CTRUNC)
-		return -EPROTO;
 	if (msg.msg_flags & MSG_TRUNC)
 		return -EMSGSIZE;
 	req = ringd__request__unpack(NULL, (size_t)n, buf);
@@ -240,16 +220,44 @@ int ctl_send(int fd, const Ringd__Reply *r, const int *fds, unsigned int nfds)
 	return 0;
 }
 
+#define CTL_DRAIN_BATCH 64
+
 void ctl_hangup(int fd)
 {
-	char b[64];
+	struct mmsghdr mm[CTL_DRAIN_BATCH];
+	struct iovec iov[CTL_DRAIN_BATCH];
+	char b[CTL_DRAIN_BATCH];
 	unsigned int i;
+	int n;
 
-	/* After SHUT_RD nothing more can be queued to us: drain what is. */
+	/*
+	 * After SHUT_RD nothing more can be queued to us, and an empty queue
+	 * reads as EOF (0). One recvmmsg drops up to 64 packets (fds they
+	 * carry are discarded by the kernel: no control buffer); the
+	 * socket's backlog (net.unix.max_dgram_qlen) bounds the rest.
+	 */
 	shutdown(fd, SHUT_RDWR);
-	for (i = 0; i < 4096; i++)
-		if (recv(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC) < 0)
+	/* The common case: nothing queued, one recv sees EOF. */
+	if (recv(fd, b, 1, MSG_DONTWAIT | MSG_TRUNC) <= 0)
+		goto out_close;
+	memset(mm, 0, sizeof(mm));
+	for (i = 0; i < CTL_DRAIN_BATCH; i++) {
+		iov[i].iov_base = &b[i];
+		iov[i].iov_len = 1;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	/*
+	 * At EOF each further entry reads as a 0-byte packet, so a batch
+	 * ending in one means the queue is empty (or the client sent empty
+	 * packets, and may see ECONNRESET: only a hostile one does that).
+	 */
+	for (i = 0; i < 16; i++) {
+		n = recvmmsg(fd, mm, CTL_DRAIN_BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
+		if (n < CTL_DRAIN_BATCH || !mm[n - 1].msg_len)
 			break;
+	}
+out_close:
 	close(fd);
 }
 

@@ -41,6 +41,13 @@ int sysd_fdstore(const char *name, int fd);
 /* Drop every fd called @name from the fd store. */
 void sysd_fdstore_remove(const char *name);
 
+/* Send the notifications that found the notify socket full (once per
+ * pass; never blocks). */
+void sysd_flush(void);
+
+/* Notifications still waiting for room in the notify socket. */
+unsigned int sysd_pending_count(void);
+
 /* Watchdog interval in microseconds, or 0 when no watchdog is asked for. */
 uint64_t sysd_watchdog_usec(void);
 
