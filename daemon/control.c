@@ -6,7 +6,6 @@
  * take its reply at once is disconnected by the caller.
  */
 #define _GNU_SOURCE
-#include "server.h"
 #include "control.h"
 
 #include <errno.h>

@@ -7,7 +7,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "server.h"
+#include "loop.h"
 
 #define RINGD_DEFAULT_CONFIG "/etc/ringd/ringd.conf"
 

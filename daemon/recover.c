@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Restart without losing clients. A previous instance left in systemd's
+ * rcv_: restart without losing clients. A previous instance left in systemd's
  * fd store: its journal, the read end of its ring-liveness pipe, and each
  * session's control socket, memfd and wake socket. We:
  *
@@ -15,7 +15,7 @@
  *      the rest, so each request completes exactly once;
  *   4. wake every client so that waiters look at their CQ again.
  */
-#include "server.h"
+#include "recover.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -23,16 +23,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "sysd.h"
 
 #define RECOVER_DRAIN_MS 30000
 
 /* Step 1. Returns 0, or -ETIMEDOUT if the old ring never went away. */
-static int rc_wait_old_ring(void)
+static int rcv_wait_old_ring(void)
 {
 	struct pollfd pfd = { .events = POLLIN };
-	uint64_t start = srv_now_ms();
+	uint64_t start = clock_now_ms();
 	char buf[16];
 	int ret;
 
@@ -46,7 +47,7 @@ static int rc_wait_old_ring(void)
 		ret = poll(&pfd, 1, 100);
 		if (ret > 0 && (pfd.revents & POLLHUP) && read(pfd.fd, buf, sizeof(buf)) <= 0)
 			break;
-		if (srv_now_ms() - start > RECOVER_DRAIN_MS) {
+		if (clock_now_ms() - start > RECOVER_DRAIN_MS) {
 			close(pfd.fd);
 			log_err(
 			    "recovery: the previous instance's kernel I/O has not drained after "
@@ -57,21 +58,20 @@ static int rc_wait_old_ring(void)
 	}
 	close(pfd.fd);
 	log_info("recovery: the previous kernel ring is gone (waited %llu ms)",
-		 (unsigned long long)(srv_now_ms() - start));
+		 (unsigned long long)(clock_now_ms() - start));
 	return 0;
 }
 
 /* Step 2 for one journal slot. */
-static void rc_session(struct srv *s, uint32_t slot)
+static void rcv_session(struct disp *d, uint32_t slot)
 {
-	struct jr_sess *js = &s->jr.sess[slot];
-	struct sess probe = { .slot = slot, .id = js->id };
-	const char *kinds[3] = { "ctl", "mem", "wake" };
+	struct jr_sess *js = &d->jr->sess[slot];
+	static const char *const kinds[3] = { "ctl", "mem", "wake" };
 	int fds[3], i, ret;
 	char name[64];
 
 	for (i = 0; i < 3; i++) {
-		sess_fd_name(&probe, kinds[i], name, sizeof(name));
+		sess_fd_name(slot, js->id, kinds[i], name, sizeof(name));
 		fds[i] = sysd_take_fd(name);
 	}
 	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
@@ -80,7 +80,7 @@ static void rc_session(struct srv *s, uint32_t slot)
 		ret = -ENOENT;
 		goto out_drop;
 	}
-	ret = sess_restore(s, slot, js, fds[0], fds[1], fds[2]);
+	ret = sess_restore(d->st, slot, js, fds[0], fds[1], fds[2]);
 	if (!ret)
 		return;
 	log_err("recovery: session %llu cannot be re-adopted: %s", (unsigned long long)js->id,
@@ -89,26 +89,27 @@ out_drop:
 	for (i = 0; i < 3; i++) {
 		if (fds[i] >= 0)
 			close(fds[i]);
-		sess_fd_name(&probe, kinds[i], name, sizeof(name));
+		sess_fd_name(slot, js->id, kinds[i], name, sizeof(name));
 		sysd_fdstore_remove(name);
 	}
 	jr_commit(&js->state, JR_SESS_FREE);
 }
 
 /* Step 3 for one journaled request. */
-static void rc_request(struct srv *s, uint32_t idx)
+static void rcv_request(struct disp *d, uint32_t idx)
 {
-	struct jr_req *jq = &s->jr.reqs[idx];
-	struct sess *se = jq->sess < s->cfg.max_sessions ? s->sessions[jq->sess] : NULL;
+	struct jr_req *jq = &d->jr->reqs[idx];
+	struct sess *se = sess_at(d->st, jq->sess);
 	struct jr_sess *js;
 	bool consumed, posted;
 	struct val_io io;
+	struct req *r;
 
-	if (!se || se->state == SESS_CLOSING) {
+	if (!se || se->state == SESS_CLOSING || se->state == SESS_FREED) {
 		jr_commit(&jq->state, JR_FREE);
 		return;
 	}
-	js = &s->jr.sess[se->slot];
+	js = &d->jr->sess[se->slot];
 	consumed = (int32_t)(jq->sq_index - js->sq_head) < 0;
 	posted = jq->state == JR_POSTING && (int32_t)(jq->posted_at - js->cq_tail) < 0;
 	if (!consumed) {
@@ -125,14 +126,13 @@ static void rc_request(struct srv *s, uint32_t idx)
 		jr_commit(&jq->state, JR_FREE);
 		return;
 	}
-	s->reqs[idx].busy = true;
-	s->reqs[idx].user_data = jq->user_data;
-	s->reqs[idx].sess = se->slot;
-	s->reqs[idx].len = jq->len;
-	s->reqs[idx].op = jq->op;
-	s->reqs_inflight++;
+	r = rq_claim(d->rq, idx);
+	r->user_data = jq->user_data;
+	r->sess = se->slot;
+	r->len = jq->len;
+	r->op = jq->op;
 	if (jq->immediate) {
-		disp_finish(s, se, idx, jq->res);
+		disp_finish(d, se, idx, jq->res);
 		return;
 	}
 	memset(&io, 0, sizeof(io));
@@ -143,49 +143,43 @@ static void rc_request(struct srv *s, uint32_t idx)
 	io.dev_off = jq->dev_off;
 	io.buf_off = jq->buf_off;
 	io.len = jq->len;
-	if (io.op != RINGD_OP_NOP && (io.vol >= s->nvols || s->vvols[io.vol].removed)) {
-		disp_finish(s, se, idx, -ENODEV);
+	if (io.op != RINGD_OP_NOP && (io.vol >= d->vols->n || d->vols->vv[io.vol].removed)) {
+		disp_finish(d, se, idx, -ENODEV);
 		return;
 	}
 	if ((io.op == RINGD_OP_READ || io.op == RINGD_OP_WRITE) &&
 	    (io.buf_off > se->data_size || io.len > se->data_size - io.buf_off)) {
-		disp_finish(s, se, idx, -EFAULT);
+		disp_finish(d, se, idx, -EFAULT);
 		return;
 	}
 	se->stats.submitted++;
-	disp_submit(s, se, idx, &io);
+	disp_submit(d, se, idx, &io);
 }
 
-int srv_recover(struct srv *s)
+int rcv_recover(struct disp *d)
 {
 	uint32_t i, reissued;
 	int ret;
 
 	log_info("recovery: re-adopting the sessions of the previous instance");
-	ret = rc_wait_old_ring();
+	ret = rcv_wait_old_ring();
 	if (ret)
 		return ret;
-	if (s->jr.hdr->next_session_id > s->next_session_id)
-		s->next_session_id = s->jr.hdr->next_session_id;
-	for (i = 0; i < s->cfg.max_sessions; i++)
-		if (s->jr.sess[i].state != JR_SESS_FREE)
-			rc_session(s, i);
-	for (i = 0; i < s->nreqs; i++)
-		if (s->jr.reqs[i].state != JR_FREE)
-			rc_request(s, i);
-	reissued = s->reqs_inflight;
+	if (d->jr->hdr->next_session_id > d->st->next_id)
+		d->st->next_id = d->jr->hdr->next_session_id;
+	for (i = 0; i < d->st->max; i++)
+		if (d->jr->sess[i].state != JR_SESS_FREE)
+			rcv_session(d, i);
+	for (i = 0; i < d->rq->n; i++)
+		if (d->jr->reqs[i].state != JR_FREE)
+			rcv_request(d, i);
+	reissued = d->rq->inflight;
 	/* The free list holds every request slot recovery did not claim. */
-	s->req_free = s->nreqs;
-	for (i = s->nreqs; i-- > 0;) {
-		if (s->reqs[i].busy)
-			continue;
-		s->reqs[i].next_free = s->req_free;
-		s->req_free = i;
-	}
-	disp_flush(s);
-	for (i = 0; i < s->cfg.max_sessions; i++)
-		if (s->sessions[i])
-			sess_wake(s->sessions[i]);
-	log_info("recovery: %u sessions re-adopted, %u requests reissued", s->nsessions, reissued);
+	rq_rebuild(d->rq);
+	disp_flush(d);
+	for (i = 0; i < d->st->max; i++)
+		if (d->st->slot[i])
+			sess_wake(d->st->slot[i]);
+	log_info("recovery: %u sessions re-adopted, %u requests reissued", d->st->n, reissued);
 	return 0;
 }

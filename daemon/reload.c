@@ -1,22 +1,41 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Live reload (SIGHUP). The new file is parsed and its new volumes opened
- * before anything changes; any error leaves the running configuration in
- * force. Then volumes that disappeared (or whose definition changed) are
- * marked removed, every session's tenant is re-resolved from its kernel
- * credentials, and handles lose the rights the new file no longer grants:
- * new I/O on them completes with -ENODEV (volume removed) or -EACCES
- * (right revoked), while I/O already in flight completes normally.
- * Unaffected sessions notice nothing.
+ * rl_: live reload. The thread parses the new file and opens its new or
+ * redefined volumes before anything changes; any error leaves the running
+ * configuration in force. The loop then installs those volumes, marks the
+ * ones that disappeared (or were redefined) removed, swaps the config, and
+ * re-resolves every session's tenant from its kernel credentials: handles
+ * lose the rights the new file no longer grants (new I/O on them completes
+ * with -ENODEV or -EACCES), while I/O accepted before completes normally.
+ * Tenant usage is rebuilt from the session table, never patched.
  */
-#include "server.h"
+#define _GNU_SOURCE
+#include "reload.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "sysd.h"
+
+struct rl_job {
+	char path[PATH_MAX];
+	char state_dir[PATH_MAX];
+	struct cfg_volume *cur; /* the running volume definitions, copied */
+	unsigned int ncur;
+	/* Filled by the thread. */
+	int ret;
+	char err[PATH_MAX + 512];
+	struct cfg nc;
+	bool nc_loaded;
+	struct vol *opened; /* per nc volume; fd < 0: unchanged, nothing opened */
+	int efd;	    /* written when done */
+};
 
 /* Same backing, extent and mode? */
 static bool rl_same_volume(const struct cfg_volume *a, const struct cfg_volume *b)
@@ -26,11 +45,141 @@ static bool rl_same_volume(const struct cfg_volume *a, const struct cfg_volume *
 	       a->poll == b->poll && a->passthrough == b->passthrough;
 }
 
-static const struct cfg_volume *rl_cfg_volume(const struct cfg *c, const char *name)
+static const struct cfg_volume *rl_find(const struct cfg_volume *v, unsigned int n,
+					const char *name)
 {
-	int i = cfg_volume_find(c, name);
+	unsigned int i;
 
-	return i < 0 ? NULL : &c->vols[i];
+	for (i = 0; i < n; i++)
+		if (!strcmp(v[i].name, name))
+			return &v[i];
+	return NULL;
+}
+
+static void rl_job_free(struct rl_job *job)
+{
+	unsigned int i;
+
+	if (!job)
+		return;
+	if (job->opened)
+		for (i = 0; i < job->nc.nvols; i++)
+			if (job->opened[i].fd >= 0)
+				vol_close(&job->opened[i]);
+	if (job->nc_loaded)
+		cfg_free(&job->nc);
+	free(job->opened);
+	free(job->cur);
+	free(job);
+}
+
+/* The thread: parse, then open what is new. Touches only @arg. */
+static void *rl_thread(void *arg)
+{
+	struct rl_job *job = arg;
+	unsigned int i;
+
+	job->ret = cfg_load(job->path, &job->nc, job->err, sizeof(job->err));
+	if (job->ret)
+		goto out;
+	job->nc_loaded = true;
+	job->opened = calloc(job->nc.nvols ? job->nc.nvols : 1, sizeof(*job->opened));
+	if (!job->opened) {
+		job->ret = -ENOMEM;
+		snprintf(job->err, sizeof(job->err), "out of memory");
+		goto out;
+	}
+	for (i = 0; i < job->nc.nvols; i++)
+		job->opened[i].fd = job->opened[i].ng_fd = -1;
+	for (i = 0; i < job->nc.nvols; i++) {
+		const struct cfg_volume *cur = rl_find(job->cur, job->ncur, job->nc.vols[i].name);
+
+		if (cur && rl_same_volume(cur, &job->nc.vols[i]))
+			continue;
+		job->ret = vol_open(&job->nc.vols[i], job->state_dir, &job->opened[i], job->err,
+				    sizeof(job->err));
+		if (job->ret) {
+			job->opened[i].fd = job->opened[i].ng_fd = -1;
+			break;
+		}
+	}
+out:
+	if (eventfd_write(job->efd, 1) < 0)
+		log_err("reload: cannot signal the loop: %s", strerror(errno));
+	return NULL;
+}
+
+int rl_init(struct reloader *rl, struct cfg *cfg, struct sessions *st, struct vols *vols,
+	    struct jr *jr, struct rings *rg, uint64_t tag)
+{
+	memset(rl, 0, sizeof(*rl));
+	rl->cfg = cfg;
+	rl->st = st;
+	rl->vols = vols;
+	rl->jr = jr;
+	rl->rg = rg;
+	rl->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (rl->efd < 0)
+		return -errno;
+	return rg_arm_poll(rg, rl->efd, tag);
+}
+
+void rl_fini(struct reloader *rl)
+{
+	if (rl->running) {
+		/* Blocked in an open() or a probe: open() is a cancellation point. */
+		pthread_cancel(rl->thread);
+		pthread_join(rl->thread, NULL);
+		rl->running = false;
+		/* Whatever it opened is left to the exit. */
+		free(rl->job->cur);
+		free(rl->job);
+		rl->job = NULL;
+	}
+	if (rl->efd >= 0)
+		close(rl->efd);
+	rl->efd = -1;
+}
+
+void rl_request(struct reloader *rl)
+{
+	struct rl_job *job;
+	int ret;
+
+	if (rl->running) {
+		if (!rl->again)
+			log_info("reload: one is running (for %llu ms); another follows it",
+				 (unsigned long long)(clock_now_ms() - rl->started_ms));
+		rl->again = true;
+		return;
+	}
+	sysd_reloading();
+	log_info("reload: reading %s", rl->cfg->path);
+	job = calloc(1, sizeof(*job));
+	if (job)
+		job->cur = calloc(rl->cfg->nvols ? rl->cfg->nvols : 1, sizeof(*job->cur));
+	if (!job || !job->cur) {
+		free(job);
+		log_err("reload refused: out of memory");
+		sysd_ready(rl->st->n, rl->vols->live);
+		return;
+	}
+	memcpy(job->cur, rl->cfg->vols, rl->cfg->nvols * sizeof(*job->cur));
+	job->ncur = rl->cfg->nvols;
+	memcpy(job->path, rl->cfg->path, sizeof(job->path));
+	memcpy(job->state_dir, rl->cfg->state_dir, sizeof(job->state_dir));
+	job->efd = rl->efd;
+	ret = pthread_create(&rl->thread, NULL, rl_thread, job);
+	if (ret) {
+		log_err("reload refused: cannot start its thread: %s", strerror(ret));
+		free(job->cur);
+		free(job);
+		sysd_ready(rl->st->n, rl->vols->live);
+		return;
+	}
+	rl->job = job;
+	rl->running = true;
+	rl->started_ms = clock_now_ms();
 }
 
 /* Keys that only take effect on restart keep their running values. */
@@ -55,132 +204,128 @@ static void rl_keep_restart_keys(const struct cfg *old, struct cfg *nc)
 	nc->socket_mode = old->socket_mode;
 	nc->socket_group = old->socket_group;
 	nc->has_socket_group = old->has_socket_group;
+	memcpy(nc->path, old->path, sizeof(nc->path));
 }
 
-void srv_session_rights(struct srv *s, struct sess *se, const char *old_tenant)
+/*
+ * Install the volumes the thread opened. Returns 0, or -errno after
+ * undoing every one installed (the running config stays in force).
+ */
+static int rl_install(struct reloader *rl, struct rl_job *job, unsigned int *added)
 {
-	const struct cfg_tenant *t;
-	uint32_t i;
-
-	se->tenant = srv_tenant_for(&s->cfg, se->uid, se->gid);
-	t = se->tenant >= 0 ? &s->cfg.tenants[se->tenant] : NULL;
-	if (old_tenant && (!t || strcmp(t->name, old_tenant)))
-		log_info("session %llu: uid %u now belongs to %s", (unsigned long long)se->id,
-			 (unsigned int)se->uid, t ? t->name : "no tenant");
-	if (t)
-		se->max_inflight = t->max_inflight;
-	for (i = 0; i < se->nhandles; i++) {
-		struct val_handle *h = &se->handles[i];
-		const struct cfg_grant *g;
-
-		if (!h->open || h->revoked || s->vvols[h->vol].removed)
-			continue;
-		g = t ? cfg_tenant_grant(&s->cfg, t, s->vols[h->vol].name) : NULL;
-		if (!g) {
-			h->revoked = -EACCES;
-		} else if (h->writable && !g->rw) {
-			h->writable = false;
-			h->write_revoked = true;
-		}
-	}
-	sess_journal_handles(s, se);
-}
-
-int srv_reload(struct srv *s)
-{
-	unsigned int first_new = s->nvols, added = 0, removed = 0, i;
-	char err[PATH_MAX + 512];
-	struct tenant_usage *usage;
-	char(*old_tenant)[CFG_NAME_MAX];
-	struct cfg nc, old;
+	unsigned int first = rl->vols->n, i;
 	int ret;
 
-	sysd_reloading();
-	log_info("reload: reading %s", s->cfg.path);
-	ret = cfg_load(s->cfg.path, &nc, err, sizeof(err));
-	if (ret) {
-		log_err("reload refused, the running configuration stays in force: %s", err);
-		goto out_ready;
-	}
-	rl_keep_restart_keys(&s->cfg, &nc);
-	usage = calloc(nc.ntenants ? nc.ntenants : 1, sizeof(*usage));
-	old_tenant = calloc(s->cfg.max_sessions, sizeof(*old_tenant));
-	if (!usage || !old_tenant) {
-		free(usage);
-		free(old_tenant);
-		cfg_free(&nc);
-		ret = -ENOMEM;
-		log_err("reload refused: out of memory");
-		goto out_ready;
-	}
+	for (i = 0; i < job->nc.nvols; i++) {
+		uint32_t idx;
 
-	/* 1. Open what is new; undo all of it if any fails. */
-	for (i = 0; i < nc.nvols; i++) {
-		int vi = srv_volume_find(s, nc.vols[i].name);
-		const struct cfg_volume *cur = rl_cfg_volume(&s->cfg, nc.vols[i].name);
-
-		if (vi >= 0 && cur && rl_same_volume(cur, &nc.vols[i]))
+		if (job->opened[i].fd < 0)
 			continue;
-		ret = srv_volume_add(s, &nc.vols[i], jr_vol_append(&s->jr, nc.vols[i].name));
+		idx = jr_vol_append(rl->jr, job->nc.vols[i].name);
+		ret = vols_install(rl->vols, &job->opened[i], idx);
+		job->opened[i].fd = job->opened[i].ng_fd = -1; /* taken over or closed */
 		if (ret) {
-			log_err("reload refused: volume %s cannot be opened; the running "
+			log_err("reload refused: volume %s cannot be registered; the running "
 				"configuration stays in force",
-				nc.vols[i].name);
-			for (i = first_new; i < s->jr.hdr->nvols; i++)
-				srv_volume_remove(s, i);
-			free(usage);
-			free(old_tenant);
-			cfg_free(&nc);
-			goto out_ready;
+				job->nc.vols[i].name);
+			for (i = first; i < rl->vols->n; i++)
+				vols_remove(rl->vols, i);
+			return ret;
 		}
-		added++;
+		(*added)++;
 	}
+	return 0;
+}
 
-	/* 2. Retire volumes that are gone or were redefined (the new
-	 * definition, if any, was added above under a new index). */
-	for (i = 0; i < first_new; i++) {
-		const struct cfg_volume *want;
+/* Apply a parsed and opened config in the loop: O(volumes + sessions). */
+static void rl_apply(struct reloader *rl, struct rl_job *job)
+{
+	unsigned int first = rl->vols->n, added = 0, removed = 0, i;
+	char(*old_names)[CFG_NAME_MAX];
+	struct cfg old;
+	int ret;
 
-		if (s->vvols[i].removed)
+	if (job->ret) {
+		log_err("reload refused, the running configuration stays in force: %s", job->err);
+		rl->refused++;
+		return;
+	}
+	old_names = calloc(rl->st->max, sizeof(*old_names));
+	if (!old_names) {
+		log_err("reload refused: out of memory");
+		rl->refused++;
+		return;
+	}
+	rl_keep_restart_keys(rl->cfg, &job->nc);
+	ret = rl_install(rl, job, &added);
+	if (ret) {
+		free(old_names);
+		rl->refused++;
+		return;
+	}
+	/* Retire volumes that are gone or were redefined (the new
+	 * definition, if any, was installed above under a new index). */
+	for (i = 0; i < first; i++) {
+		const struct cfg_volume *want, *cur;
+
+		if (rl->vols->vv[i].removed)
 			continue;
-		want = rl_cfg_volume(&nc, s->vols[i].name);
-		if (want && rl_same_volume(rl_cfg_volume(&s->cfg, s->vols[i].name), want))
+		want = rl_find(job->nc.vols, job->nc.nvols, rl->vols->v[i].name);
+		cur = rl_find(rl->cfg->vols, rl->cfg->nvols, rl->vols->v[i].name);
+		if (want && cur && rl_same_volume(cur, want))
 			continue;
-		log_info("reload: volume %s %s", s->vols[i].name, want ? "redefined" : "removed");
-		srv_volume_remove(s, i);
+		log_info("reload: volume %s %s", rl->vols->v[i].name,
+			 want ? "redefined" : "removed");
+		vols_remove(rl->vols, i);
 		removed++;
 	}
+	/* Swap the configuration and re-check every session. */
+	for (i = 0; i < rl->st->max; i++) {
+		const struct sess *se = rl->st->slot[i];
 
-	/* 3. Swap the configuration and re-check every session. */
-	for (i = 0; i < s->cfg.max_sessions; i++) {
-		struct sess *se = s->sessions[i];
-
-		if (se && se->tenant >= 0)
-			memcpy(old_tenant[i], s->cfg.tenants[se->tenant].name, CFG_NAME_MAX);
+		if (se && se->tenant >= 0 && (unsigned int)se->tenant < rl->cfg->ntenants)
+			memcpy(old_names[i], rl->cfg->tenants[se->tenant].name, CFG_NAME_MAX);
 	}
-	old = s->cfg;
-	s->cfg = nc;
-	free(s->usage);
-	s->usage = usage;
-	for (i = 0; i < s->cfg.max_sessions; i++) {
-		struct sess *se = s->sessions[i];
+	old = *rl->cfg;
+	*rl->cfg = job->nc;
+	job->nc_loaded = false; /* the running config now */
+	ret = sess_reresolve_all(rl->st, (const char(*)[CFG_NAME_MAX])old_names);
+	if (ret) {
+		/* Nothing of the sessions changed: keep their config. */
+		job->nc = *rl->cfg;
+		job->nc_loaded = true;
+		*rl->cfg = old;
+		free(old_names);
+		log_err("reload: out of memory while re-checking sessions; tenants and limits "
+			"stay as they were");
+		rl->refused++;
+		return;
+	}
+	free(old_names);
+	cfg_free(&old);
+	log_threshold = rl->cfg->log_level;
+	rl->applied++;
+	log_info("reloaded: %u volumes (%u added, %u removed), %u tenants (in %llu ms)",
+		 rl->vols->live, added, removed, rl->cfg->ntenants,
+		 (unsigned long long)(clock_now_ms() - rl->started_ms));
+}
 
-		if (!se || se->admin || se->state == SESS_CLOSING)
-			continue;
-		srv_session_rights(s, se, old_tenant[i]);
-		if (se->tenant >= 0) {
-			s->usage[se->tenant].sessions++;
-			s->usage[se->tenant].inflight += se->inflight;
+void rl_event(struct reloader *rl, bool more, uint64_t tag)
+{
+	eventfd_t v;
+
+	if (eventfd_read(rl->efd, &v) == 0 && rl->running) {
+		pthread_join(rl->thread, NULL);
+		rl->running = false;
+		rl_apply(rl, rl->job);
+		rl_job_free(rl->job);
+		rl->job = NULL;
+		sysd_ready(rl->st->n, rl->vols->live);
+		if (rl->again) {
+			rl->again = false;
+			rl_request(rl);
 		}
 	}
-	free(old_tenant);
-	cfg_free(&old);
-	log_threshold = s->cfg.log_level;
-	log_info("reloaded: %u volumes (%u added, %u removed), %u tenants", s->nvols_live, added,
-		 removed, s->cfg.ntenants);
-	ret = 0;
-
-out_ready:
-	sysd_ready(s->nsessions, s->nvols_live);
-	return ret;
+	if (!more && rg_arm_poll(rl->rg, rl->efd, tag))
+		log_err("reload: cannot re-arm its eventfd poll");
 }

@@ -1,12 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sess_: a client session. Its memfd (header, SQ array, SQEs, CQEs, data
- * area) is created, sealed and mapped here; the data area is registered as
- * the session's fixed buffer. A session is freed only after every kernel
- * request and poll that refers to it has completed.
+ * sess_: the session table and each session's lifecycle. A session's memfd
+ * (header, SQ array, SQEs, CQEs, data area) is created, sealed and mapped
+ * here, and its data area registered on every kernel ring.
+ *
+ * Lifecycle (the code follows this table; nothing else changes state):
+ *
+ *   from        event                                    to
+ *   ----------  ---------------------------------------  ----------------
+ *   (accept)    sess_new                                 HANDSHAKE
+ *   HANDSHAKE   Hello accepted (sess_attach)             ACTIVE
+ *   HANDSHAKE   admin Hello (sess_admin)                 ACTIVE (admin)
+ *   HANDSHAKE   bad message, EOF, deadline (sess_close)  CLOSING
+ *   ACTIVE      ring violation, stall, shutdown          BROKEN
+ *               (sess_break; the data path only marks)
+ *   ACTIVE      EOF, control error (sess_close)          CLOSING
+ *   BROKEN      its kernel I/O drained (sess_settle)     BROKEN, memory released
+ *   BROKEN      EOF, stall timeout (sess_close)          CLOSING
+ *   CLOSING     no kernel I/O, no poll armed             FREED: out of the table,
+ *               (sess_settle, sess_poll_end)             counted down
+ *   FREED       end of the pass (sess_collect)           memory freed
+ *
+ * A session is never freed inside a call that was handed its pointer:
+ * FREED sessions stay readable until the loop's pass ends, so no caller
+ * can be left holding a dangling pointer.
  */
 #define _GNU_SOURCE
-#include "server.h"
+#include "session.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,8 +38,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "log.h"
 #include "sysd.h"
+#include "tags.h"
 
 #define SESS_DEFAULT_SQ	  128u
 #define SESS_MAX_SQ	  4096u
@@ -134,67 +156,178 @@ out_close:
 	return ret;
 }
 
-int sess_new(struct srv *s, int sock, struct sess **out)
+int sess_table_init(struct sessions *st, const struct cfg *cfg, struct rings *rg, struct vols *vols,
+		    struct jr *jr, struct usage *use)
 {
-	struct sess *se;
-	uint32_t slot;
-
-	if (s->nsessions >= s->cfg.max_sessions)
-		return -EUSERS;
-	for (slot = 0; slot < s->cfg.max_sessions; slot++)
-		if (!s->sessions[slot])
-			break;
-	if (slot == s->cfg.max_sessions)
-		return -EUSERS;
-	se = calloc(1, sizeof(*se));
-	if (!se)
-		return -ENOMEM;
-	se->slot = slot;
-	se->id = ++s->next_session_id;
-	se->state = SESS_HANDSHAKE;
-	se->sock = sock;
-	se->memfd = -1;
-	se->wake_fd = -1;
-	se->tenant = -1;
-	s->sessions[slot] = se;
-	s->nsessions++;
-	*out = se;
-	return 0;
+	memset(st, 0, sizeof(*st));
+	st->cfg = cfg;
+	st->rg = rg;
+	st->vols = vols;
+	st->jr = jr;
+	st->use = use;
+	st->max = cfg->max_sessions;
+	st->slot = calloc(st->max, sizeof(*st->slot));
+	return st->slot ? 0 : -ENOMEM;
 }
 
-static void sess_list_add(struct srv *s, struct sess *se)
+/* Unmap and free what @se still holds (no kernel work refers to it). */
+static void sess_release_memory(struct sess *se)
+{
+	if (se->base)
+		munmap(se->base, se->region_size);
+	se->base = NULL;
+	se->hdr = NULL;
+	se->sq_array = NULL;
+	se->sqes = NULL;
+	se->cqes = NULL;
+	se->data = NULL;
+	if (se->memfd >= 0)
+		close(se->memfd);
+	se->memfd = -1;
+}
+
+void sess_table_fini(struct sessions *st)
+{
+	uint32_t i;
+
+	sess_collect(st);
+	for (i = 0; st->slot && i < st->max; i++) {
+		struct sess *se = st->slot[i];
+
+		if (!se)
+			continue;
+		sess_release_memory(se);
+		if (se->wake_fd >= 0)
+			close(se->wake_fd);
+		if (se->sock >= 0)
+			close(se->sock);
+		free(se->handles);
+		free(se);
+	}
+	free(st->slot);
+	st->slot = NULL;
+}
+
+struct sess *sess_at(const struct sessions *st, uint32_t slot)
+{
+	if (slot >= st->max)
+		return NULL;
+	return st->slot[idx_nospec(slot, st->max)];
+}
+
+/* Move @se to state @to, keeping the table's handshake count. */
+static void sess_set_state(struct sessions *st, struct sess *se, enum sess_state to)
+{
+	if (se->state == SESS_HANDSHAKE && to != SESS_HANDSHAKE)
+		st->handshaking--;
+	se->state = to;
+}
+
+static void sess_list_add(struct sessions *st, struct sess *se)
 {
 	se->prev_active = NULL;
-	se->next_active = s->active;
-	if (s->active)
-		s->active->prev_active = se;
-	s->active = se;
+	se->next_active = st->active;
+	if (st->active)
+		st->active->prev_active = se;
+	st->active = se;
 	se->listed = true;
+	if (st->sleeping)
+		__atomic_fetch_or(&se->hdr->sq_flags, RINGD_SQ_NEED_WAKEUP, __ATOMIC_SEQ_CST);
 }
 
-static void sess_list_del(struct srv *s, struct sess *se)
+static void sess_list_del(struct sessions *st, struct sess *se)
 {
 	if (!se->listed)
 		return;
 	if (se->prev_active)
 		se->prev_active->next_active = se->next_active;
 	else
-		s->active = se->next_active;
+		st->active = se->next_active;
 	if (se->next_active)
 		se->next_active->prev_active = se->prev_active;
 	se->listed = false;
 }
 
-void sess_fd_name(const struct sess *se, const char *kind, char *buf, size_t len)
+/* Arm @se's control (@ctrl) or doorbell poll; closes the session on failure. */
+static void sess_arm_poll(struct sessions *st, struct sess *se, bool ctrl)
 {
-	snprintf(buf, len, "s%u.%llu.%s", se->slot, (unsigned long long)se->id, kind);
+	int ret = rg_arm_poll(st->rg, ctrl ? se->sock : se->wake_fd,
+			      srv_tag(ctrl ? TAG_CTRL : TAG_DOORBELL, se->slot));
+
+	if (ret) {
+		log_err("session %llu: cannot arm poll: %s", (unsigned long long)se->id,
+			strerror(-ret));
+		sess_close(st, se);
+		return;
+	}
+	se->polls_armed++;
+	if (ctrl)
+		se->ctrl_poll = true;
+	else
+		se->doorbell_poll = true;
 }
 
-void sess_journal_handles(struct srv *s, struct sess *se)
+/* Ask the kernel to remove @se's control (or @doorbell) poll. */
+static void sess_remove_poll(struct sessions *st, struct sess *se, bool doorbell)
 {
-	struct jr_sess *js = &s->jr.sess[se->slot];
+	rg_remove_poll(st->rg, srv_tag(doorbell ? TAG_DOORBELL : TAG_CTRL, se->slot),
+		       srv_tag(TAG_POLLRM, (se->slot << 1) | (doorbell ? 1u : 0u)));
+}
+
+int sess_new(struct sessions *st, int sock, pid_t pid, uid_t uid, gid_t gid, int tenant,
+	     struct sess **out)
+{
+	struct sess *se;
+	uint32_t slot;
+
+	if (st->n >= st->max)
+		return -EUSERS;
+	for (slot = 0; slot < st->max; slot++)
+		if (!st->slot[slot])
+			break;
+	if (slot == st->max)
+		return -EUSERS;
+	se = calloc(1, sizeof(*se));
+	if (!se)
+		return -ENOMEM;
+	se->slot = slot;
+	se->id = ++st->next_id;
+	se->state = SESS_HANDSHAKE;
+	se->sock = sock;
+	se->memfd = -1;
+	se->wake_fd = -1;
+	se->pid = pid;
+	se->uid = uid;
+	se->gid = gid;
+	se->tenant = tenant;
+	st->slot[slot] = se;
+	st->n++;
+	st->handshaking++;
+	use_add_session(st->use, tenant, 0);
+	*out = se;
+	sess_arm_poll(st, se, true);
+	return 0;
+}
+
+void sess_admin(struct sessions *st, struct sess *se)
+{
+	se->admin = true;
+	sess_set_state(st, se, SESS_ACTIVE);
+}
+
+void sess_fd_name(uint32_t slot, uint64_t id, const char *kind, char *buf, size_t len)
+{
+	snprintf(buf, len, "s%u.%llu.%s", slot, (unsigned long long)id, kind);
+}
+
+/* Mirror the session's handle table into the journal. */
+static void sess_journal_handles(struct sessions *st, struct sess *se)
+{
+	struct jr_sess *js = &st->jr->sess[se->slot];
 	uint32_t i, n = se->nhandles < JR_MAX_HANDLES ? se->nhandles : JR_MAX_HANDLES;
 
+	if (se->admin)
+		return;
 	for (i = 0; i < n; i++) {
 		js->handles[i].vol = se->handles[i].vol;
 		js->handles[i].writable = se->handles[i].writable;
@@ -205,14 +338,30 @@ void sess_journal_handles(struct srv *s, struct sess *se)
 	js->nhandles = n;
 }
 
+/* Hand (or with @store false, take back) @se's fds to systemd's fd store. */
+static void sess_fdstore(struct sess *se, bool store)
+{
+	static const char *const kinds[3] = { "ctl", "mem", "wake" };
+	const int fds[3] = { se->sock, se->memfd, se->wake_fd };
+	char name[64];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		sess_fd_name(se->slot, se->id, kinds[i], name, sizeof(name));
+		if (store)
+			sysd_fdstore(name, fds[i]);
+		else
+			sysd_fdstore_remove(name);
+	}
+}
+
 /*
  * Record a newly attached session in the journal, and hand its fds to
  * systemd's fd store so that a restarted daemon can re-adopt it.
  */
-static void sess_journal_attach(struct srv *s, struct sess *se, const struct sess_layout *l)
+static void sess_journal_attach(struct sessions *st, struct sess *se, const struct sess_layout *l)
 {
-	struct jr_sess *js = &s->jr.sess[se->slot];
-	char name[64];
+	struct jr_sess *js = &st->jr->sess[se->slot];
 
 	memset(js, 0, sizeof(*js));
 	js->id = se->id;
@@ -227,25 +376,68 @@ static void sess_journal_attach(struct srv *s, struct sess *se, const struct ses
 	js->cqes_off = l->cqes_off;
 	js->data_off = l->data_off;
 	js->data_size = l->data_size;
-	sess_journal_handles(s, se);
-	if (s->jr.hdr->next_session_id < se->id)
-		s->jr.hdr->next_session_id = se->id;
+	sess_journal_handles(st, se);
+	if (st->jr->hdr->next_session_id < se->id)
+		st->jr->hdr->next_session_id = se->id;
 	jr_commit(&js->state, JR_SESS_ACTIVE);
-	sess_fd_name(se, "ctl", name, sizeof(name));
-	sysd_fdstore(name, se->sock);
-	sess_fd_name(se, "mem", name, sizeof(name));
-	sysd_fdstore(name, se->memfd);
-	sess_fd_name(se, "wake", name, sizeof(name));
-	sysd_fdstore(name, se->wake_fd);
+	sess_fdstore(se, true);
 }
 
-int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char *err, size_t errlen)
+/* Point @se's ring pointers into its mapping at @base, per layout @l. */
+static void sess_map_layout(struct sess *se, void *base, const struct sess_layout *l)
 {
-	const struct cfg_tenant *t = &s->cfg.tenants[se->tenant];
+	se->base = base;
+	se->region_size = l->region_size;
+	se->hdr = base;
+	se->sq_array = (uint32_t *)((char *)base + l->sq_array_off);
+	se->sqes = (struct ringd_sqe *)((char *)base + l->sqes_off);
+	se->cqes = (struct ringd_cqe *)((char *)base + l->cqes_off);
+	se->data = (uint8_t *)base + l->data_off;
+	se->data_size = l->data_size;
+	se->sq_entries = l->sq_entries;
+	se->cq_entries = l->cq_entries;
+}
+
+/* Send the Attached reply with the memfd, the client's wake end and the
+ * ring-liveness pipe. Returns 0 or -errno. */
+static int sess_send_attached(struct sessions *st, struct sess *se, const struct sess_layout *l,
+			      int wake_peer)
+{
+	Ringd__Reply r = RINGD__REPLY__INIT;
+	Ringd__Attached a = RINGD__ATTACHED__INIT;
+	/* The third fd lets a client that reconnects after a crash wait
+	 * until none of this instance's I/O can still land (see rings.h). */
+	int fds[3] = { se->memfd, wake_peer, st->rg->live_rd };
+
+	a.session_id = se->id;
+	a.sq_entries = l->sq_entries;
+	a.cq_entries = l->cq_entries;
+	a.region_size = l->region_size;
+	a.sq_array_off = l->sq_array_off;
+	a.sqes_off = l->sqes_off;
+	a.cqes_off = l->cqes_off;
+	a.data_off = l->data_off;
+	a.data_size = l->data_size;
+	a.max_io_size = st->cfg->max_io_size;
+	r.msg_case = RINGD__REPLY__MSG_ATTACHED;
+	r.attached = &a;
+	return ctl_send(se->sock, &r, fds, 3);
+}
+
+int sess_attach(struct sessions *st, struct sess *se, const Ringd__Hello *hello, char *err,
+		size_t errlen)
+{
+	const struct cfg_tenant *t;
 	struct sess_layout l;
 	int wake[2];
 	int ret;
 
+	if (se->tenant < 0 || (unsigned int)se->tenant >= st->cfg->ntenants) {
+		snprintf(err, errlen, "uid %u (gid %u) is not a tenant of this daemon",
+			 (unsigned int)se->uid, (unsigned int)se->gid);
+		return -EACCES;
+	}
+	t = &st->cfg->tenants[se->tenant];
 	ret = sess_layout(hello, t->max_session_memory, &l, err, errlen);
 	if (ret)
 		return ret;
@@ -254,14 +446,7 @@ int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char 
 		snprintf(err, errlen, "cannot create the session memory: %s", strerror(-ret));
 		return ret;
 	}
-	se->hdr = se->base;
-	se->sq_array = (uint32_t *)((char *)se->base + l.sq_array_off);
-	se->sqes = (struct ringd_sqe *)((char *)se->base + l.sqes_off);
-	se->cqes = (struct ringd_cqe *)((char *)se->base + l.cqes_off);
-	se->data = (uint8_t *)se->base + l.data_off;
-	se->data_size = l.data_size;
-	se->sq_entries = l.sq_entries;
-	se->cq_entries = l.cq_entries;
+	sess_map_layout(se, se->base, &l);
 	se->max_inflight = t->max_inflight;
 	se->hdr->magic = RINGD_SHM_MAGIC;
 	se->hdr->abi_version = RINGD_ABI_VERSION;
@@ -277,7 +462,7 @@ int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char 
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	ret = srv_buf_set(s, se->slot, se->data, se->data_size);
+	ret = rg_buf_set(st->rg, se->slot, se->data, se->data_size);
 	if (ret) {
 		snprintf(err, errlen, "cannot register the data area: %s", strerror(-ret));
 		return ret;
@@ -297,40 +482,20 @@ int sess_attach(struct srv *s, struct sess *se, const Ringd__Hello *hello, char 
 		return ret;
 	}
 	se->wake_fd = wake[0];
-
-	{
-		Ringd__Reply r = RINGD__REPLY__INIT;
-		Ringd__Attached a = RINGD__ATTACHED__INIT;
-		/* The third fd lets a client that reconnects after a crash wait
-		 * until none of this instance's I/O can still land (see srv_init). */
-		int fds[3] = { se->memfd, wake[1], s->ringlive_rd };
-
-		a.session_id = se->id;
-		a.sq_entries = l.sq_entries;
-		a.cq_entries = l.cq_entries;
-		a.region_size = l.region_size;
-		a.sq_array_off = l.sq_array_off;
-		a.sqes_off = l.sqes_off;
-		a.cqes_off = l.cqes_off;
-		a.data_off = l.data_off;
-		a.data_size = l.data_size;
-		a.max_io_size = s->cfg.max_io_size;
-		r.msg_case = RINGD__REPLY__MSG_ATTACHED;
-		r.attached = &a;
-		ret = ctl_send(se->sock, &r, fds, 3);
-		close(wake[1]);
-		if (ret) {
-			snprintf(err, errlen, "cannot send the session fds: %s", strerror(-ret));
-			return ret;
-		}
+	ret = sess_send_attached(st, se, &l, wake[1]);
+	close(wake[1]);
+	if (ret) {
+		snprintf(err, errlen, "cannot send the session fds: %s", strerror(-ret));
+		return ret;
 	}
-	sess_journal_attach(s, se, &l);
-	se->state = SESS_ACTIVE;
-	sess_list_add(s, se);
+	sess_journal_attach(st, se, &l);
+	sess_set_state(st, se, SESS_ACTIVE);
+	sess_list_add(st, se);
+	sess_arm_poll(st, se, false);
 	return 0;
 }
 
-/* Wake the client if it sleeps (or always, with RINGD_CQ_EVENTFD). */
+/* Wake the client if it sleeps (or always, with @force or RINGD_CQ_EVENTFD). */
 static void sess_notify(struct sess *se, bool force)
 {
 	static const char b = 1;
@@ -340,7 +505,7 @@ static void sess_notify(struct sess *se, bool force)
 		return;
 	flags = ringd_load_relaxed(&se->hdr->cq_flags);
 	if (force || (flags & (RINGD_CQ_WAITING | RINGD_CQ_EVENTFD))) {
-		/* Non-blocking; a full pipe already holds a pending wake-up. */
+		/* Non-blocking; a full socket already holds a pending wake-up. */
 		if (send(se->wake_fd, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
 			log_debug("session %llu: notify: %s", (unsigned long long)se->id,
 				  strerror(errno));
@@ -350,260 +515,6 @@ static void sess_notify(struct sess *se, bool force)
 void sess_wake(struct sess *se)
 {
 	sess_notify(se, true);
-}
-
-int sess_restore(struct srv *s, uint32_t slot, const struct jr_sess *js, int ctl, int memfd,
-		 int wake)
-{
-	struct stat st;
-	struct sess *se;
-	uint32_t i, h;
-	void *p;
-	int ret;
-
-	if (!js->sq_entries || (js->sq_entries & (js->sq_entries - 1)) || !js->cq_entries ||
-	    (js->cq_entries & (js->cq_entries - 1)) ||
-	    js->data_off + js->data_size > js->region_size)
-		return -EINVAL;
-	if (fstat(memfd, &st) < 0)
-		return -errno;
-	if ((uint64_t)st.st_size != js->region_size)
-		return -EINVAL;
-	se = calloc(1, sizeof(*se));
-	if (!se)
-		return -ENOMEM;
-	p = mmap(NULL, js->region_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, memfd,
-		 0);
-	if (p == MAP_FAILED) {
-		ret = -errno;
-		goto out_free;
-	}
-	se->slot = slot;
-	se->id = js->id;
-	se->uid = js->uid;
-	se->gid = js->gid;
-	se->pid = (pid_t)js->pid;
-	se->sock = ctl;
-	se->memfd = memfd;
-	se->wake_fd = wake;
-	se->base = p;
-	se->region_size = js->region_size;
-	/* Layout from the journal only, never from the shared header. */
-	se->hdr = p;
-	se->sq_array = (uint32_t *)((char *)p + js->sq_array_off);
-	se->sqes = (struct ringd_sqe *)((char *)p + js->sqes_off);
-	se->cqes = (struct ringd_cqe *)((char *)p + js->cqes_off);
-	se->data = (uint8_t *)p + js->data_off;
-	se->data_size = js->data_size;
-	se->sq_entries = js->sq_entries;
-	se->cq_entries = js->cq_entries;
-	se->sq_head = js->sq_head;
-	se->cq_tail = js->cq_tail;
-	se->state = js->state == JR_SESS_BROKEN ? SESS_BROKEN : SESS_ACTIVE;
-	se->tenant = srv_tenant_for(&s->cfg, se->uid, se->gid);
-	se->max_inflight = se->tenant >= 0 ? s->cfg.tenants[se->tenant].max_inflight : 256;
-	se->nhandles = JR_MAX_HANDLES;
-	se->handles = calloc(se->nhandles, sizeof(*se->handles));
-	if (!se->handles) {
-		ret = -ENOMEM;
-		goto out_unmap;
-	}
-	for (i = 0; i < js->nhandles && i < JR_MAX_HANDLES; i++) {
-		const struct jr_handle *jh = &js->handles[i];
-
-		if (!jh->open)
-			continue;
-		se->handles[i].open = true;
-		se->handles[i].writable = jh->writable;
-		se->handles[i].write_revoked = jh->write_revoked;
-		se->handles[i].revoked = jh->revoked;
-		/* A volume this instance does not have is "removed": -ENODEV. */
-		se->handles[i].vol = jh->vol < s->nvols ? jh->vol : 0;
-		if (jh->vol >= s->nvols)
-			se->handles[i].revoked = -ENODEV;
-		se->handles_open++;
-	}
-	/* The client's CQ head must lie within what was posted. */
-	h = ringd_load_acquire(&se->hdr->cq_head);
-	se->cq_head_seen = h;
-	ret = srv_buf_set(s, slot, se->data, se->data_size);
-	if (ret)
-		goto out_handles;
-	se->buf_registered = true;
-	s->sessions[slot] = se;
-	s->nsessions++;
-	if (se->tenant >= 0)
-		s->usage[se->tenant].sessions++;
-	srv_session_rights(s, se, NULL);
-	ringd_store_release(&se->hdr->sq_head, se->sq_head);
-	ringd_store_release(&se->hdr->cq_tail, se->cq_tail);
-	if ((uint32_t)(se->cq_tail - h) > se->cq_entries) {
-		se->state = SESS_ACTIVE;
-		sess_break(s, se, RINGD_BROKEN_CQ_HEAD);
-	} else if (se->state == SESS_ACTIVE) {
-		sess_list_add(s, se);
-		if (s->sleeping)
-			__atomic_fetch_or(&se->hdr->sq_flags, RINGD_SQ_NEED_WAKEUP,
-					  __ATOMIC_SEQ_CST);
-	}
-	srv_arm_session_poll(s, se, true);
-	if (se->state != SESS_CLOSING)
-		srv_arm_session_poll(s, se, false);
-	log_info("session %llu: re-adopted (pid %d uid %u, sq head %u, cq tail %u)",
-		 (unsigned long long)se->id, (int)se->pid, (unsigned int)se->uid, se->sq_head,
-		 se->cq_tail);
-	return 0;
-
-out_handles:
-	free(se->handles);
-out_unmap:
-	munmap(p, js->region_size);
-out_free:
-	free(se);
-	return ret;
-}
-
-void sess_break(struct srv *s, struct sess *se, enum ringd_broken reason)
-{
-	static const char *const why[] = {
-		[RINGD_BROKEN_SQ_TAIL] = "SQ tail moved backwards or past the ring size",
-		[RINGD_BROKEN_SQ_INDEX] = "SQ array entry out of range",
-		[RINGD_BROKEN_CQ_HEAD] = "CQ head beyond the tail or moved backwards",
-		[RINGD_BROKEN_STALL] = "CQ not reaped within stall_timeout",
-		[RINGD_BROKEN_PROTOCOL] = "control protocol violation",
-		[RINGD_BROKEN_SHUTDOWN] = "daemon shutting down",
-	};
-
-	if (se->state != SESS_ACTIVE && se->state != SESS_HANDSHAKE)
-		return;
-	log_warn("session %llu (pid %d uid %u): broken: %s", (unsigned long long)se->id,
-		 (int)se->pid, (unsigned int)se->uid, why[reason]);
-	se->state = SESS_BROKEN;
-	se->broken_reason = (uint32_t)reason;
-	sess_list_del(s, se);
-	if (s->jr.sess[se->slot].state == JR_SESS_ACTIVE) {
-		s->jr.sess[se->slot].broken_reason = reason;
-		jr_commit(&s->jr.sess[se->slot].state, JR_SESS_BROKEN);
-	}
-	if (se->hdr) {
-		/* Completions first: a client that sees "broken" has seen them. */
-		sess_publish_cq(se);
-		__atomic_store_n(&se->hdr->broken_reason, (uint32_t)reason, __ATOMIC_RELEASE);
-		sess_notify(se, true);
-	}
-	/* No more doorbells: the wake-up fd is closed when its poll ends. */
-	if (se->doorbell_poll) {
-		sess_remove_poll(s, se, true);
-		if (se->wake_fd >= 0)
-			shutdown(se->wake_fd, SHUT_RD);
-	}
-	sess_maybe_release(s, se);
-}
-
-/*
- * Drop a broken session's shared memory once no kernel I/O can touch it:
- * unregister the data area, unmap, close the memfd. The control socket and
- * the private broken_reason stay until the client disconnects, so it can
- * still ask why (Stats); nothing of the ring is read again.
- */
-void sess_maybe_release(struct srv *s, struct sess *se)
-{
-	if (se->state != SESS_BROKEN || se->inflight || !se->base)
-		return;
-	/* Completions that arrived while draining are the client's to see. */
-	sess_publish_cq(se);
-	if (se->buf_registered) {
-		int ret = kr_buf_clear(&s->kr, se->slot);
-
-		if (ret)
-			log_err("session %llu: unregister buffer slot %u: %s",
-				(unsigned long long)se->id, se->slot, strerror(-ret));
-		se->buf_registered = false;
-	}
-	munmap(se->base, se->region_size);
-	se->base = NULL;
-	se->hdr = NULL;
-	se->sq_array = NULL;
-	se->sqes = NULL;
-	se->cqes = NULL;
-	se->data = NULL;
-	if (se->memfd >= 0) {
-		close(se->memfd);
-		se->memfd = -1;
-	}
-	log_debug("session %llu: broken, shared memory released", (unsigned long long)se->id);
-}
-
-void sess_remove_poll(struct srv *s, struct sess *se, bool doorbell)
-{
-	kr_queue_poll_remove(&s->kr, srv_tag(doorbell ? TAG_DOORBELL : TAG_CTRL, se->slot),
-			     srv_tag(TAG_POLLRM, (se->slot << 1) | (doorbell ? 1u : 0u)));
-}
-
-void sess_close(struct srv *s, struct sess *se)
-{
-	if (se->state == SESS_CLOSING)
-		return;
-	log_debug("session %llu: closing (%u in flight)", (unsigned long long)se->id, se->inflight);
-	sess_list_del(s, se);
-	se->state = SESS_CLOSING;
-	/*
-	 * Cancel both polls. A removal can miss a poll armed in the same
-	 * submission; the shutdowns wake every surviving poll, and
-	 * srv_session_poll() asks again when one reports for a closing
-	 * session.
-	 */
-	if (se->ctrl_poll)
-		sess_remove_poll(s, se, false);
-	if (se->doorbell_poll)
-		sess_remove_poll(s, se, true);
-	if (se->wake_fd >= 0)
-		shutdown(se->wake_fd, SHUT_RDWR);
-	/* The client sees its last replies, then EOF; armed polls hold
-	 * their own file reference. */
-	if (se->sock >= 0) {
-		ctl_hangup(se->sock);
-		se->sock = -1;
-	}
-	sess_maybe_free(s, se);
-}
-
-void sess_maybe_free(struct srv *s, struct sess *se)
-{
-	if (se->state != SESS_CLOSING || se->inflight || se->polls_armed)
-		return;
-	if (s->jr.sess[se->slot].state != JR_SESS_FREE && !se->admin) {
-		char name[64];
-
-		jr_commit(&s->jr.sess[se->slot].state, JR_SESS_FREE);
-		sess_fd_name(se, "ctl", name, sizeof(name));
-		sysd_fdstore_remove(name);
-		sess_fd_name(se, "mem", name, sizeof(name));
-		sysd_fdstore_remove(name);
-		sess_fd_name(se, "wake", name, sizeof(name));
-		sysd_fdstore_remove(name);
-	}
-	/* No kernel I/O can touch the data area any more: drop the buffer. */
-	if (se->buf_registered) {
-		int ret = srv_buf_set(s, se->slot, NULL, 0);
-
-		if (ret)
-			log_err("session %llu: unregister buffer slot %u: %s",
-				(unsigned long long)se->id, se->slot, strerror(-ret));
-	}
-	if (se->base)
-		munmap(se->base, se->region_size);
-	if (se->memfd >= 0)
-		close(se->memfd);
-	if (se->wake_fd >= 0)
-		close(se->wake_fd);
-	if (se->tenant >= 0 && s->usage[se->tenant].sessions)
-		s->usage[se->tenant].sessions--;
-	s->sessions[se->slot] = NULL;
-	s->nsessions--;
-	log_debug("session %llu: freed", (unsigned long long)se->id);
-	free(se->handles);
-	free(se);
 }
 
 void sess_post_cqe(struct sess *se, uint64_t user_data, int32_t res)
@@ -624,14 +535,368 @@ void sess_publish_cq(struct sess *se)
 	if (!se->cq_dirty)
 		return;
 	se->cq_dirty = false;
+	if (!se->hdr)
+		return;
 	ringd_store_release(&se->hdr->cq_tail, se->cq_tail);
 	/* Publish the tail before reading whether the client sleeps. */
 	ringd_smp_mb();
 	sess_notify(se, false);
 }
 
-int sess_handle_open(struct srv *s, struct sess *se, const char *name, uint32_t flags, int *handle,
-		     char *err, size_t errlen)
+void sess_set_sleeping(struct sessions *st, bool sleeping)
+{
+	struct sess *se;
+
+	if (st->sleeping == sleeping)
+		return;
+	st->sleeping = sleeping;
+	for (se = st->active; se; se = se->next_active) {
+		if (sleeping)
+			__atomic_fetch_or(&se->hdr->sq_flags, RINGD_SQ_NEED_WAKEUP,
+					  __ATOMIC_RELAXED);
+		else
+			__atomic_fetch_and(&se->hdr->sq_flags, ~RINGD_SQ_NEED_WAKEUP,
+					   __ATOMIC_RELAXED);
+	}
+	/* Flag stores before the re-check of every SQ tail. */
+	ringd_smp_mb();
+}
+
+int sess_restore(struct sessions *st, uint32_t slot, const struct jr_sess *js, int ctl, int memfd,
+		 int wake)
+{
+	struct sess_layout l;
+	struct stat sb;
+	struct sess *se;
+	uint32_t i, h;
+	void *p;
+	int ret;
+
+	if (slot >= st->max || st->slot[slot])
+		return -EINVAL;
+	if (!js->sq_entries || (js->sq_entries & (js->sq_entries - 1)) || !js->cq_entries ||
+	    (js->cq_entries & (js->cq_entries - 1)) ||
+	    js->data_off + js->data_size > js->region_size)
+		return -EINVAL;
+	if (fstat(memfd, &sb) < 0)
+		return -errno;
+	if ((uint64_t)sb.st_size != js->region_size)
+		return -EINVAL;
+	se = calloc(1, sizeof(*se));
+	if (!se)
+		return -ENOMEM;
+	p = mmap(NULL, js->region_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, memfd,
+		 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		goto out_free;
+	}
+	/* Layout from the journal only, never from the shared header. */
+	l.sq_entries = js->sq_entries;
+	l.cq_entries = js->cq_entries;
+	l.region_size = js->region_size;
+	l.sq_array_off = js->sq_array_off;
+	l.sqes_off = js->sqes_off;
+	l.cqes_off = js->cqes_off;
+	l.data_off = js->data_off;
+	l.data_size = js->data_size;
+	sess_map_layout(se, p, &l);
+	se->slot = slot;
+	se->id = js->id;
+	se->uid = js->uid;
+	se->gid = js->gid;
+	se->pid = (pid_t)js->pid;
+	se->sock = ctl;
+	se->memfd = memfd;
+	se->wake_fd = wake;
+	se->sq_head = js->sq_head;
+	se->cq_tail = js->cq_tail;
+	se->state = js->state == JR_SESS_BROKEN ? SESS_BROKEN : SESS_ACTIVE;
+	se->broken_reason = js->state == JR_SESS_BROKEN ? js->broken_reason : 0;
+	se->tenant = cfg_tenant_for(st->cfg, se->uid, se->gid);
+	se->max_inflight = se->tenant >= 0 ? st->cfg->tenants[se->tenant].max_inflight : 256;
+	se->nhandles = JR_MAX_HANDLES;
+	se->handles = calloc(se->nhandles, sizeof(*se->handles));
+	if (!se->handles) {
+		ret = -ENOMEM;
+		goto out_unmap;
+	}
+	for (i = 0; i < js->nhandles && i < JR_MAX_HANDLES; i++) {
+		const struct jr_handle *jh = &js->handles[i];
+
+		if (!jh->open)
+			continue;
+		se->handles[i].open = true;
+		se->handles[i].writable = jh->writable;
+		se->handles[i].write_revoked = jh->write_revoked;
+		se->handles[i].revoked = jh->revoked;
+		/* A volume this instance does not have is "removed": -ENODEV. */
+		se->handles[i].vol = jh->vol < st->vols->n ? jh->vol : 0;
+		if (jh->vol >= st->vols->n)
+			se->handles[i].revoked = -ENODEV;
+		se->handles_open++;
+	}
+	/* The client's CQ head must lie within what was posted. */
+	h = ringd_load_acquire(&se->hdr->cq_head);
+	se->cq_head_seen = h;
+	ret = rg_buf_set(st->rg, slot, se->data, se->data_size);
+	if (ret)
+		goto out_handles;
+	se->buf_registered = true;
+	st->slot[slot] = se;
+	st->n++;
+	if (se->id > st->next_id)
+		st->next_id = se->id;
+	use_add_session(st->use, se->tenant, 0);
+	ringd_store_release(&se->hdr->sq_head, se->sq_head);
+	ringd_store_release(&se->hdr->cq_tail, se->cq_tail);
+	if ((uint32_t)(se->cq_tail - h) > se->cq_entries) {
+		se->state = SESS_ACTIVE;
+		sess_break(st, se, RINGD_BROKEN_CQ_HEAD);
+	} else if (se->state == SESS_ACTIVE) {
+		sess_list_add(st, se);
+	}
+	sess_arm_poll(st, se, true);
+	if (se->state == SESS_ACTIVE)
+		sess_arm_poll(st, se, false);
+	log_info("session %llu: re-adopted (pid %d uid %u, sq head %u, cq tail %u)",
+		 (unsigned long long)se->id, (int)se->pid, (unsigned int)se->uid, se->sq_head,
+		 se->cq_tail);
+	return 0;
+
+out_handles:
+	free(se->handles);
+out_unmap:
+	munmap(p, js->region_size);
+out_free:
+	free(se);
+	return ret;
+}
+
+void sess_break(struct sessions *st, struct sess *se, enum ringd_broken reason)
+{
+	static const char *const why[] = {
+		[RINGD_BROKEN_SQ_TAIL] = "SQ tail moved backwards or past the ring size",
+		[RINGD_BROKEN_SQ_INDEX] = "SQ array entry out of range",
+		[RINGD_BROKEN_CQ_HEAD] = "CQ head beyond the tail or moved backwards",
+		[RINGD_BROKEN_STALL] = "CQ not reaped within stall_timeout",
+		[RINGD_BROKEN_PROTOCOL] = "control protocol violation",
+		[RINGD_BROKEN_SHUTDOWN] = "daemon shutting down",
+	};
+	struct jr_sess *js = &st->jr->sess[se->slot];
+
+	if (se->state != SESS_ACTIVE && se->state != SESS_HANDSHAKE)
+		return;
+	log_warn("session %llu (pid %d uid %u): broken: %s", (unsigned long long)se->id,
+		 (int)se->pid, (unsigned int)se->uid, why[reason]);
+	sess_set_state(st, se, SESS_BROKEN);
+	se->broken_reason = (uint32_t)reason;
+	sess_list_del(st, se);
+	if (!se->admin && js->state == JR_SESS_ACTIVE) {
+		js->broken_reason = reason;
+		jr_commit(&js->state, JR_SESS_BROKEN);
+	}
+	if (se->hdr) {
+		/* Completions first: a client that sees "broken" has seen them. */
+		sess_publish_cq(se);
+		__atomic_store_n(&se->hdr->broken_reason, (uint32_t)reason, __ATOMIC_RELEASE);
+		sess_notify(se, true);
+	}
+	/* No more doorbells: the wake-up fd is closed when its poll ends. */
+	if (se->doorbell_poll) {
+		sess_remove_poll(st, se, true);
+		if (se->wake_fd >= 0)
+			shutdown(se->wake_fd, SHUT_RD);
+	}
+	sess_settle(st, se);
+}
+
+/*
+ * Drop a broken session's shared memory once no kernel I/O can touch it:
+ * unregister the data area on every ring, unmap, close the memfd. The
+ * control socket and the private broken_reason stay until the client
+ * disconnects, so it can still ask why (Stats); nothing of the ring is
+ * read again.
+ */
+static void sess_release_broken(struct sessions *st, struct sess *se)
+{
+	/* Completions that arrived while draining are the client's to see. */
+	sess_publish_cq(se);
+	if (se->buf_registered) {
+		int ret = rg_buf_clear(st->rg, se->slot);
+
+		if (ret)
+			log_err("session %llu: unregister buffer slot %u: %s",
+				(unsigned long long)se->id, se->slot, strerror(-ret));
+		se->buf_registered = false;
+	}
+	sess_release_memory(se);
+	log_debug("session %llu: broken, shared memory released", (unsigned long long)se->id);
+}
+
+void sess_close(struct sessions *st, struct sess *se)
+{
+	if (se->state == SESS_CLOSING || se->state == SESS_FREED)
+		return;
+	log_debug("session %llu: closing (%u in flight)", (unsigned long long)se->id, se->inflight);
+	sess_list_del(st, se);
+	sess_set_state(st, se, SESS_CLOSING);
+	/*
+	 * Cancel both polls. A removal can miss a poll armed in the same
+	 * submission; the shutdowns wake every surviving poll, and
+	 * sess_poll_begin() asks again when one reports for a closing
+	 * session.
+	 */
+	if (se->ctrl_poll)
+		sess_remove_poll(st, se, false);
+	if (se->doorbell_poll)
+		sess_remove_poll(st, se, true);
+	if (se->wake_fd >= 0)
+		shutdown(se->wake_fd, SHUT_RDWR);
+	/* The client sees its last replies, then EOF; armed polls hold
+	 * their own file reference. */
+	if (se->sock >= 0) {
+		ctl_hangup(se->sock);
+		se->sock = -1;
+	}
+	sess_settle(st, se);
+}
+
+/* CLOSING -> FREED: nothing of the kernel refers to @se any more. */
+static void sess_free(struct sessions *st, struct sess *se)
+{
+	struct jr_sess *js = &st->jr->sess[se->slot];
+
+	if (!se->admin && js->state != JR_SESS_FREE && js->id == se->id) {
+		jr_commit(&js->state, JR_SESS_FREE);
+		sess_fdstore(se, false);
+	}
+	if (se->buf_registered) {
+		int ret = rg_buf_clear(st->rg, se->slot);
+
+		if (ret)
+			log_err("session %llu: unregister buffer slot %u: %s",
+				(unsigned long long)se->id, se->slot, strerror(-ret));
+		se->buf_registered = false;
+	}
+	sess_release_memory(se);
+	if (se->wake_fd >= 0)
+		close(se->wake_fd);
+	se->wake_fd = -1;
+	use_del_session(st->use, se->tenant);
+	st->slot[se->slot] = NULL;
+	st->n--;
+	se->state = SESS_FREED;
+	se->next_freed = st->freed;
+	st->freed = se;
+	log_debug("session %llu: freed", (unsigned long long)se->id);
+}
+
+void sess_settle(struct sessions *st, struct sess *se)
+{
+	if (se->state == SESS_BROKEN && !se->inflight && se->base)
+		sess_release_broken(st, se);
+	else if (se->state == SESS_CLOSING && !se->inflight && !se->polls_armed)
+		sess_free(st, se);
+}
+
+void sess_collect(struct sessions *st)
+{
+	while (st->freed) {
+		struct sess *se = st->freed;
+
+		st->freed = se->next_freed;
+		free(se->handles);
+		free(se);
+	}
+}
+
+bool sess_poll_begin(struct sessions *st, struct sess *se, bool ctrl, bool more)
+{
+	if (se->state == SESS_FREED)
+		return false;
+	if (!more) {
+		se->polls_armed--;
+		if (ctrl)
+			se->ctrl_poll = false;
+		else
+			se->doorbell_poll = false;
+	} else if (se->state == SESS_CLOSING || (!ctrl && se->state == SESS_BROKEN)) {
+		/*
+		 * Still armed although we asked for its removal: the removal
+		 * was issued before the poll itself was armed (both were in
+		 * one submission) and found nothing. Ask again; the shutdown
+		 * of the fd in sess_close()/sess_break() guarantees an event
+		 * like this one for every poll that survived.
+		 */
+		sess_remove_poll(st, se, !ctrl);
+	}
+	return se->state != SESS_CLOSING;
+}
+
+void sess_poll_end(struct sessions *st, struct sess *se, bool ctrl)
+{
+	if (se->state == SESS_FREED)
+		return;
+	if (se->state == SESS_CLOSING) {
+		sess_settle(st, se);
+		return;
+	}
+	/* Multishot polls can end on their own (e.g. CQ overflow): re-arm. */
+	if (ctrl && !se->ctrl_poll) {
+		sess_arm_poll(st, se, true);
+	} else if (!ctrl && !se->doorbell_poll && se->wake_fd >= 0) {
+		if (se->state == SESS_ACTIVE) {
+			sess_arm_poll(st, se, false);
+		} else if (se->state == SESS_BROKEN) {
+			/* A broken session hears no more doorbells. */
+			close(se->wake_fd);
+			se->wake_fd = -1;
+		}
+	}
+}
+
+void sess_poll_removed(struct sessions *st, uint32_t slot, bool doorbell, int32_t res)
+{
+	struct sess *se;
+
+	/*
+	 * -EALREADY means the poll was busy posting a completion at that
+	 * moment (its task work owned it: with an SQ thread that runs
+	 * concurrently with us) and is still armed, so ask again; any other
+	 * result means it is gone or going, and its own final CQE (without
+	 * F_MORE) does the accounting.
+	 */
+	if (res != -EALREADY)
+		return;
+	se = sess_at(st, slot);
+	if (!se || se->state != SESS_CLOSING || !(doorbell ? se->doorbell_poll : se->ctrl_poll))
+		return;
+	sess_remove_poll(st, se, doorbell);
+}
+
+void sess_doorbell_drain(struct sess *se)
+{
+	struct mmsghdr mm[64];
+	struct iovec iov[64];
+	char b[64];
+	unsigned int i;
+
+	if (se->wake_fd < 0)
+		return;
+	/* One syscall drains up to 64 doorbells; the SQ is read in the next pass. */
+	memset(mm, 0, sizeof(mm));
+	for (i = 0; i < 64; i++) {
+		iov[i].iov_base = &b[i];
+		iov[i].iov_len = 1;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	(void)!recvmmsg(se->wake_fd, mm, 64, MSG_DONTWAIT | MSG_TRUNC, NULL);
+}
+
+int sess_handle_open(struct sessions *st, struct sess *se, const char *name, uint32_t flags,
+		     int *handle, char *err, size_t errlen)
 {
 	const struct cfg_tenant *t;
 	const struct cfg_grant *g;
@@ -639,28 +904,28 @@ int sess_handle_open(struct srv *s, struct sess *se, const char *name, uint32_t 
 	unsigned int i;
 	int vi;
 
-	if (se->tenant < 0) {
+	if (se->tenant < 0 || (unsigned int)se->tenant >= st->cfg->ntenants) {
 		snprintf(err, errlen, "uid %u no longer belongs to a tenant",
 			 (unsigned int)se->uid);
 		return -EACCES;
 	}
-	t = &s->cfg.tenants[se->tenant];
+	t = &st->cfg->tenants[se->tenant];
 
 	if (flags != RINGD_RDONLY && flags != RINGD_RDWR) {
 		snprintf(err, errlen, "open flags must be RINGD_RDONLY or RINGD_RDWR");
 		return -EINVAL;
 	}
-	vi = srv_volume_find(s, name);
+	vi = vols_find(st->vols, name);
 	if (vi < 0) {
 		snprintf(err, errlen, "no volume called '%s'", name);
 		return -ENOENT;
 	}
-	g = cfg_tenant_grant(&s->cfg, t, name);
+	g = cfg_tenant_grant(st->cfg, t, name);
 	if (!g) {
 		snprintf(err, errlen, "tenant %s may not use volume '%s'", t->name, name);
 		return -EACCES;
 	}
-	if (rw && s->vols[vi].v.readonly) {
+	if (rw && st->vols->vv[vi].readonly) {
 		snprintf(err, errlen, "volume '%s' is read-only", name);
 		return -EROFS;
 	}
@@ -678,19 +943,79 @@ int sess_handle_open(struct srv *s, struct sess *se, const char *name, uint32_t 
 	}
 	se->handles[i].open = true;
 	se->handles[i].writable = rw;
+	se->handles[i].write_revoked = false;
+	se->handles[i].revoked = 0;
 	se->handles[i].vol = (uint32_t)vi;
 	se->handles_open++;
-	sess_journal_handles(s, se);
+	sess_journal_handles(st, se);
 	*handle = (int)i;
 	return 0;
 }
 
-int sess_handle_close(struct srv *s, struct sess *se, int handle)
+int sess_handle_close(struct sessions *st, struct sess *se, int handle)
 {
-	if (handle < 0 || (uint32_t)handle >= se->nhandles || !se->handles[handle].open)
+	if (handle < 0 || (uint32_t)handle >= se->nhandles)
+		return -EBADF;
+	handle = (int)idx_nospec((uint32_t)handle, se->nhandles);
+	if (!se->handles[handle].open)
 		return -EBADF;
 	memset(&se->handles[handle], 0, sizeof(se->handles[handle]));
 	se->handles_open--;
-	sess_journal_handles(s, se);
+	sess_journal_handles(st, se);
+	return 0;
+}
+
+/* Re-resolve @se's tenant and take away the rights the config no longer grants. */
+static void sess_apply_rights(struct sessions *st, struct sess *se, const char *old_tenant)
+{
+	const struct cfg_tenant *t;
+	uint32_t i;
+
+	se->tenant = cfg_tenant_for(st->cfg, se->uid, se->gid);
+	t = se->tenant >= 0 ? &st->cfg->tenants[se->tenant] : NULL;
+	if (old_tenant && (!t || strcmp(t->name, old_tenant)))
+		log_info("session %llu: uid %u now belongs to %s", (unsigned long long)se->id,
+			 (unsigned int)se->uid, t ? t->name : "no tenant");
+	if (t)
+		se->max_inflight = t->max_inflight;
+	if (se->admin || !se->handles)
+		return;
+	for (i = 0; i < se->nhandles; i++) {
+		struct val_handle *h = &se->handles[i];
+		const struct cfg_grant *g;
+
+		if (!h->open || h->revoked || st->vols->vv[h->vol].removed)
+			continue;
+		g = t ? cfg_tenant_grant(st->cfg, t, st->vols->v[h->vol].name) : NULL;
+		if (!g) {
+			h->revoked = -EACCES;
+		} else if (h->writable && !g->rw) {
+			h->writable = false;
+			h->write_revoked = true;
+		}
+	}
+	sess_journal_handles(st, se);
+}
+
+int sess_reresolve_all(struct sessions *st, const char (*old_names)[CFG_NAME_MAX])
+{
+	struct usage fresh = { NULL, 0 };
+	uint32_t i;
+	int ret;
+
+	ret = use_reset(&fresh, st->cfg->ntenants);
+	if (ret)
+		return ret;
+	for (i = 0; i < st->max; i++) {
+		struct sess *se = st->slot[i];
+
+		if (!se)
+			continue;
+		/* Every state: closing sessions still count until they are freed. */
+		sess_apply_rights(st, se, old_names && old_names[i][0] ? old_names[i] : NULL);
+		use_add_session(&fresh, se->tenant, se->inflight);
+	}
+	use_fini(st->use);
+	*st->use = fresh;
 	return 0;
 }

@@ -86,16 +86,12 @@ int fz_sess_new(struct srv *s, struct sess **out, int *peer)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0)
 		return -errno;
-	ret = sess_new(s, sp[0], out);
+	ret = sess_new(&s->st, sp[0], getpid(), getuid(), getgid(), 0, out);
 	if (ret) {
 		close(sp[0]);
 		close(sp[1]);
 		return ret;
 	}
-	(*out)->uid = getuid();
-	(*out)->pid = getpid();
-	(*out)->tenant = 0;
-	s->usage[0].sessions++;
 	*peer = sp[1];
 	return 0;
 }
@@ -134,17 +130,9 @@ void fz_drain(int peer)
 
 void fz_reap(struct srv *s, int wait)
 {
-	struct kr_cqe c[64];
-	unsigned int n, i;
-
 	/* Wait only for something that will come: a request or a poll end. */
-	kr_submit_and_wait(&s->kr, wait ? 1 : 0, wait ? 1000000ull : 0);
-	do {
-		n = kr_reap(&s->kr, c, 64);
-		for (i = 0; i < n; i++)
-			srv_cqe(s, &c[i]);
-	} while (n == 64);
-	disp_flush(s);
+	rg_wait(&s->rg, wait, 1000000ull);
+	srv_reap(s);
 }
 
 void fz_sess_end(struct srv *s, struct sess *se)
@@ -152,10 +140,10 @@ void fz_sess_end(struct srv *s, struct sess *se)
 	uint32_t slot = se->slot;
 	int i;
 
-	sess_close(s, se);
-	for (i = 0; i < 5000 && s->sessions[slot]; i++)
+	sess_close(&s->st, se);
+	for (i = 0; i < 5000 && s->st.slot[slot]; i++)
 		fz_reap(s, 1);
-	if (s->sessions[slot]) {
+	if (s->st.slot[slot]) {
 		fprintf(stderr, "session in slot %u was not freed\n", slot);
 		abort();
 	}

@@ -11,7 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server.h"
+#include "control.h"
+#include "loop.h"
 
 #define FZ_VOL_SIZE  (1u << 20)	 /* the volume's extent */
 #define FZ_DATA_SIZE (64u << 10) /* data area of fuzzed sessions */

@@ -53,8 +53,8 @@ static void check(struct srv *s, struct sess *se)
 			se->cq_tail, se->cq_head_seen, se->cq_reserved, se->cq_entries);
 		abort();
 	}
-	if (se->inflight > se->max_inflight ||
-	    s->usage[se->tenant].inflight > s->cfg.tenants[se->tenant].max_tenant_inflight) {
+	if (se->inflight > se->max_inflight || use_get(&s->use, se->tenant).inflight >
+						   s->cfg.tenants[se->tenant].max_tenant_inflight) {
 		fprintf(stderr, "in-flight cap exceeded: %u\n", se->inflight);
 		abort();
 	}
@@ -80,18 +80,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hello.sq_entries = 1u << (1 + shape % 5);
 	hello.cq_entries = hello.sq_entries << ((shape >> 4) % 3);
 	hello.data_size = FZ_DATA_SIZE;
-	ret = sess_attach(s, se, &hello, err, sizeof(err));
+	ret = sess_attach(&s->st, se, &hello, err, sizeof(err));
 	fz_drain(peer);
 	if (ret) {
 		fprintf(stderr, "attach: %s\n", err);
 		abort();
 	}
-	if (sess_handle_open(s, se, "v", RINGD_RDWR, &h[0], err, sizeof(err)) ||
-	    sess_handle_open(s, se, "ro", RINGD_RDONLY, &h[1], err, sizeof(err)))
+	if (sess_handle_open(&s->st, se, "v", RINGD_RDWR, &h[0], err, sizeof(err)) ||
+	    sess_handle_open(&s->st, se, "ro", RINGD_RDONLY, &h[1], err, sizeof(err)))
 		abort();
 	rings = (size_t)(se->data - (uint8_t *)se->base);
 
-	while (r.pos < r.n && steps++ < 256 && s->sessions[slot] == se && se->base) {
+	while (r.pos < r.n && steps++ < 256 && s->st.slot[slot] == se && se->base) {
 		uint8_t op = (uint8_t)take(&r, 1);
 
 		switch (op % 8) {
@@ -112,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ringd_store_release(&se->hdr->cq_head, (uint32_t)take(&r, 4));
 			break;
 		case 3:
-			disp_consume(s, se, 1 + (unsigned int)take(&r, 1) % 64);
+			disp_consume(&s->disp, se, 1 + (unsigned int)take(&r, 1) % 64);
 			break;
 		case 4:
 			fz_reap(s, 0);
@@ -145,10 +145,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fz_reap(s, se->inflight != 0);
 			break;
 		}
-		if (s->sessions[slot] == se)
+		if (s->st.slot[slot] == se)
 			check(s, se);
 	}
-	if (s->sessions[slot] != se)
+	if (s->st.slot[slot] != se)
 		abort(); /* only a stall timeout closes it, and no input lasts 30 s */
 	for (i = 0; i < 1000 && se->inflight; i++)
 		fz_reap(s, 1);

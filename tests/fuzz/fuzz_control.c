@@ -4,7 +4,7 @@
  * packets (2-byte little-endian length, then the bytes). Each is sent on a
  * socketpair to a session of a real in-process server and goes through
  * the daemon's own path: ctl_recv() (size cap, fd check, unpack) and
- * srv_request() (Hello/attach, Open, Close, Stats). The session ends the
+ * cp_request() (Hello/attach, Open, Close, Stats). The session ends the
  * way the event loop ends it, and must then be freed.
  */
 #include <stdint.h>
@@ -51,11 +51,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pos += len;
 		ret = ctl_recv(se->sock, &rq);
 		if (ret) {
-			/* What srv_control() does with a bad packet. */
+			/* What cp_readable() does with a bad packet. */
 			ctl_send_error(se->sock, ret < 0 ? -ret : ret, "malformed");
 			break;
 		}
-		ret = srv_request(s, se, rq);
+		ret = cp_request(&s->cp, se, rq);
 		ringd__request__free_unpacked(rq, NULL);
 		fz_drain(peer);
 		if (ret)

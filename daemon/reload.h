@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rl_: live reload (SIGHUP). Reading the file, opening and probing new
+ * volumes (NVMe probing can take seconds, an open can block) happen on a
+ * helper thread, off the loop; the loop applies the result in
+ * O(volumes + sessions) without blocking, when the thread signals its
+ * eventfd. One reload runs at a time; a SIGHUP during one asks for another
+ * after it.
+ */
+#ifndef RINGD_DAEMON_RELOAD_H
+#define RINGD_DAEMON_RELOAD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "journal.h"
+#include "rings.h"
+#include "session.h"
+#include "vols.h"
+
+struct rl_job;
+
+struct reloader {
+	struct cfg *cfg; /* the running config, replaced in place */
+	struct sessions *st;
+	struct vols *vols;
+	struct jr *jr;
+	struct rings *rg;
+	int efd; /* the thread's "done" signal, polled on the main ring */
+	pthread_t thread;
+	bool running;
+	bool again; /* a SIGHUP came while one ran */
+	uint64_t started_ms;
+	struct rl_job *job;
+	unsigned int applied, refused; /* outcomes since start */
+};
+
+/* Wire the reloader and arm its eventfd's poll with @tag. Returns 0 or -errno. */
+int rl_init(struct reloader *rl, struct cfg *cfg, struct sessions *st, struct vols *vols,
+	    struct jr *jr, struct rings *rg, uint64_t tag);
+
+/* Stop a reload still running (its thread is cancelled) and free everything. */
+void rl_fini(struct reloader *rl);
+
+/* SIGHUP: start a reload, or ask for one more after the running one. */
+void rl_request(struct reloader *rl);
+
+/* The eventfd poll fired (@more: still armed): apply the finished reload. */
+void rl_event(struct reloader *rl, bool more, uint64_t tag);
+
+#endif

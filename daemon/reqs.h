@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rq_: the request pool. A request is one accepted client SQE on its way
+ * through the kernel; its slot index is the tag of its kernel SQE and its
+ * journal record. Slots are handed out from a free list.
+ */
+#ifndef RINGD_DAEMON_REQS_H
+#define RINGD_DAEMON_REQS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Which kernel path carried a request (and which counter it bumps). */
+enum req_path {
+	PATH_INTR = 0,	  /* main ring: interrupt-driven block/file I/O */
+	PATH_POLL = 1,	  /* IOPOLL ring: polled block I/O */
+	PATH_PT = 2,	  /* passthrough ring: NVMe URING_CMD, interrupts */
+	PATH_PT_POLL = 3, /* IOPOLL ring: NVMe URING_CMD, polled */
+};
+
+struct req {
+	uint64_t user_data; /* the client's, echoed in its CQE */
+	uint32_t sess;	    /* session slot */
+	uint32_t vol;	    /* volume index (ops other than NOP) */
+	uint32_t len;
+	uint8_t op;
+	uint8_t path; /* enum req_path */
+	bool busy;
+	bool has_vol; /* counted in the volume's in-flight */
+	uint32_t next_free;
+};
+
+struct reqs {
+	struct req *r;
+	uint32_t n;
+	uint32_t free; /* head of the free list; n = none free */
+	uint32_t inflight;
+};
+
+/* A pool of @n free requests. Returns 0 or -ENOMEM. */
+int rq_init(struct reqs *q, uint32_t n);
+void rq_fini(struct reqs *q);
+
+/* A free slot, marked busy, or q->n if there is none. */
+uint32_t rq_get(struct reqs *q);
+
+/* Give slot @idx back. */
+void rq_put(struct reqs *q, uint32_t idx);
+
+/* The busy request in slot @idx, or NULL (bad or free slot). */
+struct req *rq_busy(struct reqs *q, uint32_t idx);
+
+/* True when no slot is free. */
+static inline bool rq_exhausted(const struct reqs *q)
+{
+	return q->free == q->n;
+}
+
+/* Recovery: mark slot @idx busy (outside the free list) ... */
+struct req *rq_claim(struct reqs *q, uint32_t idx);
+/* ... then rebuild the free list from every slot not claimed. */
+void rq_rebuild(struct reqs *q);
+
+#endif

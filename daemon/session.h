@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sess_: the session table and each session's lifecycle, shared memory and
+ * volume handles. See the transition table at the top of session.c.
+ */
+#ifndef RINGD_DAEMON_SESSION_H
+#define RINGD_DAEMON_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "journal.h"
+#include "ringd.pb-c.h"
+#include "ringd_abi.h"
+#include "rings.h"
+#include "usage.h"
+#include "validate.h"
+#include "vols.h"
+
+enum sess_state {
+	SESS_HANDSHAKE, /* accepted, no Hello yet */
+	SESS_ACTIVE,	/* serving its SQ */
+	SESS_BROKEN,	/* protocol violation: no more SQEs, control still answered;
+			 * its memory is released once its kernel I/O drains */
+	SESS_CLOSING,	/* torn down; waiting for its kernel work to drain */
+	SESS_FREED,	/* out of the table; its memory goes at the end of the pass */
+};
+
+struct sess_stats {
+	uint64_t submitted;
+	uint64_t completed;
+	uint64_t errors;
+	uint64_t rejected;
+	uint64_t bytes_read;
+	uint64_t bytes_written;
+	uint64_t completions_interrupt;
+	uint64_t completions_polled;
+	uint64_t completions_passthrough;
+	uint64_t completions_passthrough_polled;
+};
+
+struct sess {
+	uint32_t slot; /* in the table; also its registered-buffer slot */
+	uint64_t id;
+	enum sess_state state;
+	bool admin;
+	bool listed; /* on the active list */
+	bool buf_registered;
+	bool cq_dirty; /* CQEs posted but cq_tail not yet published */
+
+	/* Identity, from SO_PEERCRED only. */
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	int tenant;	      /* index into cfg.tenants, -1 for none */
+	uint64_t deadline_ms; /* SESS_HANDSHAKE: closed if no Hello by then */
+
+	int sock;
+	int memfd;
+	int wake_fd; /* daemon's end of the doorbell/notification socketpair */
+	unsigned int polls_armed;
+	bool ctrl_poll;
+	bool doorbell_poll;
+	bool ctrl_pending;	/* more control messages may be queued (ctlplane) */
+	struct sess *ctrl_next; /* ctlplane's list of those */
+
+	/* The mapping and the daemon's private copy of its layout. */
+	void *base;
+	size_t region_size;
+	struct ringd_shm_hdr *hdr;
+	uint32_t *sq_array;
+	struct ringd_sqe *sqes;
+	struct ringd_cqe *cqes;
+	uint8_t *data;
+	uint64_t data_size;
+	uint32_t sq_entries, cq_entries;
+
+	/* Private ring state: never read back from shared memory. */
+	uint32_t sq_head;      /* next SQ index to consume */
+	uint32_t cq_tail;      /* next CQ index to fill */
+	uint32_t cq_head_seen; /* last validated client CQ head */
+	uint32_t cq_reserved;  /* CQ slots promised to accepted requests */
+	uint32_t inflight;     /* kernel requests of this session */
+	uint32_t max_inflight;
+	uint32_t broken_reason;	 /* enum ringd_broken: private copy for Stats */
+	uint64_t stall_since_ms; /* CQ full with SQEs waiting since; 0: not stalled */
+
+	struct val_handle *handles;
+	uint32_t nhandles;
+	uint32_t handles_open;
+
+	struct sess_stats stats;
+	struct sess *next_active, *prev_active;
+	struct sess *next_freed;
+};
+
+struct sessions {
+	const struct cfg *cfg; /* the running config (its address never changes) */
+	struct rings *rg;
+	struct vols *vols;
+	struct jr *jr;
+	struct usage *use;
+	struct sess **slot; /* cfg->max_sessions long */
+	uint32_t max;
+	uint32_t n;	      /* slots in use */
+	uint32_t handshaking; /* of them in SESS_HANDSHAKE */
+	struct sess *active;  /* sessions whose SQ is served */
+	struct sess *freed;   /* freed this pass, released by sess_collect() */
+	uint64_t next_id;
+	bool sleeping; /* NEED_WAKEUP set on the active sessions */
+};
+
+/* An empty table over these resources. Returns 0 or -ENOMEM. */
+int sess_table_init(struct sessions *st, const struct cfg *cfg, struct rings *rg, struct vols *vols,
+		    struct jr *jr, struct usage *use);
+/* Free every session's memory (after the rings are gone). */
+void sess_table_fini(struct sessions *st);
+
+/* The session in @slot, or NULL (free or out of range). */
+struct sess *sess_at(const struct sessions *st, uint32_t slot);
+
+/*
+ * A new session for the accepted socket @sock of peer (@pid, @uid, @gid),
+ * in SESS_HANDSHAKE, counted against @tenant, with its control poll armed.
+ * Returns 0 or -EUSERS (table full) / -ENOMEM; @sock is the caller's on error.
+ */
+int sess_new(struct sessions *st, int sock, pid_t pid, uid_t uid, gid_t gid, int tenant,
+	     struct sess **out);
+
+/* Make @se an admin connection (SESS_ACTIVE, no ring). */
+void sess_admin(struct sessions *st, struct sess *se);
+
+/*
+ * Create @se's shared memory for @hello, register its data area on every
+ * ring, send the Attached reply with its fds, journal it, and start serving
+ * its SQ. Returns 0, or -errno with a message in @err (the caller replies).
+ */
+int sess_attach(struct sessions *st, struct sess *se, const Ringd__Hello *hello, char *err,
+		size_t errlen);
+
+/* Mark @se broken for @reason: it takes no more SQEs; nothing is freed. */
+void sess_break(struct sessions *st, struct sess *se, enum ringd_broken reason);
+
+/* Tear @se down: replies already sent still reach it, then EOF. Its memory
+ * goes once its kernel work has drained. */
+void sess_close(struct sessions *st, struct sess *se);
+
+/* After a completion: release a broken session's memory, or free a closing
+ * one, once nothing of the kernel refers to it any more. */
+void sess_settle(struct sessions *st, struct sess *se);
+
+/* Free the sessions that left the table during this pass. */
+void sess_collect(struct sessions *st);
+
+/* A poll CQE for @se (@ctrl: control socket, else doorbell; @more: still
+ * armed). Returns true if the caller should handle the readiness. */
+bool sess_poll_begin(struct sessions *st, struct sess *se, bool ctrl, bool more);
+/* ... and after handling it: re-arm what ended, or free what is done. */
+void sess_poll_end(struct sessions *st, struct sess *se, bool ctrl);
+/* A poll removal of @se completed with @res: ask again if it was -EALREADY. */
+void sess_poll_removed(struct sessions *st, uint32_t slot, bool doorbell, int32_t res);
+
+/* Drain the doorbell (the SQ itself is read in the next pass). */
+void sess_doorbell_drain(struct sess *se);
+
+/* Post one CQE (a slot was reserved when the request was accepted). */
+void sess_post_cqe(struct sess *se, uint64_t user_data, int32_t res);
+/* Publish the CQ tail and wake the client if it waits. */
+void sess_publish_cq(struct sess *se);
+/* Wake the client unconditionally (after a restart, or to say it broke). */
+void sess_wake(struct sess *se);
+
+/* Flag (or unflag) every active session: the daemon is about to sleep. */
+void sess_set_sleeping(struct sessions *st, bool sleeping);
+
+/* Open volume @name for @se. Returns 0 with *@handle, or -errno with @err. */
+int sess_handle_open(struct sessions *st, struct sess *se, const char *name, uint32_t flags,
+		     int *handle, char *err, size_t errlen);
+/* Close @handle of @se. Returns 0 or -EBADF. */
+int sess_handle_close(struct sessions *st, struct sess *se, int handle);
+
+/*
+ * Re-resolve the tenant of every session (in every state) from its kernel
+ * credentials under the running config, take away the rights it no longer
+ * grants, and rebuild the tenant usage counters from the table.
+ * @old_names: per slot, the tenant name before the change (for the log),
+ * or NULL. Returns 0 or -ENOMEM (counters unchanged, tenants re-resolved
+ * only if 0).
+ */
+int sess_reresolve_all(struct sessions *st, const char (*old_names)[CFG_NAME_MAX]);
+
+/* Rebuild session @slot of a previous instance from its journal record and
+ * its stored fds (taken over on success). Returns 0 or -errno. */
+int sess_restore(struct sessions *st, uint32_t slot, const struct jr_sess *js, int ctl, int memfd,
+		 int wake);
+
+/* fd-store name of one of a session's fds ("ctl", "mem", "wake"). */
+void sess_fd_name(uint32_t slot, uint64_t id, const char *kind, char *buf, size_t len);
+
+#endif
