@@ -421,9 +421,9 @@ uint32_t hc_wait_broken(struct hc *c, int timeout_ms)
 
 /* ---- config, canaries, probe ---- */
 
-const char *hs_config(const char *stall)
+const char *hs_config_extra(const char *stall, const char *daemon_extra, const char *sections_extra)
 {
-	static char buf[4096];
+	static char buf[16384];
 
 	snprintf(buf, sizeof(buf),
 		 "[daemon]\n"
@@ -432,6 +432,7 @@ const char *hs_config(const char *stall)
 		 "log_level = %s\n"
 		 "stall_timeout = %s\n"
 		 "max_sessions = %u\n"
+		 "%s"
 		 "\n"
 		 "[volume hostile]\n"
 		 "path = shared.img\n"
@@ -472,14 +473,20 @@ const char *hs_config(const char *stall)
 		 "max_sessions = %u\n"
 		 "max_inflight = 256\n"
 		 "max_tenant_inflight = 4096\n"
-		 "max_session_memory = 2M\n",
+		 "max_session_memory = 2M\n"
+		 "%s%s",
 		 getenv("HS_LOG") ? getenv("HS_LOG") : "info", stall, HS_DAEMON_SESSIONS,
-		 HS_SHARED_SIZE, HS_HOSTILE_OFF, HS_HOSTILE_SIZE, HS_SHARED_SIZE, HS_VICTIM_OFF,
-		 HS_VICTIM_SIZE, HS_DIRECT_SIZE, HS_DIRECT_OFF, HS_DIRECT_EXTENT, RT_UID_A,
-		 HS_HOSTILE_SESSIONS, HS_HOSTILE_MEMORY, HS_HOSTILE_INFLIGHT,
+		 daemon_extra, HS_SHARED_SIZE, HS_HOSTILE_OFF, HS_HOSTILE_SIZE, HS_SHARED_SIZE,
+		 HS_VICTIM_OFF, HS_VICTIM_SIZE, HS_DIRECT_SIZE, HS_DIRECT_OFF, HS_DIRECT_EXTENT,
+		 RT_UID_A, HS_HOSTILE_SESSIONS, HS_HOSTILE_MEMORY, HS_HOSTILE_INFLIGHT,
 		 HS_HOSTILE_TENANT_INFLIGHT, HS_HOSTILE_VOLUMES, RT_UID_B, HS_UID_FLOOD,
-		 HS_FLOOD_SESSIONS);
+		 HS_FLOOD_SESSIONS, *sections_extra ? "\n" : "", sections_extra);
 	return buf;
+}
+
+const char *hs_config(const char *stall)
+{
+	return hs_config_extra(stall, "", "");
 }
 
 struct cn_range {
@@ -598,14 +605,34 @@ void hs_finish(struct rt_daemon *d)
 
 struct vt_arg {
 	const struct rt_daemon *d;
+	bool timed;
 	int stop_fd;
 	int stop_wr; /* the parent's end: closed in the child */
 	int result_fd;
 	int result_rd;
 };
 
-#define VT_BATCH      8
-#define VT_MIN_ROUNDS 3
+/* What the victim sends back when it ends, after it attached. */
+struct vt_report {
+	uint32_t rounds;
+	uint32_t pad;
+	uint64_t ops;
+	uint64_t worst_us;
+};
+
+struct vt_state {
+	struct ringd *rd;
+	int h;
+	uint64_t size; /* of the volume */
+	struct vt_report rep;
+};
+
+#define VT_BATCH	  8
+#define VT_MIN_ROUNDS	  3
+#define VT_WAIT_MS	  30000
+#define VT_TIMED_WAIT_MS  15000 /* timed tests bound their own runtime */
+#define VT_TIMED_IO	  4096u
+#define VT_TIMED_PAUSE_US 1000
 
 static bool vt_stop_requested(int fd)
 {
@@ -614,114 +641,210 @@ static bool vt_stop_requested(int fd)
 	return poll(&p, 1, 0) > 0;
 }
 
+static uint64_t vt_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void vt_note_latency(struct vt_state *st, uint64_t t0)
+{
+	uint64_t dt = vt_now_us() - t0;
+
+	if (dt > st->rep.worst_us)
+		st->rep.worst_us = dt;
+}
+
+/* One round of the classic victim: a batch of writes, then of reads. */
+static int vt_batch_round(struct vt_state *st, void **bufs, unsigned int round, unsigned int *seed)
+{
+	uint64_t offs[VT_BATCH];
+	unsigned int lens[VT_BATCH], i, pass;
+	int ret;
+
+	for (i = 0; i < VT_BATCH; i++) {
+		/* Distinct 128K slots: writes of one batch never overlap. */
+		uint64_t slot = (uint64_t)((round * VT_BATCH + i) % (st->size / 131072));
+
+		lens[i] = 512 * (1 + rand_r(seed) % 128);
+		offs[i] = slot * 131072 + (unsigned int)(rand_r(seed) % 512);
+	}
+	for (pass = 0; pass < 2; pass++) {
+		struct ringd_cqe *cqe;
+		uint64_t t0;
+
+		for (i = 0; i < VT_BATCH; i++) {
+			struct ringd_sqe *sqe = ringd_get_sqe(st->rd);
+
+			if (!sqe)
+				return 23;
+			if (pass == 0) {
+				rt_fill(bufs[i], lens[i], round + 1, offs[i]);
+				ringd_prep_write(sqe, st->h, bufs[i], lens[i], offs[i]);
+			} else {
+				memset(bufs[i], 0xee, lens[i]);
+				ringd_prep_read(sqe, st->h, bufs[i], lens[i], offs[i]);
+			}
+			ringd_sqe_set_data64(sqe, i);
+		}
+		t0 = vt_now_us();
+		ret = ringd_submit(st->rd);
+		if (ret != VT_BATCH) {
+			fprintf(stderr, "victim: submit: %d\n", ret);
+			return 24;
+		}
+		for (i = 0; i < VT_BATCH; i++) {
+			uint64_t k;
+
+			ret = ringd_wait_cqe_timeout(st->rd, &cqe, VT_WAIT_MS);
+			vt_note_latency(st, t0);
+			if (ret) {
+				fprintf(stderr, "victim: wait: %s\n", strerror(-ret));
+				return 25;
+			}
+			k = cqe->user_data;
+			if (k >= VT_BATCH || cqe->res != (int)lens[k]) {
+				fprintf(stderr, "victim: round %u io %llu res %d\n", round,
+					(unsigned long long)k, cqe->res);
+				return 26;
+			}
+			if (pass == 1 && rt_check(bufs[k], lens[k], round + 1, offs[k]) != -1) {
+				fprintf(stderr, "victim: round %u io %llu: wrong data\n", round,
+					(unsigned long long)k);
+				return 27;
+			}
+			ringd_cqe_seen(st->rd, cqe);
+			st->rep.ops++;
+		}
+	}
+	return 0;
+}
+
+/* One timed 4 KiB I/O, alone in flight. Returns 0 or a victim status. */
+static int vt_timed_io(struct vt_state *st, bool write, void *buf, uint64_t off, unsigned int round)
+{
+	struct ringd_sqe *sqe = ringd_get_sqe(st->rd);
+	struct ringd_cqe *cqe;
+	uint64_t t0;
+	int ret;
+
+	if (!sqe)
+		return 23;
+	if (write)
+		ringd_prep_write(sqe, st->h, buf, VT_TIMED_IO, off);
+	else
+		ringd_prep_read(sqe, st->h, buf, VT_TIMED_IO, off);
+	ringd_sqe_set_data64(sqe, round);
+	t0 = vt_now_us();
+	ret = ringd_submit(st->rd);
+	if (ret != 1) {
+		fprintf(stderr, "victim: submit: %d\n", ret);
+		return 24;
+	}
+	ret = ringd_wait_cqe_timeout(st->rd, &cqe, VT_TIMED_WAIT_MS);
+	vt_note_latency(st, t0);
+	if (ret) {
+		fprintf(stderr, "victim: no completion within %d ms: %s\n", VT_TIMED_WAIT_MS,
+			strerror(-ret));
+		return 25;
+	}
+	if (cqe->user_data != round || cqe->res != (int)VT_TIMED_IO) {
+		fprintf(stderr, "victim: round %u %s: user_data %llu res %d\n", round,
+			write ? "write" : "read", (unsigned long long)cqe->user_data, cqe->res);
+		return 26;
+	}
+	ringd_cqe_seen(st->rd, cqe);
+	st->rep.ops++;
+	return 0;
+}
+
+/* One round of the timed victim: write 4 KiB, read it back, check it. */
+static int vt_timed_round(struct vt_state *st, void **bufs, unsigned int round)
+{
+	uint64_t off = (uint64_t)(round % (st->size / VT_TIMED_IO)) * VT_TIMED_IO;
+	int ret;
+
+	rt_fill(bufs[0], VT_TIMED_IO, round + 1, off);
+	ret = vt_timed_io(st, true, bufs[0], off, round);
+	if (ret)
+		return ret;
+	memset(bufs[1], 0xee, VT_TIMED_IO);
+	ret = vt_timed_io(st, false, bufs[1], off, round);
+	if (ret)
+		return ret;
+	if (rt_check(bufs[1], VT_TIMED_IO, round + 1, off) != -1) {
+		fprintf(stderr, "victim: round %u: wrong data\n", round);
+		return 27;
+	}
+	usleep(VT_TIMED_PAUSE_US);
+	return 0;
+}
+
 static int vt_child(void *arg)
 {
 	struct vt_arg *a = arg;
 	struct ringd_volume_info info;
-	struct ringd *rd;
+	struct vt_state st = { 0 };
 	void *bufs[VT_BATCH];
-	uint64_t offs[VT_BATCH];
-	unsigned int lens[VT_BATCH], round, i;
+	unsigned int round, i;
 	unsigned int seed = 7;
-	int h, ret;
+	int ret;
 
 	/* Never outlive the test (its worker may be killed on a timeout). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* Only the parent may hold the write end, or we never see EOF. */
 	close(a->stop_wr);
 	close(a->result_rd);
-	ret = rt_connect(a->d, 32, 64, 4u << 20, &rd);
+	ret = rt_connect(a->d, 32, 64, 4u << 20, &st.rd);
 	if (ret) {
 		fprintf(stderr, "victim: connect: %s\n", strerror(-ret));
 		return 20;
 	}
-	h = ringd_open(rd, "victim", RINGD_RDWR, &info);
-	if (h < 0) {
-		fprintf(stderr, "victim: open: %s\n", strerror(-h));
+	st.h = ringd_open(st.rd, "victim", RINGD_RDWR, &info);
+	if (st.h < 0) {
+		fprintf(stderr, "victim: open: %s\n", strerror(-st.h));
 		return 21;
 	}
+	st.size = info.size;
 	for (i = 0; i < VT_BATCH; i++) {
-		bufs[i] = ringd_buf_alloc(rd, 65536, 4096);
+		bufs[i] = ringd_buf_alloc(st.rd, 65536, 4096);
 		if (!bufs[i])
 			return 22;
 	}
 	/* Attached and ready: the parent takes its baselines after this. */
 	round = 0;
 	(void)!write(a->result_fd, &round, sizeof(round));
+	ret = 0;
 	for (round = 0; round < VT_MIN_ROUNDS || !vt_stop_requested(a->stop_fd); round++) {
-		unsigned int pass;
-
-		for (i = 0; i < VT_BATCH; i++) {
-			/* Distinct 128K slots: writes of one batch never overlap. */
-			uint64_t slot = (uint64_t)((round * VT_BATCH + i) % (info.size / 131072));
-
-			lens[i] = 512 * (1 + rand_r(&seed) % 128);
-			offs[i] = slot * 131072 + (unsigned int)(rand_r(&seed) % 512);
-		}
-		for (pass = 0; pass < 2; pass++) {
-			struct ringd_cqe *cqe;
-
-			for (i = 0; i < VT_BATCH; i++) {
-				struct ringd_sqe *sqe = ringd_get_sqe(rd);
-
-				if (!sqe)
-					return 23;
-				if (pass == 0) {
-					rt_fill(bufs[i], lens[i], round + 1, offs[i]);
-					ringd_prep_write(sqe, h, bufs[i], lens[i], offs[i]);
-				} else {
-					memset(bufs[i], 0xee, lens[i]);
-					ringd_prep_read(sqe, h, bufs[i], lens[i], offs[i]);
-				}
-				ringd_sqe_set_data64(sqe, i);
-			}
-			ret = ringd_submit(rd);
-			if (ret != VT_BATCH) {
-				fprintf(stderr, "victim: submit: %d\n", ret);
-				return 24;
-			}
-			for (i = 0; i < VT_BATCH; i++) {
-				uint64_t k;
-
-				ret = ringd_wait_cqe_timeout(rd, &cqe, 30000);
-				if (ret) {
-					fprintf(stderr, "victim: wait: %s\n", strerror(-ret));
-					return 25;
-				}
-				k = cqe->user_data;
-				if (k >= VT_BATCH || cqe->res != (int)lens[k]) {
-					fprintf(stderr, "victim: round %u io %llu res %d\n", round,
-						(unsigned long long)k, cqe->res);
-					return 26;
-				}
-				if (pass == 1 &&
-				    rt_check(bufs[k], lens[k], round + 1, offs[k]) != -1) {
-					fprintf(stderr, "victim: round %u io %llu: wrong data\n",
-						round, (unsigned long long)k);
-					return 27;
-				}
-				ringd_cqe_seen(rd, cqe);
-			}
-		}
+		ret = a->timed ? vt_timed_round(&st, bufs, round)
+			       : vt_batch_round(&st, bufs, round, &seed);
+		if (ret)
+			break;
 	}
-	{
-		struct ringd_stats st;
+	st.rep.rounds = round;
+	if (!ret) {
+		struct ringd_stats rs;
 
-		if (ringd_stats(rd, &st) || st.errors || st.rejected || st.broken_reason) {
+		if (ringd_stats(st.rd, &rs) || rs.errors || rs.rejected || rs.broken_reason) {
 			fprintf(stderr, "victim: stats say errors\n");
-			return 28;
+			ret = 28;
 		}
 	}
-	ringd_disconnect(rd);
-	(void)!write(a->result_fd, &round, sizeof(round));
-	return 0;
+	/* The report goes out on failure too: how long it waited matters. */
+	(void)!write(a->result_fd, &st.rep, sizeof(st.rep));
+	if (!ret)
+		ringd_disconnect(st.rd);
+	return ret;
 }
 
-void vt_start(const struct rt_daemon *d, struct victim *v)
+static void vt_spawn(const struct rt_daemon *d, struct victim *v, bool timed)
 {
-	struct vt_arg a = { .d = d };
+	struct vt_arg a = { .d = d, .timed = timed };
 	int stop[2], res[2];
 
+	memset(v, 0, sizeof(*v));
 	cr_assert_eq(pipe2(stop, O_CLOEXEC), 0);
 	cr_assert_eq(pipe2(res, O_CLOEXEC), 0);
 	a.stop_fd = stop[0];
@@ -745,17 +868,39 @@ void vt_start(const struct rt_daemon *d, struct victim *v)
 	}
 }
 
-void vt_finish(struct victim *v)
+void vt_start(const struct rt_daemon *d, struct victim *v)
 {
-	unsigned int rounds = 0;
+	vt_spawn(d, v, false);
+}
+
+void vt_start_timed(const struct rt_daemon *d, struct victim *v)
+{
+	vt_spawn(d, v, true);
+}
+
+int vt_stop(struct victim *v)
+{
+	struct vt_report rep = { 0 };
 	int status;
 
 	close(v->stop_fd);
 	status = rt_wait_child(v->pid);
-	cr_assert_eq(status, 0, "the victim failed with status %d (see its stderr)", status);
-	cr_assert_eq(read(v->result_fd, &rounds, sizeof(rounds)), (ssize_t)sizeof(rounds));
+	if (read(v->result_fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
+		memset(&rep, 0, sizeof(rep));
 	close(v->result_fd);
-	cr_assert_geq(rounds, VT_MIN_ROUNDS, "victim ran %u rounds", rounds);
+	v->stop_fd = v->result_fd = -1;
+	v->rounds = rep.rounds;
+	v->ops = rep.ops;
+	v->worst_us = rep.worst_us;
+	return status;
+}
+
+void vt_finish(struct victim *v)
+{
+	int status = vt_stop(v);
+
+	cr_assert_eq(status, 0, "the victim failed with status %d (see its stderr)", status);
+	cr_assert_geq(v->rounds, VT_MIN_ROUNDS, "victim ran %u rounds", v->rounds);
 }
 
 /* ---- /proc helpers ---- */

@@ -133,6 +133,14 @@ uint32_t hc_wait_broken(struct hc *c, int timeout_ms);
  * stall_timeout (e.g. "30s"). Static buffer. */
 const char *hs_config(const char *stall);
 
+/*
+ * hs_config() with @daemon_extra (lines of "key = value\n") added to its
+ * [daemon] section and @sections_extra (whole sections) appended; either
+ * may be "". Static buffer, shared with hs_config().
+ */
+const char *hs_config_extra(const char *stall, const char *daemon_extra,
+			    const char *sections_extra);
+
 /* Start the daemon with hs_config(@stall) and write the canaries. */
 void hs_start(struct rt_daemon *d, const char *stall);
 
@@ -153,11 +161,26 @@ struct victim {
 	pid_t pid;
 	int stop_fd; /* write end: closing it asks the victim to finish */
 	int result_fd;
+	/* What the victim reported, filled in by vt_stop()/vt_finish(): */
+	unsigned int rounds;
+	uint64_t ops;	   /* I/Os completed */
+	uint64_t worst_us; /* the longest submit-to-CQE time of one I/O */
 };
 
 /* Fork the victim as RT_UID_B: a write/read/verify loop on volume "victim"
  * until asked to stop (at least a few rounds). */
 void vt_start(const struct rt_daemon *d, struct victim *v);
+
+/*
+ * As vt_start(), with a latency probe for a workload: one 4 KiB write,
+ * then its read-back and check, one I/O in flight at a time with a 1 ms
+ * pause between rounds, each I/O timed from submit to its CQE.
+ */
+void vt_start_timed(const struct rt_daemon *d, struct victim *v);
+
+/* Stop the victim and fill in its report (also when it failed). Returns
+ * its exit status: 0 if every I/O completed in full with correct data. */
+int vt_stop(struct victim *v);
 
 /* Stop the victim and assert it completed rounds with zero errors and
  * correct data. */

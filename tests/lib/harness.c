@@ -150,7 +150,7 @@ int rt_daemon_prepare(struct rt_daemon *d, const char *conf_body)
 	return ret;
 }
 
-static void rt_print_log(const struct rt_daemon *d)
+void rt_print_log(const struct rt_daemon *d)
 {
 	char buf[4096];
 	FILE *f = fopen(d->log, "re");
@@ -270,6 +270,48 @@ int rt_daemon_stop(struct rt_daemon *d)
 			fprintf(stderr, "could not remove %s\n", d->dir);
 	}
 	return ret;
+}
+
+int rt_daemon_rewrite_conf(const struct rt_daemon *d, const char *conf_body)
+{
+	char tmp[sizeof(d->conf) + 8];
+	int ret;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", d->conf);
+	ret = rt_write_conf(tmp, conf_body, d->dir, !strstr(conf_body, "[daemon]"));
+	if (!ret && rename(tmp, d->conf) < 0)
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
+
+int rt_log_count(const struct rt_daemon *d, const char *const *needles, char *last, size_t lastlen)
+{
+	FILE *f = fopen(d->log, "re");
+	char line[2048];
+	int n = 0;
+
+	if (!f)
+		return -errno;
+	if (last && lastlen)
+		last[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		const char *const *p;
+
+		for (p = needles; *p; p++)
+			if (strcasestr(line, *p))
+				break;
+		if (!*p)
+			continue;
+		n++;
+		if (last && lastlen) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(last, lastlen, "%s", line);
+		}
+	}
+	fclose(f);
+	return n;
 }
 
 int rt_connect(const struct rt_daemon *d, unsigned int sq, unsigned int cq, size_t buf,

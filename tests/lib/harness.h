@@ -69,6 +69,23 @@ void rt_daemon_start(struct rt_daemon *d, const char *conf_body);
 /* SIGTERM, wait, remove the directory. Returns the exit status or -errno. */
 int rt_daemon_stop(struct rt_daemon *d);
 
+/*
+ * Replace the running daemon's config file with @conf_body (as
+ * rt_daemon_prepare() writes it), atomically: a reload never reads half a
+ * file. The daemon is not signalled. Returns 0 or -errno.
+ */
+int rt_daemon_rewrite_conf(const struct rt_daemon *d, const char *conf_body);
+
+/* Print the daemon's log to stderr. */
+void rt_print_log(const struct rt_daemon *d);
+
+/*
+ * Lines of the daemon's log containing any of the NULL-terminated
+ * @needles (case-insensitive). The last such line goes to @last (if
+ * non-NULL). Returns the count, or -errno.
+ */
+int rt_log_count(const struct rt_daemon *d, const char *const *needles, char *last, size_t lastlen);
+
 /* Connect to @d with optional sizes; returns 0 or -errno. */
 int rt_connect(const struct rt_daemon *d, unsigned int sq, unsigned int cq, size_t buf,
 	       struct ringd **out);
