@@ -1,56 +1,61 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The data-area allocator: first fit over a sorted free list, with the
- * bookkeeping kept in private memory (the data area itself is shared with
- * the daemon and overwritten by reads).
+ * libringd, layer 0: the data-area allocator.
+ *
+ * Owns: first fit over a sorted free list, with the bookkeeping kept in
+ * private memory (the data area itself is shared with the daemon and
+ * overwritten by reads).
+ * May call: libc only.
  */
 #include <errno.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "buf.h"
 
-int rc_buf_init(struct ringd *rd)
+int buf_init(struct buf_area *area, void *base, size_t size)
 {
-	struct rc_extent *e = calloc(1, sizeof(*e));
+	struct buf_extent *e = calloc(1, sizeof(*e));
 
 	if (!e)
 		return -ENOMEM;
 	e->off = 0;
-	e->len = rd->data_size;
-	rd->free_list = e;
-	rd->used_list = NULL;
+	e->len = size;
+	area->base = base;
+	area->size = size;
+	area->free_list = e;
+	area->used_list = NULL;
 	return 0;
 }
 
-static void rc_list_free(struct rc_extent *e)
+static void buf_list_free(struct buf_extent *e)
 {
 	while (e) {
-		struct rc_extent *n = e->next;
+		struct buf_extent *n = e->next;
 
 		free(e);
 		e = n;
 	}
 }
 
-void rc_buf_fini(struct ringd *rd)
+void buf_fini(struct buf_area *area)
 {
-	rc_list_free(rd->free_list);
-	rc_list_free(rd->used_list);
-	rd->free_list = rd->used_list = NULL;
+	buf_list_free(area->free_list);
+	buf_list_free(area->used_list);
+	area->free_list = area->used_list = NULL;
 }
 
-void *ringd_buf_alloc(struct ringd *rd, size_t len, size_t align)
+void *buf_alloc(struct buf_area *area, size_t len, size_t align)
 {
-	struct rc_extent **pp, *e, *used, *tail;
+	struct buf_extent **pp, *e, *used, *tail;
 	uint64_t a, end;
 
-	if (!rd || !len)
+	if (!len)
 		return NULL;
 	if (!align)
 		align = 64;
 	if (align & (align - 1))
 		return NULL;
-	for (pp = &rd->free_list; (e = *pp); pp = &e->next) {
+	for (pp = &area->free_list; (e = *pp); pp = &e->next) {
 		a = (e->off + align - 1) & ~((uint64_t)align - 1);
 		if (a < e->off || a + len < a || a + len > e->off + e->len)
 			continue;
@@ -70,8 +75,8 @@ void *ringd_buf_alloc(struct ringd *rd, size_t len, size_t align)
 		}
 		used->off = a;
 		used->len = len;
-		used->next = rd->used_list;
-		rd->used_list = used;
+		used->next = area->used_list;
+		area->used_list = used;
 		if (a > e->off) {
 			/* Keep the head gap in place; the tail follows it. */
 			e->len = a - e->off;
@@ -87,33 +92,33 @@ void *ringd_buf_alloc(struct ringd *rd, size_t len, size_t align)
 			*pp = e->next;
 			free(e);
 		}
-		return rd->data + a;
+		return area->base + a;
 	}
 	return NULL;
 }
 
-void ringd_buf_free(struct ringd *rd, void *buf)
+void buf_free(struct buf_area *area, void *p)
 {
-	struct rc_extent **pp, *u, *e, *prev = NULL;
+	struct buf_extent **pp, *u, *e, *prev = NULL;
 	uint64_t off;
 
-	if (!rd || !buf)
+	if (!p)
 		return;
-	off = (uint64_t)((uint8_t *)buf - rd->data);
-	for (pp = &rd->used_list; (u = *pp); pp = &u->next)
+	off = (uint64_t)((uint8_t *)p - area->base);
+	for (pp = &area->used_list; (u = *pp); pp = &u->next)
 		if (u->off == off)
 			break;
 	if (!u)
 		return;
 	*pp = u->next;
 	/* Insert in offset order, then merge with both neighbours. */
-	for (e = rd->free_list; e && e->off < u->off; e = e->next)
+	for (e = area->free_list; e && e->off < u->off; e = e->next)
 		prev = e;
 	u->next = e;
 	if (prev)
 		prev->next = u;
 	else
-		rd->free_list = u;
+		area->free_list = u;
 	if (e && u->off + u->len == e->off) {
 		u->len += e->len;
 		u->next = e->next;
@@ -124,13 +129,4 @@ void ringd_buf_free(struct ringd *rd, void *buf)
 		prev->next = u->next;
 		free(u);
 	}
-}
-
-void *ringd_buf_region(struct ringd *rd, size_t *len)
-{
-	if (!rd)
-		return NULL;
-	if (len)
-		*len = rd->data_size;
-	return rd->data;
 }

@@ -1,5 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* libringd: connecting, attaching, and the control-plane calls. */
+/*
+ * libringd, layer 1: the control plane.
+ *
+ * Owns: the control socket and its request/reply exchange (with fd
+ * passing), connecting and the Hello/attach handshake with its layout
+ * check, mapping the first session, the lifetime of struct ringd, the
+ * OpenVolume/CloseVolume/Stats calls and what they put in the handle table,
+ * and the daemon's last refusal message.
+ * May call: ring (rg_) and buf (buf_) below it, the control protocol
+ * (proto/), libc. It never reconnects: a caller that wants a live session
+ * gets one from reconnect.c first.
+ */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -12,36 +23,40 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "ctl.h"
 #include "ringd.pb-c.h"
 
-#define RC_DEFAULT_SOCKET "/run/ringd/ringd.sock"
-#define RC_MAX_MSG	  4096
-#define RC_REPLY_TIMEOUT  10000 /* ms; the daemon answers at once */
-#define RC_DEFAULT_SPIN	  50
+#define CC_DEFAULT_SOCKET "/run/ringd/ringd.sock"
+#define CC_MAX_MSG	  4096
+#define CC_REPLY_TIMEOUT  10000 /* ms; the daemon answers at once */
+#define CC_DEFAULT_SPIN	  50
 
 /* The daemon's explanation of the last refused call, per thread. */
-static __thread char rc_message[256];
+static __thread char cc_message[256];
 
-void rc_set_message(const char *msg)
+static void cc_set_message(const char *msg)
 {
-	snprintf(rc_message, sizeof(rc_message), "%s", msg ? msg : "");
+	snprintf(cc_message, sizeof(cc_message), "%s", msg ? msg : "");
 }
 
-const char *ringd_last_message(void)
+const char *cc_last_message(void)
 {
-	return rc_message;
+	return cc_message;
 }
 
-/* Send @rq and receive its reply (and up to @maxfds fds). Returns 0 or -errno. */
-int rc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__Reply **out, int *fds,
-	    unsigned int maxfds, unsigned int *nfds)
+/*
+ * Send @rq on @sock and receive its reply and up to @maxfds fds (@rd, if
+ * not NULL, is marked dead on EOF). Returns 0 and sets *out, the daemon's
+ * -errno (its message kept), or -errno.
+ */
+static int cc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__Reply **out,
+		   int *fds, unsigned int maxfds, unsigned int *nfds)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * 8)];
 		struct cmsghdr align;
 	} cbuf;
-	uint8_t buf[RC_MAX_MSG];
+	uint8_t buf[CC_MAX_MSG];
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
 	struct msghdr msg = {
 		.msg_iov = &iov,
@@ -60,7 +75,7 @@ int rc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__Reply *
 	*out = NULL;
 	if (nfds)
 		*nfds = 0;
-	if (rd && rd->dead)
+	if (rd && rd->ring.dead)
 		return -ENOTCONN;
 	if (len > sizeof(buf))
 		return -EMSGSIZE;
@@ -70,7 +85,7 @@ int rc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__Reply *
 		if (errno != EPIPE && errno != ECONNRESET)
 			return -errno;
 	}
-	ret = poll(&pfd, 1, RC_REPLY_TIMEOUT);
+	ret = poll(&pfd, 1, CC_REPLY_TIMEOUT);
 	if (ret < 0)
 		return -errno;
 	if (ret == 0)
@@ -85,7 +100,7 @@ int rc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__Reply *
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n <= 0) {
 		if (rd)
-			rd->dead = true;
+			rd->ring.dead = true;
 		return n == 0 || errno == ECONNRESET || errno == EAGAIN ? -ENOTCONN : -errno;
 	}
 	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
@@ -110,7 +125,7 @@ int rc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__Reply *
 		goto out_close_fds;
 	}
 	if (r->msg_case == RINGD__REPLY__MSG_ERROR) {
-		rc_set_message(r->error->message);
+		cc_set_message(r->error->message);
 		ret = r->error->errno_code > 0 ? -r->error->errno_code : -EIO;
 		ringd__reply__free_unpacked(r, NULL);
 		goto out_close_fds;
@@ -131,8 +146,9 @@ out_close_fds:
 	return ret;
 }
 
-/* Check the daemon's layout against the memfd before trusting it. */
-static int rc_check_layout(const Ringd__Attached *a, int memfd)
+/* Check the daemon's layout against the memfd before trusting it, and
+ * keep it in @l. Returns 0, -EBADMSG or -errno. */
+static int cc_check_layout(const Ringd__Attached *a, int memfd, struct rg_layout *l)
 {
 	struct stat st;
 
@@ -147,98 +163,140 @@ static int rc_check_layout(const Ringd__Attached *a, int memfd)
 	    a->cqes_off + 16ull * a->cq_entries > a->data_off ||
 	    a->data_off + a->data_size > a->region_size)
 		return -EBADMSG;
+	l->sq_entries = a->sq_entries;
+	l->cq_entries = a->cq_entries;
+	l->sq_array_off = a->sq_array_off;
+	l->sqes_off = a->sqes_off;
+	l->cqes_off = a->cqes_off;
+	l->data_off = a->data_off;
+	l->data_size = a->data_size;
+	l->region_size = a->region_size;
 	return 0;
 }
 
-static int rc_attach(struct ringd *rd, const Ringd__Attached *a, const int *fds)
+int cc_hello(const char *path, const struct cc_shape *shape, struct cc_attach *out)
 {
-	int ret = rc_check_layout(a, fds[0]);
+	Ringd__Request rq = RINGD__REQUEST__INIT;
+	Ringd__Hello h = RINGD__HELLO__INIT;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	Ringd__Reply *r;
+	unsigned int nfds;
+	int fds[3], fd, ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		goto out_close;
+	}
+	h.abi_version = RINGD_ABI_VERSION;
+	h.has_sq_entries = shape->sq_entries != 0;
+	h.sq_entries = shape->sq_entries;
+	h.has_cq_entries = shape->cq_entries != 0;
+	h.cq_entries = shape->cq_entries;
+	h.has_data_size = shape->data_size != 0;
+	h.data_size = shape->data_size;
+	rq.msg_case = RINGD__REQUEST__MSG_HELLO;
+	rq.hello = &h;
+	ret = cc_call(NULL, fd, &rq, &r, fds, 3, &nfds);
+	if (ret)
+		goto out_close;
+	if (r->msg_case != RINGD__REPLY__MSG_ATTACHED || nfds != 3) {
+		ret = -EBADMSG;
+		goto out_reply;
+	}
+	ret = cc_check_layout(r->attached, fds[0], &out->layout);
+	if (ret)
+		goto out_reply;
+	out->sock = fd;
+	out->memfd = fds[0];
+	out->wake_fd = fds[1];
+	out->ringlive = fds[2];
+	out->max_io_size = r->attached->max_io_size;
+	ringd__reply__free_unpacked(r, NULL);
+	return 0;
+
+out_reply:
+	while (nfds)
+		close(fds[--nfds]);
+	ringd__reply__free_unpacked(r, NULL);
+out_close:
+	close(fd);
+	return ret;
+}
+
+void cc_attach_close(struct cc_attach *a)
+{
+	close(a->ringlive);
+	close(a->wake_fd);
+	close(a->memfd);
+	close(a->sock);
+}
+
+void cc_adopt(struct ringd *rd, struct cc_attach *a)
+{
+	if (rd->sock >= 0)
+		close(rd->sock);
+	if (rd->memfd >= 0)
+		close(rd->memfd);
+	if (rd->ring.wake_fd >= 0)
+		close(rd->ring.wake_fd);
+	if (rd->ringlive >= 0)
+		close(rd->ringlive);
+	rd->sock = a->sock;
+	rd->memfd = a->memfd;
+	rd->ring.wake_fd = a->wake_fd;
+	rd->ringlive = a->ringlive;
+}
+
+/* Map the first session anywhere and point the ring at it. Returns 0,
+ * -EBADMSG (not a ringd region) or -errno. */
+static int cc_map(struct ringd *rd, const struct cc_attach *a)
+{
+	size_t len = a->layout.region_size;
 	void *p;
 
-	if (ret)
-		return ret;
-	p = mmap(NULL, a->region_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fds[0],
-		 0);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, a->memfd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	rd->memfd = fds[0];
-	rd->wake_fd = fds[1];
-	rd->ringlive = fds[2];
-	rd->base = p;
-	rd->region_size = a->region_size;
-	rd->hdr = p;
-	rd->sq_array = (uint32_t *)((char *)p + a->sq_array_off);
-	rd->sqes = (struct ringd_sqe *)((char *)p + a->sqes_off);
-	rd->cqes = (struct ringd_cqe *)((char *)p + a->cqes_off);
-	rd->data = (uint8_t *)p + a->data_off;
-	rd->data_size = a->data_size;
-	rd->sq_entries = a->sq_entries;
-	rd->cq_entries = a->cq_entries;
-	rd->max_io_size = a->max_io_size;
-	rd->sq_tail = rd->sq_published = ringd_load_acquire(&rd->hdr->sq_tail);
-	rd->sq_head_cache = ringd_load_acquire(&rd->hdr->sq_head);
-	rd->cq_head = rd->cq_xlated = ringd_load_acquire(&rd->hdr->cq_head);
-	rd->sq_off[0] = a->sq_array_off;
-	rd->sq_off[1] = a->sqes_off;
-	rd->sq_off[2] = a->cqes_off;
-	rd->sq_off[3] = a->data_off;
-	rd->sq_off[4] = a->region_size;
-	if (rd->hdr->magic != RINGD_SHM_MAGIC) {
-		munmap(p, a->region_size);
-		rd->base = NULL;
+	if (((struct ringd_shm_hdr *)p)->magic != RINGD_SHM_MAGIC) {
+		munmap(p, len);
 		return -EBADMSG;
 	}
+	rd->base = p;
+	rd->layout = a->layout;
+	rd->max_io_size = a->max_io_size;
+	rg_map(&rd->ring, p, &a->layout);
 	return 0;
 }
 
-/* The request-tag table and the reconnect stash, sized by the rings. */
-static int rc_tables_init(struct ringd *rd)
-{
-	uint32_t i;
-
-	rd->nreqs = rd->sq_entries + rd->cq_entries;
-	rd->reqs = calloc(rd->nreqs, sizeof(*rd->reqs));
-	rd->xcq_cap = rd->sq_entries + 2 * rd->cq_entries;
-	rd->xcq = calloc(rd->xcq_cap, sizeof(*rd->xcq));
-	if (!rd->reqs || !rd->xcq) {
-		free(rd->reqs);
-		free(rd->xcq);
-		rd->reqs = NULL;
-		rd->xcq = NULL;
-		return -ENOMEM;
-	}
-	for (i = 0; i < rd->nreqs; i++)
-		rd->reqs[i].next_free = i + 1;
-	rd->req_free = 0;
-	return 0;
-}
-
-/* $RINGD_SPIN_US (1..1000000) if set and valid, else RC_DEFAULT_SPIN. */
-static unsigned int rc_default_spin(void)
+/* $RINGD_SPIN_US (1..1000000) if set and valid, else CC_DEFAULT_SPIN. */
+static unsigned int cc_default_spin(void)
 {
 	const char *e = getenv("RINGD_SPIN_US");
 	unsigned long v;
 	char *end;
 
 	if (!e || !*e)
-		return RC_DEFAULT_SPIN;
+		return CC_DEFAULT_SPIN;
 	errno = 0;
 	v = strtoul(e, &end, 10);
 	if (errno || *end || !v || v > 1000000)
-		return RC_DEFAULT_SPIN;
+		return CC_DEFAULT_SPIN;
 	return (unsigned int)v;
 }
 
-int ringd_connect(const struct ringd_opts *opts, struct ringd **out)
+int cc_connect(const struct ringd_opts *opts, struct ringd **out)
 {
-	Ringd__Request rq = RINGD__REQUEST__INIT;
-	Ringd__Hello h = RINGD__HELLO__INIT;
 	const char *path = opts ? opts->socket_path : NULL;
-	struct sockaddr_un sa;
-	Ringd__Reply *r;
+	struct cc_shape shape = { 0 };
+	struct cc_attach a;
 	struct ringd *rd;
-	unsigned int nfds;
-	int fds[3], ret;
+	int ret;
 
 	if (!out)
 		return -EINVAL;
@@ -248,96 +306,67 @@ int ringd_connect(const struct ringd_opts *opts, struct ringd **out)
 	if (!path)
 		path = getenv("RINGD_SOCKET");
 	if (!path || !*path)
-		path = RC_DEFAULT_SOCKET;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa.sun_path))
+		path = CC_DEFAULT_SOCKET;
+	if (strlen(path) >= sizeof(rd->socket_path))
 		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
 
 	rd = calloc(1, sizeof(*rd));
 	if (!rd)
 		return -ENOMEM;
-	rd->memfd = rd->wake_fd = rd->ringlive = -1;
-	rd->spin_us = opts && opts->spin_us ? opts->spin_us : rc_default_spin();
+	rd->sock = rd->memfd = rd->ring.wake_fd = rd->ringlive = -1;
+	rd->ring.spin_us = opts && opts->spin_us ? opts->spin_us : cc_default_spin();
 	rd->reconnect = !(opts && (opts->flags & RINGD_OPT_NO_RECONNECT));
-	memcpy(rd->socket_path, sa.sun_path, sizeof(rd->socket_path));
-	rd->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (rd->sock < 0) {
-		ret = -errno;
-		goto out_free;
-	}
-	if (connect(rd->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		ret = -errno;
-		goto out_close;
-	}
-	h.abi_version = RINGD_ABI_VERSION;
+	memcpy(rd->socket_path, path, strlen(path) + 1);
 	if (opts) {
-		h.has_sq_entries = opts->sq_entries != 0;
-		h.sq_entries = opts->sq_entries;
-		h.has_cq_entries = opts->cq_entries != 0;
-		h.cq_entries = opts->cq_entries;
-		h.has_data_size = opts->buf_size != 0;
-		h.data_size = opts->buf_size;
+		shape.sq_entries = opts->sq_entries;
+		shape.cq_entries = opts->cq_entries;
+		shape.data_size = opts->buf_size;
 	}
-	rq.msg_case = RINGD__REQUEST__MSG_HELLO;
-	rq.hello = &h;
-	ret = rc_call(NULL, rd->sock, &rq, &r, fds, 3, &nfds);
+	ret = cc_hello(rd->socket_path, &shape, &a);
 	if (ret)
-		goto out_close;
-	if (r->msg_case != RINGD__REPLY__MSG_ATTACHED || nfds != 3) {
-		ret = -EBADMSG;
-		goto out_reply;
-	}
-	ret = rc_attach(rd, r->attached, fds);
+		goto out_free;
+	ret = cc_map(rd, &a);
 	if (ret)
-		goto out_reply;
-	ret = rc_buf_init(rd);
+		goto out_close_attach;
+	ret = buf_init(&rd->buf, rd->ring.data, rd->ring.data_size);
 	if (ret)
 		goto out_unmap;
-	ret = rc_tables_init(rd);
+	ret = rg_tables_init(&rd->ring);
 	if (ret)
 		goto out_buf;
-	ringd__reply__free_unpacked(r, NULL);
+	cc_adopt(rd, &a);
 	*out = rd;
 	return 0;
 
 out_buf:
-	rc_buf_fini(rd);
+	buf_fini(&rd->buf);
 out_unmap:
-	munmap(rd->base, rd->region_size);
-out_reply:
-	while (nfds)
-		close(fds[--nfds]);
-	ringd__reply__free_unpacked(r, NULL);
-out_close:
-	close(rd->sock);
+	munmap(rd->base, rd->layout.region_size);
+out_close_attach:
+	cc_attach_close(&a);
 out_free:
 	free(rd);
 	return ret;
 }
 
-void ringd_disconnect(struct ringd *rd)
+void cc_disconnect(struct ringd *rd)
 {
-	if (!rd)
-		return;
-	rc_buf_fini(rd);
-	free(rd->reqs);
-	free(rd->xcq);
+	buf_fini(&rd->buf);
+	rg_tables_fini(&rd->ring);
 	if (rd->ringlive >= 0)
 		close(rd->ringlive);
 	if (rd->base)
-		munmap(rd->base, rd->region_size);
+		munmap(rd->base, rd->layout.region_size);
 	if (rd->memfd >= 0)
 		close(rd->memfd);
-	if (rd->wake_fd >= 0)
-		close(rd->wake_fd);
+	if (rd->ring.wake_fd >= 0)
+		close(rd->ring.wake_fd);
 	if (rd->sock >= 0)
 		close(rd->sock);
 	free(rd);
 }
 
-static int rc_open(struct ringd *rd, const char *volume, int flags, struct ringd_volume_info *info)
+int cc_volume_open(struct ringd *rd, const char *volume, int flags, struct ringd_volume_info *info)
 {
 	Ringd__Request rq = RINGD__REQUEST__INIT;
 	Ringd__OpenVolume o = RINGD__OPEN_VOLUME__INIT;
@@ -348,7 +377,7 @@ static int rc_open(struct ringd *rd, const char *volume, int flags, struct ringd
 	o.flags = (uint32_t)flags;
 	rq.msg_case = RINGD__REQUEST__MSG_OPEN;
 	rq.open = &o;
-	ret = rc_call(rd, rd->sock, &rq, &r, NULL, 0, NULL);
+	ret = cc_call(rd, rd->sock, &rq, &r, NULL, 0, NULL);
 	if (ret)
 		return ret;
 	if (r->msg_case != RINGD__REPLY__MSG_OPENED) {
@@ -366,32 +395,21 @@ static int rc_open(struct ringd *rd, const char *volume, int flags, struct ringd
 	return ret;
 }
 
-int rc_open_handle(struct ringd *rd, const char *volume, int flags)
+int cc_handle_open(struct ringd *rd, const char *volume, int flags, struct ringd_volume_info *info)
 {
-	return rc_open(rd, volume, flags, NULL);
-}
-
-int ringd_open(struct ringd *rd, const char *volume, int flags, struct ringd_volume_info *info)
-{
-	struct rc_handle *h;
+	struct rg_handle *h;
 	int i, dh;
 
-	if (!rd || !volume || (flags != (int)RINGD_RDONLY && flags != (int)RINGD_RDWR))
-		return -EINVAL;
 	if (strlen(volume) >= sizeof(h->name))
 		return -ENAMETOOLONG;
-	if (rd->dead && rd->reconnect && rc_reconnect(rd))
-		return -ENOTCONN;
-	for (i = 0; i < RC_MAX_HANDLES; i++)
-		if (!rd->handles[i].open)
-			break;
-	if (i == RC_MAX_HANDLES)
-		return -EMFILE;
-	dh = rc_open(rd, volume, flags, info);
+	i = rg_handle_free_slot(&rd->ring);
+	if (i < 0)
+		return i;
+	dh = cc_volume_open(rd, volume, flags, info);
 	if (dh < 0)
 		return dh;
 	/* Handles are ours, so they keep their numbers across a reconnect. */
-	h = &rd->handles[i];
+	h = &rd->ring.handles[i];
 	memcpy(h->name, volume, strlen(volume) + 1);
 	h->flags = flags;
 	h->dh = dh;
@@ -399,45 +417,40 @@ int ringd_open(struct ringd *rd, const char *volume, int flags, struct ringd_vol
 	return i;
 }
 
-int ringd_close(struct ringd *rd, int handle)
+int cc_handle_close(struct ringd *rd, int handle)
 {
 	Ringd__Request rq = RINGD__REQUEST__INIT;
 	Ringd__CloseVolume c = RINGD__CLOSE_VOLUME__INIT;
+	struct rg_handle *h = rg_handle(&rd->ring, handle);
 	Ringd__Reply *r;
 	int ret;
 
-	if (!rd)
-		return -EINVAL;
-	if (handle < 0 || handle >= RC_MAX_HANDLES || !rd->handles[handle].open)
+	if (!h)
 		return -EBADF;
-	if (rd->dead && rd->reconnect && rc_reconnect(rd))
-		return -ENOTCONN;
-	c.handle = rd->handles[handle].dh;
+	c.handle = h->dh;
 	rq.msg_case = RINGD__REQUEST__MSG_CLOSE;
 	rq.close = &c;
-	ret = rc_call(rd, rd->sock, &rq, &r, NULL, 0, NULL);
+	ret = cc_call(rd, rd->sock, &rq, &r, NULL, 0, NULL);
 	if (ret && ret != -EBADF)
 		return ret;
 	if (!ret) {
 		ret = r->msg_case == RINGD__REPLY__MSG_CLOSED ? 0 : -EBADMSG;
 		ringd__reply__free_unpacked(r, NULL);
 	}
-	rd->handles[handle].open = false;
+	h->open = false;
 	return ret == -EBADF ? 0 : ret;
 }
 
-int ringd_stats(struct ringd *rd, struct ringd_stats *st)
+int cc_stats(struct ringd *rd, struct ringd_stats *st)
 {
 	Ringd__Request rq = RINGD__REQUEST__INIT;
 	Ringd__StatsRequest sr = RINGD__STATS_REQUEST__INIT;
 	Ringd__Reply *r;
 	int ret;
 
-	if (!rd || !st)
-		return -EINVAL;
 	rq.msg_case = RINGD__REQUEST__MSG_STATS;
 	rq.stats = &sr;
-	ret = rc_call(rd, rd->sock, &rq, &r, NULL, 0, NULL);
+	ret = cc_call(rd, rd->sock, &rq, &r, NULL, 0, NULL);
 	if (ret)
 		return ret;
 	if (r->msg_case != RINGD__REPLY__MSG_STATS) {
