@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <grp.h>
 #include <ini.h>
 #include <pwd.h>
@@ -316,6 +317,16 @@ static int cfg_daemon_key(struct cfg_parse *p, const char *key, const char *v)
 		return cfg_uint_key(p, key, v, 1, 65536, &c->max_handshakes_per_uid);
 	if (!strcmp(key, "poll_idle_us"))
 		return cfg_uint_key(p, key, v, 0, 1000000, &c->poll_idle_us);
+	if (!strcmp(key, "qos_cost_unit")) {
+		if (cfg_size_key(p, key, v, &size) != 1)
+			return 0;
+		if (size < 512 || size > (64u << 20))
+			return cfg_fail(p, key, "must be between 512 and 64M");
+		c->qos_cost_unit = (uint32_t)size;
+		return 1;
+	}
+	if (!strcmp(key, "qos_flush_cost"))
+		return cfg_uint_key(p, key, v, 0, 1000000, &c->qos_flush_cost);
 	if (!strcmp(key, "sqpoll")) {
 		if (cfg_parse_bool(v, &c->sqpoll))
 			return cfg_fail(p, key, "'%s' is not on/off", v);
@@ -409,6 +420,51 @@ static int cfg_id_list(struct cfg_parse *p, const char *key, const char *v, bool
 	return 1;
 }
 
+/* One [tenant] qos_* key. */
+static int cfg_qos_key(struct cfg_parse *p, const char *key, const char *v, struct cfg_qos *q)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+		bool bytes;
+	} limits[] = {
+		{ "qos_reserve_iops", offsetof(struct cfg_qos, reserve_iops), false },
+		{ "qos_limit_iops", offsetof(struct cfg_qos, limit_iops), false },
+		{ "qos_limit_read_iops", offsetof(struct cfg_qos, limit_read_iops), false },
+		{ "qos_limit_write_iops", offsetof(struct cfg_qos, limit_write_iops), false },
+		{ "qos_limit_bw", offsetof(struct cfg_qos, limit_bw), true },
+		{ "qos_limit_read_bw", offsetof(struct cfg_qos, limit_read_bw), true },
+		{ "qos_limit_write_bw", offsetof(struct cfg_qos, limit_write_bw), true },
+	};
+	unsigned int i;
+	uint64_t x;
+
+	if (!strcmp(key, "qos_weight"))
+		return cfg_uint_key(p, key, v, 1, 10000, &q->weight);
+	if (!strcmp(key, "qos_burst")) {
+		if (cfg_parse_duration_ms(v, &q->burst_ms) || q->burst_ms > 3600000)
+			return cfg_fail(p, key, "'%s' is not a duration up to 1h like 1s or 200ms",
+					v);
+		return 1;
+	}
+	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		if (strcmp(key, limits[i].key))
+			continue;
+		if (limits[i].bytes) {
+			if (cfg_size_key(p, key, v, &x) != 1)
+				return 0;
+			if (x > (1ull << 50))
+				return cfg_fail(p, key, "'%s' is above 1P per second", v);
+		} else if (cfg_parse_uint(v, 1ull << 40, &x)) {
+			return cfg_fail(p, key, "'%s' is not a whole number of units per second",
+					v);
+		}
+		memcpy((char *)q + limits[i].off, &x, sizeof(x));
+		return 1;
+	}
+	return cfg_fail(p, key, "unknown key");
+}
+
 static int cfg_tenant_key(struct cfg_parse *p, const char *key, const char *v)
 {
 	struct cfg_tenant *t = &p->cfg->tenants[p->cfg->ntenants - 1];
@@ -438,6 +494,8 @@ static int cfg_tenant_key(struct cfg_parse *p, const char *key, const char *v)
 	}
 	if (!strcmp(key, "max_inflight"))
 		return cfg_uint_key(p, key, v, 1, 65536, &t->max_inflight);
+	if (!strncmp(key, "qos_", 4))
+		return cfg_qos_key(p, key, v, &t->qos);
 	if (!strcmp(key, "max_tenant_inflight"))
 		return cfg_uint_key(p, key, v, 1, 65536, &t->max_tenant_inflight);
 	if (!strcmp(key, "max_open_volumes"))
@@ -510,6 +568,8 @@ static int cfg_section_start(struct cfg_parse *p, const char *section)
 		t->max_session_memory = CFG_DEFAULT_TENANT_MEMORY;
 		t->max_inflight = CFG_DEFAULT_TENANT_INFLIGHT;
 		t->max_open_volumes = CFG_DEFAULT_TENANT_VOLUMES;
+		t->qos.weight = 100;
+		t->qos.burst_ms = 1000;
 		t->max_tenant_inflight = CFG_DEFAULT_TENANT_TOTAL_INFLIGHT;
 		p->kind = SEC_TENANT;
 		return 1;
@@ -710,6 +770,8 @@ int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
 	out->max_handshakes_per_uid = CFG_DEFAULT_HANDSHAKES_PER_UID;
 	out->sqpoll_cpu = -1;
 	out->sqpoll_idle_ms = 50;
+	out->qos_cost_unit = 4096;
+	out->qos_flush_cost = 1;
 	p.cfg = out;
 	p.err = err;
 	p.errlen = errlen;

@@ -37,6 +37,21 @@ struct cfg_grant {
 	bool rw;
 };
 
+/* A tenant's QoS (0 = none for every limit and the reservation). Units:
+ * a read or write of LEN bytes costs max(1, ceil(LEN / qos_cost_unit)),
+ * an fsync qos_flush_cost, a NOP nothing. */
+struct cfg_qos {
+	unsigned int weight;   /* share under contention, 1..10000 */
+	uint64_t reserve_iops; /* units per second served first */
+	uint64_t limit_iops;   /* units per second, all operations */
+	uint64_t limit_read_iops;
+	uint64_t limit_write_iops; /* writes and flushes */
+	uint64_t limit_bw;	   /* bytes per second, reads and writes */
+	uint64_t limit_read_bw;
+	uint64_t limit_write_bw;
+	unsigned int burst_ms; /* credit earned below a limit: limit x burst */
+};
+
 struct cfg_tenant {
 	char name[CFG_NAME_MAX];
 	uid_t uids[CFG_MAX_IDS];
@@ -50,6 +65,7 @@ struct cfg_tenant {
 	unsigned int max_inflight;	  /* per session */
 	unsigned int max_tenant_inflight; /* all sessions of the tenant together */
 	unsigned int max_open_volumes;	  /* per session */
+	struct cfg_qos qos;
 	unsigned int line;
 	/* Raw "volumes =" value, resolved once every volume is known. */
 	char *volumes_raw;
@@ -73,6 +89,8 @@ struct cfg {
 	bool sqpoll;			     /* one kernel SQ thread shared by every ring */
 	int sqpoll_cpu;			     /* -1: not pinned */
 	unsigned int sqpoll_idle_ms;
+	uint32_t qos_cost_unit;	     /* bytes per QoS unit of a read or write */
+	unsigned int qos_flush_cost; /* units of an fsync */
 	struct cfg_volume *vols;
 	unsigned int nvols;
 	struct cfg_tenant *tenants;

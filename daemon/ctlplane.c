@@ -26,7 +26,8 @@
 #define CP_REFUSE_LOGGED   5u	  /* refusals logged one by one per window */
 
 int cp_init(struct ctlplane *cp, const struct cfg *cfg, struct sessions *st, struct rings *rg,
-	    struct vols *vols, struct reqs *rq, struct usage *use, uint64_t listen_tag)
+	    struct vols *vols, struct reqs *rq, struct usage *use, struct qos *qos,
+	    uint64_t listen_tag)
 {
 	int ret;
 
@@ -37,6 +38,7 @@ int cp_init(struct ctlplane *cp, const struct cfg *cfg, struct sessions *st, str
 	cp->vols = vols;
 	cp->rq = rq;
 	cp->use = use;
+	cp->qos = qos;
 	cp->lock_fd = -1;
 	cp->pending = calloc(st->max, sizeof(*cp->pending));
 	if (!cp->pending)
@@ -270,15 +272,83 @@ static void cp_fill_stats(const struct ctlplane *cp, const struct sess *se, Ring
 	st->completions_interrupt = se->stats.completions_interrupt;
 }
 
+/* Tenant class @c's figures into @ts (@name: its name, "" for no tenant). */
+static void cp_fill_tenant(const struct ctlplane *cp, unsigned int c, Ringd__TenantStats *ts)
+{
+	static const uint64_t scale = 1000000000ull; /* nano-tokens per token */
+	const struct qos_tenant *t = &cp->qos->t[c];
+	struct tenant_usage u = use_get(cp->use, c < cp->qos->n ? (int)c : -1);
+	protobuf_c_boolean *has[QB_COUNT] = {
+		&ts->has_qos_tokens_iops,	&ts->has_qos_tokens_read_iops,
+		&ts->has_qos_tokens_write_iops, &ts->has_qos_tokens_bw,
+		&ts->has_qos_tokens_read_bw,	&ts->has_qos_tokens_write_bw,
+	};
+	int64_t *val[QB_COUNT] = {
+		&ts->qos_tokens_iops, &ts->qos_tokens_read_iops, &ts->qos_tokens_write_iops,
+		&ts->qos_tokens_bw,   &ts->qos_tokens_read_bw,	 &ts->qos_tokens_write_bw,
+	};
+	uint64_t throttled = t->throttled_ns;
+	int i;
+
+	if (t->throttled_since_ns)
+		throttled += clock_now_ns() - t->throttled_since_ns;
+	ts->name = (char *)t->name;
+	ts->has_sessions = ts->has_inflight = ts->has_qos_weight = 1;
+	ts->has_qos_reserve_iops = ts->has_qos_units = ts->has_qos_reserved_units = 1;
+	ts->has_qos_delayed = ts->has_qos_throttled_us = 1;
+	ts->sessions = u.sessions;
+	ts->inflight = u.inflight;
+	ts->qos_weight = t->weight;
+	ts->qos_reserve_iops = t->reserve;
+	ts->qos_units = t->units;
+	ts->qos_reserved_units = t->reserved_units;
+	ts->qos_delayed = t->delayed;
+	ts->qos_throttled_us = throttled / 1000;
+	for (i = 0; i < QB_COUNT; i++) {
+		if (!t->b[i].rate)
+			continue;
+		*has[i] = 1;
+		*val[i] = t->b[i].level / (int64_t)scale;
+	}
+}
+
 static int cp_send_stats(struct ctlplane *cp, struct sess *se)
 {
 	Ringd__Reply r = RINGD__REPLY__INIT;
 	Ringd__Stats st = RINGD__STATS__INIT;
+	Ringd__TenantStats *ts = NULL, **tp = NULL;
+	unsigned int n = 0, c;
+	int ret;
 
 	cp_fill_stats(cp, se, &st);
 	r.msg_case = RINGD__REPLY__MSG_STATS;
 	r.stats = &st;
-	return ctl_send(se->sock, &r, NULL, 0);
+	if (se->admin) {
+		ts = calloc(cp->qos->n + 1, sizeof(*ts));
+		tp = calloc(cp->qos->n + 1, sizeof(*tp));
+		if (!ts || !tp) {
+			free(ts);
+			free(tp);
+			return ctl_send_error(se->sock, ENOMEM, "out of memory");
+		}
+		st.tenants = tp;
+		/* As many tenants as fit in one message, in config order. */
+		for (c = 0; c <= cp->qos->n; c++) {
+			ringd__tenant_stats__init(&ts[c]);
+			cp_fill_tenant(cp, c, &ts[c]);
+			tp[n] = &ts[c];
+			st.n_tenants = ++n;
+			if (ringd__reply__get_packed_size(&r) > CTL_MAX_MSG) {
+				st.n_tenants = --n;
+				st.has_tenants_truncated = st.tenants_truncated = 1;
+				break;
+			}
+		}
+	}
+	ret = ctl_send(se->sock, &r, NULL, 0);
+	free(ts);
+	free(tp);
+	return ret;
 }
 
 /* Answer a Hello. Returns 0, or -errno after which the session is closed. */

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "qos.h"
 #include "reqs.h"
 #include "ringd.pb-c.h"
 #include "rings.h"
@@ -32,6 +33,7 @@ struct ctlplane {
 	struct vols *vols;
 	struct reqs *rq;
 	struct usage *use;
+	struct qos *qos;
 
 	int listen_fd;
 	bool listen_owned; /* we bound it (not systemd): unlink at exit */
@@ -56,7 +58,8 @@ struct ctlplane {
 /* Take the listening socket (from systemd, or bind it), arm its poll
  * with @listen_tag. Returns 0 or -errno (logged). */
 int cp_init(struct ctlplane *cp, const struct cfg *cfg, struct sessions *st, struct rings *rg,
-	    struct vols *vols, struct reqs *rq, struct usage *use, uint64_t listen_tag);
+	    struct vols *vols, struct reqs *rq, struct usage *use, struct qos *qos,
+	    uint64_t listen_tag);
 
 /* Stop accepting: close the listening socket (unlinking it if ours). */
 void cp_stop_listening(struct ctlplane *cp);

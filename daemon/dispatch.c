@@ -21,11 +21,26 @@
 #include "log.h"
 #include "tags.h"
 
+#define DISP_TURN	16u		      /* SQEs per turn of a tenant */
+#define DISP_ACTIVE_NS	5000000ull	      /* a busy tenant counts this long after SQEs */
+#define DISP_BUSY_DEPTH 8u		      /* outstanding requests of a busy tenant */
+#define DISP_LAG	((64ull << 16) / 100) /* virtual time a tenant may run ahead */
+
+/* Why disp_take() stopped. */
+enum disp_stop {
+	DISP_EMPTY,	/* the SQ has nothing more (or the session broke) */
+	DISP_BLOCKED,	/* CQ full, in-flight caps, kernel SQ full: backpressure */
+	DISP_THROTTLED, /* the next request waits for its tenant's tokens */
+	DISP_BUDGET,	/* the budget ran out with SQEs left */
+};
+
 int disp_init(struct disp *d, const struct cfg *cfg, struct sessions *st, struct reqs *rq,
-	      struct rings *rg, struct vols *vols, struct jr *jr, struct usage *use)
+	      struct rings *rg, struct vols *vols, struct jr *jr, struct usage *use,
+	      struct qos *qos)
 {
 	memset(d, 0, sizeof(*d));
 	d->cfg = cfg;
+	d->qos = qos;
 	d->st = st;
 	d->rq = rq;
 	d->rg = rg;
@@ -40,7 +55,9 @@ int disp_init(struct disp *d, const struct cfg *cfg, struct sessions *st, struct
 void disp_fini(struct disp *d)
 {
 	free(d->dirty);
+	free(d->cls);
 	d->dirty = NULL;
+	d->cls = NULL;
 }
 
 void disp_flush(struct disp *d)
@@ -234,7 +251,37 @@ static void disp_stalled(struct disp *d, struct sess *se)
 	}
 }
 
-unsigned int disp_consume(struct disp *d, struct sess *se, unsigned int budget)
+/*
+ * Whether @se's SQ has SQEs waiting. A tail that moved backwards or past
+ * the ring size breaks the session; an empty SQ ends a stall.
+ */
+static bool disp_pending(struct disp *d, struct sess *se)
+{
+	uint32_t tail;
+
+	if (se->state != SESS_ACTIVE)
+		return false;
+	tail = ringd_load_acquire(&se->hdr->sq_tail);
+	if ((uint32_t)(tail - se->sq_head) > se->sq_entries) {
+		sess_break(d->st, se, RINGD_BROKEN_SQ_TAIL);
+		return false;
+	}
+	if (tail == se->sq_head) {
+		se->stall_since_ms = 0;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Consume up to @budget SQEs of @se for QoS class @c (@reserved: in its
+ * reservation phase). Adds the units started to *@units and says why it
+ * stopped; for DISP_THROTTLED, *@wait_ns is how long the next request
+ * waits. Returns SQEs consumed.
+ */
+static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budget, unsigned int c,
+			      bool reserved, uint64_t now_ns, uint64_t *units, uint64_t *wait_ns,
+			      enum disp_stop *why)
 {
 	struct val_ctx ctx = {
 		.handles = se->handles,
@@ -248,22 +295,17 @@ unsigned int disp_consume(struct disp *d, struct sess *se, unsigned int budget)
 	unsigned int n = 0;
 	bool cq_full = false;
 
-	if (se->state != SESS_ACTIVE)
+	*why = DISP_EMPTY;
+	if (!disp_pending(d, se))
 		return 0;
 	tail = ringd_load_acquire(&se->hdr->sq_tail);
-	if ((uint32_t)(tail - se->sq_head) > se->sq_entries) {
-		sess_break(d->st, se, RINGD_BROKEN_SQ_TAIL);
-		return 0;
-	}
-	if (tail == se->sq_head) {
-		se->stall_since_ms = 0;
-		return 0;
-	}
 	if (!disp_refresh_cq_head(se)) {
 		sess_break(d->st, se, RINGD_BROKEN_CQ_HEAD);
 		return 0;
 	}
+	*why = DISP_BUDGET;
 	while (n < budget && se->sq_head != tail) {
+		struct qos_req qr;
 		struct ringd_sqe sqe;
 		struct val_io io;
 		uint8_t path;
@@ -273,30 +315,55 @@ unsigned int disp_consume(struct disp *d, struct sess *se, unsigned int budget)
 		if ((uint32_t)(se->cq_tail - se->cq_head_seen) + se->cq_reserved >=
 		    se->cq_entries) {
 			cq_full = true;
+			*why = DISP_BLOCKED;
 			break;
 		}
 		/* In-flight caps are backpressure too: the SQE waits in the SQ. */
-		if (!disp_may_issue(d, se))
+		if (!disp_may_issue(d, se)) {
+			*why = DISP_BLOCKED;
 			break;
+		}
 		idx = __atomic_load_n(&se->sq_array[se->sq_head & mask], __ATOMIC_RELAXED);
 		if (idx >= se->sq_entries) {
 			ringd_store_release(&se->hdr->sq_head, se->sq_head);
 			sess_break(d->st, se, RINGD_BROKEN_SQ_INDEX);
+			*why = DISP_EMPTY;
 			return n;
 		}
 		idx = idx_nospec(idx, se->sq_entries);
 		val_sqe_fetch(&sqe, &se->sqes[idx]);
 		ret = val_sqe(&sqe, &ctx, &io);
+		qr.op = ret ? RINGD_OP_NOP : io.op;
+		qr.len = io.len;
+		/*
+		 * Over a limit: the request waits at the head of its SQ (our
+		 * copy is dropped and made again next time), so nothing of
+		 * this session overtakes it. Refused SQEs never wait.
+		 */
+		if (!ret) {
+			*wait_ns = qos_wait_ns(d->qos, c, &qr);
+			if (*wait_ns) {
+				if (se->delayed_head != se->sq_head + 1) {
+					se->delayed_head = se->sq_head + 1;
+					d->qos->t[c].delayed++;
+				}
+				*why = DISP_THROTTLED;
+				break;
+			}
+		}
 		/*
 		 * A full kernel SQ on the ring this request needs is
-		 * backpressure, never an error CQE: the SQE stays in the SQ
-		 * (our copy is dropped, and made again next time).
+		 * backpressure, never an error CQE.
 		 */
 		if (!ret && io.op != RINGD_OP_NOP &&
-		    rg_sq_reserve(d->rg, disp_route(vols_get(d->vols, io.vol), &io, &path)))
+		    rg_sq_reserve(d->rg, disp_route(vols_get(d->vols, io.vol), &io, &path))) {
+			*why = DISP_BLOCKED;
 			break;
+		}
 		n++;
 		se->stats.submitted++;
+		*units += qos_cost(d->qos, &qr);
+		qos_charge(d->qos, c, &qr, reserved, now_ns);
 		ridx = rq_get(d->rq);
 		d->rq->r[ridx].user_data = sqe.user_data;
 		d->rq->r[ridx].sess = se->slot;
@@ -314,6 +381,8 @@ unsigned int disp_consume(struct disp *d, struct sess *se, unsigned int budget)
 		}
 		disp_submit(d, se, ridx, &io);
 	}
+	if (se->sq_head == tail && *why == DISP_BUDGET)
+		*why = DISP_EMPTY;
 	if (n)
 		ringd_store_release(&se->hdr->sq_head, se->sq_head);
 	if (cq_full && !n)
@@ -323,26 +392,199 @@ unsigned int disp_consume(struct disp *d, struct sess *se, unsigned int budget)
 	return n;
 }
 
+unsigned int disp_consume(struct disp *d, struct sess *se, unsigned int budget)
+{
+	unsigned int c = qos_class(d->qos, se->tenant);
+	uint64_t now = clock_now_ns(), units = 0, wait = 0;
+	enum disp_stop why;
+
+	qos_refill(d->qos, c, now);
+	return disp_take(d, se, budget, c, false, now, &units, &wait, &why);
+}
+
+/* Size the class table to the QoS table. Returns 0 or -ENOMEM. */
+static int disp_classes(struct disp *d)
+{
+	unsigned int n = d->qos->n + 1;
+	struct disp_class *cls;
+
+	if (d->cls && d->ncls == n)
+		return 0;
+	cls = calloc(n, sizeof(*cls));
+	if (!cls)
+		return -ENOMEM;
+	free(d->cls);
+	d->cls = cls;
+	d->ncls = n;
+	return 0;
+}
+
+/*
+ * Sort the active sessions with SQEs waiting into their classes, keeping
+ * the active list's order (which rotates every pass).
+ */
+static void disp_gather(struct disp *d, uint64_t now)
+{
+	struct sess *se, *next;
+	unsigned int c;
+
+	for (c = 0; c < d->ncls; c++) {
+		d->cls[c].head = d->cls[c].tail = NULL;
+		d->cls[c].was_throttled = d->cls[c].throttled;
+		d->cls[c].throttled = false;
+		d->cls[c].outstanding = 0;
+	}
+	for (se = d->st->active; se; se = next) {
+		next = se->next_active;
+		c = qos_class(d->qos, se->tenant);
+		d->cls[c].outstanding += se->inflight + (se->cq_tail - se->cq_head_seen);
+		if (!disp_pending(d, se))
+			continue;
+		se->ready_next = NULL;
+		se->pass_consumed = 0;
+		if (d->cls[c].tail)
+			d->cls[c].tail->ready_next = se;
+		else
+			d->cls[c].head = se;
+		d->cls[c].tail = se;
+	}
+	for (c = 0; c < d->ncls; c++) {
+		struct disp_class *k = &d->cls[c];
+		bool was_busy = k->busy && k->last_ready_ns + DISP_ACTIVE_NS > now;
+
+		k->busy =
+		    k->head || (was_busy && k->outstanding >= DISP_BUSY_DEPTH && !k->was_throttled);
+		if (!k->head)
+			continue;
+		qos_refill(d->qos, c, now);
+		/* Back after a pause: no credit for the time it had no work. */
+		if (!was_busy)
+			qos_wake(d->qos, c, DISP_LAG, now);
+		k->last_ready_ns = now;
+	}
+}
+
+/*
+ * The smallest virtual time of the busy tenants not held back by their
+ * own limits: nobody may run more than DISP_LAG ahead of it. UINT64_MAX
+ * if there is none. *@expires is when the earliest busy tenant without
+ * SQEs waiting stops counting.
+ */
+static uint64_t disp_floor(const struct disp *d, uint64_t now, uint64_t *expires)
+{
+	uint64_t floor = UINT64_MAX;
+	unsigned int c;
+
+	*expires = 0;
+	for (c = 0; c < d->ncls; c++) {
+		const struct disp_class *k = &d->cls[c];
+
+		if (!k->busy || k->throttled)
+			continue;
+		if (d->qos->t[c].vtime < floor)
+			floor = d->qos->t[c].vtime;
+		if (!k->head && (!*expires || k->last_ready_ns + DISP_ACTIVE_NS < *expires))
+			*expires = k->last_ready_ns + DISP_ACTIVE_NS;
+	}
+	(void)now;
+	return floor;
+}
+
+/* The class to serve next: a reservation due first, then the smallest
+ * virtual time within the lag. Returns -1 if none may go. Sets *@reserved. */
+static int disp_pick(struct disp *d, uint64_t now, bool *reserved)
+{
+	const struct qos *q = d->qos;
+	uint64_t floor, expires;
+	int best = -1, due = -1;
+	unsigned int c;
+
+	for (c = 0; c < d->ncls; c++) {
+		if (!d->cls[c].head || d->cls[c].throttled)
+			continue;
+		if (qos_reserve_due(q, c, now) &&
+		    (due < 0 || q->t[c].r_due_ns < q->t[due].r_due_ns))
+			due = (int)c;
+		if (best < 0 || q->t[c].vtime < q->t[best].vtime)
+			best = (int)c;
+	}
+	*reserved = due >= 0;
+	if (due >= 0 || best < 0)
+		return due >= 0 ? due : best;
+	floor = disp_floor(d, now, &expires);
+	if (floor != UINT64_MAX && q->t[best].vtime > floor + DISP_LAG) {
+		/* Ahead of a busy tenant that has nothing queued this instant:
+		 * wait for it a little (at most until it stops counting). */
+		if (expires && (!d->wake_ns || expires < d->wake_ns))
+			d->wake_ns = expires;
+		return -1;
+	}
+	return best;
+}
+
+/* One turn of class @c: its first ready session, up to DISP_TURN SQEs. */
+static unsigned int disp_turn(struct disp *d, unsigned int c, bool reserved, unsigned int budget,
+			      uint64_t now, uint64_t *units)
+{
+	struct disp_class *k = &d->cls[c];
+	struct sess *se = k->head;
+	unsigned int left = budget - se->pass_consumed, n;
+	uint64_t wait = 0;
+	enum disp_stop why;
+
+	n = disp_take(d, se, left < DISP_TURN ? left : DISP_TURN, c, reserved, now, units, &wait,
+		      &why);
+	se->pass_consumed += n;
+	k->head = se->ready_next;
+	if (!k->head)
+		k->tail = NULL;
+	if (why == DISP_THROTTLED) {
+		/* The limits are the tenant's: none of its sessions goes on. */
+		k->throttled = true;
+		if (!d->wake_ns || now + wait < d->wake_ns)
+			d->wake_ns = now + wait;
+		se->ready_next = k->head;
+		k->head = se;
+		if (!k->tail)
+			k->tail = se;
+	} else if (why == DISP_BUDGET && se->pass_consumed < budget) {
+		/* Round robin inside the tenant: to the back of its list. */
+		se->ready_next = NULL;
+		if (k->tail)
+			k->tail->ready_next = se;
+		else
+			k->head = se;
+		k->tail = se;
+	}
+	return n;
+}
+
 unsigned int disp_serve(struct disp *d, unsigned int budget)
 {
 	struct sessions *st = d->st;
-	struct sess *se, *next, *last = NULL, *first = st->active;
-	unsigned int work = 0;
+	struct sess *first = st->active, *last;
+	uint64_t now = clock_now_ns(), units = 0;
+	unsigned int work = 0, c;
+	bool reserved;
+	int pick;
 
-	for (se = st->active; se; se = next) {
-		next = se->next_active;
-		work += disp_consume(d, se, budget);
-		/* disp_consume() can only unlist the session it serves, and
-		 * sessions are freed only at the end of the pass. */
-		if (se->listed)
-			last = se;
-	}
+	d->wake_ns = 0;
+	if (!first || disp_classes(d))
+		return 0;
+	disp_gather(d, now);
+	while ((pick = disp_pick(d, now, &reserved)) >= 0)
+		work += disp_turn(d, (unsigned int)pick, reserved, budget, now, &units);
+	for (c = 0; c < d->ncls; c++)
+		qos_throttled(d->qos, c, d->cls[c].throttled, now);
 	/*
-	 * Round robin: the session served first goes last next time, so that
-	 * when the request pool or a tenant cap runs short no session is
-	 * always served before the others.
+	 * Round robin of the active list: the session served first goes
+	 * last next time, so that when the request pool or a tenant cap runs
+	 * short no session is always served before the others.
 	 */
-	if (first && first->listed && last && last != first) {
+	first = st->active;
+	if (first && first->listed && first->next_active) {
+		for (last = first; last->next_active; last = last->next_active)
+			;
 		st->active = first->next_active;
 		st->active->prev_active = NULL;
 		first->prev_active = last;

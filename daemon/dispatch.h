@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "journal.h"
+#include "qos.h"
 #include "reqs.h"
 #include "rings.h"
 #include "session.h"
@@ -19,8 +20,19 @@
 #include "validate.h"
 #include "vols.h"
 
+/* One QoS class (tenant) during a pass: its sessions with SQEs waiting. */
+struct disp_class {
+	struct sess *head, *tail;
+	uint64_t last_ready_ns; /* last pass it had SQEs waiting */
+	uint32_t outstanding;	/* requests in the kernel or posted and not yet reaped */
+	bool busy;		/* keeps a deep pipeline: counts while between SQEs */
+	bool throttled;		/* waiting only for tokens in this pass */
+	bool was_throttled;	/* ... in the previous pass */
+};
+
 struct disp {
 	const struct cfg *cfg;
+	struct qos *qos;
 	struct sessions *st;
 	struct reqs *rq;
 	struct rings *rg;
@@ -29,20 +41,33 @@ struct disp {
 	struct usage *use;
 	uint32_t *dirty; /* slots of sessions with unpublished CQEs */
 	uint32_t ndirty, dirty_cap;
+	struct disp_class *cls; /* qos->n + 1 */
+	unsigned int ncls;
+	uint64_t wake_ns; /* earliest time a throttled request may go; 0: none */
 };
 
 /* Wire the data path to its resources. Returns 0 or -ENOMEM. */
 int disp_init(struct disp *d, const struct cfg *cfg, struct sessions *st, struct reqs *rq,
-	      struct rings *rg, struct vols *vols, struct jr *jr, struct usage *use);
+	      struct rings *rg, struct vols *vols, struct jr *jr, struct usage *use,
+	      struct qos *qos);
 void disp_fini(struct disp *d);
 
 /*
- * Serve every active session's SQ, up to @budget SQEs each, round robin
- * (the session served first goes last next time). Returns SQEs consumed.
+ * Serve the active sessions' SQs, up to @budget SQEs per session per pass,
+ * tenant by tenant as QoS decides: reservations due first, then the
+ * smallest weighted virtual time, never past a limit. A tenant may run
+ * ahead of the slowest busy tenant by DISP_LAG units of virtual time at
+ * most; busy means SQEs waiting now, or a deep pipeline (DISP_BUSY_DEPTH
+ * requests outstanding) and SQEs within the last DISP_ACTIVE_NS, so that a
+ * saturating tenant whose client is between two submissions keeps its
+ * share while a light one never holds anybody back. A tenant alone, or
+ * next to tenants held only by their limits, takes all it can
+ * (work-conserving). A request held back stays in its SQ, in order;
+ * d->wake_ns then says when to look again. Returns SQEs consumed.
  */
 unsigned int disp_serve(struct disp *d, unsigned int budget);
 
-/* Consume up to @budget SQEs of @se. Returns how many. */
+/* Consume up to @budget SQEs of @se (QoS applies). Returns how many. */
 unsigned int disp_consume(struct disp *d, struct sess *se, unsigned int budget);
 
 /* The kernel completed request @idx with @res. */

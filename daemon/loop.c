@@ -187,13 +187,14 @@ static void srv_housekeeping(struct srv *s, uint64_t now)
 /* One pass of the loop. */
 static int srv_iterate(struct srv *s)
 {
-	uint64_t now = clock_now_ms(), sleep_ms;
+	uint64_t now = clock_now_ms(), sleep_ns, limit;
 	unsigned int work = disp_serve(&s->disp, SRV_SQ_BUDGET);
 	bool polling = false;
 	int ret;
 
 	work += cp_pass(&s->cp, now);
-	if (!work)
+	/* Requests waiting for QoS tokens are a timer, not a reason to poll. */
+	if (!work && !s->disp.wake_ns)
 		polling = srv_keep_polling(s, s->reaped);
 	/* With polled I/O in flight the loop does not sleep either. */
 	if (!work && !polling && !s->rg.poll_inflight) {
@@ -207,12 +208,21 @@ static int srv_iterate(struct srv *s)
 		s->idle_since_ns = 0; /* the idle clock restarts on the next empty pass */
 	disp_flush(&s->disp);
 	srv_housekeeping(s, now);
-	sleep_ms = cp_sleep_limit_ms(&s->cp, now);
-	if (sleep_ms > s->tick_ms)
-		sleep_ms = s->tick_ms;
-	if (sysd_pending_count() && sleep_ms > 10)
-		sleep_ms = 10;
-	ret = rg_wait(&s->rg, !work && !polling, sleep_ms * 1000000ull);
+	/* The sleep ends for the next timer: tick, control plane, QoS tokens. */
+	sleep_ns = s->tick_ms * 1000000ull;
+	limit = cp_sleep_limit_ms(&s->cp, now);
+	if (limit < s->tick_ms)
+		sleep_ns = limit * 1000000ull;
+	if (sysd_pending_count() && sleep_ns > 10000000ull)
+		sleep_ns = 10000000ull;
+	if (s->disp.wake_ns) {
+		uint64_t ns = clock_now_ns();
+
+		limit = s->disp.wake_ns > ns ? s->disp.wake_ns - ns : 1;
+		if (limit < sleep_ns)
+			sleep_ns = limit;
+	}
+	ret = rg_wait(&s->rg, !work && !polling, sleep_ns ? sleep_ns : 1);
 	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
 		log_err("io_uring wait: %s", strerror(-ret));
 		return ret;
@@ -350,10 +360,12 @@ static int srv_parts(struct srv *s)
 	if (!ret)
 		ret = use_reset(&s->use, s->cfg.ntenants);
 	if (!ret)
+		ret = qos_configure(&s->qos, &s->cfg, clock_now_ns());
+	if (!ret)
 		ret = sess_table_init(&s->st, &s->cfg, &s->rg, &s->vols, &s->jr, &s->use);
 	if (!ret)
-		ret =
-		    disp_init(&s->disp, &s->cfg, &s->st, &s->rq, &s->rg, &s->vols, &s->jr, &s->use);
+		ret = disp_init(&s->disp, &s->cfg, &s->st, &s->rq, &s->rg, &s->vols, &s->jr,
+				&s->use, &s->qos);
 	if (ret)
 		log_err("out of memory");
 	return ret;
@@ -409,7 +421,7 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 	ret = srv_open_volumes(s);
 	if (ret)
 		return ret;
-	ret = cp_init(&s->cp, &s->cfg, &s->st, &s->rg, &s->vols, &s->rq, &s->use,
+	ret = cp_init(&s->cp, &s->cfg, &s->st, &s->rg, &s->vols, &s->rq, &s->use, &s->qos,
 		      srv_tag(TAG_LISTEN, 0));
 	s->ready = SRV_READY_CTLPLANE;
 	if (ret)
@@ -425,7 +437,8 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 	s->tick_ms = SRV_TICK_MS;
 	if (sysd_watchdog_usec() && sysd_watchdog_usec() / 4000 < s->tick_ms)
 		s->tick_ms = sysd_watchdog_usec() / 4000 ? sysd_watchdog_usec() / 4000 : 1;
-	ret = rl_init(&s->rl, &s->cfg, &s->st, &s->vols, &s->jr, &s->rg, srv_tag(TAG_RELOAD, 0));
+	ret = rl_init(&s->rl, &s->cfg, &s->st, &s->vols, &s->jr, &s->rg, &s->qos,
+		      srv_tag(TAG_RELOAD, 0));
 	s->ready = SRV_READY_RELOADER;
 	if (!ret)
 		ret = rg_arm_poll(&s->rg, s->signal_fd, srv_tag(TAG_SIGNAL, 0));
@@ -458,6 +471,7 @@ void srv_fini(struct srv *s)
 		vols_fini(&s->vols);
 		rq_fini(&s->rq);
 		use_fini(&s->use);
+		qos_fini(&s->qos);
 	}
 	if (s->ready >= SRV_READY_JOURNAL)
 		jr_close(&s->jr);

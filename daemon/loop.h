@@ -13,6 +13,7 @@
 #include "ctlplane.h"
 #include "dispatch.h"
 #include "journal.h"
+#include "qos.h"
 #include "reload.h"
 #include "reqs.h"
 #include "rings.h"
@@ -27,6 +28,7 @@ struct srv {
 	struct vols vols;
 	struct reqs rq;
 	struct usage use;
+	struct qos qos;
 	struct sessions st;
 	struct disp disp;
 	struct ctlplane cp;

@@ -110,7 +110,7 @@ out:
 }
 
 int rl_init(struct reloader *rl, struct cfg *cfg, struct sessions *st, struct vols *vols,
-	    struct jr *jr, struct rings *rg, uint64_t tag)
+	    struct jr *jr, struct rings *rg, struct qos *qos, uint64_t tag)
 {
 	memset(rl, 0, sizeof(*rl));
 	rl->cfg = cfg;
@@ -118,6 +118,7 @@ int rl_init(struct reloader *rl, struct cfg *cfg, struct sessions *st, struct vo
 	rl->vols = vols;
 	rl->jr = jr;
 	rl->rg = rg;
+	rl->qos = qos;
 	rl->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (rl->efd < 0)
 		return -errno;
@@ -303,6 +304,9 @@ static void rl_apply(struct reloader *rl, struct rl_job *job)
 	}
 	free(old_names);
 	cfg_free(&old);
+	/* New weights, reservations and limits; levels and tags carry over. */
+	if (qos_configure(rl->qos, rl->cfg, clock_now_ns()))
+		log_err("reload: out of memory for the QoS table; QoS keeps its old settings");
 	log_threshold = rl->cfg->log_level;
 	rl->applied++;
 	log_info("reloaded: %u volumes (%u added, %u removed), %u tenants (in %llu ms)",

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "journal.h"
+#include "qos.h"
 #include "rings.h"
 #include "session.h"
 #include "vols.h"
@@ -28,6 +29,7 @@ struct reloader {
 	struct vols *vols;
 	struct jr *jr;
 	struct rings *rg;
+	struct qos *qos;
 	int efd; /* the thread's "done" signal, polled on the main ring */
 	pthread_t thread;
 	bool running;
@@ -39,7 +41,7 @@ struct reloader {
 
 /* Wire the reloader and arm its eventfd's poll with @tag. Returns 0 or -errno. */
 int rl_init(struct reloader *rl, struct cfg *cfg, struct sessions *st, struct vols *vols,
-	    struct jr *jr, struct rings *rg, uint64_t tag);
+	    struct jr *jr, struct rings *rg, struct qos *qos, uint64_t tag);
 
 /* Stop a reload still running (its thread is cancelled) and free everything. */
 void rl_fini(struct reloader *rl);

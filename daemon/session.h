@@ -94,6 +94,10 @@ struct sess {
 	struct sess_stats stats;
 	struct sess *next_active, *prev_active;
 	struct sess *next_freed;
+	/* The data path's per-pass scratch (dispatch.c). */
+	struct sess *ready_next; /* next ready session of the same QoS class */
+	uint32_t pass_consumed;	 /* SQEs consumed this pass */
+	uint32_t delayed_head;	 /* sq_head + 1 of the last request counted as delayed */
 };
 
 struct sessions {
