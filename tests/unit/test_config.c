@@ -443,3 +443,54 @@ Test(config, poll_idle_us_default_set_and_bounded)
 	cr_assert(strstr(err, ":3:") && strstr(err, "poll_idle_us"),
 		  "error names file:line and key: %s", err);
 }
+
+Test(config, qos_keys_load_with_defaults, .fini = cleanup)
+{
+	const struct cfg_qos *q;
+
+	cr_assert_eq(load("[daemon]\nqos_cost_unit = 8K\nqos_flush_cost = 4\n"
+			  "[tenant a]\nuid = 1\nqos_weight = 300\nqos_reserve_iops = 5000\n"
+			  "qos_limit_iops = 20000\nqos_limit_read_iops = 15000\n"
+			  "qos_limit_write_iops = 10000\nqos_limit_bw = 200M\n"
+			  "qos_limit_read_bw = 100M\nqos_limit_write_bw = 50M\nqos_burst = 250ms\n"
+			  "[tenant b]\nuid = 2\n"),
+		     0, "%s", g_err);
+	cr_assert_eq(g_cfg.qos_cost_unit, 8192);
+	cr_assert_eq(g_cfg.qos_flush_cost, 4);
+	q = &g_cfg.tenants[0].qos;
+	cr_assert_eq(q->weight, 300);
+	cr_assert_eq(q->reserve_iops, 5000);
+	cr_assert_eq(q->limit_iops, 20000);
+	cr_assert_eq(q->limit_read_iops, 15000);
+	cr_assert_eq(q->limit_write_iops, 10000);
+	cr_assert_eq(q->limit_bw, 200ull << 20);
+	cr_assert_eq(q->limit_read_bw, 100ull << 20);
+	cr_assert_eq(q->limit_write_bw, 50ull << 20);
+	cr_assert_eq(q->burst_ms, 250);
+	/* Defaults: weight 100, no reservation or limit, burst 1 s. */
+	q = &g_cfg.tenants[1].qos;
+	cr_assert_eq(q->weight, 100);
+	cr_assert_eq(q->reserve_iops + q->limit_iops + q->limit_bw, 0);
+	cr_assert_eq(q->burst_ms, 1000);
+}
+
+Test(config, bad_qos_values_name_file_and_line, .fini = cleanup)
+{
+	assert_error(load("[tenant t]\nuid = 1\nqos_weight = 0\n"), 3, "qos_weight");
+	cleanup();
+	assert_error(load("[tenant t]\nuid = 1\nqos_weight = 10001\n"), 3, "qos_weight");
+	cleanup();
+	assert_error(load("[tenant t]\nuid = 1\n\nqos_limit_iops = lots\n"), 4, "qos_limit_iops");
+	cleanup();
+	assert_error(load("[tenant t]\nuid = 1\nqos_limit_bw = 12Q\n"), 3, "qos_limit_bw");
+	cleanup();
+	assert_error(load("[tenant t]\nuid = 1\nqos_burst = forever\n"), 3, "qos_burst");
+	cleanup();
+	assert_error(load("[tenant t]\nuid = 1\nqos_reserve_iops = -5\n"), 3, "qos_reserve_iops");
+	cleanup();
+	assert_error(load("[tenant t]\nuid = 1\nqos_limits = 5\n"), 3, "qos_limits");
+	cleanup();
+	assert_error(load("[daemon]\nqos_cost_unit = 100\n"), 2, "qos_cost_unit");
+	cleanup();
+	assert_error(load("[daemon]\nqos_flush_cost = x\n"), 2, "qos_flush_cost");
+}
