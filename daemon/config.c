@@ -317,6 +317,14 @@ static int cfg_daemon_key(struct cfg_parse *p, const char *key, const char *v)
 		return cfg_uint_key(p, key, v, 1, 65536, &c->max_handshakes_per_uid);
 	if (!strcmp(key, "poll_idle_us"))
 		return cfg_uint_key(p, key, v, 0, 1000000, &c->poll_idle_us);
+	if (!strcmp(key, "qos")) {
+		bool on;
+
+		if (cfg_parse_bool(v, &on))
+			return cfg_fail(p, key, "'%s' is not on/off", v);
+		c->qos_off = !on;
+		return 1;
+	}
 	if (!strcmp(key, "qos_cost_unit")) {
 		if (cfg_size_key(p, key, v, &size) != 1)
 			return 0;

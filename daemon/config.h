@@ -89,6 +89,7 @@ struct cfg {
 	bool sqpoll;			     /* one kernel SQ thread shared by every ring */
 	int sqpoll_cpu;			     /* -1: not pinned */
 	unsigned int sqpoll_idle_ms;
+	bool qos_off;		     /* qos = off: no per-tenant scheduling or limits */
 	uint32_t qos_cost_unit;	     /* bytes per QoS unit of a read or write */
 	unsigned int qos_flush_cost; /* units of an fsync */
 	struct cfg_volume *vols;

@@ -81,6 +81,7 @@ int qos_configure(struct qos *q, const struct cfg *cfg, uint64_t now_ns)
 	q->n = cfg->ntenants;
 	q->cost_unit = cfg->qos_cost_unit ? cfg->qos_cost_unit : 4096;
 	q->flush_cost = cfg->qos_flush_cost;
+	q->off = cfg->qos_off;
 	return 0;
 }
 

@@ -70,6 +70,7 @@ struct qos {
 	unsigned int n;
 	uint32_t cost_unit;
 	uint32_t flush_cost;
+	bool off;      /* qos = off: every session in one class without limits */
 	uint64_t vnow; /* virtual time of the last tenant picked */
 };
 
@@ -87,10 +88,11 @@ struct qos_req {
 int qos_configure(struct qos *q, const struct cfg *cfg, uint64_t now_ns);
 void qos_fini(struct qos *q);
 
-/* The class of tenant index @tenant (-1 or out of range: the no-tenant class). */
+/* The class of tenant index @tenant (-1 or out of range, or QoS off: the
+ * no-tenant class). */
 static inline unsigned int qos_class(const struct qos *q, int tenant)
 {
-	return tenant >= 0 && (unsigned int)tenant < q->n ? (unsigned int)tenant : q->n;
+	return !q->off && tenant >= 0 && (unsigned int)tenant < q->n ? (unsigned int)tenant : q->n;
 }
 
 /* Units a request costs. */

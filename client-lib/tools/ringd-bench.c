@@ -80,6 +80,8 @@ struct opts {
 	double runtime;
 	const char *volume, *file, *socket, *label;
 	const char *summary, *cdf; /* append a TSV line / write the latency CDF */
+	const char *series;	   /* write "seconds IOPS" per interval */
+	unsigned int interval_ms;  /* progress and series interval */
 	uint64_t size;
 	pid_t daemon_pid;
 	bool json, quiet, no_lat;
@@ -678,7 +680,9 @@ static void usage(FILE *f)
 	      "  -j, --json                  JSON on stdout\n"
 	      "      --quiet                 no progress line\n"
 	      "      --summary FILE          append one tab-separated line of results to FILE\n"
-	      "      --cdf FILE              write the latency CDF (\"usec fraction\" lines)\n",
+	      "      --cdf FILE              write the latency CDF (\"usec fraction\" lines)\n"
+	      "      --series FILE           write \"seconds IOPS MB/s\" per --interval\n"
+	      "      --interval MS           progress and series interval (1000)\n",
 	      f);
 }
 
@@ -705,6 +709,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "quiet", no_argument, NULL, 5 },
 		{ "summary", required_argument, NULL, 6 },
 		{ "cdf", required_argument, NULL, 7 },
+		{ "series", required_argument, NULL, 8 },
+		{ "interval", required_argument, NULL, 9 },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -718,6 +724,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->engine = ENG_RINGD;
 	o->wl = WL_RANDREAD;
 	o->bs = 4096;
+	o->interval_ms = 1000;
 	o->qd = 32;
 	o->procs = 1;
 	o->runtime = 5;
@@ -804,6 +811,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 6:
 			o->summary = optarg;
+			break;
+		case 8:
+			o->series = optarg;
+			break;
+		case 9:
+			if (parse_uint(optarg, 10, 60000, &o->interval_ms))
+				goto bad;
 			break;
 		case 7:
 			o->cdf = optarg;
@@ -900,6 +914,7 @@ int main(int argc, char **argv)
 	int dcfd = -1;
 	int64_t dsys = -1;
 	uint64_t t0 = 0, t1 = 0, last_ios = 0, last_t;
+	FILE *series = NULL;
 	unsigned int i, j;
 	int32_t first_err = 0;
 	struct utsname un;
@@ -945,28 +960,41 @@ int main(int argc, char **argv)
 			ioctl(dcfd, PERF_EVENT_IOC_ENABLE, 0);
 	}
 	d0 = proc_cpu(o.daemon_pid);
+	if (o.series) {
+		series = fopen(o.series, "we");
+		if (!series)
+			fprintf(stderr, "ringd-bench: %s: %s\n", o.series, strerror(errno));
+	}
 	t0 = last_t = now_ns();
 	__atomic_store_n(&sh->start, 1, __ATOMIC_RELEASE);
 	tty = isatty(STDERR_FILENO);
 	for (;;) {
 		uint64_t t = now_ns(), cur = 0;
-		double left = o.runtime - (double)(t - t0) / 1e9;
+		double left = o.runtime - (double)(t - t0) / 1e9, iv = o.interval_ms / 1000.0;
+		double iops;
 
 		if (left <= 0)
 			break;
-		usleep(left > 1.0 ? 1000000 : (useconds_t)(left * 1e6));
-		if (o.quiet || o.wl == WL_IDLE)
+		usleep(left > iv ? o.interval_ms * 1000u : (useconds_t)(left * 1e6));
+		if ((o.quiet && !series) || o.wl == WL_IDLE)
 			continue;
 		t = now_ns();
 		for (i = 0; i < o.procs; i++)
 			cur += __atomic_load_n(&sh->res[i].ios, __ATOMIC_RELAXED);
-		fprintf(stderr, "%s[%5.1f/%.1fs] %s %s qd=%u procs=%u: %.0f IOPS%s",
-			tty ? "\r" : "", (double)(t - t0) / 1e9, o.runtime, eng_names[o.engine],
-			wl_names[o.wl], o.qd, o.procs,
-			(double)(cur - last_ios) * 1e9 / (double)(t - last_t), tty ? "   " : "\n");
+		iops = (double)(cur - last_ios) * 1e9 / (double)(t - last_t);
+		if (series)
+			fprintf(series, "%.3f %.0f %.2f\n", (double)(t - t0) / 1e9, iops,
+				iops * o.bs / 1e6);
+		if (!o.quiet)
+			fprintf(stderr, "%s[%5.1f/%.1fs] %s %s qd=%u procs=%u: %.0f IOPS%s",
+				tty ? "\r" : "", (double)(t - t0) / 1e9, o.runtime,
+				eng_names[o.engine], wl_names[o.wl], o.qd, o.procs, iops,
+				tty ? "   " : "\n");
 		last_ios = cur;
 		last_t = t;
 	}
+	if (series)
+		fclose(series);
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_SEQ_CST);
 	t1 = now_ns();
 	d1 = proc_cpu(o.daemon_pid);
