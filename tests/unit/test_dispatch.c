@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * disp_ (layer D): the data path on a real session. The test plays the
+ * client by writing SQEs into the session's shared memory, and the loop by
+ * reaping kernel completions and handing them to disp_complete().
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dispatch.h"
+#include "tags.h"
+#include "unit_stack.h"
+#include "unit_util.h"
+
+#define ALICE 1000u
+#define UD    0xc0ffee0000ull
+
+static const char g_sections[] = "[volume v0]\n"
+				 "path = v0.img\n"
+				 "create_size = 1M\n"
+				 "poll = off\n"
+				 "passthrough = off\n"
+				 "\n"
+				 "[tenant alice]\n"
+				 "uid = 1000\n"
+				 "volumes = v0:rw\n"
+				 "max_inflight = 2\n";
+
+static struct ut_stack g_s;
+static struct disp g_d;
+static struct sess *g_se;
+static int g_peer = -1, g_handle;
+static uint32_t g_tail; /* the client's SQ tail */
+
+/* A session of alice, attached, with v0 open read-write. */
+static struct sess *client(int *peer, int *handle)
+{
+	struct sess *se = ut_session(&g_s, ALICE, ALICE, peer);
+	char err[512];
+	int ret = ut_attach(&g_s, se, 64u << 10, err, sizeof(err));
+
+	cr_assert_eq(ret, 0, "sess_attach: %s", err);
+	ret = sess_handle_open(&g_s.st, se, "v0", RINGD_RDWR, handle, err, sizeof(err));
+	cr_assert_eq(ret, 0, "sess_handle_open: %s", err);
+	return se;
+}
+
+static void setup(void)
+{
+	ut_stack_up(&g_s, NULL, g_sections);
+	cr_assert_eq(
+	    disp_init(&g_d, &g_s.cfg, &g_s.st, &g_s.rq, &g_s.rg, &g_s.vols, &g_s.jr, &g_s.use,
+		      &g_s.qos), 0);
+	g_se = client(&g_peer, &g_handle);
+	g_tail = 0;
+}
+
+static void teardown(void)
+{
+	ut_stack_down(&g_s);
+	disp_fini(&g_d);
+	if (g_peer >= 0)
+		close(g_peer);
+	g_peer = -1;
+}
+
+TestSuite(dispatch, .init = setup, .fini = teardown, .timeout = 10);
+
+static struct ringd_sqe sqe(uint8_t op, int handle, uint64_t off, uint64_t addr, uint32_t len,
+			    uint64_t user_data)
+{
+	struct ringd_sqe s;
+
+	memset(&s, 0, sizeof(s));
+	s.opcode = op;
+	s.handle = handle;
+	s.off = off;
+	s.addr = addr;
+	s.len = len;
+	s.user_data = user_data;
+	return s;
+}
+
+/* As a client: queue @s in @se's SQ (slot = index) and publish the tail. */
+static void push_to(struct sess *se, uint32_t *tail, struct ringd_sqe s)
+{
+	uint32_t i = *tail & (se->sq_entries - 1);
+
+	se->sqes[i] = s;
+	se->sq_array[i] = i;
+	ringd_store_release(&se->hdr->sq_tail, ++*tail);
+}
+
+static void push(struct ringd_sqe s)
+{
+	push_to(g_se, &g_tail, s);
+}
+
+/* CQE number @n of @se, once published. */
+static struct ringd_cqe cqe_of(struct sess *se, uint32_t n)
+{
+	cr_assert_gt(ringd_load_acquire(&se->hdr->cq_tail), n, "CQE %u not published", n);
+	return se->cqes[n & (se->cq_entries - 1)];
+}
+
+/* As the loop: reap until no request is in the kernel, then publish. */
+static void complete_all(void)
+{
+	struct kr_cqe c[16];
+	unsigned int n, i;
+	int round;
+
+	for (round = 0; round < 50 && g_s.rq.inflight; round++) {
+		n = ut_wait(&g_s, c, 16);
+		for (i = 0; i < n; i++) {
+			if (srv_tag_kind(c[i].tag) == TAG_IO)
+				disp_complete(&g_d, srv_tag_idx(c[i].tag), c[i].res);
+			else
+				ut_route_session_poll(&g_s, &c[i]);
+		}
+	}
+	cr_assert_eq(g_s.rq.inflight, 0, "%u requests never completed", g_s.rq.inflight);
+	disp_flush(&g_d);
+}
+
+Test(dispatch, nop_is_posted_after_flush)
+{
+	struct ringd_cqe c;
+	struct kr_cqe kc[4];
+
+	push(sqe(RINGD_OP_NOP, 0, 0, 0, 0, UD + 1));
+	cr_assert_eq(disp_consume(&g_d, g_se, 16), 1);
+	cr_assert_eq(ringd_load_acquire(&g_se->hdr->sq_head), 1, "SQ head not published");
+	/* Completed in order, without the kernel, but not yet published. */
+	cr_assert_eq(g_s.rq.inflight, 0);
+	cr_assert_eq(g_se->cq_tail, 1);
+	cr_assert_eq(ringd_load_acquire(&g_se->hdr->cq_tail), 0, "published before the flush");
+	disp_flush(&g_d);
+	c = cqe_of(g_se, 0);
+	cr_assert_eq(c.user_data, UD + 1);
+	cr_assert_eq(c.res, 0);
+	cr_assert_eq(g_se->stats.submitted, 1);
+	cr_assert_eq(g_se->stats.completed, 1);
+	/* Journal: consumption and posting both committed, record free. */
+	cr_assert_eq(g_s.jr.sess[g_se->slot].sq_head, 1);
+	cr_assert_eq(g_s.jr.sess[g_se->slot].cq_tail, 1);
+	cr_assert_eq(g_s.jr.reqs[0].state, JR_FREE);
+	/* Nothing was left for the kernel. */
+	cr_assert_eq(rg_submit(&g_s.rg), 0);
+	cr_assert_eq(rg_reap(&g_s.rg, kc, 4), 0);
+	/* An empty SQ consumes nothing. */
+	cr_assert_eq(disp_consume(&g_d, g_se, 16), 0);
+}
+
+Test(dispatch, write_then_read_round_trips_4k)
+{
+	char path[PATH_MAX + 16], back[4096];
+	struct ringd_cqe c;
+	int fd;
+	unsigned int i;
+
+	for (i = 0; i < 4096; i++)
+		g_se->data[i] = (uint8_t)(i * 7 + 3);
+	push(sqe(RINGD_OP_WRITE, g_handle, 12288, 0, 4096, UD + 2));
+	cr_assert_eq(disp_consume(&g_d, g_se, 16), 1);
+	/* In the kernel's hands, counted everywhere it must be. */
+	cr_assert_eq(g_s.rq.inflight, 1);
+	cr_assert_eq(g_se->inflight, 1);
+	cr_assert_eq(use_get(&g_s.use, g_se->tenant).inflight, 1);
+	cr_assert_eq(g_s.vols.inflight[0], 1);
+	complete_all();
+	c = cqe_of(g_se, 0);
+	cr_assert_eq(c.user_data, UD + 2);
+	cr_assert_eq(c.res, 4096, "write: %d", c.res);
+	cr_assert_eq(g_se->inflight, 0);
+	cr_assert_eq(use_get(&g_s.use, g_se->tenant).inflight, 0);
+	cr_assert_eq(g_s.vols.inflight[0], 0);
+
+	/* The bytes are in the backing file. */
+	snprintf(path, sizeof(path), "%s/v0.img", g_s.dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, back, sizeof(back), 12288), (ssize_t)sizeof(back));
+	close(fd);
+	cr_assert_eq(memcmp(back, g_se->data, sizeof(back)), 0);
+
+	/* And read back into another part of the data area. */
+	memset(g_se->data + 8192, 0, 4096);
+	push(sqe(RINGD_OP_READ, g_handle, 12288, 8192, 4096, UD + 3));
+	cr_assert_eq(disp_consume(&g_d, g_se, 16), 1);
+	complete_all();
+	c = cqe_of(g_se, 1);
+	cr_assert_eq(c.user_data, UD + 3);
+	cr_assert_eq(c.res, 4096, "read: %d", c.res);
+	cr_assert_eq(memcmp(g_se->data + 8192, g_se->data, 4096), 0);
+	cr_assert_eq(g_se->stats.bytes_written, 4096);
+	cr_assert_eq(g_se->stats.bytes_read, 4096);
+	cr_assert_eq(g_se->stats.completions_interrupt, 2);
+}
+
+Test(dispatch, invalid_sqes_complete_with_an_error_and_never_reach_the_kernel)
+{
+	static const struct {
+		int handle, res;
+		uint8_t op;
+		uint64_t off, addr;
+		uint32_t len;
+	} cases[] = {
+		{ 7, -EBADF, RINGD_OP_WRITE, 0, 0, 4096 },	   /* handle never opened */
+		{ -1, -EBADF, RINGD_OP_READ, 0, 0, 4096 },	   /* negative handle */
+		{ 0, -EINVAL, RINGD_OP_READ, 1u << 20, 0, 4096 },  /* past the extent */
+		{ 0, -EFAULT, RINGD_OP_READ, 0, 64u << 10, 4096 }, /* past the data area */
+		{ 0, -EOPNOTSUPP, 99, 0, 0, 0 },		   /* unknown opcode */
+	};
+	unsigned int i, n = sizeof(cases) / sizeof(cases[0]);
+
+	for (i = 0; i < n; i++)
+		push(sqe(cases[i].op, cases[i].handle, cases[i].off, cases[i].addr, cases[i].len,
+			 UD + i));
+	cr_assert_eq(disp_consume(&g_d, g_se, 16), n);
+	cr_assert_eq(g_s.rq.inflight, 0);
+	cr_assert_eq(g_se->inflight, 0);
+	cr_assert_eq(use_get(&g_s.use, g_se->tenant).inflight, 0);
+	disp_flush(&g_d);
+	for (i = 0; i < n; i++) {
+		struct ringd_cqe c = cqe_of(g_se, i);
+
+		cr_assert_eq(c.user_data, UD + i);
+		cr_assert_eq(c.res, cases[i].res, "case %u: %d, expected %d", i, c.res,
+			     cases[i].res);
+	}
+	cr_assert_eq(g_se->stats.rejected, n);
+	cr_assert_eq(g_se->state, SESS_ACTIVE, "a bad SQE is the client's error, not a break");
+}
+
+Test(dispatch, inflight_cap_is_backpressure)
+{
+	/* alice's max_inflight is 2: the third write waits in the SQ. */
+	push(sqe(RINGD_OP_WRITE, g_handle, 0, 0, 4096, UD + 1));
+	push(sqe(RINGD_OP_WRITE, g_handle, 4096, 0, 4096, UD + 2));
+	push(sqe(RINGD_OP_WRITE, g_handle, 8192, 0, 4096, UD + 3));
+	cr_assert_eq(disp_consume(&g_d, g_se, 16), 2);
+	cr_assert_eq(ringd_load_acquire(&g_se->hdr->sq_head), 2);
+	cr_assert_eq(g_se->inflight, 2);
+	cr_assert_eq(disp_consume(&g_d, g_se, 16), 0);
+	complete_all();
+	cr_assert_eq(cqe_of(g_se, 1).res, 4096);
+	cr_assert_eq(disp_consume(&g_d, g_se, 16), 1);
+	complete_all();
+	cr_assert_eq(cqe_of(g_se, 2).user_data, UD + 3);
+	cr_assert_eq(cqe_of(g_se, 2).res, 4096);
+}
+
+Test(dispatch, a_removed_volume_completes_what_it_accepted)
+{
+	struct ringd_cqe c;
+
+	/* A write accepted and queued for the kernel ... */
+	push(sqe(RINGD_OP_WRITE, g_handle, 0, 0, 4096, UD + 1));
+	cr_assert_eq(disp_consume(&g_d, g_se, 16), 1);
+	/* ... when a reload removes its volume (issue 9 defect 6). */
+	vols_remove(&g_s.vols, 0);
+	cr_assert(g_s.vols.open[0]);
+	complete_all();
+	c = cqe_of(g_se, 0);
+	cr_assert_eq(c.res, 4096, "accepted write completed with %d", c.res);
+	cr_assert_not(g_s.vols.open[0], "released once its last request completed");
+	/* New I/O on it is refused. */
+	push(sqe(RINGD_OP_WRITE, g_handle, 0, 0, 4096, UD + 2));
+	cr_assert_eq(disp_consume(&g_d, g_se, 16), 1);
+	disp_flush(&g_d);
+	cr_assert_eq(cqe_of(g_se, 1).res, -ENODEV);
+}
+
+Test(dispatch, sq_tail_out_of_range_breaks_without_teardown)
+{
+	ringd_store_release(&g_se->hdr->sq_tail, g_se->sq_entries + 5);
+	cr_assert_eq(disp_consume(&g_d, g_se, 16), 0);
+	cr_assert_eq(g_se->state, SESS_BROKEN);
+	cr_assert_eq(g_se->broken_reason, RINGD_BROKEN_SQ_TAIL);
+	/* The data path marks; the session layer tears down later. */
+	cr_assert_eq(sess_at(&g_s.st, g_se->slot), g_se);
+	cr_assert_eq(g_s.st.n, 1);
+	cr_assert_eq(disp_consume(&g_d, g_se, 16), 0, "a broken session is not served");
+}
+
+Test(dispatch, serve_visits_every_active_session)
+{
+	uint32_t tail2 = 0;
+	int peer2, h2;
+	struct sess *se2 = client(&peer2, &h2);
+
+	push(sqe(RINGD_OP_NOP, 0, 0, 0, 0, UD + 1));
+	push_to(se2, &tail2, sqe(RINGD_OP_NOP, 0, 0, 0, 0, UD + 2));
+	push_to(se2, &tail2, sqe(RINGD_OP_NOP, 0, 0, 0, 0, UD + 3));
+	cr_assert_eq(disp_serve(&g_d, 8), 3);
+	disp_flush(&g_d);
+	cr_assert_eq(cqe_of(g_se, 0).user_data, UD + 1);
+	cr_assert_eq(cqe_of(se2, 1).user_data, UD + 3);
+	close(peer2);
+}
+
+Test(dispatch, completion_for_an_unknown_slot_is_ignored)
+{
+	disp_complete(&g_d, 3, 0);
+	disp_complete(&g_d, UINT32_MAX, 0);
+	cr_assert_eq(g_s.rq.inflight, 0);
+	cr_assert_eq(g_se->cq_tail, 0);
+}

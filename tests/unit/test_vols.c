@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vols_ (layer B): the volume table over real rings, a real journal and
+ * real files. Issue 9 defect 6: a reload that removed a volume pulled its
+ * registered file from under requests already accepted for it, so queued
+ * writes completed with -EBADF. A removed volume now keeps its file slot
+ * and its fd until vols_io_done() says its last request has completed.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "log.h"
+#include "rings.h"
+#include "tags.h"
+#include "unit_util.h"
+#include "vols.h"
+
+static char g_dir[PATH_MAX];
+static struct rings g_rg;
+static struct jr g_jr;
+static struct vols g_vs;
+static bool g_up;
+
+static void setup(void)
+{
+	struct rg_params p = ut_rg_params(2);
+	int ret;
+
+	log_threshold = LOG_WARN;
+	ut_tmpdir(g_dir);
+	ret = rg_init(&g_rg, &p);
+	if (ret == -EPERM || ret == -ENOSYS)
+		cr_skip_test("io_uring is not available here: %s", strerror(-ret));
+	cr_assert_eq(ret, 0, "rg_init: %s", strerror(-ret));
+	cr_assert_eq(jr_create(&g_jr, 2, 8), 0);
+	cr_assert_eq(vols_init(&g_vs, &g_rg, &g_jr), 0);
+	g_up = true;
+}
+
+static void teardown(void)
+{
+	if (g_up) {
+		vols_fini(&g_vs);
+		rg_fini(&g_rg);
+		jr_close(&g_jr);
+	}
+	g_up = false;
+	ut_rmtree(g_dir);
+}
+
+TestSuite(vols, .init = setup, .fini = teardown, .timeout = 10);
+
+/* A 1 MiB file volume @name (created in the scratch directory), interrupts only. */
+static struct cfg_volume file_volume(const char *name)
+{
+	struct cfg_volume cv;
+
+	memset(&cv, 0, sizeof(cv));
+	snprintf(cv.name, sizeof(cv.name), "%s", name);
+	snprintf(cv.path, sizeof(cv.path), "%s.img", name);
+	cv.create_size = 1u << 20;
+	cv.poll = CFG_OFF;
+	cv.passthrough = CFG_OFF;
+	return cv;
+}
+
+/* Add volume @name at its journal index; returns the index. */
+static uint32_t add(const char *name)
+{
+	struct cfg_volume cv = file_volume(name);
+	uint32_t idx = jr_vol_append(&g_jr, name);
+	int ret = vols_add(&g_vs, &cv, g_dir, idx);
+
+	cr_assert_eq(ret, 0, "vols_add %s: %s", name, strerror(-ret));
+	return idx;
+}
+
+Test(vols, add_registers_the_file_and_find_finds_it)
+{
+	uint32_t a = add("alpha"), b = add("beta");
+
+	cr_assert_eq(a, 0);
+	cr_assert_eq(b, 1);
+	cr_assert_eq(vols_find(&g_vs, "alpha"), 0);
+	cr_assert_eq(vols_find(&g_vs, "beta"), 1);
+	cr_assert_eq(vols_find(&g_vs, "gamma"), -1);
+	cr_assert_eq(g_vs.live, 2);
+	cr_assert_eq(g_vs.n, 2);
+	/* Two volumes and the liveness pipe. */
+	cr_assert_eq(rg_files_registered(&g_rg), 3);
+	cr_assert_eq(g_vs.vv[b].file_slot, b);
+	cr_assert_eq(g_vs.vv[b].size, 1u << 20);
+	cr_assert_not_null(vols_get(&g_vs, b));
+	cr_assert_null(vols_get(&g_vs, 2));
+}
+
+Test(vols, remove_without_io_releases_at_once)
+{
+	uint32_t a = add("alpha");
+
+	vols_remove(&g_vs, a);
+	cr_assert(g_vs.vv[a].removed);
+	cr_assert_eq(vols_find(&g_vs, "alpha"), -1);
+	cr_assert_eq(g_vs.live, 0);
+	cr_assert_not(g_vs.open[a]);
+	cr_assert_eq(rg_files_registered(&g_rg), 1);
+	cr_assert(g_jr.hdr->vol_removed[a], "journal still lists the volume");
+	/* The index stays known (handles and journal records name it). */
+	cr_assert_not_null(vols_get(&g_vs, a));
+	/* Removing twice is harmless. */
+	vols_remove(&g_vs, a);
+	cr_assert_eq(g_vs.live, 0);
+}
+
+Test(vols, removed_volume_keeps_its_slot_until_its_io_is_done)
+{
+	const size_t len = 4096;
+	uint64_t tag = srv_tag(TAG_IO, 5);
+	char path[PATH_MAX + 16], back[4096];
+	struct kr_cqe c[4];
+	struct stat before, after;
+	uint32_t a = add("alpha");
+	unsigned int n = 0;
+	int fd, round, file;
+	char *buf;
+
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(buf, MAP_FAILED);
+	memset(buf, 0x5a, len);
+	cr_assert_eq(rg_buf_set(&g_rg, 0, buf, len), 0);
+	fd = g_vs.v[a].fd;
+	cr_assert_eq(fstat(fd, &before), 0);
+
+	/* A write accepted for the volume, queued but not yet submitted ... */
+	cr_assert_eq(kr_queue_write_fixed(rg_ring(&g_rg, RG_MAIN), g_vs.vv[a].file_slot, buf,
+					  (unsigned int)len, 8192, 0, tag),
+		     0);
+	vols_io_start(&g_vs, a);
+	/* ... when a reload removes the volume. */
+	vols_remove(&g_vs, a);
+	cr_assert_eq(vols_find(&g_vs, "alpha"), -1, "removed volumes take no new I/O");
+	cr_assert(g_vs.open[a], "file released with a request in flight");
+	cr_assert_eq(rg_files_registered(&g_rg), 2);
+	cr_assert_eq(g_rg.kr[RG_MAIN].files_used, 2);
+	cr_assert_neq(fcntl(fd, F_GETFD), -1, "backing fd closed with a request in flight");
+
+	for (round = 0; round < 50 && !n; round++) {
+		rg_wait(&g_rg, true, 100 * 1000000ull);
+		n = rg_reap(&g_rg, c, 4);
+	}
+	cr_assert_eq(n, 1);
+	cr_assert_eq(c[0].tag, tag);
+	cr_assert_eq(c[0].res, (int32_t)len, "queued write completed with %d", c[0].res);
+
+	vols_io_done(&g_vs, a);
+	cr_assert_not(g_vs.open[a], "still held after its last request");
+	cr_assert_eq(rg_files_registered(&g_rg), 1);
+	cr_assert(fcntl(fd, F_GETFD) == -1 ||
+		      (fstat(fd, &after) == 0 &&
+		       (after.st_ino != before.st_ino || after.st_dev != before.st_dev)),
+		  "backing fd still open after release");
+
+	/* The write reached the file. */
+	snprintf(path, sizeof(path), "%s/alpha.img", g_dir);
+	file = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(file, 0);
+	cr_assert_eq(pread(file, back, sizeof(back), 8192), (ssize_t)sizeof(back));
+	cr_assert_eq(memcmp(back, buf, sizeof(back)), 0);
+	close(file);
+	cr_assert_eq(rg_buf_clear(&g_rg, 0), 0);
+	munmap(buf, len);
+}
+
+Test(vols, io_done_counts_and_never_releases_a_live_volume)
+{
+	uint32_t a = add("alpha");
+
+	vols_io_start(&g_vs, a);
+	vols_io_start(&g_vs, a);
+	cr_assert_eq(g_vs.inflight[a], 2);
+	vols_io_done(&g_vs, a);
+	vols_io_done(&g_vs, a);
+	vols_io_done(&g_vs, a); /* one too many: no wrap */
+	cr_assert_eq(g_vs.inflight[a], 0);
+	cr_assert(g_vs.open[a]);
+	cr_assert_eq(rg_files_registered(&g_rg), 2);
+	/* Indices past the table are ignored. */
+	vols_io_start(&g_vs, 7);
+	vols_io_done(&g_vs, 7);
+	vols_io_done(&g_vs, UINT32_MAX);
+	cr_assert_eq(vols_find(&g_vs, "alpha"), 0);
+}
+
+Test(vols, failed_add_registers_nothing)
+{
+	struct cfg_volume cv = file_volume("ghost");
+	int fds = ut_count_fds();
+
+	cv.create_size = 0; /* and the file does not exist */
+	cr_assert_lt(vols_add(&g_vs, &cv, g_dir, 0), 0);
+	cr_assert_eq(g_vs.live, 0);
+	cr_assert_eq(g_vs.n, 0);
+	cr_assert_eq(rg_files_registered(&g_rg), 1);
+	cr_assert_eq(vols_find(&g_vs, "ghost"), -1);
+	cr_assert_eq(ut_count_fds(), fds);
+}
+
+Test(vols, install_past_the_table_is_refused_and_closes_the_volume)
+{
+	struct cfg_volume cv = file_volume("alpha");
+	char err[PATH_MAX + 256];
+	struct vol v;
+	int fds = ut_count_fds(), ret;
+
+	memset(&v, 0, sizeof(v));
+	v.fd = v.ng_fd = -1;
+	ret = vol_open(&cv, g_dir, &v, err, sizeof(err));
+	cr_assert_eq(ret, 0, "vol_open: %s", err);
+	cr_assert_eq(vols_install(&g_vs, &v, VOLS_MAX), -ENOSPC);
+	cr_assert_eq(ut_count_fds(), fds, "the refused volume's fd leaked");
+	cr_assert_eq(g_vs.live, 0);
+}
