@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-tree: what a newcomer meets before running anything. The docs and
+ * the shipped config cite files that exist.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char g_out[65536];
+
+/*
+ * Run the shell command made from @fmt with stdout and stderr into g_out
+ * (NUL-terminated, truncated to its size). Returns the exit status, or
+ * 128 + signal.
+ */
+__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	size_t n;
+	FILE *p;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p, "popen %s", cmd);
+	n = fread(g_out, 1, sizeof(g_out) - 1, p);
+	g_out[n] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static char g_tmp[64];
+
+static void tmp_setup(void)
+{
+	snprintf(g_tmp, sizeof(g_tmp), "/var/tmp/ringd-tree.XXXXXX");
+	cr_assert_not_null(mkdtemp(g_tmp));
+}
+
+static void tmp_teardown(void)
+{
+	cr_assert_eq(sh("rm -rf '%s'", g_tmp), 0);
+}
+
+static void write_file(const char *dir, const char *name, const char *body)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "we");
+	cr_assert_not_null(f, "%s", path);
+	fputs(body, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+Test(docs, readme_and_config_cite_existing_files)
+{
+	int st = sh("%s/tests/tree/check-citations.sh %s 2>&1", SRCDIR, SRCDIR);
+
+	cr_assert_eq(st, 0, "cited files that are not in the repository:\n%s", g_out);
+}
+
+/* The checker itself: a citation of a missing file fails the check. */
+Test(docs, citation_check_names_missing_files, .init = tmp_setup, .fini = tmp_teardown)
+{
+	int st;
+
+	cr_assert_eq(sh("mkdir -p %s/daemon %s/tests %s/config && touch %s/daemon/real.c "
+			"%s/tests/run.sh",
+			g_tmp, g_tmp, g_tmp, g_tmp, g_tmp),
+		     0);
+	write_file(g_tmp, "README.md",
+		   "# x\nSee `HOSTILE.md` and daemon/gone.c, `tests/run.sh`, `real.c`,\n"
+		   "`/etc/ringd/ringd.conf`, read/write, `build/daemon/ringd`, test/typo.sh.\n");
+	write_file(g_tmp, "config/ringd.conf", "# see README-performance.md.\n");
+	st = sh("%s/tests/tree/check-citations.sh %s 2>&1", SRCDIR, g_tmp);
+	cr_assert_eq(st, 1, "exit %d:\n%s", st, g_out);
+	cr_assert(strstr(g_out, "README.md:2: HOSTILE.md does not exist"), "%s", g_out);
+	cr_assert(strstr(g_out, "README.md:2: daemon/gone.c does not exist"), "%s", g_out);
+	cr_assert(strstr(g_out, "README.md:3: test/typo.sh does not exist"), "%s", g_out);
+	cr_assert(strstr(g_out, "config/ringd.conf:1: README-performance.md does not exist"), "%s",
+		  g_out);
+	/* Existing files, system paths, prose and build outputs pass. */
+	cr_assert_null(strstr(g_out, "tests/run.sh"), "%s", g_out);
+	cr_assert_null(strstr(g_out, "real.c"), "%s", g_out);
+	cr_assert_null(strstr(g_out, "/etc/"), "%s", g_out);
+	cr_assert_null(strstr(g_out, "read/write"), "%s", g_out);
+	cr_assert_null(strstr(g_out, "build/"), "%s", g_out);
+}
