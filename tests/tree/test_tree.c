@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test-tree: what a newcomer meets before running anything. The docs and
- * the shipped config cite files that exist.
+ * the shipped config cite files that exist; `meson install` puts the config
+ * where the daemon and the units read it and the units name man pages.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -97,4 +98,90 @@ Test(docs, citation_check_names_missing_files, .init = tmp_setup, .fini = tmp_te
 	cr_assert_null(strstr(g_out, "/etc/"), "%s", g_out);
 	cr_assert_null(strstr(g_out, "read/write"), "%s", g_out);
 	cr_assert_null(strstr(g_out, "build/"), "%s", g_out);
+}
+
+/* meson install into @destdir (the build is complete: make test built it). */
+static void install_into(const char *destdir)
+{
+	/* One install at a time per build directory (tests run in parallel). */
+	int st =
+	    sh("flock %s/meson-private %s install -C %s --no-rebuild --quiet --destdir %s 2>&1",
+	       BUILD_ROOT, MESON_BIN, BUILD_ROOT, destdir);
+
+	cr_assert_eq(st, 0, "meson install: exit %d:\n%s", st, g_out);
+}
+
+/* Contents of the installed file @rel under g_tmp, or NULL. */
+static char *installed(const char *rel)
+{
+	char *path, *buf;
+	FILE *f;
+	long n;
+
+	cr_assert_gt(asprintf(&path, "%s%s", g_tmp, rel), 0);
+	f = fopen(path, "re");
+	free(path);
+	if (!f)
+		return NULL;
+	cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	cr_assert_not_null(buf);
+	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * The daemon's default config (`ringd --help`), the file `meson install`
+ * writes and the file both units run the daemon on are one path.
+ */
+Test(install, config_is_where_daemon_and_units_read_it, .init = tmp_setup, .fini = tmp_teardown)
+{
+	char conf[256], want[512], *def, *end, *unit;
+
+	cr_assert_eq(sh("%s --help", RINGD_BIN), 0, "%s", g_out);
+	def = strstr(g_out, "(default ");
+	cr_assert_not_null(def, "ringd --help names no default config:\n%s", g_out);
+	def += strlen("(default ");
+	end = strchr(def, ')');
+	cr_assert_not_null(end);
+	*end = '\0';
+	snprintf(conf, sizeof(conf), "%s", def);
+
+	install_into(g_tmp);
+	cr_assert_eq(sh("cmp %s/config/ringd.conf %s%s 2>&1", SRCDIR, g_tmp, conf), 0,
+		     "meson install did not put config/ringd.conf at the daemon's default %s: "
+		     "%s",
+		     conf, g_out);
+
+	cr_assert_eq(sh("cd %s && find . -name ringd.service | sed 's|^\\.||'", g_tmp), 0);
+	cr_assert_neq(g_out[0], '\0', "no ringd.service installed");
+	*strchrnul(g_out, '\n') = '\0';
+	unit = installed(g_out);
+	cr_assert_not_null(unit, "%s", g_out);
+	snprintf(want, sizeof(want), "/ringd --check-config %s\n", conf);
+	cr_assert(strstr(unit, want), "ExecStartPre= does not check %s:\n%s", conf, unit);
+	snprintf(want, sizeof(want), "/ringd -c %s\n", conf);
+	cr_assert(strstr(unit, want), "ExecStart= does not run on %s:\n%s", conf, unit);
+	free(unit);
+}
+
+/* Documentation= in both installed units: the man pages, no placeholder. */
+Test(install, units_document_the_man_pages, .init = tmp_setup, .fini = tmp_teardown)
+{
+	const char *units[] = { "ringd.service", "ringd.socket" };
+	unsigned int i;
+
+	install_into(g_tmp);
+	for (i = 0; i < 2; i++) {
+		cr_assert_eq(sh("cd %s && find . -name %s | sed 's|^\\.||'", g_tmp, units[i]), 0);
+		cr_assert_neq(g_out[0], '\0', "%s not installed", units[i]);
+		*strchrnul(g_out, '\n') = '\0';
+		cr_assert_eq(sh("grep '^Documentation=' %s%s", g_tmp, g_out), 0,
+			     "%s has no Documentation=", units[i]);
+		cr_assert_str_eq(g_out, "Documentation=man:ringd(8) man:ringd.conf(5)\n", "%s: %s",
+				 units[i], g_out);
+	}
 }
