@@ -2,7 +2,9 @@
 /*
  * test-tree: what a newcomer meets before running anything. The docs and
  * the shipped config cite files that exist; `meson install` puts the config
- * where the daemon and the units read it and the units name man pages.
+ * where the daemon and the units read it and the units name man pages; the
+ * bash completion of ringd-io is installed where bash-completion finds it,
+ * and completes what `ringd-io -h` offers.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -10,16 +12,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#define COMPLETION_SRC SRCDIR "/client-lib/tools/ringd-io.bash-completion"
+#define COMPLETE_SH    "bash --norc --noprofile " SRCDIR "/tests/tree/complete.sh"
 
 static char g_out[65536];
 
 /*
- * Run the shell command made from @fmt with stdout and stderr into g_out
- * (NUL-terminated, truncated to its size). Returns the exit status, or
- * 128 + signal.
+ * Run the shell command made from @fmt with its stdout into g_out
+ * (NUL-terminated, truncated to its size; add 2>&1 for stderr). Returns
+ * the exit status, or 128 + signal.
  */
 __attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
 {
@@ -184,4 +188,66 @@ Test(install, units_document_the_man_pages, .init = tmp_setup, .fini = tmp_teard
 		cr_assert_str_eq(g_out, "Documentation=man:ringd(8) man:ringd.conf(5)\n", "%s: %s",
 				 units[i], g_out);
 	}
+}
+
+/* Installed under the name bash-completion loads on demand (the command's). */
+Test(install, ringd_io_completion_is_where_bash_completion_looks, .init = tmp_setup,
+     .fini = tmp_teardown)
+{
+	int st;
+
+	install_into(g_tmp);
+	st = sh("cmp %s %s%s/ringd-io 2>&1", COMPLETION_SRC, g_tmp, BASH_COMPLETION_DIR);
+	cr_assert_eq(st, 0, "no ringd-io completion in %s: %s", BASH_COMPLETION_DIR, g_out);
+	st = sh("bash --norc --noprofile -c '. %s%s/ringd-io && complete -p ringd-io' 2>&1", g_tmp,
+		BASH_COMPLETION_DIR);
+	cr_assert_eq(st, 0, "%s", g_out);
+	cr_assert_str_eq(g_out, "complete -F _ringd_io ringd-io\n");
+}
+
+/* COMPREPLY for the command line @words (the last one is completed). */
+static const char *complete(const char *words)
+{
+	int st = sh("%s %s ringd-io %s 2>&1", COMPLETE_SH, COMPLETION_SRC, words);
+
+	cr_assert_eq(st, 0, "complete.sh: exit %d: %s", st, g_out);
+	return g_out;
+}
+
+Test(completion, ringd_io_completes_a_partial_command)
+{
+	cr_assert_str_eq(complete("re"), "read\n");
+	cr_assert_str_eq(complete("st"), "stats\n");
+	cr_assert_str_eq(complete("i"), "info\n");
+	cr_assert_str_eq(complete("-s /run/ringd/ringd.sock w"), "write\n");
+	cr_assert_str_eq(complete("-"), "-s\n-h\n");
+	/* VOLUME and the numbers are not completed (no file names either). */
+	cr_assert_str_eq(complete("read d"), "");
+	cr_assert_str_eq(complete("write demo ''"), "");
+}
+
+/* Every command of `ringd-io -h`, and nothing else, for an empty word. */
+Test(completion, ringd_io_offers_the_commands_of_its_usage)
+{
+	char *want;
+
+	cr_assert_eq(sh("%s -h | sed -nE 's/.*ringd-io \\[-s SOCKET\\] ([a-z]+).*/\\1/p' | sort",
+			RINGD_IO_BIN),
+		     0);
+	cr_assert_neq(g_out[0], '\0', "no commands in ringd-io -h");
+	want = strdup(g_out);
+	cr_assert_not_null(want);
+	cr_assert_eq(sh("%s %s ringd-io '' | sort", COMPLETE_SH, COMPLETION_SRC), 0);
+	cr_assert_str_eq(g_out, want);
+	free(want);
+}
+
+Test(completion, ringd_io_completes_the_socket_path, .init = tmp_setup, .fini = tmp_teardown)
+{
+	char words[256], want[256];
+
+	write_file(g_tmp, "ringd.sock", "");
+	snprintf(words, sizeof(words), "-s %s/ringd.s", g_tmp);
+	snprintf(want, sizeof(want), "%s/ringd.sock\n", g_tmp);
+	cr_assert_str_eq(complete(words), want);
 }
