@@ -36,8 +36,10 @@ $(ASAN_BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
+# CXX here too: a build directory set up before the C++ client existed
+# picks clang++ (not g++) when ninja regenerates it.
 build-asan: deps $(ASAN_BUILD)/build.ninja
-	ninja -C $(ASAN_BUILD)
+	CXX=clang++ ninja -C $(ASAN_BUILD)
 
 run: build
 	./$(BUILD)/daemon/ringd -c $(CONFIG)
