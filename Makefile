@@ -7,7 +7,7 @@ CONFIG     ?= config/ringd.conf
 MESON_OPTS ?= -Dwerror=true
 
 # Debian packages the build, the tests and the tools need.
-DEPS = meson ninja-build pkg-config gcc clang \
+DEPS = meson ninja-build pkg-config gcc g++ clang \
        liburing-dev libnvme-dev libjson-c-dev libsystemd-dev \
        libprotobuf-c-dev protobuf-c-compiler libinih-dev libcriterion-dev \
        util-linux systemd fio gnuplot-nox dpkg-dev \
@@ -31,13 +31,15 @@ $(BUILD)/build.ninja:
 	meson setup $(BUILD) $(MESON_OPTS)
 
 $(ASAN_BUILD)/build.ninja:
-	CC=clang meson setup $(ASAN_BUILD) $(MESON_OPTS) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+	CC=clang CXX=clang++ meson setup $(ASAN_BUILD) $(MESON_OPTS) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
+# CXX here too: a build directory set up before the C++ client existed
+# picks clang++ (not g++) when ninja regenerates it.
 build-asan: deps $(ASAN_BUILD)/build.ninja
-	ninja -C $(ASAN_BUILD)
+	CXX=clang++ ninja -C $(ASAN_BUILD)
 
 run: build
 	./$(BUILD)/daemon/ringd -c $(CONFIG)
@@ -71,10 +73,10 @@ test-vm: build
 	./$(BUILD)/tests/test-vm --verbose=0
 
 format:
-	git ls-files '*.c' '*.h' | xargs clang-format -i
+	git ls-files '*.c' '*.h' '*.cc' | xargs clang-format -i
 
 check-format:
-	git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+	git ls-files '*.c' '*.h' '*.cc' | xargs clang-format --dry-run --Werror
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

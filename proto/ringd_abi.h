@@ -24,6 +24,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * C11 and C++11 alike: the header is installed with <ringd.h>, and C++
+ * clients include it too. The layout is the same under both (asserted
+ * below, in either language); the index helpers use the GCC/Clang
+ * __atomic builtins, which both compilers accept on plain integers.
+ */
+#ifdef __cplusplus
+#if __cplusplus < 201103L
+#error "<ringd.h> needs C++11 or later (static_assert, alignas)"
+#endif
+#define RINGD_ALIGNAS(n) alignas(n)
+extern "C" {
+#else
+#define RINGD_ALIGNAS(n) _Alignas(n)
+#endif
+
 #define RINGD_ABI_VERSION 1u
 #define RINGD_SHM_MAGIC	  0x474e4952u /* "RING" */
 
@@ -113,14 +129,14 @@ struct ringd_shm_hdr {
 	uint32_t broken_reason; /* enum ringd_broken, daemon writes */
 	uint32_t resv0[5];
 	/* Line 1: client writes. */
-	_Alignas(RINGD_CACHELINE) uint32_t sq_tail;
+	RINGD_ALIGNAS(RINGD_CACHELINE) uint32_t sq_tail;
 	/* Line 2: daemon writes. */
-	_Alignas(RINGD_CACHELINE) uint32_t sq_head;
+	RINGD_ALIGNAS(RINGD_CACHELINE) uint32_t sq_head;
 	uint32_t sq_flags;
 	/* Line 3: daemon writes. */
-	_Alignas(RINGD_CACHELINE) uint32_t cq_tail;
+	RINGD_ALIGNAS(RINGD_CACHELINE) uint32_t cq_tail;
 	/* Line 4: client writes. */
-	_Alignas(RINGD_CACHELINE) uint32_t cq_head;
+	RINGD_ALIGNAS(RINGD_CACHELINE) uint32_t cq_head;
 	uint32_t cq_flags;
 	uint8_t resv1[RINGD_CACHELINE - 8];
 };
@@ -177,5 +193,9 @@ static inline void ringd_smp_mb(void)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* RINGD_ABI_H */

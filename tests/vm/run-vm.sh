@@ -18,7 +18,9 @@
 #   --file HOST[:GUEST]    copy HOST into the guest at GUEST (default: same
 #                          path).  ELF files get their ldd libraries and the
 #                          dynamic loader copied too.  Directories are copied
-#                          recursively.  Repeatable.
+#                          recursively.  Repeatable.  Paths under /tmp and
+#                          /run (a clone in /tmp) survive the guest's tmpfs
+#                          mounts there; /proc, /sys and /dev are refused.
 #   --env NAME=VALUE       set an environment variable for COMMAND (repeatable)
 #   --module 'NAME [PARAM=V...]'  load an extra kernel module (repeatable)
 #   --timeout SEC          kill the VM after SEC seconds (default 300)
@@ -31,7 +33,7 @@
 #   --keep                 keep the build directory (initramfs, console.log)
 #
 # Guest environment: busybox (all applets) + the --file's; /proc /sys /dev
-# (devtmpfs) /tmp /run mounted; nvme0 = serial ringdvm0001 = /dev/nvme0n1 and
+# (devtmpfs) /tmp /run mounted (tmpfs, holding the --file's placed there); nvme0 = serial ringdvm0001 = /dev/nvme0n1 and
 # /dev/ng0n1 (char, passthrough); COMMAND runs via /bin/sh from cwd / with
 # stdin </dev/null and stdout/stderr on the serial console.
 #
@@ -238,6 +240,15 @@ for spec in "${files[@]+"${files[@]}"}"; do
         /*) ;;
         *) if [ "$gdst" = "$hsrc" ]; then gdst=$(readlink -f "$hsrc"); else gdst=/$gdst; fi ;;
     esac
+    # The guest mounts proc, sysfs and devtmpfs over these: a file placed
+    # there would vanish before COMMAND runs. (/tmp and /run are kept: the
+    # init copies them onto its tmpfs mounts.)
+    case $gdst/ in
+        /proc/*|/sys/*|/dev/*)
+            top=${gdst#/}; top=/${top%%/*}
+            die "--file $spec: the guest mounts its own $top over $gdst; pick another GUEST path (--file HOST:/opt/NAME)" ;;
+    esac
+    printf '%s\n' "$gdst" >> "$ROOT/ringd/files"
     if [ -d "$hsrc" ]; then
         mkdir -p "$ROOT$gdst"
         cp -aL "$hsrc/." "$ROOT$gdst/"
@@ -315,8 +326,24 @@ mount -t proc proc /proc || fail "mount /proc"
 mount -t sysfs sysfs /sys || fail "mount /sys"
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts 2>/dev/null
-mount -t tmpfs -o mode=1777 tmpfs /tmp || fail "mount /tmp"
-mount -t tmpfs -o mode=0755 tmpfs /run || fail "mount /run"
+# /tmp and /run get their own tmpfs, as on a real system. run-vm.sh puts
+# each --file at its host path, and a build under /tmp (a clone in /tmp) puts
+# binaries and libraries there: move what the initramfs holds there onto
+# the new mount instead of hiding it.
+mount_keep() {  # mount_keep DIR MODE
+    _old=
+    if [ -n "$(ls -A "$1")" ]; then
+        _old=/.initramfs-${1#/}
+        mv "$1" "$_old" && mkdir -m "$2" "$1" || fail "move $1 aside"
+    fi
+    mount -t tmpfs -o mode="$2" tmpfs "$1" || fail "mount $1"
+    if [ -n "$_old" ]; then
+        cp -a "$_old/." "$1/" || fail "copy the initramfs's $1 onto its tmpfs"
+        rm -rf "$_old"
+    fi
+}
+mount_keep /tmp 1777
+mount_keep /run 0755
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm 2>/dev/null
 [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 [ -e /dev/stdin ] || { ln -s /proc/self/fd/0 /dev/stdin; ln -s /proc/self/fd/1 /dev/stdout; ln -s /proc/self/fd/2 /dev/stderr; }
@@ -353,6 +380,14 @@ for m in $MODULES; do
     insmod /lib/modules/ringd/$m.ko $params || fail "insmod $m $params"
     [ "$m" = nvme ] && bind_nvme
 done
+
+# Every --file must be where the command expects it; say which is not
+# (rather than the command's own "not found").
+if [ -f /ringd/files ]; then
+    while IFS= read -r f; do
+        [ -e "$f" ] || fail "--file $f is missing in the guest (hidden by a mount?)"
+    done < /ringd/files
+fi
 
 log "running command"
 /bin/sh /ringd/cmd.sh </dev/null
