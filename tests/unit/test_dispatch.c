@@ -53,9 +53,9 @@ static struct sess *client(int *peer, int *handle)
 static void setup(void)
 {
 	ut_stack_up(&g_s, NULL, g_sections);
-	cr_assert_eq(
-	    disp_init(&g_d, &g_s.cfg, &g_s.st, &g_s.rq, &g_s.rg, &g_s.vols, &g_s.jr, &g_s.use,
-		      &g_s.qos), 0);
+	cr_assert_eq(disp_init(&g_d, &g_s.cfg, &g_s.st, &g_s.rq, &g_s.rg, &g_s.vols, &g_s.jr,
+			       &g_s.use, &g_s.qos),
+		     0);
 	g_se = client(&g_peer, &g_handle);
 	g_tail = 0;
 }

@@ -52,9 +52,8 @@ static void reload_setup(void)
 	int ret;
 
 	stack_up();
-	ret =
-	    rl_init(&g_rl, &g_s.cfg, &g_s.st, &g_s.vols, &g_s.jr, &g_s.rg, &g_s.qos,
-		    srv_tag(TAG_RELOAD, 0));
+	ret = rl_init(&g_rl, &g_s.cfg, &g_s.st, &g_s.vols, &g_s.jr, &g_s.rg, &g_s.qos,
+		      srv_tag(TAG_RELOAD, 0));
 	cr_assert_eq(ret, 0, "rl_init: %s", strerror(-ret));
 	g_rl_up = true;
 }
