@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: run the direct-io_uring vs ringd comparison matrix on this
 # machine and write tests/bench/results/ (JSON per run, results.tsv,
-# gnuplot PNG+SVG plots, summary.md).
+# gnuplot PNG+SVG plots, summary.md), then the QoS section (run-qos.sh).
 #
 #   tests/bench/run-bench.sh BUILD_DIR [RESULTS_DIR]
 #
@@ -178,4 +178,11 @@ ended=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 "$src/tests/bench/report.sh" "$out" "$started" "$ended" "$load_before" "$load_after" "$rt" \
 	"$repeat"
+
+# Per-tenant QoS (its own daemons, pinned the same way).
+kill -TERM "$daemon_pid" 2>/dev/null || true
+wait "$daemon_pid" 2>/dev/null || true
+daemon_pid=
+"$src/tests/bench/run-qos.sh" "$build" "$out"
+cat "$out/qos.md" >>"$out/summary.md"
 echo "run-bench: results in $out (summary.md)"
