@@ -110,13 +110,28 @@ client() {
 		taskset -c "$ccpu" "$bench" --engine ringd --volume bench \
 		--socket "$work/ringd.sock" --quiet --label "$name" --summary "$work/res/$name.tsv" \
 		--series "$work/res/$name.series" --interval 200 "$@" &
+	clients+=($!)
 }
+# Wait for the clients started since the last call (not for the daemon).
+wait_clients() {
+	local rc=0 p
+
+	for p in "${clients[@]}"; do
+		wait "$p" || rc=$?
+	done
+	clients=()
+	[ "$rc" = 0 ] || { echo "run-qos: a client failed ($rc)" >&2; cat "$work/ringd.log" >&2; exit 1; }
+}
+clients=()
 # field NAME COLUMN of a client's summary line.
 field() {
 	cut -f"$2" "$work/res/$1.tsv"
 }
 calc() {
 	awk "BEGIN { printf \"%.4g\", $1 }"
+}
+num() {
+	awk "BEGIN { printf \"%.0f\", $1 }"
 }
 yesno() {
 	awk "BEGIN { print ($1) ? \"yes\" : \"**no**\" }"
@@ -134,7 +149,7 @@ echo "run-qos: weights 100:300, QD 64 4K reads each"
 daemon "" "qos_weight = 100" "qos_weight = 300"
 client w100 $UA $rd --bs 4K --qd 64
 client w300 $UB $rd --bs 4K --qd 64
-wait %1 %2 2>/dev/null || wait
+wait_clients
 w_a=$(field w100 8) w_b=$(field w300 8)
 w_ratio=$(calc "$w_b / $w_a")
 record weights_ratio "$w_ratio" "3 +-10%" "$(yesno "$w_ratio >= 2.7 && $w_ratio <= 3.3")"
@@ -145,7 +160,7 @@ echo "run-qos: 8 sessions against 1, equal weights"
 daemon "" "" ""
 client s8 $UA $rd --bs 4K --qd 32 --procs 8
 client s1 $UB $rd --bs 4K --qd 64
-wait
+wait_clients
 s_a=$(field s8 8) s_b=$(field s1 8)
 s_ratio=$(calc "$s_a / $s_b")
 record sessions_ratio "$s_ratio" "1 +-10%" "$(yesno "$s_ratio >= 0.9 && $s_ratio <= 1.1")"
@@ -156,7 +171,7 @@ echo "run-qos: qos_limit_iops = 20000"
 daemon "" "qos_limit_iops = 20000
 qos_burst = 0" ""
 client lim_iops $UA $rd --bs 4K --qd 32
-wait
+wait_clients
 l_iops=$(field lim_iops 8)
 record limit_iops "$l_iops" "20000 +-3%" "$(yesno "$l_iops >= 19400 && $l_iops <= 20600")"
 
@@ -164,7 +179,7 @@ echo "run-qos: qos_limit_bw = 50M, 64K reads"
 daemon "" "qos_limit_bw = 50M
 qos_burst = 0" ""
 client lim_bw $UA $rd --bs 64K --qd 16
-wait
+wait_clients
 l_bw=$(calc "$(field lim_bw 8) * 65536 / 1048576")
 record limit_bw_mib "$l_bw" "50 +-3%" "$(yesno "$l_bw >= 48.5 && $l_bw <= 51.5")"
 
@@ -172,7 +187,7 @@ echo "run-qos: qos_reserve_iops = 100000 against a tenant of weight 1000"
 daemon "" "qos_reserve_iops = 100000" "qos_weight = 1000"
 client resv $UA $rd --bs 4K --qd 64
 client heavy $UB $rd --bs 4K --qd 64
-wait
+wait_clients
 r_got=$(field resv 8) r_other=$(field heavy 8)
 r_share=$(calc "$r_got / 100000")
 record reservation_share "$r_share" ">= 0.95" "$(yesno "$r_share >= 0.95")"
@@ -182,7 +197,7 @@ for mode in on off; do
 	daemon "qos = $mode" "" ""
 	client "qd1_$mode" $UA $rd --bs 4K --qd 1
 	client "qd256_$mode" $UB $rd --bs 4K --qd 256 --no-lat
-	wait
+	wait_clients
 done
 p50_on=$(field qd1_on 10) p99_on=$(field qd1_on 11)
 p50_off=$(field qd1_off 10) p99_off=$(field qd1_off 11)
@@ -201,7 +216,7 @@ qos_limit_bw = 1000G" ""
 			daemon "qos = off" "" ""
 		fi
 		client "cost_${mode}_$i" $UA $rd --bs 4K --qd 32
-		wait
+		wait_clients
 		v=$(field "cost_${mode}_$i" 8)
 		if [ $mode = on ]; then
 			best_on=$(awk "BEGIN { print ($v > $best_on) ? $v : $best_on }")
@@ -241,13 +256,13 @@ average before $load_before, after $load_after.
 
 | point | measured | target | met |
 |---|---|---|---|
-| weights 100:300, both QD 64: share ratio | $w_ratio ($(calc "$w_a") vs $(calc "$w_b") IOPS) | 3 ± 10 % | $(yesno "$w_ratio >= 2.7 && $w_ratio <= 3.3") |
-| 8 sessions (QD 32 each) vs 1 session (QD 64), equal weights: ratio | $s_ratio ($(calc "$s_a") vs $(calc "$s_b") IOPS) | 1 ± 10 % | $(yesno "$s_ratio >= 0.9 && $s_ratio <= 1.1") |
+| weights 100:300, both QD 64: share ratio | $w_ratio ($(num "$w_a") vs $(num "$w_b") IOPS) | 3 ± 10 % | $(yesno "$w_ratio >= 2.7 && $w_ratio <= 3.3") |
+| 8 sessions (QD 32 each) vs 1 session (QD 64), equal weights: ratio | $s_ratio ($(num "$s_a") vs $(num "$s_b") IOPS) | 1 ± 10 % | $(yesno "$s_ratio >= 0.9 && $s_ratio <= 1.1") |
 | \`qos_limit_iops = 20000\` (burst 0): IOPS | $l_iops | 20000 ± 3 % | $(yesno "$l_iops >= 19400 && $l_iops <= 20600") |
 | \`qos_limit_bw = 50M\`, 64 KiB reads (burst 0): MiB/s | $l_bw | 50 ± 3 % | $(yesno "$l_bw >= 48.5 && $l_bw <= 51.5") |
-| \`qos_reserve_iops = 100000\` (weight 100) vs weight 1000, both QD 64: reserved tenant's IOPS / reservation | $r_share ($(calc "$r_got") vs $(calc "$r_other") IOPS) | ≥ 0.95 | $(yesno "$r_share >= 0.95") |
+| \`qos_reserve_iops = 100000\` (weight 100) vs weight 1000, both QD 64: reserved tenant's IOPS / reservation | $r_share ($(num "$r_got") vs $(num "$r_other") IOPS) | ≥ 0.95 | $(yesno "$r_share >= 0.95") |
 | QD 1 tenant next to a QD 256 tenant, equal weights: p50 / p99 latency (µs), QoS on | $p50_on / $p99_on | (QoS off: $p50_off / $p99_off) | - |
-| cost: one tenant with QoS keys set but not binding / \`qos = off\`, QD 32, best of 3 | $c_ratio ($(calc "$best_on") vs $(calc "$best_off") IOPS) | ≥ 0.97 | $(yesno "$c_ratio >= 0.97") |
+| cost: one tenant with QoS keys set but not binding / \`qos = off\`, QD 32, best of 3 | $c_ratio ($(num "$best_on") vs $(num "$best_off") IOPS) | ≥ 0.97 | $(yesno "$c_ratio >= 0.97") |
 
 ![per-tenant throughput](qos_share.png)
 EOF
