@@ -957,3 +957,25 @@ int hs_count_maps(pid_t pid, const char *needle, uint64_t *bytes)
 	fclose(f);
 	return n;
 }
+
+uint32_t hs_sessions_now(const struct rt_daemon *d)
+{
+	struct rt_admin_stats st;
+
+	if (rt_admin_stats(d, &st))
+		return UINT32_MAX;
+	return st.sessions - 1;
+}
+
+int hs_stable_fd_count(pid_t pid)
+{
+	int i, n, best = rt_count_fds(pid);
+
+	for (i = 0; i < 10; i++) {
+		usleep(10000);
+		n = rt_count_fds(pid);
+		if (n < best)
+			best = n;
+	}
+	return best;
+}

@@ -186,6 +186,14 @@ int vt_stop(struct victim *v);
  * correct data. */
 void vt_finish(struct victim *v);
 
+/* Sessions of @d other than the admin connection asking (UINT32_MAX if
+ * the daemon cannot take one more connection right now). */
+uint32_t hs_sessions_now(const struct rt_daemon *d);
+
+/* The fd count of process @pid, the least of a few samples 10 ms apart
+ * (an admin connection just closed may still be counted). */
+int hs_stable_fd_count(pid_t pid);
+
 /* Fds of process @pid whose link target contains @needle. */
 int hs_count_fds_matching(pid_t pid, const char *needle);
 /* Mappings of @pid whose line contains @needle; total bytes in @bytes. */

@@ -106,34 +106,6 @@ static struct rt_admin_stats admin(void)
 	return st;
 }
 
-/* Sessions other than the admin connection asking (UINT32_MAX if the
- * daemon cannot take one more connection right now). */
-static uint32_t sessions_now(void)
-{
-	struct rt_admin_stats st;
-
-	if (rt_admin_stats(&g_d, &st))
-		return UINT32_MAX;
-	return st.sessions - 1;
-}
-
-/*
- * The daemon's fd count without the admin connection we may just have
- * closed: the least of a few samples.
- */
-static int stable_fd_count(void)
-{
-	int i, n, best = rt_count_fds(g_d.pid);
-
-	for (i = 0; i < 10; i++) {
-		usleep(10000);
-		n = rt_count_fds(g_d.pid);
-		if (n < best)
-			best = n;
-	}
-	return best;
-}
-
 /* ---------------------------------------------------------------- H1 */
 
 struct flip_arg {
@@ -904,9 +876,9 @@ HTEST(h11_killed_clients_leak_nothing)
 
 	vt_start(&g_d, &v);
 	/* Let the victim settle into its one session first. */
-	cr_assert(rt_wait_for(5000, sessions_now() == 1));
+	cr_assert(rt_wait_for(5000, hs_sessions_now(&g_d) == 1));
 	base = admin();
-	fds0 = stable_fd_count();
+	fds0 = hs_stable_fd_count(g_d.pid);
 	maps0 = hs_count_maps(g_d.pid, "ringd-session", NULL);
 	for (k = 0; k < 24; k++) {
 		pid_t pid = rt_fork_as(RT_UID_A, RT_UID_A, dying_child, &g_d);
@@ -949,8 +921,8 @@ HTEST(h12_own_fds_and_memfd_resize_are_refused)
 	snprintf(path, sizeof(path), "%s/passed-by-client", g_d.dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	cr_assert_geq(fd, 0);
-	cr_assert(rt_wait_for(5000, sessions_now() == 1));
-	fds0 = stable_fd_count();
+	cr_assert(rt_wait_for(5000, hs_sessions_now(&g_d) == 1));
+	fds0 = hs_stable_fd_count(g_d.pid);
 
 	/* An fd with an ordinary request: the connection is dropped. */
 	attach(&c, 16, 32, 256 << 10);
@@ -1032,8 +1004,8 @@ HTEST(h13_scm_rights_abuse_closes_every_fd)
 	rq.msg_case = RINGD__REQUEST__MSG_HELLO;
 	rq.hello = &hello;
 	len = ringd__request__pack(&rq, buf);
-	cr_assert(rt_wait_for(5000, sessions_now() == 1));
-	fds0 = stable_fd_count();
+	cr_assert(rt_wait_for(5000, hs_sessions_now(&g_d) == 1));
+	fds0 = hs_stable_fd_count(g_d.pid);
 	for (k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
 		/* With a Hello, with garbage, and with an empty payload. */
 		for (i = 0; i < 3; i++) {
@@ -1069,7 +1041,7 @@ HTEST(h13_scm_rights_abuse_closes_every_fd)
 	cr_assert(rt_wait_for(5000, hs_count_fds_matching(g_d.pid, "scm-target") == 0),
 		  "the daemon holds %d of the passed fds",
 		  hs_count_fds_matching(g_d.pid, "scm-target"));
-	cr_assert(rt_wait_for(5000, sessions_now() == 1));
+	cr_assert(rt_wait_for(5000, hs_sessions_now(&g_d) == 1));
 	cr_assert(rt_wait_for(5000, rt_count_fds(g_d.pid) == fds0), "daemon fds %d, base %d",
 		  rt_count_fds(g_d.pid), fds0);
 	close(fds[0]);
@@ -1245,7 +1217,7 @@ HTEST(h19_published_bytes_are_defined)
 	memset(c.data, 0xd1, c.data_size);
 	memset(c.sqes, 0xd2, 16 * sizeof(struct ringd_sqe));
 	hc_detach(&c);
-	cr_assert(rt_wait_for(5000, sessions_now() == 1));
+	cr_assert(rt_wait_for(5000, hs_sessions_now(&g_d) == 1));
 
 	/* A fresh one sees only zeros and the documented header fields. */
 	attach(&c, 16, 32, 1 * HS_MB);
@@ -1320,11 +1292,11 @@ HTEST(h20_writes_after_disconnect_are_ignored)
 
 		cr_assert_eq(one(&c, &s), 4096);
 	}
-	cr_assert(rt_wait_for(5000, sessions_now() == 2));
+	cr_assert(rt_wait_for(5000, hs_sessions_now(&g_d) == 2));
 	/* Hang up, but keep the mapping and the doorbell. */
 	close(c.sock);
 	c.sock = -1;
-	cr_assert(rt_wait_for(10000, sessions_now() == 1), "session not torn down");
+	cr_assert(rt_wait_for(10000, hs_sessions_now(&g_d) == 1), "session not torn down");
 	read_extent("shared.img", HS_HOSTILE_OFF, HS_HOSTILE_SIZE, before);
 	head = ringd_load_acquire(&c.hdr->sq_head);
 	cqt = ringd_load_acquire(&c.hdr->cq_tail);
@@ -1399,7 +1371,7 @@ HTEST(h21_quota_exhaustion_is_clean)
 		close(roots[i]);
 	for (i = 0; i < (int)HS_HOSTILE_SESSIONS; i++)
 		hc_detach(&s[i]);
-	cr_assert(rt_wait_for(5000, sessions_now() == 1));
+	cr_assert(rt_wait_for(5000, hs_sessions_now(&g_d) == 1));
 	vt_finish(&v);
 	hs_finish(&g_d);
 }

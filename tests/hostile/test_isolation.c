@@ -259,31 +259,6 @@ static int admitted(uid_t uid)
 	return ret;
 }
 
-/* Sessions other than the admin connection asking (UINT32_MAX on error). */
-static uint32_t sessions_now(void)
-{
-	struct rt_admin_stats st;
-
-	if (rt_admin_stats(&g_d, &st))
-		return UINT32_MAX;
-	return st.sessions - 1;
-}
-
-/* The daemon's fd count: the least of a few samples (an admin
- * connection just closed may still be counted). */
-static int stable_fd_count(void)
-{
-	int i, n, best = rt_count_fds(g_d.pid);
-
-	for (i = 0; i < 10; i++) {
-		usleep(10000);
-		n = rt_count_fds(g_d.pid);
-		if (n < best)
-			best = n;
-	}
-	return best;
-}
-
 /*
  * Stop the victim, print its worst latency and (if @ctl_worst >= 0) the
  * worst tenant control call measured during the attack, then assert both
@@ -580,7 +555,7 @@ ITEST(h26_garbage_packets_with_fd_floods)
 	int fds0, target, worst;
 
 	iso_start(hs_config("30s"));
-	fds0 = stable_fd_count();
+	fds0 = hs_stable_fd_count(g_d.pid);
 	vt_start_timed(&g_d, &v);
 	snprintf(path, sizeof(path), "%s/iso-scm-target", g_d.dir);
 	target = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -600,7 +575,8 @@ ITEST(h26_garbage_packets_with_fd_floods)
 	cr_assert(rt_wait_for(10000, hs_count_fds_matching(g_d.pid, "iso-scm-target") == 0),
 		  "the daemon still holds %d of the passed fds",
 		  hs_count_fds_matching(g_d.pid, "iso-scm-target"));
-	cr_assert(rt_wait_for(10000, sessions_now() == 0), "%u sessions left", sessions_now());
+	cr_assert(rt_wait_for(10000, hs_sessions_now(&g_d) == 0), "%u sessions left",
+		  hs_sessions_now(&g_d));
 	cr_assert(rt_wait_for(10000, rt_count_fds(g_d.pid) == fds0),
 		  "daemon fds %d, %d before the flood and the victim", rt_count_fds(g_d.pid), fds0);
 	hs_finish(&g_d);
@@ -824,8 +800,8 @@ ITEST(h28_emfile_on_accept_serves_queued_clients)
 
 	iso_start(hs_config("30s"));
 	vt_start_timed(&g_d, &v);
-	cr_assert(rt_wait_for(5000, sessions_now() == 1));
-	stable_fd_count();
+	cr_assert(rt_wait_for(5000, hs_sessions_now(&g_d) == 1));
+	hs_stable_fd_count(g_d.pid);
 	cr_assert_geq(fds_below(g_d.pid, INT32_MAX, &maxfd), 0);
 	limit = maxfd + 1 + ISO_EMFILE_HEADROOM;
 	cr_assert_eq(prlimit(g_d.pid, RLIMIT_NOFILE, NULL, &old), 0);
@@ -1060,8 +1036,8 @@ static void check_victim_quota(unsigned int held, const char *when)
 		     when, ISO_VICTIM_MAX, held, n);
 	cr_assert_eq(refused, -EDQUOT, "%s: the next victim session got %s, not EDQUOT", when,
 		     strerror(-refused));
-	cr_assert(rt_wait_for(5000, sessions_now() == held), "%s: %u sessions, expected %u", when,
-		  sessions_now(), held);
+	cr_assert(rt_wait_for(5000, hs_sessions_now(&g_d) == held), "%s: %u sessions, expected %u",
+		  when, hs_sessions_now(&g_d), held);
 }
 
 /* Attach @n sessions as @uid, each with @ios 4 KiB I/Os on "hostile" in
@@ -1128,10 +1104,11 @@ ITEST(h30_tenant_removal_races_session_close)
 		daemon_alive(when);
 		cr_assert_eq(ret, -EACCES, "%s: uid %u is still admitted (%s)", when,
 			     (unsigned int)uid, strerror(-ret));
-		rt_wait_for(5000, !daemon_running() || sessions_now() == 1 + ISO_VICTIM_HELD);
+		rt_wait_for(5000,
+			    !daemon_running() || hs_sessions_now(&g_d) == 1 + ISO_VICTIM_HELD);
 		daemon_alive(when);
-		cr_assert_eq(sessions_now(), 1 + ISO_VICTIM_HELD, "%s: %u sessions", when,
-			     sessions_now());
+		cr_assert_eq(hs_sessions_now(&g_d), 1 + ISO_VICTIM_HELD, "%s: %u sessions", when,
+			     hs_sessions_now(&g_d));
 		check_victim_quota(1 + ISO_VICTIM_HELD, when);
 
 		reload_to(full);
@@ -1146,7 +1123,7 @@ ITEST(h30_tenant_removal_races_session_close)
 		}
 	}
 	measured_done(&v, worst);
-	cr_assert(rt_wait_for(5000, sessions_now() == ISO_VICTIM_HELD));
+	cr_assert(rt_wait_for(5000, hs_sessions_now(&g_d) == ISO_VICTIM_HELD));
 	check_victim_quota(ISO_VICTIM_HELD, "after the removals");
 	for (i = 0; i < ISO_VICTIM_HELD; i++)
 		hc_detach(&held[i]);
