@@ -21,10 +21,12 @@
 #include "log.h"
 #include "tags.h"
 
-#define DISP_TURN	16u		      /* SQEs per turn of a tenant */
-#define DISP_ACTIVE_NS	5000000ull	      /* a busy tenant counts this long after SQEs */
-#define DISP_BUSY_DEPTH 8u		      /* outstanding requests of a busy tenant */
-#define DISP_LAG	((64ull << 16) / 100) /* virtual time a tenant may run ahead */
+#define DISP_TURN	      16u		    /* SQEs per turn of a tenant */
+#define DISP_ACTIVE_NS	      5000000ull	    /* a busy tenant counts this long after SQEs */
+#define DISP_BUSY_DEPTH	      8u		    /* outstanding requests of a busy tenant */
+#define DISP_LAG	      ((64ull << 16) / 100) /* virtual time a tenant may run ahead */
+#define DISP_HOLD_PER_UNIT_NS 20000		    /* hold credit earned per unit consumed */
+#define DISP_HOLD_MAX_NS      5000000		    /* ... kept at most */
 
 /* Why disp_take() stopped. */
 enum disp_stop {
@@ -428,6 +430,14 @@ static void disp_gather(struct disp *d, uint64_t now)
 	struct sess *se, *next;
 	unsigned int c;
 
+	/* The time others were held since the last pass is paid by the busy
+	 * tenants they were held for (whether or not they have SQEs now). */
+	for (c = 0; c < d->ncls; c++) {
+		if (d->held_since_ns && d->cls[c].holding)
+			d->cls[c].hold_ns -= (int64_t)(now - d->held_since_ns);
+		d->cls[c].holding = false;
+	}
+	d->held_since_ns = 0;
 	for (c = 0; c < d->ncls; c++) {
 		d->cls[c].head = d->cls[c].tail = NULL;
 		d->cls[c].was_throttled = d->cls[c].throttled;
@@ -452,8 +462,8 @@ static void disp_gather(struct disp *d, uint64_t now)
 		struct disp_class *k = &d->cls[c];
 		bool was_busy = k->busy && k->last_ready_ns + DISP_ACTIVE_NS > now;
 
-		k->busy =
-		    k->head || (was_busy && k->outstanding >= DISP_BUSY_DEPTH && !k->was_throttled);
+		k->busy = k->head || (was_busy && k->outstanding >= DISP_BUSY_DEPTH &&
+				      !k->was_throttled && k->hold_ns > 0);
 		if (!k->head)
 			continue;
 		qos_refill(d->qos, c, now);
@@ -468,25 +478,34 @@ static void disp_gather(struct disp *d, uint64_t now)
  * The smallest virtual time of the busy tenants not held back by their
  * own limits: nobody may run more than DISP_LAG ahead of it. UINT64_MAX
  * if there is none. *@expires is when the earliest busy tenant without
- * SQEs waiting stops counting.
+ * SQEs waiting stops counting; @mark flags those tenants as holding
+ * others back (they pay for it in the next pass).
  */
-static uint64_t disp_floor(const struct disp *d, uint64_t now, uint64_t *expires)
+static uint64_t disp_floor(struct disp *d, uint64_t now, bool mark, uint64_t *expires)
 {
 	uint64_t floor = UINT64_MAX;
 	unsigned int c;
 
 	*expires = 0;
 	for (c = 0; c < d->ncls; c++) {
-		const struct disp_class *k = &d->cls[c];
+		struct disp_class *k = &d->cls[c];
 
 		if (!k->busy || k->throttled)
 			continue;
 		if (d->qos->t[c].vtime < floor)
 			floor = d->qos->t[c].vtime;
-		if (!k->head && (!*expires || k->last_ready_ns + DISP_ACTIVE_NS < *expires))
-			*expires = k->last_ready_ns + DISP_ACTIVE_NS;
+		if (!k->head) {
+			/* It stops counting when its window or its credit ends. */
+			if (mark)
+				d->cls[c].holding = true;
+			uint64_t end = k->last_ready_ns + DISP_ACTIVE_NS;
+
+			if (now + (uint64_t)k->hold_ns < end)
+				end = now + (uint64_t)k->hold_ns;
+			if (!*expires || end < *expires)
+				*expires = end;
+		}
 	}
-	(void)now;
 	return floor;
 }
 
@@ -511,12 +530,15 @@ static int disp_pick(struct disp *d, uint64_t now, bool *reserved)
 	*reserved = due >= 0;
 	if (due >= 0 || best < 0)
 		return due >= 0 ? due : best;
-	floor = disp_floor(d, now, &expires);
+	floor = disp_floor(d, now, false, &expires);
 	if (floor != UINT64_MAX && q->t[best].vtime > floor + DISP_LAG) {
+		/* Held: the busy tenants without SQEs pay for it from their credit. */
+		disp_floor(d, now, true, &expires);
 		/* Ahead of a busy tenant that has nothing queued this instant:
 		 * wait for it a little (at most until it stops counting). */
 		if (expires && (!d->wake_ns || expires < d->wake_ns))
 			d->wake_ns = expires;
+		d->held_since_ns = now;
 		return -1;
 	}
 	return best;
@@ -529,12 +551,15 @@ static unsigned int disp_turn(struct disp *d, unsigned int c, bool reserved, uns
 	struct disp_class *k = &d->cls[c];
 	struct sess *se = k->head;
 	unsigned int left = budget - se->pass_consumed, n;
-	uint64_t wait = 0;
+	uint64_t wait = 0, before = *units;
 	enum disp_stop why;
 
 	n = disp_take(d, se, left < DISP_TURN ? left : DISP_TURN, c, reserved, now, units, &wait,
 		      &why);
 	se->pass_consumed += n;
+	k->hold_ns += (int64_t)(*units - before) * DISP_HOLD_PER_UNIT_NS;
+	if (k->hold_ns > DISP_HOLD_MAX_NS)
+		k->hold_ns = DISP_HOLD_MAX_NS;
 	k->head = se->ready_next;
 	if (!k->head)
 		k->tail = NULL;

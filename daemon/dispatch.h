@@ -26,6 +26,9 @@ struct disp_class {
 	uint64_t last_ready_ns; /* last pass it had SQEs waiting */
 	uint32_t outstanding;	/* requests in the kernel or posted and not yet reaped */
 	bool busy;		/* keeps a deep pipeline: counts while between SQEs */
+	bool holding;		/* the last pass ended held back for it */
+	int64_t hold_ns;	/* how long it may still hold others back while
+				 * between SQEs: earned by what it consumes */
 	bool throttled;		/* waiting only for tokens in this pass */
 	bool was_throttled;	/* ... in the previous pass */
 };
@@ -43,7 +46,8 @@ struct disp {
 	uint32_t ndirty, dirty_cap;
 	struct disp_class *cls; /* qos->n + 1 */
 	unsigned int ncls;
-	uint64_t wake_ns; /* earliest time a throttled request may go; 0: none */
+	uint64_t wake_ns;	/* earliest time a throttled request may go; 0: none */
+	uint64_t held_since_ns; /* the last pass ended holding tenants back; 0: no */
 };
 
 /* Wire the data path to its resources. Returns 0 or -ENOMEM. */
@@ -60,7 +64,10 @@ void disp_fini(struct disp *d);
  * most; busy means SQEs waiting now, or a deep pipeline (DISP_BUSY_DEPTH
  * requests outstanding) and SQEs within the last DISP_ACTIVE_NS, so that a
  * saturating tenant whose client is between two submissions keeps its
- * share while a light one never holds anybody back. A tenant alone, or
+ * share. Holding others back while it has nothing queued is paid for with
+ * credit earned by consuming (DISP_HOLD_PER_UNIT_NS per unit, at most
+ * DISP_HOLD_MAX_NS), so a light tenant, or one that games its pipeline,
+ * can delay the others by no more than in proportion to its own service. A tenant alone, or
  * next to tenants held only by their limits, takes all it can
  * (work-conserving). A request held back stays in its SQ, in order;
  * d->wake_ns then says when to look again. Returns SQEs consumed.

@@ -465,6 +465,76 @@ Test(qos, reservation_is_served_first)
 }
 
 /*
+ * A tenant that games the "busy" rule: it keeps a deep pipeline of
+ * unreaped completions and submits one read every 2 ms, so that it looks
+ * like a saturating tenant between two submissions. It may hold others
+ * back only with credit earned by what it consumes: next to it, a
+ * saturating tenant keeps most of what it gets alone.
+ */
+static int qt_gamer(void *arg)
+{
+	const struct qt_load *l = arg;
+	struct ringd *rd;
+	uint64_t seed = 1, end;
+	void *buf;
+	int h, i;
+
+	if (rt_connect(l->d, 256, 512, 1u << 20, &rd))
+		return 1;
+	h = ringd_open(rd, "v", RINGD_RDONLY, NULL);
+	buf = ringd_buf_alloc(rd, 4096, 4096);
+	if (h < 0 || !buf)
+		return 1;
+	for (i = 0; i < 32; i++)
+		qt_queue(rd, h, buf, 4096, &seed);
+	ringd_submit(rd);
+	end = l->start_ns + l->run_ns;
+	while (qt_now() < end) {
+		struct ringd_cqe *cqe;
+
+		usleep(2000);
+		/* Reap down to 16: the rest stay unreaped on purpose. */
+		while (ringd_cq_ready(rd) > 16 && !ringd_peek_cqe(rd, &cqe))
+			ringd_cqe_seen(rd, cqe);
+		qt_queue(rd, h, buf, 4096, &seed);
+		ringd_submit(rd);
+	}
+	ringd_disconnect(rd);
+	return 0;
+}
+
+Test(qos, a_gamed_pipeline_cannot_hold_others_back)
+{
+	struct qt_load gl;
+	struct rt_daemon d;
+	struct qt_run a;
+	struct qt_result alone, next;
+	double ratio;
+	pid_t gamer;
+	uint64_t t0;
+
+	qt_daemon(&d, "", "qos_weight = 10000");
+	t0 = qt_soon();
+	qt_start(&a, &d, RT_UID_A, 1, 32, 4096, t0, 2000);
+	qt_finish(&a, &alone);
+	memset(&gl, 0, sizeof(gl));
+	gl.d = &d;
+	gl.start_ns = qt_now();
+	gl.run_ns = 4000000000ull;
+	gamer = rt_fork_as(RT_UID_B, RT_UID_B, qt_gamer, &gl);
+	t0 = qt_soon();
+	qt_start(&a, &d, RT_UID_A, 1, 32, 4096, t0, 2000);
+	qt_finish(&a, &next);
+	cr_assert_eq(rt_wait_child(gamer), 0);
+	ratio = (double)next.ops / (double)(alone.ops ? alone.ops : 1);
+	fprintf(stderr, "qos/gamed pipeline: %.0f IOPS alone, %.0f next to it (%.2f)\n",
+		alone.ops / 2.0, next.ops / 2.0, ratio);
+	cr_assert(ratio > 0.7, "a tenant with a gamed pipeline cut another's throughput to %.2f",
+		  ratio);
+	cr_assert_eq(rt_daemon_stop(&d), 0);
+}
+
+/*
  * The tests measure rates: they run one at a time, whatever --jobs the
  * runner passes (tests/run-suites.sh runs suites with two jobs).
  */
