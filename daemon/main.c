@@ -20,7 +20,8 @@ static void usage(FILE *f)
 		"  -c, --config FILE       run in the foreground on FILE (default %s)\n"
 		"      --check-config FILE validate FILE and exit 0, or 1 naming file:line\n"
 		"      --log-level LEVEL   error, warn, info or debug (overrides the file)\n"
-		"  -h, --help              this text\n",
+		"  -h, --help              this text\n"
+		"  -V, --version           print the version and exit\n",
 		RINGD_DEFAULT_CONFIG);
 }
 
@@ -31,6 +32,7 @@ int main(int argc, char **argv)
 		{ "check-config", required_argument, NULL, 'C' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = RINGD_DEFAULT_CONFIG, *level = NULL;
@@ -41,7 +43,7 @@ int main(int argc, char **argv)
 	struct srv srv;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
@@ -55,6 +57,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ringd %s\n", RINGD_PROJECT_VERSION);
 			return 0;
 		default:
 			usage(stderr);

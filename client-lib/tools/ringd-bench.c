@@ -682,7 +682,9 @@ static void usage(FILE *f)
 	      "      --summary FILE          append one tab-separated line of results to FILE\n"
 	      "      --cdf FILE              write the latency CDF (\"usec fraction\" lines)\n"
 	      "      --series FILE           write \"seconds IOPS MB/s\" per --interval\n"
-	      "      --interval MS           progress and series interval (1000)\n",
+	      "      --interval MS           progress and series interval (1000)\n"
+	      "  -h, --help                  this text\n"
+	      "  -V, --version               print the version and exit\n",
 	      f);
 }
 
@@ -713,6 +715,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "interval", required_argument, NULL, 9 },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	unsigned int i, u;
@@ -730,7 +733,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->runtime = 5;
 	o->rwmix = 50;
 	o->cpu = -1;
-	while ((c = getopt_long(argc, argv, "e:w:b:q:B:p:t:M:v:f:S:s:d:jh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:w:b:q:B:p:t:M:v:f:S:s:d:jhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			for (i = 0; i < 2 && strcmp(optarg, eng_names[i]); i++)
@@ -827,6 +830,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("ringd-bench %s (libringd %s)\n", RINGD_PROJECT_VERSION,
+			       ringd_version());
 			exit(0);
 		default:
 			usage(stderr);

@@ -26,6 +26,7 @@ static void usage(FILE *f)
 	      "       ringd-io [-s SOCKET] read VOLUME OFFSET LEN > out\n"
 	      "       ringd-io [-s SOCKET] write VOLUME OFFSET < in\n"
 	      "       ringd-io [-s SOCKET] stats\n"
+	      "       ringd-io -h | --help | -V | --version\n"
 	      "SOCKET defaults to $RINGD_SOCKET, then /run/ringd/ringd.sock.\n"
 	      "OFFSET and LEN take K, M, G suffixes (powers of 1024).\n",
 	      f);
@@ -201,15 +202,26 @@ int main(int argc, char **argv)
 	struct ringd *rd;
 	uint64_t off, len;
 	const char *cmd;
+	static const struct option lo[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int c, ret;
 
-	while ((c = getopt(argc, argv, "s:h")) != -1) {
+	/* "+": stop at the command, so that its arguments are never options. */
+	while ((c = getopt_long(argc, argv, "+s:hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opts.socket_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ringd-io %s (libringd %s)\n", RINGD_PROJECT_VERSION,
+			       ringd_version());
 			return 0;
 		default:
 			usage(stderr);
