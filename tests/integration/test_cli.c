@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <grp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -56,6 +57,9 @@ static void tmp_teardown(void)
 	cr_assert_eq(system(cmd), 0);
 }
 
+/* When set, run() tells the child its stderr is the journal (JOURNAL_STREAM). */
+static bool g_journal;
+
 /*
  * Run @argv as @uid (0: as we are) with stdin from @in (NULL: /dev/null),
  * stdout and stderr to files @out and @err, and RINGD_SOCKET=@sock if not
@@ -78,6 +82,18 @@ static int run(uid_t uid, const char *sock, const char *in, const char *out, con
 		if (uid &&
 		    (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid)))
 			_exit(126);
+		if (g_journal) {
+			struct stat st;
+			char js[64];
+
+			if (fstat(2, &st))
+				_exit(125);
+			snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+				 (unsigned long long)st.st_ino);
+			setenv("JOURNAL_STREAM", js, 1);
+		} else {
+			unsetenv("JOURNAL_STREAM");
+		}
 		if (sock)
 			setenv("RINGD_SOCKET", sock, 1);
 		else
@@ -206,6 +222,45 @@ Test(cli, daemon_refuses_unusable_volume_or_state_dir, .init = tmp_setup, .fini 
 	st = run(0, NULL, NULL, path_in(g_tmp, "out"), err, argv);
 	cr_assert(st > 0 && st < 128, "bad state_dir: exit %d", st);
 	cr_assert(strstr(slurp(err), "/proc/nope"), "%s", slurp(err));
+}
+
+/*
+ * The daemon's own log lines: an RFC 3339 timestamp first on a terminal or
+ * file, none when stderr is the journal (which stamps them itself).
+ */
+Test(cli, daemon_log_is_stamped_unless_stderr_is_the_journal, .init = tmp_setup,
+     .fini = tmp_teardown)
+{
+	const char *cf = path_in(g_tmp, "c.conf"), *err = path_in(g_tmp, "err");
+	const char *argv[] = { rt_ringd_bin(), "-c", cf, NULL };
+	const char *msg, *line;
+	char body[512];
+	int st;
+
+	/* A start that fails after logging: the state directory cannot be made. */
+	snprintf(body, sizeof(body), "[daemon]\nsocket = %s/s.sock\nstate_dir = /proc/nope\n",
+		 g_tmp);
+	write_file(cf, body);
+	st = run(0, NULL, NULL, path_in(g_tmp, "out"), err, argv);
+	cr_assert(st > 0 && st < 128, "exit %d", st);
+	msg = slurp(err);
+	line = strstr(msg, "ringd: error: state_dir /proc/nope");
+	cr_assert_not_null(line, "%s", msg);
+	cr_assert_geq(line - msg, (ptrdiff_t)sizeof("2026-12-02T05:01:02.345Z"), "%s", msg);
+	line -= sizeof("2026-12-02T05:01:02.345Z");
+	cr_assert(line == msg || line[-1] == '\n', "not at the start of a line: %s", msg);
+	cr_assert(line[4] == '-' && line[10] == 'T' && line[19] == '.' && line[23] == 'Z' &&
+		      line[24] == ' ',
+		  "no RFC 3339 timestamp: %s", msg);
+
+	g_journal = true;
+	st = run(0, NULL, NULL, path_in(g_tmp, "out"), err, argv);
+	g_journal = false;
+	cr_assert(st > 0 && st < 128, "exit %d", st);
+	msg = slurp(err);
+	line = strstr(msg, "ringd: error: state_dir /proc/nope");
+	cr_assert_not_null(line, "%s", msg);
+	cr_assert(line == msg || line[-1] == '\n', "a timestamp for the journal: %s", msg);
 }
 
 Test(cli, ringd_io_roundtrip_as_tenant, .init = setup, .fini = teardown)
