@@ -168,13 +168,145 @@ Test(cli, check_config_good_exits_0, .init = tmp_setup, .fini = tmp_teardown)
 {
 	const char *cf = path_in(g_tmp, "good.conf"), *out = path_in(g_tmp, "out");
 	const char *argv[] = { rt_ringd_bin(), "--check-config", cf, NULL };
+	char body[512];
 	int st;
 
-	write_file(cf, "[daemon]\nsocket = /run/x.sock\n\n[volume v]\npath = v.img\n"
-		       "\n[tenant t]\nuid = 1000\nvolumes = v:rw\n");
+	/* v.img is missing, and the daemon would create it in its state_dir. */
+	snprintf(body, sizeof(body),
+		 "[daemon]\nsocket = /run/x.sock\nstate_dir = %s/state\n\n[volume v]\n"
+		 "path = v.img\ncreate_size = 1M\n\n[tenant t]\nuid = 1000\nvolumes = v:rw\n",
+		 g_tmp);
+	write_file(cf, body);
 	st = run(0, NULL, NULL, out, path_in(g_tmp, "err"), argv);
 	cr_assert_eq(st, 0, "--check-config on a good config: %d (%s)", st,
 		     slurp(path_in(g_tmp, "err")));
+	cr_assert(strstr(slurp(out), "OK"), "%s", slurp(out));
+}
+
+/* @msg has a line starting with @prefix that contains @what. */
+static void assert_line(const char *msg, const char *prefix, const char *what)
+{
+	const char *l;
+
+	for (l = msg; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (!strncmp(l, prefix, strlen(prefix)) &&
+		    memmem(l, strcspn(l, "\n"), what, strlen(what)))
+			return;
+	}
+	cr_assert_fail("no line '%s...%s' in:\n%s", prefix, what, msg);
+}
+
+/*
+ * One run reports every error of the file (syntax, keys, sections, grants)
+ * and every backing the daemon could not open, each at file:line; it
+ * creates nothing, and a file it would create needs a usable directory.
+ */
+Test(cli, check_config_reports_every_error_at_once, .init = tmp_setup, .fini = tmp_teardown)
+{
+	char cf[256], err[256], out[256], body[2048], pre[300];
+	const char *argv[] = { rt_ringd_bin(), "--check-config", cf, NULL };
+	const char *msg;
+	int st;
+
+	/* path_in() rotates four buffers: keep these. */
+	snprintf(cf, sizeof(cf), "%s", path_in(g_tmp, "multi.conf"));
+	snprintf(err, sizeof(err), "%s", path_in(g_tmp, "err"));
+	snprintf(out, sizeof(out), "%s", path_in(g_tmp, "out"));
+
+	cr_assert_eq(truncate(path_in(g_tmp, "a.img"), 0), -1); /* not there yet */
+	write_file(path_in(g_tmp, "a.img"), "");
+	cr_assert_eq(truncate(path_in(g_tmp, "a.img"), 1 << 20), 0);
+	cr_assert_eq(mkdir(path_in(g_tmp, "adir"), 0755), 0);
+	snprintf(body, sizeof(body),
+		 "[daemon]\n"				 /* 1 */
+		 "state_dir = %s/state\n"		 /* 2 */
+		 "max_io_size = lots\n"			 /* 3 */
+		 "\n"					 /* 4 */
+		 "[volume a]\n"				 /* 5 */
+		 "path = %s/a.img\n"			 /* 6 */
+		 "direct = perhaps\n"			 /* 7 */
+		 "[volume missing]\n"			 /* 8 */
+		 "path = %s/nope.img\n"			 /* 9 */
+		 "[volume isdir]\n"			 /* 10 */
+		 "path = %s/adir\n"			 /* 11 */
+		 "[volume nodir]\n"			 /* 12 */
+		 "path = %s/nodir/x.img\n"		 /* 13 */
+		 "create_size = 1M\n"			 /* 14 */
+		 "[volume later]\n"			 /* 15 */
+		 "path = later.img\n"			 /* 16 */
+		 "create_size = 1M\n"			 /* 17 */
+		 "junk\n"				 /* 18 */
+		 "[tenant t]\n"				 /* 19 */
+		 "uid = 1000\n"				 /* 20 */
+		 "volumes = a:rw, ghost:ro, later:rx\n", /* 21 */
+		 g_tmp, g_tmp, g_tmp, g_tmp, g_tmp);
+	write_file(cf, body);
+	st = run(0, NULL, NULL, out, err, argv);
+	msg = slurp(err);
+	cr_assert_eq(st, 1, "exit %d:\n%s", st, msg);
+#define AT(line) (snprintf(pre, sizeof(pre), "ringd: error: %s:%d: ", cf, line), pre)
+	assert_line(msg, AT(3), "max_io_size");
+	assert_line(msg, AT(7), "direct");
+	assert_line(msg, AT(18), "syntax error");
+	assert_line(msg, AT(21), "ghost");
+	assert_line(msg, AT(21), "later:rx");
+	assert_line(msg, AT(8), "nope.img");
+	assert_line(msg, AT(10), "adir");
+	assert_line(msg, AT(12), "nodir");
+#undef AT
+	/* later.img goes in the state directory, which the daemon creates. */
+	cr_assert_null(strstr(msg, "later.img"), "%s", msg);
+	snprintf(pre, sizeof(pre), "ringd: %s: 8 errors\n", cf);
+	cr_assert(strstr(msg, pre), "no count '%s' in:\n%s", pre, msg);
+	cr_assert_neq(access(path_in(g_tmp, "state"), F_OK), 0, "it created state_dir");
+	cr_assert_neq(access(path_in(g_tmp, "nope.img"), F_OK), 0, "it created a file");
+	cr_assert_eq(slurp(out)[0], '\0', "%s", slurp(out));
+
+	/* The daemon itself refuses the same file, naming every parse error. */
+	argv[1] = "-c";
+	st = run(0, NULL, NULL, out, err, argv);
+	msg = slurp(err);
+	cr_assert_eq(st, 1, "exit %d:\n%s", st, msg);
+	snprintf(pre, sizeof(pre), "ringd: config error: %s:3: ", cf);
+	assert_line(msg, pre, "max_io_size");
+	snprintf(pre, sizeof(pre), "ringd: config error: %s:21: ", cf);
+	assert_line(msg, pre, "ghost");
+}
+
+/* Overlapping extents and a uid or gid in two tenants: legal, so warnings. */
+Test(cli, check_config_warns_about_overlaps_and_shared_ids, .init = tmp_setup, .fini = tmp_teardown)
+{
+	char cf[256], err[256], out[256], body[1024], pre[300];
+	const char *argv[] = { rt_ringd_bin(), "--check-config", cf, NULL };
+	const char *msg;
+	int st;
+
+	snprintf(cf, sizeof(cf), "%s", path_in(g_tmp, "w.conf"));
+	snprintf(err, sizeof(err), "%s", path_in(g_tmp, "err"));
+	snprintf(out, sizeof(out), "%s", path_in(g_tmp, "out"));
+
+	write_file(path_in(g_tmp, "b.img"), "");
+	cr_assert_eq(truncate(path_in(g_tmp, "b.img"), 1 << 20), 0);
+	snprintf(body, sizeof(body),
+		 "[daemon]\nstate_dir = %s\n"				      /* 1-2 */
+		 "[volume lo]\npath = b.img\nsize = 512K\n"		      /* 3-5 */
+		 "[volume hi]\npath = %s/b.img\noffset = 256K\nsize = 256K\n" /* 6-9 */
+		 "[volume apart]\npath = b.img\noffset = 768K\n"	      /* 10-12 */
+		 "[tenant t1]\nuid = 1000\ngid = 100\nvolumes = lo:rw\n"      /* 13-16 */
+		 "[tenant t2]\nuid = 1001, 1000\nvolumes = hi:ro\n"	      /* 17-19 */
+		 "[tenant t3]\ngid = 100\n",				      /* 20-21 */
+		 g_tmp, g_tmp);
+	write_file(cf, body);
+	st = run(0, NULL, NULL, out, err, argv);
+	msg = slurp(err);
+	cr_assert_eq(st, 0, "warnings failed the check: exit %d:\n%s", st, msg);
+	snprintf(pre, sizeof(pre), "ringd: warning: %s:6: [volume hi] ", cf);
+	assert_line(msg, pre, "overlaps volume lo");
+	cr_assert_null(strstr(msg, "apart"), "%s", msg);
+	snprintf(pre, sizeof(pre), "ringd: warning: %s:17: [tenant t2] ", cf);
+	assert_line(msg, pre, "uid 1000 is also in tenant t1");
+	snprintf(pre, sizeof(pre), "ringd: warning: %s:20: [tenant t3] ", cf);
+	assert_line(msg, pre, "gid 100 is also in tenant t1");
 	cr_assert(strstr(slurp(out), "OK"), "%s", slurp(out));
 }
 
