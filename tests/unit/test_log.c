@@ -92,8 +92,7 @@ Test(log, no_timestamp_when_stderr_is_the_journal, .init = stderr_to_file, .fini
 }
 
 /* Inherited JOURNAL_STREAM, stderr redirected elsewhere: not the journal. */
-Test(log, a_journal_stream_that_is_not_stderr_is_ignored, .init = stderr_to_file,
-     .fini = cleanup)
+Test(log, a_journal_stream_that_is_not_stderr_is_ignored, .init = stderr_to_file, .fini = cleanup)
 {
 	int other = open("/dev/null", O_WRONLY);
 
