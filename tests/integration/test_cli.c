@@ -9,7 +9,9 @@
 #include <grp.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "it.h"
@@ -463,6 +465,104 @@ Test(cli, ringd_io_without_daemon_fails_clearly, .init = tmp_setup, .fini = tmp_
 	cr_assert(st > 0 && st < 128, "exit %d", st);
 	cr_assert(strstr(slurp(err), "none.sock"), "stderr '%s' does not name the socket",
 		  slurp(err));
+	cr_assert(strstr(slurp(err), strerror(ENOENT)), "%s", slurp(err));
+	cr_assert(strstr(slurp(err), "is ringd running?"), "no hint: %s", slurp(err));
+}
+
+/* A socket file nobody listens on (a daemon that died): ECONNREFUSED, the
+ * same hint, from ringd-io and ringd-bench alike. */
+Test(cli, tools_hint_when_nothing_listens, .init = tmp_setup, .fini = tmp_teardown)
+{
+	char sock[256], err[256], out[256];
+	const char *io[] = { rt_ringd_io_bin(), "info", "demo", NULL };
+	const char *bench[] = { RINGD_BENCH_BIN, "--volume", "demo", "--runtime",
+				"0.2",		 "--quiet",  NULL };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, st;
+
+	snprintf(sock, sizeof(sock), "%s", path_in(g_tmp, "dead.sock"));
+	snprintf(err, sizeof(err), "%s", path_in(g_tmp, "err"));
+	snprintf(out, sizeof(out), "%s", path_in(g_tmp, "out"));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0); /* as the daemon's */
+	cr_assert_geq(fd, 0);
+	cr_assert_lt(strlen(sock), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0); /* no listen() */
+	cr_assert_eq(chmod(sock, 0666), 0);
+
+	st = run(RT_UID_A, sock, NULL, out, err, io);
+	cr_assert(st > 0 && st < 128, "ringd-io: exit %d", st);
+	cr_assert(strstr(slurp(err), strerror(ECONNREFUSED)), "%s", slurp(err));
+	cr_assert(strstr(slurp(err), "is ringd running?"), "no hint: %s", slurp(err));
+
+	st = run(RT_UID_A, sock, NULL, out, err, bench);
+	cr_assert(st > 0 && st < 128, "ringd-bench: exit %d", st);
+	cr_assert(strstr(slurp(err), sock), "does not name the socket: %s", slurp(err));
+	cr_assert(strstr(slurp(err), strerror(ECONNREFUSED)), "%s", slurp(err));
+	cr_assert(strstr(slurp(err), "is ringd running?"), "no hint: %s", slurp(err));
+	close(fd);
+}
+
+/* ringd-bench says why the daemon refused, as ringd-io does. */
+Test(cli, ringd_bench_carries_the_daemons_reason, .init = setup, .fini = teardown)
+{
+	const char *stranger[] = { RINGD_BENCH_BIN, "--volume", "demo", "--runtime",
+				   "0.2",	    "--quiet",	NULL };
+	const char *unknown[] = { RINGD_BENCH_BIN, "--volume", "no-such-vol", "--runtime",
+				  "0.2",	   "--quiet",  NULL };
+	char err[256], out[256], want[128];
+	int st;
+
+	snprintf(err, sizeof(err), "%s", path_in(g_d.dir, "err"));
+	snprintf(out, sizeof(out), "%s", path_in(g_d.dir, "out"));
+	st = run(RT_UID_STRANGER, g_d.sock, NULL, out, err, stranger);
+	cr_assert(st > 0 && st < 128, "a stranger's ringd-bench: exit %d", st);
+	snprintf(want, sizeof(want), "uid %d (gid %d) is not a tenant", RT_UID_STRANGER,
+		 RT_UID_STRANGER);
+	cr_assert(strstr(slurp(err), want), "no reason '%s' in: %s", want, slurp(err));
+	cr_assert_null(strstr(slurp(err), "is ringd running?"), "%s", slurp(err));
+
+	st = run(RT_UID_A, g_d.sock, NULL, out, err, unknown);
+	cr_assert(st > 0 && st < 128, "unknown volume: exit %d", st);
+	cr_assert(strstr(slurp(err), "no-such-vol"), "%s", slurp(err));
+	cr_assert(strstr(slurp(err), strerror(ENOENT)), "%s", slurp(err));
+	cr_assert(strchr(slurp(err), '('), "no reason from the daemon: %s", slurp(err));
+}
+
+/* A read or write past the end names the volume's size, before any I/O. */
+Test(cli, ringd_io_out_of_range_names_the_volume_size, .init = setup, .fini = teardown)
+{
+	const char *rd[] = { rt_ringd_io_bin(), "read", "demo", "16380K", "8K", NULL };
+	const char *wr[] = { rt_ringd_io_bin(), "write", "demo", "16380K", NULL };
+	const char *far[] = { rt_ringd_io_bin(), "read", "demo", "0xffffffffffffff00", "4K", NULL };
+	char err[256], out[256], in[256];
+	static uint8_t data[8192];
+	const char *msg;
+	int st, fd;
+
+	snprintf(err, sizeof(err), "%s", path_in(g_d.dir, "err"));
+	snprintf(out, sizeof(out), "%s", path_in(g_d.dir, "out"));
+	snprintf(in, sizeof(in), "%s", path_in(g_d.dir, "in"));
+	st = run(RT_UID_A, g_d.sock, NULL, out, err, rd);
+	msg = slurp(err);
+	cr_assert(st > 0 && st < 128, "read past the end: exit %d", st);
+	cr_assert(strstr(msg, "16777216 bytes"), "no volume size in: %s", msg);
+	cr_assert(strstr(msg, "demo"), "%s", msg);
+	cr_assert_eq(slurp(out)[0], '\0', "it printed data");
+
+	fd = open(in, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+	close(fd);
+	st = run(RT_UID_A, g_d.sock, in, out, err, wr);
+	msg = slurp(err);
+	cr_assert(st > 0 && st < 128, "write past the end: exit %d", st);
+	cr_assert(strstr(msg, "16777216 bytes"), "no volume size in: %s", msg);
+
+	st = run(RT_UID_A, g_d.sock, NULL, out, err, far);
+	msg = slurp(err);
+	cr_assert(st > 0 && st < 128, "offset + len overflows: exit %d", st);
+	cr_assert(strstr(msg, "16777216 bytes"), "no volume size in: %s", msg);
 }
 
 Test(cli, example_runs_as_tenant, .init = setup, .fini = teardown)
