@@ -383,3 +383,24 @@ Test(cli, every_tool_has_help_and_version)
 	check_help_version(RINGD_BENCH_BIN, "ringd-bench");
 	check_help_version(RINGD_PROBE_BIN, "ringd-probe");
 }
+
+/*
+ * ringd.conf(5) documents every key of the README's config reference (the
+ * source of truth), each as a .BI/.BR tag of its own.
+ */
+Test(man, ringd_conf_documents_every_key_of_the_readme)
+{
+	char keys[sizeof(g_out)], *save = NULL, *key;
+	unsigned int n = 0;
+
+	cr_assert_eq(sh("sed -n '/^## Config reference/,/^## /p' %s/README.md "
+			"| sed -n '/^```ini/,/^```$/p' "
+			"| sed -nE 's/^;? ?([a-z_]+) = .*/\\1/p' | sort -u",
+			SRCDIR),
+		     0);
+	snprintf(keys, sizeof(keys), "%s", g_out);
+	for (key = strtok_r(keys, "\n", &save); key; key = strtok_r(NULL, "\n", &save), n++)
+		cr_expect_eq(sh("grep -cE '^\\.B[IR]? %s( |$)' %s/man/ringd.conf.5", key, SRCDIR),
+			     0, "ringd.conf(5) does not document %s", key);
+	cr_assert_geq(n, 30, "only %u keys in the README's reference:\n%s", n, keys);
+}
