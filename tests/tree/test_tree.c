@@ -335,6 +335,24 @@ Test(man, every_public_function_has_its_page)
 	cr_assert_geq(n, 20, "only %u functions found:\n%s", n, names);
 }
 
+/* Installed under g_tmp, `man ringd_open` shows libringd(3) through its
+ * link page. */
+static void check_link_page_resolves(void)
+{
+	char mandir[sizeof(g_tmp) + sizeof(g_out)];
+
+	cr_assert_eq(sh("cd %s && find . -path '*/man/man3/libringd.3' | sed 's|^\\.||; "
+			"s|/man3/libringd.3$||'",
+			g_tmp),
+		     0);
+	*strchrnul(g_out, '\n') = '\0';
+	snprintf(mandir, sizeof(mandir), "%s%s", g_tmp, g_out);
+	cr_assert_eq(sh("MANWIDTH=80 man --warnings -M %s ringd_open 2>&1 | "
+			"grep -c 'libringd - io_uring-style rings'",
+			mandir),
+		     0, "man -M %s ringd_open does not show libringd(3):\n%s", mandir, g_out);
+}
+
 /* meson install puts each page, and each link page, in its mandir section. */
 Test(install, man_pages_are_installed, .init = tmp_setup, .fini = tmp_teardown)
 {
@@ -350,6 +368,7 @@ Test(install, man_pages_are_installed, .init = tmp_setup, .fini = tmp_teardown)
 	}
 	cr_assert_eq(sh("cd %s && find . -path '*/man/man3/ringd_connect.3' | grep -c .", g_tmp), 0,
 		     "no link page ringd_connect(3) installed");
+	check_link_page_resolves();
 }
 
 /* --help and --version: exit 0, on stdout, nothing on stderr. */
