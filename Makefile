@@ -10,7 +10,7 @@ MESON_OPTS ?= -Dwerror=true
 DEPS = meson ninja-build pkg-config gcc g++ clang \
        liburing-dev libnvme-dev libjson-c-dev libsystemd-dev \
        libprotobuf-c-dev protobuf-c-compiler libinih-dev libcriterion-dev \
-       util-linux systemd fio gnuplot-nox dpkg-dev \
+       util-linux systemd fio gnuplot-nox dpkg-dev mandoc man-db \
        qemu-system-x86 busybox-static cpio kmod xz-utils
 
 .PHONY: all deps build build-asan run test test-plain test-asan test-vm bench fuzz format check-format clean

@@ -63,6 +63,11 @@ const char *ringd_last_message(void)
 	return cc_last_message();
 }
 
+const char *ringd_version(void)
+{
+	return RINGD_VERSION_STRING;
+}
+
 void *ringd_buf_alloc(struct ringd *rd, size_t len, size_t align)
 {
 	if (!rd)

@@ -26,7 +26,8 @@
 /* Half of the daemon's request pool: one tenant can never take all of it. */
 #define CFG_DEFAULT_TENANT_TOTAL_INFLIGHT 1024u
 
-enum cfg_section_kind { SEC_NONE, SEC_DAEMON, SEC_VOLUME, SEC_TENANT };
+/* SEC_BAD: a header that was reported; its keys are skipped, not misfiled. */
+enum cfg_section_kind { SEC_NONE, SEC_DAEMON, SEC_VOLUME, SEC_TENANT, SEC_BAD };
 
 struct cfg_parse {
 	struct cfg *cfg;
@@ -43,27 +44,38 @@ struct cfg_parse {
 	char section[2 * CFG_NAME_MAX + 16]; /* as written, for messages */
 	char *err;
 	size_t errlen;
-	int errnum;
+	size_t errused;
+	unsigned int nerr;
+	int errnum; /* of the first error; -ENOMEM stops the parse */
 };
 
-/* Record the first error at the current line; returns 0 for inih. */
+/*
+ * Record an error at the current line, after those already recorded (one
+ * a line, so that one run reports them all); returns 0 for inih.
+ */
 static int __attribute__((format(printf, 3, 4)))
 cfg_fail(struct cfg_parse *p, const char *key, const char *fmt, ...)
 {
-	char msg[512];
+	size_t room = p->errlen - p->errused;
+	char msg[512], *dst = p->err + p->errused;
 	va_list ap;
+	int n;
 
-	if (p->errnum)
+	p->nerr++;
+	if (!p->errnum)
+		p->errnum = -EINVAL;
+	if (room < 2)
 		return 0;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (key)
-		snprintf(p->err, p->errlen, "%s:%u: [%s] %s: %s", p->cfg->path, p->line, p->section,
-			 key, msg);
+		n = snprintf(dst, room, "%s%s:%u: [%s] %s: %s", p->errused ? "\n" : "",
+			     p->cfg->path, p->line, p->section, key, msg);
 	else
-		snprintf(p->err, p->errlen, "%s:%u: %s", p->cfg->path, p->line, msg);
-	p->errnum = -EINVAL;
+		n = snprintf(dst, room, "%s%s:%u: %s", p->errused ? "\n" : "", p->cfg->path,
+			     p->line, msg);
+	p->errused += n < 0 ? 0 : (size_t)n >= room ? room - 1 : (size_t)n;
 	return 0;
 }
 
@@ -532,6 +544,7 @@ static int cfg_section_start(struct cfg_parse *p, const char *section)
 
 	snprintf(p->section, sizeof(p->section), "%s", section);
 	p->line = p->section_line;
+	p->kind = SEC_BAD;
 	if (!strcmp(section, "daemon")) {
 		p->kind = SEC_DAEMON;
 		return 1;
@@ -591,7 +604,7 @@ static int cfg_handler(void *user, const char *section, const char *key, const c
 {
 	struct cfg_parse *p = user;
 
-	if (p->errnum)
+	if (p->errnum == -ENOMEM)
 		return 0;
 	/* inih does not call us at a new section (INI_CALL_HANDLER_ON_NEW_SECTION
 	 * is off in Debian's build): the reader counts section headers. */
@@ -599,11 +612,13 @@ static int cfg_handler(void *user, const char *section, const char *key, const c
 		return cfg_fail(p, key, "key outside of any section");
 	if (p->sections_read != p->sections_started || p->kind == SEC_NONE) {
 		unsigned int key_line = p->line;
+		int ok;
 
 		p->sections_started = p->sections_read;
-		if (!cfg_section_start(p, section))
-			return 0;
+		ok = cfg_section_start(p, section);
 		p->line = key_line;
+		if (!ok)
+			return 0;
 	}
 	if (!key)
 		return 1;
@@ -614,6 +629,8 @@ static int cfg_handler(void *user, const char *section, const char *key, const c
 		return cfg_volume_key(p, key, value);
 	case SEC_TENANT:
 		return cfg_tenant_key(p, key, value);
+	case SEC_BAD:
+		return 1;
 	default:
 		return cfg_fail(p, key, "key outside of any section");
 	}
@@ -628,15 +645,29 @@ static void cfg_start_empty(struct cfg_parse *p)
 {
 	unsigned int line = p->line;
 
-	if (p->errnum || p->sections_read == p->sections_started)
+	if (p->errnum == -ENOMEM || p->sections_read == p->sections_started)
 		return;
 	p->sections_started = p->sections_read;
 	cfg_section_start(p, p->pending);
 	p->line = line;
 }
 
-/* inih reader: fgets that counts lines and section headers. NULL (EOF for
- * inih) once an error is recorded. */
+/*
+ * A line inih will call a syntax error: neither blank, a comment, a section
+ * header nor "key = value" (or "key: value"). Reported here, since inih
+ * tells only the first error line it met, whatever its kind.
+ */
+static bool cfg_syntax_error(const char *c)
+{
+	if (!*c || *c == '\n' || *c == '\r' || *c == ';' || *c == '#')
+		return false;
+	if (*c == '[')
+		return !strchr(c, ']');
+	return !strpbrk(c, "=:");
+}
+
+/* inih reader: fgets that counts lines and section headers and reports
+ * syntax errors. NULL (EOF for inih) once out of memory. */
 static char *cfg_reader(char *str, int num, void *stream)
 {
 	struct cfg_parse *p = stream;
@@ -651,7 +682,10 @@ static char *cfg_reader(char *str, int num, void *stream)
 	p->line++;
 	while (*c == ' ' || *c == '\t')
 		c++;
-	if (*c == '[') {
+	if (cfg_syntax_error(c)) {
+		/* inih starts no section on a bad header: its keys go to the last one. */
+		cfg_fail(p, NULL, "syntax error (expected [section] or key = value)");
+	} else if (*c == '[') {
 		cfg_start_empty(p);
 		p->sections_read++;
 		p->section_line = p->line;
@@ -661,7 +695,7 @@ static char *cfg_reader(char *str, int num, void *stream)
 		memcpy(p->pending, c + 1, n);
 		p->pending[n] = '\0';
 	}
-	return p->errnum ? NULL : r;
+	return p->errnum == -ENOMEM ? NULL : r;
 }
 
 /* Turn "db1:rw, logs:ro" into grants. */
@@ -692,19 +726,19 @@ static int cfg_resolve_grants(struct cfg_parse *p, struct cfg_tenant *t)
 			} else if (strcmp(mode, "ro")) {
 				cfg_fail(p, "volumes", "'%s:%s': access must be ro or rw", tok,
 					 mode);
-				goto out_free;
+				continue;
 			}
 		}
 		vi = cfg_volume_find(p->cfg, tok);
 		if (vi < 0) {
 			cfg_fail(p, "volumes", "no [volume %s] is defined", tok);
-			goto out_free;
+			continue;
 		}
-		for (i = 0; i < t->ngrants; i++) {
-			if (t->grants[i].vol == (unsigned int)vi) {
-				cfg_fail(p, "volumes", "volume '%s' listed twice", tok);
-				goto out_free;
-			}
+		for (i = 0; i < t->ngrants && t->grants[i].vol != (unsigned int)vi; i++)
+			;
+		if (i < t->ngrants) {
+			cfg_fail(p, "volumes", "volume '%s' listed twice", tok);
+			continue;
 		}
 		g = cfg_grow((void **)&t->grants, &t->ngrants, sizeof(*g));
 		if (!g) {
@@ -722,8 +756,9 @@ out_free:
 	return 0;
 }
 
-/* Checks that need the whole file. */
-static int cfg_finish(struct cfg_parse *p)
+/* Checks that need the whole file; each volume and tenant is checked
+ * whatever was wrong before it. */
+static void cfg_finish(struct cfg_parse *p)
 {
 	struct cfg *c = p->cfg;
 	unsigned int i;
@@ -734,31 +769,28 @@ static int cfg_finish(struct cfg_parse *p)
 		p->line = v->line;
 		snprintf(p->section, sizeof(p->section), "volume %s", v->name);
 		if (!v->path[0] && !v->nvme[0])
-			return cfg_fail(p, "path", "missing: every volume needs a path (or nvme)");
+			cfg_fail(p, "path", "missing: every volume needs a path (or nvme)");
 		if (v->path[0] && v->nvme[0])
-			return cfg_fail(p, "nvme", "give either path or nvme, not both");
+			cfg_fail(p, "nvme", "give either path or nvme, not both");
 		if (v->nvme[0] && v->create_size)
-			return cfg_fail(p, "create_size", "an NVMe namespace cannot be created");
+			cfg_fail(p, "create_size", "an NVMe namespace cannot be created");
 		if (v->offset + v->size < v->offset)
-			return cfg_fail(p, "size", "offset + size overflows");
-		if (v->create_size && v->size && v->offset + v->size > v->create_size)
-			return cfg_fail(p, "size", "offset + size is beyond create_size");
+			cfg_fail(p, "size", "offset + size overflows");
+		else if (v->create_size && v->size && v->offset + v->size > v->create_size)
+			cfg_fail(p, "size", "offset + size is beyond create_size");
 	}
-	for (i = 0; i < c->ntenants; i++) {
+	for (i = 0; i < c->ntenants && p->errnum != -ENOMEM; i++) {
 		struct cfg_tenant *t = &c->tenants[i];
 
 		p->line = t->line;
 		snprintf(p->section, sizeof(p->section), "tenant %s", t->name);
 		if (!t->nuids && !t->ngids)
-			return cfg_fail(p, "uid",
-					"missing: a tenant needs uid, gid, user or group");
-		if (!cfg_resolve_grants(p, t))
-			return 0;
+			cfg_fail(p, "uid", "missing: a tenant needs uid, gid, user or group");
+		cfg_resolve_grants(p, t);
 	}
-	return 1;
 }
 
-int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
+int cfg_load_all(const char *path, struct cfg *out, char *err, size_t errlen, unsigned int *nerr)
 {
 	struct cfg_parse p;
 	int ret;
@@ -783,28 +815,43 @@ int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
 	p.cfg = out;
 	p.err = err;
 	p.errlen = errlen;
+	if (errlen)
+		err[0] = '\0';
+	*nerr = 0;
 	p.f = fopen(path, "re");
 	if (!p.f) {
 		ret = -errno;
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		*nerr = 1;
 		return ret;
 	}
 	ret = ini_parse_stream(cfg_reader, &p, cfg_handler, &p);
 	fclose(p.f);
-	if (!p.errnum && ret > 0) {
+	if (!p.nerr && ret > 0) {
+		/* One inih calls an error that cfg_syntax_error() did not. */
 		p.line = (unsigned int)ret;
 		cfg_fail(&p, NULL, "syntax error (expected [section] or key = value)");
-	} else if (!p.errnum && ret < 0) {
+	} else if (ret < 0) {
 		p.errnum = -ENOMEM;
-		snprintf(err, errlen, "%s: out of memory while parsing", path);
 	}
-	if (!p.errnum)
+	if (p.errnum != -ENOMEM)
 		cfg_finish(&p);
-	if (p.errnum) {
-		cfg_free(out);
-		return p.errnum;
+	if (p.errnum == -ENOMEM) {
+		snprintf(err, errlen, "%s: out of memory while parsing", path);
+		p.nerr = 1;
 	}
-	return 0;
+	*nerr = p.nerr;
+	return p.errnum;
+}
+
+int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
+{
+	unsigned int nerr;
+	int ret = cfg_load_all(path, out, err, errlen, &nerr);
+
+	if (ret)
+		cfg_free(out);
+	return ret;
 }
 
 void cfg_free(struct cfg *c)

@@ -99,10 +99,18 @@ struct cfg {
 };
 
 /*
- * Parse @path into @out. Returns 0, or -errno with a message naming
- * "file:line: [section] key: what is wrong" in @err.
+ * Parse @path into @out. Returns 0, or -errno with every error in @err, one
+ * a line, each naming "file:line: [section] key: what is wrong" (as many as
+ * fit in @errlen).
  */
 int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen);
+
+/*
+ * As cfg_load(), but @out keeps what could be parsed even on -EINVAL (free
+ * it with cfg_free() either way, unless the file could not be opened), and
+ * *@nerr counts the errors, also those that did not fit in @err.
+ */
+int cfg_load_all(const char *path, struct cfg *out, char *err, size_t errlen, unsigned int *nerr);
 
 /* Free what cfg_load() allocated. */
 void cfg_free(struct cfg *c);

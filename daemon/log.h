@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* log_: leveled logging to stderr. */
+/*
+ * log_: leveled logging to stderr. Each line starts with an RFC 3339 UTC
+ * timestamp with milliseconds, except when stderr is the systemd journal
+ * (JOURNAL_STREAM names it), which stamps lines itself.
+ */
 #ifndef RINGD_DAEMON_LOG_H
 #define RINGD_DAEMON_LOG_H
 
@@ -9,6 +13,10 @@ extern enum log_level log_threshold;
 
 /* Parse "error|warn|info|debug". Returns 0 or -EINVAL. */
 int log_level_parse(const char *s, enum log_level *out);
+
+/* Decide again whether stderr is the journal (done on the first line
+ * otherwise; call after redirecting stderr). */
+void log_init(void);
 
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "config.h"
 #include "log.h"
 #include "loop.h"
@@ -13,15 +14,18 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ringd [-c FILE] [--log-level LEVEL]\n"
-		"       ringd --check-config FILE\n"
-		"\n"
-		"  -c, --config FILE       run in the foreground on FILE (default %s)\n"
-		"      --check-config FILE validate FILE and exit 0, or 1 naming file:line\n"
-		"      --log-level LEVEL   error, warn, info or debug (overrides the file)\n"
-		"  -h, --help              this text\n",
-		RINGD_DEFAULT_CONFIG);
+	fprintf(
+	    f,
+	    "usage: ringd [-c FILE] [--log-level LEVEL]\n"
+	    "       ringd --check-config FILE\n"
+	    "\n"
+	    "  -c, --config FILE       run in the foreground on FILE (default %s)\n"
+	    "      --check-config FILE check FILE and what it names (backing files, state_dir);\n"
+	    "                          every error and warning, exit 1 on an error\n"
+	    "      --log-level LEVEL   error, warn, info or debug (overrides the file)\n"
+	    "  -h, --help              this text\n"
+	    "  -V, --version           print the version and exit\n",
+	    RINGD_DEFAULT_CONFIG);
 }
 
 int main(int argc, char **argv)
@@ -31,17 +35,18 @@ int main(int argc, char **argv)
 		{ "check-config", required_argument, NULL, 'C' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = RINGD_DEFAULT_CONFIG, *level = NULL;
 	enum log_level lvl;
 	bool check = false;
-	char err[PATH_MAX + 512];
+	static char err[65536];
 	struct cfg cfg;
 	struct srv srv;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
@@ -55,6 +60,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ringd %s\n", RINGD_PROJECT_VERSION);
 			return 0;
 		default:
 			usage(stderr);
@@ -70,15 +78,17 @@ int main(int argc, char **argv)
 			level);
 		return 2;
 	}
+	if (check)
+		return chk_config(path, stdout, stderr) ? 1 : 0;
 	ret = cfg_load(path, &cfg, err, sizeof(err));
 	if (ret) {
-		fprintf(stderr, "ringd: config error: %s\n", err);
+		const char *line;
+
+		/* Every error, one a line. */
+		for (line = err; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+			fprintf(stderr, "ringd: config error: %.*s\n", (int)strcspn(line, "\n"),
+				line);
 		return 1;
-	}
-	if (check) {
-		printf("%s: OK (%u volumes, %u tenants)\n", path, cfg.nvols, cfg.ntenants);
-		cfg_free(&cfg);
-		return 0;
 	}
 	if (level)
 		cfg.log_level = lvl;

@@ -247,7 +247,12 @@ static void rl_apply(struct reloader *rl, struct rl_job *job)
 	int ret;
 
 	if (job->ret) {
-		log_err("reload refused, the running configuration stays in force: %s", job->err);
+		const char *e;
+
+		/* cfg_load() gives every error of the file, one a line. */
+		for (e = job->err; e; e = strchr(e, '\n') ? strchr(e, '\n') + 1 : NULL)
+			log_err("reload refused, the running configuration stays in force: %.*s",
+				(int)strcspn(e, "\n"), e);
 		rl->refused++;
 		return;
 	}

@@ -281,6 +281,7 @@ static void print_json(const struct kp_system *k, const struct cfg *c, const str
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ringd-probe [--json] [-c CONFIG] [DEVICE...]\n"
+		   "       ringd-probe --help | --version\n"
 		   "  Probe the kernel's io_uring (SQPOLL, IOPOLL, passthrough) and every\n"
 		   "  volume of CONFIG (and each DEVICE): type, queue/io_poll, NVMe namespace,\n"
 		   "  and the data path ringd would use. Run as the user ringd runs as.\n");
@@ -292,6 +293,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf = NULL;
@@ -304,7 +306,7 @@ int main(int argc, char **argv)
 	unsigned int n = 0, i;
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "jc:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jc:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			json = true;
@@ -314,6 +316,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ringd-probe %s\n", RINGD_PROJECT_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ringd-version.h"
 #include "ringd_abi.h"
 
 #ifdef __cplusplus
@@ -164,6 +165,10 @@ const char *ringd_last_message(void);
 
 /* Why the daemon stopped serving this session (enum ringd_broken), 0 if it did not. */
 unsigned int ringd_broken_reason(struct ringd *rd);
+
+/* The version of the libringd in use, "MAJOR.MINOR.PATCH" (compare with
+ * RINGD_VERSION_STRING, the version compiled against). Never NULL. */
+const char *ringd_version(void);
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <liburing.h>
 #include <linux/perf_event.h>
 #include <math.h>
@@ -95,7 +96,7 @@ struct worker_res {
 	uint64_t errors;
 	int32_t first_err;
 	int setup_err;
-	char msg[160];
+	char msg[512]; /* the error, with the daemon's reason */
 	double cpu_user, cpu_sys;
 	uint64_t ctxsw;
 	int64_t syscalls; /* -1: not counted */
@@ -331,7 +332,10 @@ static int ringd_setup(struct worker *w)
 
 	ret = ringd_connect(&ro, &w->rd);
 	if (ret) {
-		snprintf(w->res->msg, sizeof(w->res->msg), "ringd_connect: %s", strerror(-ret));
+		char what[PATH_MAX + 16];
+
+		snprintf(what, sizeof(what), "connect to %s", tool_socket(o->socket));
+		tool_error(w->res->msg, sizeof(w->res->msg), what, ret, tool_socket(o->socket));
 		return ret;
 	}
 	w->bufs = ringd_buf_alloc(w->rd, (size_t)o->qd * o->bs, 4096);
@@ -344,8 +348,10 @@ static int ringd_setup(struct worker *w)
 	w->handle =
 	    ringd_open(w->rd, o->volume, o->wl == WL_RANDREAD ? RINGD_RDONLY : RINGD_RDWR, &info);
 	if (w->handle < 0) {
-		snprintf(w->res->msg, sizeof(w->res->msg), "open %s: %s", o->volume,
-			 strerror(-w->handle));
+		char what[128];
+
+		snprintf(what, sizeof(what), "open %s", o->volume);
+		tool_error(w->res->msg, sizeof(w->res->msg), what, w->handle, NULL);
 		return w->handle;
 	}
 	w->size = o->size && o->size < info.size ? o->size : info.size;
@@ -682,7 +688,9 @@ static void usage(FILE *f)
 	      "      --summary FILE          append one tab-separated line of results to FILE\n"
 	      "      --cdf FILE              write the latency CDF (\"usec fraction\" lines)\n"
 	      "      --series FILE           write \"seconds IOPS MB/s\" per --interval\n"
-	      "      --interval MS           progress and series interval (1000)\n",
+	      "      --interval MS           progress and series interval (1000)\n"
+	      "  -h, --help                  this text\n"
+	      "  -V, --version               print the version and exit\n",
 	      f);
 }
 
@@ -713,6 +721,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "interval", required_argument, NULL, 9 },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	unsigned int i, u;
@@ -730,7 +739,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->runtime = 5;
 	o->rwmix = 50;
 	o->cpu = -1;
-	while ((c = getopt_long(argc, argv, "e:w:b:q:B:p:t:M:v:f:S:s:d:jh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:w:b:q:B:p:t:M:v:f:S:s:d:jhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			for (i = 0; i < 2 && strcmp(optarg, eng_names[i]); i++)
@@ -827,6 +836,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("ringd-bench %s (libringd %s)\n", RINGD_PROJECT_VERSION,
+			       ringd_version());
 			exit(0);
 		default:
 			usage(stderr);

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ static void usage(FILE *f)
 	      "       ringd-io [-s SOCKET] read VOLUME OFFSET LEN > out\n"
 	      "       ringd-io [-s SOCKET] write VOLUME OFFSET < in\n"
 	      "       ringd-io [-s SOCKET] stats\n"
+	      "       ringd-io -h | --help | -V | --version\n"
 	      "SOCKET defaults to $RINGD_SOCKET, then /run/ringd/ringd.sock.\n"
 	      "OFFSET and LEN take K, M, G suffixes (powers of 1024).\n",
 	      f);
@@ -33,12 +35,28 @@ static void usage(FILE *f)
 
 static int die(const char *what, int err)
 {
-	const char *why = ringd_last_message();
+	char msg[1024];
 
-	if (*why)
-		fprintf(stderr, "ringd-io: %s: %s (%s)\n", what, strerror(-err), why);
-	else
-		fprintf(stderr, "ringd-io: %s: %s\n", what, strerror(-err));
+	fprintf(stderr, "ringd-io: %s\n", tool_error(msg, sizeof(msg), what, err, NULL));
+	return 1;
+}
+
+/*
+ * A request for [@off, @off + @len) of @vol is refused (-EINVAL) when it
+ * leaves the volume: say so with the volume's size before asking. Returns
+ * 0 if it fits, else 1 after the message.
+ */
+static int check_range(const char *op, const char *vol, const struct ringd_volume_info *info,
+		       uint64_t off, uint64_t len)
+{
+	uint64_t end;
+
+	if (!__builtin_add_overflow(off, len, &end) && end <= info->size)
+		return 0;
+	fprintf(stderr,
+		"ringd-io: %s: [%llu, +%llu) is beyond the end of %s, which is %llu bytes\n", op,
+		(unsigned long long)off, (unsigned long long)len, vol,
+		(unsigned long long)info->size);
 	return 1;
 }
 
@@ -97,6 +115,8 @@ static int cmd_read(struct ringd *rd, const char *vol, uint64_t off, uint64_t le
 			vol, info.align);
 		return 1;
 	}
+	if (check_range("read", vol, &info, off, len))
+		return 1;
 	buf = ringd_buf_alloc(rd, CHUNK, info.align > 4096 ? info.align : 4096);
 	if (!buf)
 		return die("buffer", -ENOMEM);
@@ -143,6 +163,11 @@ static int cmd_write(struct ringd *rd, const char *vol, uint64_t off)
 
 		if (!n)
 			break;
+		if (check_range("write", vol, &info, off, n)) {
+			fprintf(stderr, "ringd-io: %llu bytes written before\n",
+				(unsigned long long)total);
+			return 1;
+		}
 		if (n % info.align) {
 			fprintf(stderr,
 				"ringd-io: %s is a direct volume: input length must be a multiple "
@@ -201,15 +226,26 @@ int main(int argc, char **argv)
 	struct ringd *rd;
 	uint64_t off, len;
 	const char *cmd;
+	static const struct option lo[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int c, ret;
 
-	while ((c = getopt(argc, argv, "s:h")) != -1) {
+	/* "+": stop at the command, so that its arguments are never options. */
+	while ((c = getopt_long(argc, argv, "+s:hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opts.socket_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ringd-io %s (libringd %s)\n", RINGD_PROJECT_VERSION,
+			       ringd_version());
 			return 0;
 		default:
 			usage(stderr);
@@ -236,12 +272,11 @@ int main(int argc, char **argv)
 	}
 	ret = ringd_connect(&opts, &rd);
 	if (ret) {
-		fprintf(stderr, "ringd-io: connect to %s: %s%s%s%s\n",
-			opts.socket_path	 ? opts.socket_path
-			: getenv("RINGD_SOCKET") ? getenv("RINGD_SOCKET")
-						 : "/run/ringd/ringd.sock",
-			strerror(-ret), *ringd_last_message() ? " (" : "", ringd_last_message(),
-			*ringd_last_message() ? ")" : "");
+		char what[PATH_MAX + 16], msg[PATH_MAX + 1024];
+		const char *sock = tool_socket(opts.socket_path);
+
+		snprintf(what, sizeof(what), "connect to %s", sock);
+		fprintf(stderr, "ringd-io: %s\n", tool_error(msg, sizeof(msg), what, ret, sock));
 		return 1;
 	}
 	if (!strcmp(cmd, "info"))

@@ -2,8 +2,13 @@
 #include "tool-args.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "ringd.h"
 
 int tool_parse_size(const char *s, uint64_t *out)
 {
@@ -35,4 +40,23 @@ int tool_parse_size(const char *s, uint64_t *out)
 		return -EINVAL;
 	*out = (uint64_t)v << shift;
 	return 0;
+}
+
+const char *tool_socket(const char *given)
+{
+	const char *env = getenv("RINGD_SOCKET");
+
+	if (given && *given)
+		return given;
+	return env && *env ? env : "/run/ringd/ringd.sock";
+}
+
+const char *tool_error(char *buf, size_t len, const char *what, int err, const char *sock)
+{
+	const char *why = ringd_last_message();
+	bool absent = sock && (err == -ENOENT || err == -ECONNREFUSED);
+
+	snprintf(buf, len, "%s: %s%s%s%s%s", what, strerror(-err), *why ? " (" : "", why,
+		 *why ? ")" : "", absent ? "; is ringd running?" : "");
+	return buf;
 }

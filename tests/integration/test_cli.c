@@ -7,8 +7,11 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <grp.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "it.h"
@@ -56,6 +59,9 @@ static void tmp_teardown(void)
 	cr_assert_eq(system(cmd), 0);
 }
 
+/* When set, run() tells the child its stderr is the journal (JOURNAL_STREAM). */
+static bool g_journal;
+
 /*
  * Run @argv as @uid (0: as we are) with stdin from @in (NULL: /dev/null),
  * stdout and stderr to files @out and @err, and RINGD_SOCKET=@sock if not
@@ -78,6 +84,18 @@ static int run(uid_t uid, const char *sock, const char *in, const char *out, con
 		if (uid &&
 		    (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid)))
 			_exit(126);
+		if (g_journal) {
+			struct stat st;
+			char js[64];
+
+			if (fstat(2, &st))
+				_exit(125);
+			snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+				 (unsigned long long)st.st_ino);
+			setenv("JOURNAL_STREAM", js, 1);
+		} else {
+			unsetenv("JOURNAL_STREAM");
+		}
 		if (sock)
 			setenv("RINGD_SOCKET", sock, 1);
 		else
@@ -152,13 +170,145 @@ Test(cli, check_config_good_exits_0, .init = tmp_setup, .fini = tmp_teardown)
 {
 	const char *cf = path_in(g_tmp, "good.conf"), *out = path_in(g_tmp, "out");
 	const char *argv[] = { rt_ringd_bin(), "--check-config", cf, NULL };
+	char body[512];
 	int st;
 
-	write_file(cf, "[daemon]\nsocket = /run/x.sock\n\n[volume v]\npath = v.img\n"
-		       "\n[tenant t]\nuid = 1000\nvolumes = v:rw\n");
+	/* v.img is missing, and the daemon would create it in its state_dir. */
+	snprintf(body, sizeof(body),
+		 "[daemon]\nsocket = /run/x.sock\nstate_dir = %s/state\n\n[volume v]\n"
+		 "path = v.img\ncreate_size = 1M\n\n[tenant t]\nuid = 1000\nvolumes = v:rw\n",
+		 g_tmp);
+	write_file(cf, body);
 	st = run(0, NULL, NULL, out, path_in(g_tmp, "err"), argv);
 	cr_assert_eq(st, 0, "--check-config on a good config: %d (%s)", st,
 		     slurp(path_in(g_tmp, "err")));
+	cr_assert(strstr(slurp(out), "OK"), "%s", slurp(out));
+}
+
+/* @msg has a line starting with @prefix that contains @what. */
+static void assert_line(const char *msg, const char *prefix, const char *what)
+{
+	const char *l;
+
+	for (l = msg; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (!strncmp(l, prefix, strlen(prefix)) &&
+		    memmem(l, strcspn(l, "\n"), what, strlen(what)))
+			return;
+	}
+	cr_assert_fail("no line '%s...%s' in:\n%s", prefix, what, msg);
+}
+
+/*
+ * One run reports every error of the file (syntax, keys, sections, grants)
+ * and every backing the daemon could not open, each at file:line; it
+ * creates nothing, and a file it would create needs a usable directory.
+ */
+Test(cli, check_config_reports_every_error_at_once, .init = tmp_setup, .fini = tmp_teardown)
+{
+	char cf[256], err[256], out[256], body[2048], pre[300];
+	const char *argv[] = { rt_ringd_bin(), "--check-config", cf, NULL };
+	const char *msg;
+	int st;
+
+	/* path_in() rotates four buffers: keep these. */
+	snprintf(cf, sizeof(cf), "%s", path_in(g_tmp, "multi.conf"));
+	snprintf(err, sizeof(err), "%s", path_in(g_tmp, "err"));
+	snprintf(out, sizeof(out), "%s", path_in(g_tmp, "out"));
+
+	cr_assert_eq(truncate(path_in(g_tmp, "a.img"), 0), -1); /* not there yet */
+	write_file(path_in(g_tmp, "a.img"), "");
+	cr_assert_eq(truncate(path_in(g_tmp, "a.img"), 1 << 20), 0);
+	cr_assert_eq(mkdir(path_in(g_tmp, "adir"), 0755), 0);
+	snprintf(body, sizeof(body),
+		 "[daemon]\n"				 /* 1 */
+		 "state_dir = %s/state\n"		 /* 2 */
+		 "max_io_size = lots\n"			 /* 3 */
+		 "\n"					 /* 4 */
+		 "[volume a]\n"				 /* 5 */
+		 "path = %s/a.img\n"			 /* 6 */
+		 "direct = perhaps\n"			 /* 7 */
+		 "[volume missing]\n"			 /* 8 */
+		 "path = %s/nope.img\n"			 /* 9 */
+		 "[volume isdir]\n"			 /* 10 */
+		 "path = %s/adir\n"			 /* 11 */
+		 "[volume nodir]\n"			 /* 12 */
+		 "path = %s/nodir/x.img\n"		 /* 13 */
+		 "create_size = 1M\n"			 /* 14 */
+		 "[volume later]\n"			 /* 15 */
+		 "path = later.img\n"			 /* 16 */
+		 "create_size = 1M\n"			 /* 17 */
+		 "junk\n"				 /* 18 */
+		 "[tenant t]\n"				 /* 19 */
+		 "uid = 1000\n"				 /* 20 */
+		 "volumes = a:rw, ghost:ro, later:rx\n", /* 21 */
+		 g_tmp, g_tmp, g_tmp, g_tmp, g_tmp);
+	write_file(cf, body);
+	st = run(0, NULL, NULL, out, err, argv);
+	msg = slurp(err);
+	cr_assert_eq(st, 1, "exit %d:\n%s", st, msg);
+#define AT(line) (snprintf(pre, sizeof(pre), "ringd: error: %s:%d: ", cf, line), pre)
+	assert_line(msg, AT(3), "max_io_size");
+	assert_line(msg, AT(7), "direct");
+	assert_line(msg, AT(18), "syntax error");
+	assert_line(msg, AT(21), "ghost");
+	assert_line(msg, AT(21), "later:rx");
+	assert_line(msg, AT(8), "nope.img");
+	assert_line(msg, AT(10), "adir");
+	assert_line(msg, AT(12), "nodir");
+#undef AT
+	/* later.img goes in the state directory, which the daemon creates. */
+	cr_assert_null(strstr(msg, "later.img"), "%s", msg);
+	snprintf(pre, sizeof(pre), "ringd: %s: 8 errors\n", cf);
+	cr_assert(strstr(msg, pre), "no count '%s' in:\n%s", pre, msg);
+	cr_assert_neq(access(path_in(g_tmp, "state"), F_OK), 0, "it created state_dir");
+	cr_assert_neq(access(path_in(g_tmp, "nope.img"), F_OK), 0, "it created a file");
+	cr_assert_eq(slurp(out)[0], '\0', "%s", slurp(out));
+
+	/* The daemon itself refuses the same file, naming every parse error. */
+	argv[1] = "-c";
+	st = run(0, NULL, NULL, out, err, argv);
+	msg = slurp(err);
+	cr_assert_eq(st, 1, "exit %d:\n%s", st, msg);
+	snprintf(pre, sizeof(pre), "ringd: config error: %s:3: ", cf);
+	assert_line(msg, pre, "max_io_size");
+	snprintf(pre, sizeof(pre), "ringd: config error: %s:21: ", cf);
+	assert_line(msg, pre, "ghost");
+}
+
+/* Overlapping extents and a uid or gid in two tenants: legal, so warnings. */
+Test(cli, check_config_warns_about_overlaps_and_shared_ids, .init = tmp_setup, .fini = tmp_teardown)
+{
+	char cf[256], err[256], out[256], body[1024], pre[300];
+	const char *argv[] = { rt_ringd_bin(), "--check-config", cf, NULL };
+	const char *msg;
+	int st;
+
+	snprintf(cf, sizeof(cf), "%s", path_in(g_tmp, "w.conf"));
+	snprintf(err, sizeof(err), "%s", path_in(g_tmp, "err"));
+	snprintf(out, sizeof(out), "%s", path_in(g_tmp, "out"));
+
+	write_file(path_in(g_tmp, "b.img"), "");
+	cr_assert_eq(truncate(path_in(g_tmp, "b.img"), 1 << 20), 0);
+	snprintf(body, sizeof(body),
+		 "[daemon]\nstate_dir = %s\n"				      /* 1-2 */
+		 "[volume lo]\npath = b.img\nsize = 512K\n"		      /* 3-5 */
+		 "[volume hi]\npath = %s/b.img\noffset = 256K\nsize = 256K\n" /* 6-9 */
+		 "[volume apart]\npath = b.img\noffset = 768K\n"	      /* 10-12 */
+		 "[tenant t1]\nuid = 1000\ngid = 100\nvolumes = lo:rw\n"      /* 13-16 */
+		 "[tenant t2]\nuid = 1001, 1000\nvolumes = hi:ro\n"	      /* 17-19 */
+		 "[tenant t3]\ngid = 100\n",				      /* 20-21 */
+		 g_tmp, g_tmp);
+	write_file(cf, body);
+	st = run(0, NULL, NULL, out, err, argv);
+	msg = slurp(err);
+	cr_assert_eq(st, 0, "warnings failed the check: exit %d:\n%s", st, msg);
+	snprintf(pre, sizeof(pre), "ringd: warning: %s:6: [volume hi] ", cf);
+	assert_line(msg, pre, "overlaps volume lo");
+	cr_assert_null(strstr(msg, "apart"), "%s", msg);
+	snprintf(pre, sizeof(pre), "ringd: warning: %s:17: [tenant t2] ", cf);
+	assert_line(msg, pre, "uid 1000 is also in tenant t1");
+	snprintf(pre, sizeof(pre), "ringd: warning: %s:20: [tenant t3] ", cf);
+	assert_line(msg, pre, "gid 100 is also in tenant t1");
 	cr_assert(strstr(slurp(out), "OK"), "%s", slurp(out));
 }
 
@@ -206,6 +356,45 @@ Test(cli, daemon_refuses_unusable_volume_or_state_dir, .init = tmp_setup, .fini 
 	st = run(0, NULL, NULL, path_in(g_tmp, "out"), err, argv);
 	cr_assert(st > 0 && st < 128, "bad state_dir: exit %d", st);
 	cr_assert(strstr(slurp(err), "/proc/nope"), "%s", slurp(err));
+}
+
+/*
+ * The daemon's own log lines: an RFC 3339 timestamp first on a terminal or
+ * file, none when stderr is the journal (which stamps them itself).
+ */
+Test(cli, daemon_log_is_stamped_unless_stderr_is_the_journal, .init = tmp_setup,
+     .fini = tmp_teardown)
+{
+	const char *cf = path_in(g_tmp, "c.conf"), *err = path_in(g_tmp, "err");
+	const char *argv[] = { rt_ringd_bin(), "-c", cf, NULL };
+	const char *msg, *line;
+	char body[512];
+	int st;
+
+	/* A start that fails after logging: the state directory cannot be made. */
+	snprintf(body, sizeof(body), "[daemon]\nsocket = %s/s.sock\nstate_dir = /proc/nope\n",
+		 g_tmp);
+	write_file(cf, body);
+	st = run(0, NULL, NULL, path_in(g_tmp, "out"), err, argv);
+	cr_assert(st > 0 && st < 128, "exit %d", st);
+	msg = slurp(err);
+	line = strstr(msg, "ringd: error: state_dir /proc/nope");
+	cr_assert_not_null(line, "%s", msg);
+	cr_assert_geq(line - msg, (ptrdiff_t)sizeof("2026-12-02T05:01:02.345Z"), "%s", msg);
+	line -= sizeof("2026-12-02T05:01:02.345Z");
+	cr_assert(line == msg || line[-1] == '\n', "not at the start of a line: %s", msg);
+	cr_assert(line[4] == '-' && line[10] == 'T' && line[19] == '.' && line[23] == 'Z' &&
+		      line[24] == ' ',
+		  "no RFC 3339 timestamp: %s", msg);
+
+	g_journal = true;
+	st = run(0, NULL, NULL, path_in(g_tmp, "out"), err, argv);
+	g_journal = false;
+	cr_assert(st > 0 && st < 128, "exit %d", st);
+	msg = slurp(err);
+	line = strstr(msg, "ringd: error: state_dir /proc/nope");
+	cr_assert_not_null(line, "%s", msg);
+	cr_assert(line == msg || line[-1] == '\n', "a timestamp for the journal: %s", msg);
 }
 
 Test(cli, ringd_io_roundtrip_as_tenant, .init = setup, .fini = teardown)
@@ -276,6 +465,104 @@ Test(cli, ringd_io_without_daemon_fails_clearly, .init = tmp_setup, .fini = tmp_
 	cr_assert(st > 0 && st < 128, "exit %d", st);
 	cr_assert(strstr(slurp(err), "none.sock"), "stderr '%s' does not name the socket",
 		  slurp(err));
+	cr_assert(strstr(slurp(err), strerror(ENOENT)), "%s", slurp(err));
+	cr_assert(strstr(slurp(err), "is ringd running?"), "no hint: %s", slurp(err));
+}
+
+/* A socket file nobody listens on (a daemon that died): ECONNREFUSED, the
+ * same hint, from ringd-io and ringd-bench alike. */
+Test(cli, tools_hint_when_nothing_listens, .init = tmp_setup, .fini = tmp_teardown)
+{
+	char sock[256], err[256], out[256];
+	const char *io[] = { rt_ringd_io_bin(), "info", "demo", NULL };
+	const char *bench[] = { RINGD_BENCH_BIN, "--volume", "demo", "--runtime",
+				"0.2",		 "--quiet",  NULL };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, st;
+
+	snprintf(sock, sizeof(sock), "%s", path_in(g_tmp, "dead.sock"));
+	snprintf(err, sizeof(err), "%s", path_in(g_tmp, "err"));
+	snprintf(out, sizeof(out), "%s", path_in(g_tmp, "out"));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0); /* as the daemon's */
+	cr_assert_geq(fd, 0);
+	cr_assert_lt(strlen(sock), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0); /* no listen() */
+	cr_assert_eq(chmod(sock, 0666), 0);
+
+	st = run(RT_UID_A, sock, NULL, out, err, io);
+	cr_assert(st > 0 && st < 128, "ringd-io: exit %d", st);
+	cr_assert(strstr(slurp(err), strerror(ECONNREFUSED)), "%s", slurp(err));
+	cr_assert(strstr(slurp(err), "is ringd running?"), "no hint: %s", slurp(err));
+
+	st = run(RT_UID_A, sock, NULL, out, err, bench);
+	cr_assert(st > 0 && st < 128, "ringd-bench: exit %d", st);
+	cr_assert(strstr(slurp(err), sock), "does not name the socket: %s", slurp(err));
+	cr_assert(strstr(slurp(err), strerror(ECONNREFUSED)), "%s", slurp(err));
+	cr_assert(strstr(slurp(err), "is ringd running?"), "no hint: %s", slurp(err));
+	close(fd);
+}
+
+/* ringd-bench says why the daemon refused, as ringd-io does. */
+Test(cli, ringd_bench_carries_the_daemons_reason, .init = setup, .fini = teardown)
+{
+	const char *stranger[] = { RINGD_BENCH_BIN, "--volume", "demo", "--runtime",
+				   "0.2",	    "--quiet",	NULL };
+	const char *unknown[] = { RINGD_BENCH_BIN, "--volume", "no-such-vol", "--runtime",
+				  "0.2",	   "--quiet",  NULL };
+	char err[256], out[256], want[128];
+	int st;
+
+	snprintf(err, sizeof(err), "%s", path_in(g_d.dir, "err"));
+	snprintf(out, sizeof(out), "%s", path_in(g_d.dir, "out"));
+	st = run(RT_UID_STRANGER, g_d.sock, NULL, out, err, stranger);
+	cr_assert(st > 0 && st < 128, "a stranger's ringd-bench: exit %d", st);
+	snprintf(want, sizeof(want), "uid %d (gid %d) is not a tenant", RT_UID_STRANGER,
+		 RT_UID_STRANGER);
+	cr_assert(strstr(slurp(err), want), "no reason '%s' in: %s", want, slurp(err));
+	cr_assert_null(strstr(slurp(err), "is ringd running?"), "%s", slurp(err));
+
+	st = run(RT_UID_A, g_d.sock, NULL, out, err, unknown);
+	cr_assert(st > 0 && st < 128, "unknown volume: exit %d", st);
+	cr_assert(strstr(slurp(err), "no-such-vol"), "%s", slurp(err));
+	cr_assert(strstr(slurp(err), strerror(ENOENT)), "%s", slurp(err));
+	cr_assert(strchr(slurp(err), '('), "no reason from the daemon: %s", slurp(err));
+}
+
+/* A read or write past the end names the volume's size, before any I/O. */
+Test(cli, ringd_io_out_of_range_names_the_volume_size, .init = setup, .fini = teardown)
+{
+	const char *rd[] = { rt_ringd_io_bin(), "read", "demo", "16380K", "8K", NULL };
+	const char *wr[] = { rt_ringd_io_bin(), "write", "demo", "16380K", NULL };
+	const char *far[] = { rt_ringd_io_bin(), "read", "demo", "0xffffffffffffff00", "4K", NULL };
+	char err[256], out[256], in[256];
+	static uint8_t data[8192];
+	const char *msg;
+	int st, fd;
+
+	snprintf(err, sizeof(err), "%s", path_in(g_d.dir, "err"));
+	snprintf(out, sizeof(out), "%s", path_in(g_d.dir, "out"));
+	snprintf(in, sizeof(in), "%s", path_in(g_d.dir, "in"));
+	st = run(RT_UID_A, g_d.sock, NULL, out, err, rd);
+	msg = slurp(err);
+	cr_assert(st > 0 && st < 128, "read past the end: exit %d", st);
+	cr_assert(strstr(msg, "16777216 bytes"), "no volume size in: %s", msg);
+	cr_assert(strstr(msg, "demo"), "%s", msg);
+	cr_assert_eq(slurp(out)[0], '\0', "it printed data");
+
+	fd = open(in, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+	close(fd);
+	st = run(RT_UID_A, g_d.sock, in, out, err, wr);
+	msg = slurp(err);
+	cr_assert(st > 0 && st < 128, "write past the end: exit %d", st);
+	cr_assert(strstr(msg, "16777216 bytes"), "no volume size in: %s", msg);
+
+	st = run(RT_UID_A, g_d.sock, NULL, out, err, far);
+	msg = slurp(err);
+	cr_assert(st > 0 && st < 128, "offset + len overflows: exit %d", st);
+	cr_assert(strstr(msg, "16777216 bytes"), "no volume size in: %s", msg);
 }
 
 Test(cli, example_runs_as_tenant, .init = setup, .fini = teardown)

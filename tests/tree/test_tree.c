@@ -220,7 +220,7 @@ Test(completion, ringd_io_completes_a_partial_command)
 	cr_assert_str_eq(complete("st"), "stats\n");
 	cr_assert_str_eq(complete("i"), "info\n");
 	cr_assert_str_eq(complete("-s /run/ringd/ringd.sock w"), "write\n");
-	cr_assert_str_eq(complete("-"), "-s\n-h\n");
+	cr_assert_str_eq(complete("-"), "-s\n-h\n-V\n--help\n--version\n");
 	/* VOLUME and the numbers are not completed (no file names either). */
 	cr_assert_str_eq(complete("read d"), "");
 	cr_assert_str_eq(complete("write demo ''"), "");
@@ -250,4 +250,176 @@ Test(completion, ringd_io_completes_the_socket_path, .init = tmp_setup, .fini = 
 	snprintf(words, sizeof(words), "-s %s/ringd.s", g_tmp);
 	snprintf(want, sizeof(want), "%s/ringd.sock\n", g_tmp);
 	cr_assert_str_eq(complete(words), want);
+}
+
+/* Manual pages as meson configured them (build/man), and their sources. */
+static const char *const man_pages[] = {
+	"ringd.8",    "ringd.conf.5",  "ringctl.8",  "ringd-probe.8",
+	"ringd-io.1", "ringd-bench.1", "libringd.3",
+};
+
+/* mandoc -T lint and man-db's groff warnings: nothing to say on any page. */
+Test(man, pages_render_without_warnings)
+{
+	unsigned int i;
+	int st;
+
+	if (sh("command -v mandoc") != 0)
+		cr_skip_test("mandoc is not installed (apt-get install mandoc; make deps does)");
+	for (i = 0; i < sizeof(man_pages) / sizeof(man_pages[0]); i++) {
+		st = sh("mandoc -T lint -W all %s/%s 2>&1", MAN_DIR, man_pages[i]);
+		cr_expect_eq(st, 0, "mandoc -T lint %s: exit %d:\n%s", man_pages[i], st, g_out);
+		cr_expect_str_eq(g_out, "", "mandoc -T lint %s:\n%s", man_pages[i], g_out);
+		st = sh("MANWIDTH=80 man --warnings -l %s/%s 2>&1 >/dev/null", MAN_DIR,
+			man_pages[i]);
+		cr_expect_eq(st, 0, "man -l %s: exit %d:\n%s", man_pages[i], st, g_out);
+		cr_expect_str_eq(g_out, "", "man --warnings -l %s:\n%s", man_pages[i], g_out);
+	}
+}
+
+/* The checks catch a bad page (a misspelt macro, a bad font escape). */
+Test(man, a_broken_page_fails_the_checks, .init = tmp_setup, .fini = tmp_teardown)
+{
+	if (sh("command -v mandoc") != 0)
+		cr_skip_test("mandoc is not installed (apt-get install mandoc; make deps does)");
+	write_file(g_tmp, "bad.1",
+		   ".TH BAD 1 2026-12-02 x x\n.SH NAME\nbad \\- bad\n.SH DESCRIPTION\n"
+		   ".BOGUS macro\n\\fQfont\\fR\n");
+	sh("mandoc -T lint -W all %s/bad.1 2>&1", g_tmp);
+	cr_assert_neq(g_out[0], '\0', "mandoc found nothing wrong");
+	sh("man --warnings -l %s/bad.1 2>&1 >/dev/null", g_tmp);
+	cr_assert_neq(g_out[0], '\0', "man --warnings found nothing wrong");
+}
+
+/* The pages carry the project version, not the placeholder. */
+Test(man, pages_carry_the_version)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(man_pages) / sizeof(man_pages[0]); i++) {
+		cr_assert_eq(sh("sed -n 's/^\\.TH .*\"ringd \\([^\"]*\\)\".*/\\1/p' %s/%s", MAN_DIR,
+				man_pages[i]),
+			     0);
+		cr_expect_str_eq(g_out, PROJECT_VERSION "\n", "%s: %s", man_pages[i], g_out);
+	}
+}
+
+/*
+ * Every function a program can call, taken from libringd.so's exports
+ * (not from the script that makes the link pages) and the header's
+ * inline functions: each has a link page to libringd(3), and libringd(3)
+ * documents it. (The version script's "ringd_*" also exports protobuf-c's
+ * generated ringd__* functions, which <ringd.h> does not declare: they are
+ * not the API and are left out here.)
+ */
+Test(man, every_public_function_has_its_page)
+{
+	char names[sizeof(g_out)], *save = NULL, *fn;
+	unsigned int n = 0;
+
+	cr_assert_eq(sh("{ nm -D --defined-only %s | awk '$2 == \"T\" { sub(\"@.*\", \"\", $3); "
+			"print $3 }' | grep -v '^ringd__'; "
+			"sed -nE 's/^static inline [^(]*[ *](ringd_[a-z0-9_]+)\\(.*/\\1/p' %s; } "
+			"| sort -u",
+			LIBRINGD_SO, RINGD_H),
+		     0, "%s", g_out);
+	snprintf(names, sizeof(names), "%s", g_out);
+	for (fn = strtok_r(names, "\n", &save); fn; fn = strtok_r(NULL, "\n", &save), n++) {
+		cr_expect_eq(strncmp(fn, "ringd_", 6), 0, "libringd exports %s", fn);
+		cr_expect_eq(sh("cat %s/%s.3 2>&1", MAN_DIR, fn), 0, "no page %s(3)", fn);
+		cr_expect_str_eq(g_out, ".so man3/libringd.3\n", "%s.3: %s", fn, g_out);
+		cr_expect_eq(
+		    sh("grep -c -e '\\b%s(' -e '^\\.BR %s ()' %s/man/libringd.3", fn, fn, SRCDIR),
+		    0, "libringd(3) does not document %s", fn);
+	}
+	cr_assert_geq(n, 20, "only %u functions found:\n%s", n, names);
+}
+
+/* Installed under g_tmp, `man ringd_open` shows libringd(3) through its
+ * link page. */
+static void check_link_page_resolves(void)
+{
+	char mandir[sizeof(g_tmp) + sizeof(g_out)];
+
+	cr_assert_eq(sh("cd %s && find . -path '*/man/man3/libringd.3' | sed 's|^\\.||; "
+			"s|/man3/libringd.3$||'",
+			g_tmp),
+		     0);
+	*strchrnul(g_out, '\n') = '\0';
+	snprintf(mandir, sizeof(mandir), "%s%s", g_tmp, g_out);
+	cr_assert_eq(sh("MANWIDTH=80 man --warnings -M %s ringd_open 2>&1 | "
+			"grep -c 'libringd - io_uring-style rings'",
+			mandir),
+		     0, "man -M %s ringd_open does not show libringd(3):\n%s", mandir, g_out);
+}
+
+/* meson install puts each page, and each link page, in its mandir section. */
+Test(install, man_pages_are_installed, .init = tmp_setup, .fini = tmp_teardown)
+{
+	unsigned int i;
+
+	install_into(g_tmp);
+	for (i = 0; i < sizeof(man_pages) / sizeof(man_pages[0]); i++) {
+		const char *sect = strrchr(man_pages[i], '.') + 1;
+
+		cr_expect_eq(sh("cd %s && find . -path '*/man/man%s/%s' | grep -c .", g_tmp, sect,
+				man_pages[i]),
+			     0, "%s not installed under man/man%s", man_pages[i], sect);
+	}
+	cr_assert_eq(sh("cd %s && find . -path '*/man/man3/ringd_connect.3' | grep -c .", g_tmp), 0,
+		     "no link page ringd_connect(3) installed");
+	check_link_page_resolves();
+}
+
+/* --help and --version: exit 0, on stdout, nothing on stderr. */
+static void check_help_version(const char *bin, const char *name)
+{
+	char want[128];
+	int st;
+
+	st = sh("%s --help 2>/dev/null", bin);
+	cr_expect_eq(st, 0, "%s --help: exit %d", name, st);
+	cr_expect(strstr(g_out, "usage: ") || strstr(g_out, "Usage: "), "%s --help: %s", name,
+		  g_out);
+	st = sh("%s --help 2>&1 >/dev/null", bin);
+	cr_expect_str_eq(g_out, "", "%s --help wrote on stderr: %s", name, g_out);
+	st = sh("%s --version 2>/dev/null", bin);
+	cr_expect_eq(st, 0, "%s --version: exit %d", name, st);
+	snprintf(want, sizeof(want), "%s %s", name, PROJECT_VERSION);
+	cr_expect_eq(strncmp(g_out, want, strlen(want)), 0, "%s --version: '%s', want '%s'", name,
+		     g_out, want);
+	st = sh("%s -V 2>&1", bin);
+	cr_expect_eq(st, 0, "%s -V: exit %d", name, st);
+	cr_expect_eq(strncmp(g_out, want, strlen(want)), 0, "%s -V: '%s'", name, g_out);
+	st = sh("%s --no-such-option 2>&1 >/dev/null", bin);
+	cr_expect_eq(st, 2, "%s with a bad option: exit %d", name, st);
+}
+
+Test(cli, every_tool_has_help_and_version)
+{
+	check_help_version(RINGD_BIN, "ringd");
+	check_help_version(RINGD_IO_BIN, "ringd-io");
+	check_help_version(RINGD_BENCH_BIN, "ringd-bench");
+	check_help_version(RINGD_PROBE_BIN, "ringd-probe");
+}
+
+/*
+ * ringd.conf(5) documents every key of the README's config reference (the
+ * source of truth), each as a .BI/.BR tag of its own.
+ */
+Test(man, ringd_conf_documents_every_key_of_the_readme)
+{
+	char keys[sizeof(g_out)], *save = NULL, *key;
+	unsigned int n = 0;
+
+	cr_assert_eq(sh("sed -n '/^## Config reference/,/^## /p' %s/README.md "
+			"| sed -n '/^```ini/,/^```$/p' "
+			"| sed -nE 's/^;? ?([a-z_]+) = .*/\\1/p' | sort -u",
+			SRCDIR),
+		     0);
+	snprintf(keys, sizeof(keys), "%s", g_out);
+	for (key = strtok_r(keys, "\n", &save); key; key = strtok_r(NULL, "\n", &save), n++)
+		cr_expect_eq(sh("grep -cE '^\\.B[IR]? %s( |$)' %s/man/ringd.conf.5", key, SRCDIR),
+			     0, "ringd.conf(5) does not document %s", key);
+	cr_assert_geq(n, 30, "only %u keys in the README's reference:\n%s", n, keys);
 }

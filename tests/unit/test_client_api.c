@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "client_fake.h"
@@ -33,6 +34,18 @@ Test(client_api, connect_to_a_missing_socket_fails_with_enoent)
 
 	cr_assert_eq(ringd_connect(&o, &rd), -ENOENT);
 	cr_assert_null(rd);
+}
+
+/* The library's version is the header's, and the macros spell it. */
+Test(client_api, version_matches_the_header)
+{
+	char want[32];
+
+	snprintf(want, sizeof(want), "%d.%d.%d", RINGD_VERSION_MAJOR, RINGD_VERSION_MINOR,
+		 RINGD_VERSION_PATCH);
+	cr_assert_str_eq(RINGD_VERSION_STRING, want);
+	cr_assert_not_null(ringd_version());
+	cr_assert_str_eq(ringd_version(), RINGD_VERSION_STRING);
 }
 
 Test(client_api, null_session_arguments_are_refused)

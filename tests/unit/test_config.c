@@ -494,3 +494,64 @@ Test(config, bad_qos_values_name_file_and_line, .fini = cleanup)
 	cleanup();
 	assert_error(load("[daemon]\nqos_flush_cost = x\n"), 2, "qos_flush_cost");
 }
+
+/* Every error of a file in one load, each on its own line with its own
+ * file:line, in file order, and the keys after an error still parsed. */
+Test(config, every_error_is_reported_in_one_load, .fini = cleanup)
+{
+	static const char body[] = "[daemon]\n"			   /* 1 */
+				   "max_io_size = lots\n"	   /* 2 */
+				   "frobnicate = 1\n"		   /* 3 */
+				   "\n"				   /* 4 */
+				   "[volume a]\n"		   /* 5 */
+				   "direct = perhaps\n"		   /* 6 */
+				   "path = a.img\n"		   /* 7 */
+				   "junk without an equals sign\n" /* 8 */
+				   "[volme typo]\n"		   /* 9 */
+				   "path = ignored\n"		   /* 10 */
+				   "[tenant t]\n"		   /* 11 */
+				   "uid = 1000\n"		   /* 12 */
+				   "volumes = a:rx, ghost:rw\n";   /* 13 */
+	const char *want[][2] = {
+		{ "2", "max_io_size" },	 { "3", "frobnicate" }, { "6", "direct" },
+		{ "8", "syntax error" }, { "9", "volme typo" }, { "13", "a:rx" },
+		{ "13", "ghost" },
+	};
+	char loc[160], *line, *save = NULL;
+	unsigned int i = 0;
+	int ret = load(body);
+
+	cr_assert_eq(ret, -EINVAL, "%s", g_err);
+	for (line = strtok_r(g_err, "\n", &save); line; line = strtok_r(NULL, "\n", &save), i++) {
+		cr_assert_lt(i, sizeof(want) / sizeof(want[0]), "extra error '%s'", line);
+		snprintf(loc, sizeof(loc), "%s:%s: ", g_path, want[i][0]);
+		cr_expect_eq(strncmp(line, loc, strlen(loc)), 0, "error %u '%s' is not at %s", i,
+			     line, loc);
+		cr_expect(strstr(line, want[i][1]), "error %u '%s' does not name %s", i, line,
+			  want[i][1]);
+	}
+	cr_assert_eq(i, sizeof(want) / sizeof(want[0]), "%u errors, want %zu", i,
+		     sizeof(want) / sizeof(want[0]));
+}
+
+/* cfg_load_all() keeps what it parsed and counts errors beyond the buffer. */
+Test(config, load_all_counts_errors_that_do_not_fit, .fini = cleanup)
+{
+	char err[64];
+	unsigned int nerr = 0;
+	struct cfg c;
+	int fd, ret;
+
+	snprintf(g_path, sizeof(g_path), "/tmp/ringd-cfg-test.XXXXXX");
+	fd = mkstemp(g_path);
+	cr_assert_geq(fd, 0);
+	dprintf(fd, "[daemon]\na = 1\nb = 2\nc = 3\n[volume v]\npath = v.img\n");
+	close(fd);
+	ret = cfg_load_all(g_path, &c, err, sizeof(err), &nerr);
+	cr_assert_eq(ret, -EINVAL);
+	cr_assert_eq(nerr, 3, "%u errors", nerr);
+	cr_assert_lt(strlen(err), sizeof(err));
+	cr_assert_eq(c.nvols, 1, "the volume after the errors was not kept");
+	cr_assert_str_eq(c.vols[0].path, "v.img");
+	cfg_free(&c);
+}
