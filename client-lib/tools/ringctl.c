@@ -38,19 +38,20 @@ static const char *g_socket;
 
 static void usage(FILE *f)
 {
-	fputs("usage: ringctl [-s SOCKET] [--json] COMMAND\n"
-	      "commands:\n"
-	      "  status            version, uptime, config, volumes, sessions, completions per path\n"
-	      "  tenants           per tenant: sessions, ops, bytes, errors, QoS, latency\n"
-	      "  sessions          id, pid, uid, tenant, handles, in flight, ops, bytes, state\n"
-	      "  volumes           name, backing, extent, path, ops, bytes, errors, latency\n"
-	      "  top [-n COUNT]    per-tenant rates, refreshed every second\n"
-	      "  metrics           the Prometheus text exposition\n"
-	      "  reload            reload the daemon's config and print the outcome\n"
-	      "  kick SESSION-ID   break a session (RINGD_BROKEN_ADMIN)\n"
-	      "SOCKET defaults to $RINGD_SOCKET, then " RC_DEFAULT_SOCKET ".\n"
-	      "For root and members of the daemon's [daemon] admin_group.\n",
-	      f);
+	fputs(
+	    "usage: ringctl [-s SOCKET] [--json] COMMAND\n"
+	    "commands:\n"
+	    "  status            version, uptime, config, volumes, sessions, completions per path\n"
+	    "  tenants           per tenant: sessions, ops, bytes, errors, QoS, latency\n"
+	    "  sessions          id, pid, uid, tenant, handles, in flight, ops, bytes, state\n"
+	    "  volumes           name, backing, extent, path, ops, bytes, errors, latency\n"
+	    "  top [-n COUNT]    per-tenant rates, refreshed every second\n"
+	    "  metrics           the Prometheus text exposition\n"
+	    "  reload            reload the daemon's config and print the outcome\n"
+	    "  kick SESSION-ID   break a session (RINGD_BROKEN_ADMIN)\n"
+	    "SOCKET defaults to $RINGD_SOCKET, then " RC_DEFAULT_SOCKET ".\n"
+	    "For root and members of the daemon's [daemon] admin_group.\n",
+	    f);
 }
 
 /* Connect and open an admin connection. Returns the socket or exits. */
@@ -78,6 +79,8 @@ static int rc_connect(void)
 	return fd;
 }
 
+static Ringd__Reply *rc_recv(int fd, const char *what, int timeout_ms);
+
 static void rc_send(int fd, const Ringd__Request *rq)
 {
 	uint8_t buf[RC_MAX_MSG];
@@ -89,7 +92,12 @@ static void rc_send(int fd, const Ringd__Request *rq)
 	}
 	ringd__request__pack(rq, buf);
 	if (send(fd, buf, len, MSG_NOSIGNAL) != (ssize_t)len) {
-		fprintf(stderr, "ringctl: send: %s\n", strerror(errno));
+		int err = errno;
+
+		/* A refused connection: the daemon said why before hanging up. */
+		if (err == EPIPE || err == ECONNRESET)
+			ringd__reply__free_unpacked(rc_recv(fd, "connect", 1000), NULL);
+		fprintf(stderr, "ringctl: send: %s\n", strerror(err));
 		exit(1);
 	}
 }
@@ -274,8 +282,8 @@ static json_object *json_latency(const Ringd__Latency *l)
 
 static const char *broken_name(uint32_t r)
 {
-	static const char *const names[] = { "",	 "sq_tail",  "sq_index", "cq_head",
-					     "stall",	 "protocol", "shutdown", "admin" };
+	static const char *const names[] = { "",      "sq_tail",  "sq_index", "cq_head",
+					     "stall", "protocol", "shutdown", "admin" };
 
 	return r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown";
 }
@@ -319,8 +327,8 @@ static int cmd_status(int fd)
 		printf("figures:      %s\n", s->figures ? "on" : "off");
 		printf("completions:  interrupt %" PRIu64 ", polled %" PRIu64
 		       ", passthrough %" PRIu64 ", passthrough-polled %" PRIu64 "\n",
-		       s->completions_interrupt, s->completions_polled,
-		       s->completions_passthrough, s->completions_passthrough_polled);
+		       s->completions_interrupt, s->completions_polled, s->completions_passthrough,
+		       s->completions_passthrough_polled);
 		printf("reloads:      %u applied, %u refused\n", s->reloads_applied,
 		       s->reloads_refused);
 	}
@@ -377,9 +385,8 @@ static int cmd_tenants(int fd)
 				json_object_array_add(arr, o);
 				continue;
 			}
-			printf("%-16s %5u %5u %10" PRIu64 " %10" PRIu64 " %8" PRIu64
-			       " %8" PRIu64 " %9s %9s %7" PRIu64 " %7" PRIu64 " %10" PRIu64
-			       " %9.3fs\n",
+			printf("%-16s %5u %5u %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
+			       " %9s %9s %7" PRIu64 " %7" PRIu64 " %10" PRIu64 " %9.3fs\n",
 			       tenant_name(t->name), t->sessions, t->inflight, t->reads, t->writes,
 			       t->flushes, t->others, human_bytes(t->bytes_read, b1, sizeof(b1)),
 			       human_bytes(t->bytes_written, b2, sizeof(b2)), t->errors,
@@ -411,8 +418,8 @@ static int cmd_sessions(int fd)
 	size_t p, i;
 
 	if (!g_json)
-		printf("%8s %8s %6s %-16s %7s %5s %10s %9s %-9s %s\n", "ID", "PID", "UID",
-		       "TENANT", "HANDLES", "INFL", "OPS", "BYTES", "STATE", "BROKEN");
+		printf("%8s %8s %6s %-16s %7s %5s %10s %9s %-9s %s\n", "ID", "PID", "UID", "TENANT",
+		       "HANDLES", "INFL", "OPS", "BYTES", "STATE", "BROKEN");
 	for (p = 0; pages[p]; p++) {
 		for (i = 0; i < pages[p]->admin->n_sessions; i++) {
 			const Ringd__SessionInfo *s = pages[p]->admin->sessions[i];
@@ -436,11 +443,12 @@ static int cmd_sessions(int fd)
 				json_object_array_add(arr, o);
 				continue;
 			}
-			printf("%8" PRIu64 " %8d %6u %-16s %7u %5u %10" PRIu64 " %9s %-9s %s\n",
-			       s->id, s->pid, s->uid,
-			       *s->tenant ? s->tenant : (strcmp(s->state, "admin") ? "(none)" : "-"),
-			       s->handles, s->inflight, s->ops, human_bytes(s->bytes, b1, sizeof(b1)),
-			       s->state, s->broken_reason ? broken_name(s->broken_reason) : "-");
+			printf(
+			    "%8" PRIu64 " %8d %6u %-16s %7u %5u %10" PRIu64 " %9s %-9s %s\n", s->id,
+			    s->pid, s->uid,
+			    *s->tenant ? s->tenant : (strcmp(s->state, "admin") ? "(none)" : "-"),
+			    s->handles, s->inflight, s->ops, human_bytes(s->bytes, b1, sizeof(b1)),
+			    s->state, s->broken_reason ? broken_name(s->broken_reason) : "-");
 		}
 	}
 	if (g_json)
@@ -457,8 +465,9 @@ static int cmd_volumes(int fd)
 	size_t p, i;
 
 	if (!g_json)
-		printf("%-16s %-11s %9s %10s %9s %9s %7s %9s %9s %9s %s\n", "VOLUME", "PATH", "SIZE",
-		       "OPS", "READ", "WRITTEN", "ERRORS", "P50", "P99", "P99.9", "BACKING");
+		printf("%-16s %-11s %9s %10s %9s %9s %7s %9s %9s %9s %s\n", "VOLUME", "PATH",
+		       "SIZE", "OPS", "READ", "WRITTEN", "ERRORS", "P50", "P99", "P99.9",
+		       "BACKING");
 	for (p = 0; pages[p]; p++) {
 		for (i = 0; i < pages[p]->admin->n_volumes; i++) {
 			const Ringd__VolumeFigures *v = pages[p]->admin->volumes[i];
@@ -659,26 +668,30 @@ static int cmd_top(int fd, unsigned long count)
 				jadd_u(o, "sessions", c->sessions);
 				jadd_u(o, "inflight", c->inflight);
 				json_object_object_add(
-				    o, "iops", json_object_new_double((double)(c->ops - p->ops) / dt));
+				    o, "iops",
+				    json_object_new_double((double)(c->ops - p->ops) / dt));
 				json_object_object_add(
-				    o, "read_bps", json_object_new_double((double)(c->rd - p->rd) / dt));
+				    o, "read_bps",
+				    json_object_new_double((double)(c->rd - p->rd) / dt));
 				json_object_object_add(
-				    o, "write_bps", json_object_new_double((double)(c->wr - p->wr) / dt));
+				    o, "write_bps",
+				    json_object_new_double((double)(c->wr - p->wr) / dt));
 				json_object_object_add(
 				    o, "throttled_share",
-				    json_object_new_double((double)(c->throttled_us - p->throttled_us) /
-							   (dt * 1e6)));
+				    json_object_new_double(
+					(double)(c->throttled_us - p->throttled_us) / (dt * 1e6)));
 				jadd_u(o, "p99_ns", c->p99_ns);
 				json_object_array_add(arr, o);
 				continue;
 			}
-			printf("%-16s %5u %5u %10.0f %10s %10s %7.0f %8.0f%% %9s\n", c->name,
-			       c->sessions, c->inflight, (double)(c->ops - p->ops) / dt,
-			       human_bytes((uint64_t)((double)(c->rd - p->rd) / dt), b1, sizeof(b1)),
-			       human_bytes((uint64_t)((double)(c->wr - p->wr) / dt), b2, sizeof(b2)),
-			       (double)(c->errors - p->errors) / dt,
-			       100.0 * (double)(c->throttled_us - p->throttled_us) / (dt * 1e6),
-			       human_ns(c->p99_ns, c->ops != 0, l1, sizeof(l1)));
+			printf(
+			    "%-16s %5u %5u %10.0f %10s %10s %7.0f %8.0f%% %9s\n", c->name,
+			    c->sessions, c->inflight, (double)(c->ops - p->ops) / dt,
+			    human_bytes((uint64_t)((double)(c->rd - p->rd) / dt), b1, sizeof(b1)),
+			    human_bytes((uint64_t)((double)(c->wr - p->wr) / dt), b2, sizeof(b2)),
+			    (double)(c->errors - p->errors) / dt,
+			    100.0 * (double)(c->throttled_us - p->throttled_us) / (dt * 1e6),
+			    human_ns(c->p99_ns, c->ops != 0, l1, sizeof(l1)));
 		}
 		if (g_json) {
 			/* One JSON document per line and round. */
@@ -752,7 +765,8 @@ int main(int argc, char **argv)
 			errno = 0;
 			count = strtoul(argv[++optind], &end, 10);
 			if (!*argv[optind] || *end || errno) {
-				fprintf(stderr, "ringctl: top -n: '%s' is not a count\n", argv[optind]);
+				fprintf(stderr, "ringctl: top -n: '%s' is not a count\n",
+					argv[optind]);
 				return 2;
 			}
 		}
@@ -761,9 +775,9 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-	} else if (optind != argc || (strcmp(cmd, "status") && strcmp(cmd, "tenants") &&
-				      strcmp(cmd, "sessions") && strcmp(cmd, "volumes") &&
-				      strcmp(cmd, "metrics") && strcmp(cmd, "reload"))) {
+	} else if (optind != argc ||
+		   (strcmp(cmd, "status") && strcmp(cmd, "tenants") && strcmp(cmd, "sessions") &&
+		    strcmp(cmd, "volumes") && strcmp(cmd, "metrics") && strcmp(cmd, "reload"))) {
 		usage(stderr);
 		return 2;
 	}
