@@ -58,10 +58,10 @@ struct fig_volume {
 };
 
 struct figures {
-	bool off;		/* [daemon] figures = off: nothing is recorded */
-	struct fig_tenant *t;	/* n + 1 */
+	bool off;	      /* [daemon] figures = off: nothing is recorded */
+	struct fig_tenant *t; /* n + 1 */
 	unsigned int n;
-	struct fig_volume *v;	/* nvols */
+	struct fig_volume *v; /* nvols */
 	unsigned int nvols;
 	uint64_t path_ops[FIG_NPATHS]; /* completions per kernel path */
 };

@@ -202,10 +202,10 @@ static void mx_volumes(struct mx_buf *b, const struct mx_src *s)
 		if (!mx_vol_shown(s, i))
 			continue;
 		for (k = 0; k < FIG_NOPS; k++)
-			mx_printf(b, "ringd_volume_ops_total{volume=\"%s\",path=\"%s\",op=\"%s\"} %llu\n",
-				  mx_label(s->vols->v[i].name, v, sizeof(v)),
-				  mx_vol_path(&s->vols->v[i]), ops[k],
-				  (unsigned long long)f->v[i].ops[k]);
+			mx_printf(
+			    b, "ringd_volume_ops_total{volume=\"%s\",path=\"%s\",op=\"%s\"} %llu\n",
+			    mx_label(s->vols->v[i].name, v, sizeof(v)), mx_vol_path(&s->vols->v[i]),
+			    ops[k], (unsigned long long)f->v[i].ops[k]);
 	}
 	mx_head(b, "ringd_volume_bytes_total", "counter", "Bytes read and written on the volume.");
 	for (i = 0; i < f->nvols; i++) {
@@ -237,7 +237,7 @@ static void mx_volumes(struct mx_buf *b, const struct mx_src *s)
 int mx_render(const struct mx_src *s, char **out, size_t *len)
 {
 	static const char *const paths[FIG_NPATHS] = { "interrupt", "polled", "passthrough",
-							 "passthrough-polled" };
+						       "passthrough-polled" };
 	struct mx_buf b = { .cap = 16384 };
 	unsigned int i;
 
@@ -354,8 +354,8 @@ static void *mx_thread(void *arg)
 
 void mx_tick(struct mx_writer *w, const struct mx_src *src, uint64_t now_ms)
 {
-	unsigned int interval = src->cfg->metrics_interval_ms ? src->cfg->metrics_interval_ms
-							       : MX_DEFAULT_INTERVAL_MS;
+	unsigned int interval =
+	    src->cfg->metrics_interval_ms ? src->cfg->metrics_interval_ms : MX_DEFAULT_INTERVAL_MS;
 	char *text;
 	size_t len;
 	bool busy;
