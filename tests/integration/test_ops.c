@@ -93,15 +93,17 @@ static int run_as(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups, con
 	return rt_wait_child(pid);
 }
 
-/* Contents of @path (at most 1M), NUL-terminated; the caller frees. */
+/* Contents of @path (at most 1M), NUL-terminated, in one of 4 static
+ * buffers used in turn (so a failed assertion's message leaks nothing). */
 static char *slurp(const char *path)
 {
+	static char bufs[4][(1 << 20) + 1];
+	static unsigned int k;
 	size_t cap = 1 << 20, len = 0;
-	char *buf = malloc(cap + 1);
+	char *buf = bufs[k++ % 4];
 	int fd = open(path, O_RDONLY);
 	ssize_t n;
 
-	cr_assert_not_null(buf);
 	cr_assert_geq(fd, 0, "open %s", path);
 	while ((n = read(fd, buf + len, cap - len)) > 0)
 		len += (size_t)n;
@@ -120,7 +122,7 @@ static const char *path_in(const char *name)
 	return p;
 }
 
-/* Run ringctl (as root) with @args; returns its stdout (caller frees) and
+/* Run ringctl (as root) with @args; returns its stdout (slurp()'s) and
  * asserts the exit status @want. */
 static char *ringctl(int want, const char *const *args)
 {
@@ -136,7 +138,6 @@ static char *ringctl(int want, const char *const *args)
 	out = slurp(path_in("rc.out"));
 	err = slurp(path_in("rc.err"));
 	cr_assert_eq(st, want, "ringctl %s: exit %d, want %d; stderr: %s", args[0], st, want, err);
-	free(err);
 	return out;
 }
 
@@ -146,7 +147,6 @@ static json_object *ringctl_json(const char *const *args)
 	json_object *o = json_tokener_parse(out);
 
 	cr_assert_not_null(o, "not JSON: %s", out);
-	free(out);
 	return o;
 }
 
@@ -205,7 +205,6 @@ Test(ops, status_human_and_json)
 	cr_assert(strstr(out, "version:") && strstr(out, "uptime:") && strstr(out, g_d.conf) &&
 		      strstr(out, "volumes:      3") && strstr(out, "interrupt 5"),
 		  "status:\n%s", out);
-	free(out);
 	o = ringctl_json(a2);
 	cr_assert_eq(jget_u(o, "volumes"), 3);
 	cr_assert_geq(jget_u(o, "sessions"), 2); /* ours and ringctl's */
@@ -226,10 +225,10 @@ Test(ops, tenants_human_and_json_with_latency)
 	cr_assert(strstr(out, "TENANT") && strstr(out, "\na ") && strstr(out, "read   latency") &&
 		      strstr(out, "p99.9"),
 		  "tenants:\n%s", out);
-	free(out);
 	arr = ringctl_json(a2);
-	cr_assert_eq(json_object_array_length(arr), 1, "only tenant a (the no-tenant class is "
-						       "empty)");
+	cr_assert_eq(json_object_array_length(arr), 1,
+		     "only tenant a (the no-tenant class is "
+		     "empty)");
 	t = json_object_array_get_idx(arr, 0);
 	cr_assert_str_eq(jget_s(t, "name"), "a");
 	cr_assert_eq(jget_u(t, "reads"), 10);
@@ -263,7 +262,6 @@ Test(ops, sessions_human_and_json)
 	snprintf(pid, sizeof(pid), " %d ", (int)getpid());
 	cr_assert(strstr(out, "STATE") && strstr(out, pid) && strstr(out, "active"),
 		  "sessions:\n%s", out);
-	free(out);
 	arr = ringctl_json(a2);
 	for (i = 0; i < json_object_array_length(arr); i++) {
 		s = json_object_array_get_idx(arr, i);
@@ -291,7 +289,6 @@ Test(ops, volumes_human_and_json)
 	cr_assert(strstr(out, "demo") && strstr(out, "interrupt") && strstr(out, "hidden") &&
 		      strstr(out, "16.0M"),
 		  "volumes:\n%s", out);
-	free(out);
 	arr = ringctl_json(a2);
 	cr_assert_eq(json_object_array_length(arr), 3);
 	v = json_object_array_get_idx(arr, 0);
@@ -317,7 +314,6 @@ Test(ops, top_refreshes_count_times)
 		heads++;
 	cr_assert_eq(heads, 2, "two refreshes:\n%s", out);
 	cr_assert(strstr(out, "IOPS") && strstr(out, "\na "), "top:\n%s", out);
-	free(out);
 	out = ringctl(0, a2);
 	for (line = strtok_r(out, "\n", &p); line; line = strtok_r(NULL, "\n", &p)) {
 		json_object *arr = json_tokener_parse(line);
@@ -328,7 +324,6 @@ Test(ops, top_refreshes_count_times)
 		docs++;
 	}
 	cr_assert_eq(docs, 2);
-	free(out);
 }
 
 /* Run promtool check metrics on @path; -1 if promtool is not installed. */
@@ -355,7 +350,8 @@ Test(ops, metrics_exposition_passes_promtool)
 	cr_assert(strstr(out, "ringd_tenant_ops_total{tenant=\"a\",op=\"read\"} 5\n"));
 	cr_assert(strstr(out, "ringd_tenant_bytes_total{tenant=\"a\",op=\"write\"} 20480\n"));
 	cr_assert(strstr(out, "# TYPE ringd_tenant_latency_seconds histogram\n"));
-	cr_assert(strstr(out, "ringd_tenant_latency_seconds_bucket{tenant=\"a\",op=\"read\",le=\""));
+	cr_assert(
+	    strstr(out, "ringd_tenant_latency_seconds_bucket{tenant=\"a\",op=\"read\",le=\""));
 	cr_assert(strstr(out, "ringd_tenant_latency_seconds_bucket{tenant=\"a\",op=\"read\",le=\""
 			      "+Inf\"} 5\n"));
 	cr_assert(strstr(out, "ringd_tenant_latency_seconds_count{tenant=\"a\",op=\"read\"} 5\n"));
@@ -370,7 +366,6 @@ Test(ops, metrics_exposition_passes_promtool)
 	cr_assert_not_null(f);
 	fputs(out, f);
 	fclose(f);
-	free(out);
 	st = promtool_check(path_in("metrics.txt"));
 	if (st < 0) {
 		ringd_disconnect(rd);
@@ -378,7 +373,6 @@ Test(ops, metrics_exposition_passes_promtool)
 	}
 	pt = slurp(path_in("promtool.out"));
 	cr_assert_eq(st, 0, "promtool check metrics: %s", pt);
-	free(pt);
 	ringd_disconnect(rd);
 }
 
@@ -414,7 +408,6 @@ Test(ops, metrics_file_rewritten_atomically)
 			snprintf(first, sizeof(first), "%.40s", up);
 			changes++;
 		}
-		free(text);
 		reads++;
 	}
 	/* Every 100 ms, at the loop's 250 ms tick when it is idle. */
@@ -441,15 +434,13 @@ Test(ops, kick_breaks_the_session_with_admin_reason)
 	for (i = 0; i < json_object_array_length(arr); i++) {
 		json_object *s = json_object_array_get_idx(arr, i);
 
-		if (jget_u(s, "pid") == (uint64_t)getpid() &&
-		    !strcmp(jget_s(s, "state"), "active"))
+		if (jget_u(s, "pid") == (uint64_t)getpid() && !strcmp(jget_s(s, "state"), "active"))
 			snprintf(id, sizeof(id), "%llu", (unsigned long long)jget_u(s, "id"));
 	}
 	json_object_put(arr);
 	cr_assert(id[0], "our session is listed");
 	out = ringctl(0, kick);
 	cr_assert(strstr(out, "RINGD_BROKEN_ADMIN"), "%s", out);
-	free(out);
 	/* The session takes no more SQEs: its calls fail with -EPIPE. */
 	cr_assert(rt_wait_for(2000, ringd_broken_reason(rd) == RINGD_BROKEN_ADMIN),
 		  "broken reason %u", ringd_broken_reason(rd));
@@ -463,8 +454,7 @@ Test(ops, kick_breaks_the_session_with_admin_reason)
 	cr_assert_eq(ret, 0);
 	cr_assert_eq(st.broken_reason, RINGD_BROKEN_ADMIN);
 	/* An unknown id: non-zero exit with the daemon's words. */
-	out = ringctl(1, kick_bad);
-	free(out);
+	ringctl(1, kick_bad);
 	cr_assert(strstr(slurp(path_in("rc.err")), "no session 987654321"));
 	ringd_disconnect(rd);
 }
@@ -472,21 +462,20 @@ Test(ops, kick_breaks_the_session_with_admin_reason)
 Test(ops, reload_with_a_bad_file_prints_the_error)
 {
 	const char *a1[] = { "reload", NULL }, *a2[] = { "--json", "reload", NULL };
-	char body[sizeof(conf) + 64], *out, *err;
+	char body[sizeof(conf) + 64], *err;
 	json_object *o;
 
 	snprintf(body, sizeof(body), "%s%s", conf, "bogus_key = 1\n");
 	cr_assert_eq(rt_daemon_rewrite_conf(&g_d, body), 0);
-	out = ringctl(1, a1);
-	free(out);
+	ringctl(1, a1);
 	err = slurp(path_in("rc.err"));
 	cr_assert(strstr(err, "reload refused") && strstr(err, "bogus_key: unknown key") &&
 		      strstr(err, "ringd.conf:"),
 		  "the parse error, with file:line: %s", err);
-	free(err);
 	/* A good file: applied, exit 0, and the new volume is there. */
-	snprintf(body, sizeof(body), "%s%s", conf, "\n[volume late]\npath = late.img\n"
-						    "create_size = 1M\n");
+	snprintf(body, sizeof(body), "%s%s", conf,
+		 "\n[volume late]\npath = late.img\n"
+		 "create_size = 1M\n");
 	cr_assert_eq(rt_daemon_rewrite_conf(&g_d, body), 0);
 	o = ringctl_json(a2);
 	cr_assert(strstr(jget_s(o, "message"), "reloaded") &&
@@ -509,18 +498,15 @@ Test(ops, admin_group_members_only)
 	st = run_as(RT_UID_STRANGER, RT_UID_STRANGER, &admin, 1, path_in("o"), path_in("e"), argv);
 	cr_assert_eq(st, 0, "admin_group as supplementary group: %s", slurp(path_in("e")));
 	/* Neither root, nor a tenant, nor in admin_group: refused at connect. */
-	st = run_as(RT_UID_STRANGER, RT_UID_STRANGER, &other, 1, path_in("o"), path_in("e"),
-		    argv);
+	st = run_as(RT_UID_STRANGER, RT_UID_STRANGER, &other, 1, path_in("o"), path_in("e"), argv);
 	err = slurp(path_in("e"));
 	cr_assert_eq(st, 1, "a stranger: %s", err);
 	cr_assert(strstr(err, "not a tenant"), "%s", err);
-	free(err);
 	/* A tenant (uid 61001) that is not in admin_group: EPERM at Hello. */
 	st = run_as(RT_UID_A, RT_UID_A, NULL, 0, path_in("o"), path_in("e"), argv);
 	err = slurp(path_in("e"));
 	cr_assert_eq(st, 1, "a tenant: %s", err);
 	cr_assert(strstr(err, "admin_group"), "%s", err);
-	free(err);
 }
 
 Test(ops, no_daemon_hints_is_ringd_running)
@@ -532,7 +518,6 @@ Test(ops, no_daemon_hints_is_ringd_running)
 	err = slurp(path_in("e"));
 	cr_assert_eq(st, 1);
 	cr_assert(strstr(err, "is ringd running?"), "%s", err);
-	free(err);
 }
 
 Test(ops, tenant_stats_and_list_volumes)
@@ -573,14 +558,12 @@ Test(ops, ringd_io_stats_and_volumes_as_a_tenant)
 		     slurp(path_in("e")));
 	out = slurp(path_in("o"));
 	cr_assert_str_eq(out, "demo\nother\n");
-	free(out);
 	cr_assert_eq(run_as(RT_UID_A, RT_UID_A, NULL, 0, path_in("o"), path_in("e"), a2), 0, "%s",
 		     slurp(path_in("e")));
 	out = slurp(path_in("o"));
 	cr_assert(strstr(out, "session: submitted 0") &&
 		      strstr(out, "tenant: submitted 5 completed 5"),
 		  "%s", out);
-	free(out);
 	ringd_disconnect(rd);
 }
 
@@ -607,8 +590,9 @@ Test(ops_paging, long_lists_are_paged, .timeout = 120)
 					"[volume v%02zu-with-a-long-name-to-fill-the-pages]\n"
 					"path = v%02zu.img\ncreate_size = 4K\n\n",
 					i, i);
-	snprintf(body + len, cap - len, "[tenant a]\nuid = 0\nvolumes = v00-with-a-long-"
-					"name-to-fill-the-pages:ro\n");
+	snprintf(body + len, cap - len,
+		 "[tenant a]\nuid = 0\nvolumes = v00-with-a-long-"
+		 "name-to-fill-the-pages:ro\n");
 	rt_daemon_start(&g_many, body);
 	free(body);
 	memcpy(&g_d, &g_many, sizeof(g_d)); /* run_as() uses g_d's socket and dir */
@@ -621,11 +605,9 @@ Test(ops_paging, long_lists_are_paged, .timeout = 120)
 	cr_assert_str_eq(jget_s(json_object_array_get_idx(arr, 79), "name"),
 			 "v79-with-a-long-name-to-fill-the-pages");
 	json_object_put(arr);
-	free(out);
 	cr_assert_eq(run_as(0, 0, NULL, 0, path_in("o"), path_in("e"), argv2), 0);
 	out = slurp(path_in("o"));
 	cr_assert(strstr(out, "v00-with") && strstr(out, "v79-with"), "%s", out);
-	free(out);
 	it_stop(&g_many);
 }
 
@@ -655,7 +637,6 @@ Test(ops_off, figures_off)
 	cr_assert(json_object_object_get_ex(o, "figures", &v));
 	cr_assert_eq(json_object_get_boolean(v), 0);
 	json_object_put(o);
-	free(out);
 	ringd_disconnect(rd);
 	it_stop(&g_d);
 }

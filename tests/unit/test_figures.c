@@ -41,11 +41,13 @@ Test(figures, buckets_bound_every_value_within_1_6_percent)
 			continue; /* the last bucket takes everything larger */
 		cr_assert_leq(fig_bucket_low(b), v, "v %llu bucket %u", (unsigned long long)v, b);
 		cr_assert_geq(fig_bucket_high(b), v, "v %llu bucket %u", (unsigned long long)v, b);
-		cr_assert_leq((double)(fig_bucket_high(b) - fig_bucket_low(b)), 0.016 * (double)v + 1);
+		cr_assert_leq((double)(fig_bucket_high(b) - fig_bucket_low(b)),
+			      0.016 * (double)v + 1);
 	}
 	/* Buckets are contiguous. */
 	for (v = 1; v < FIG_BUCKETS - 1; v++)
-		cr_assert_eq(fig_bucket_low((unsigned int)v), fig_bucket_high((unsigned int)v - 1) + 1);
+		cr_assert_eq(fig_bucket_low((unsigned int)v),
+			     fig_bucket_high((unsigned int)v - 1) + 1);
 }
 
 Test(figures, quantiles)
@@ -106,7 +108,7 @@ Test(figures, off_records_nothing)
 Test(figures, reload_reindexes_by_name)
 {
 	cr_assert_eq(fig_configure(&g_f, &g_cfg, 1), 0);
-	fig_done(&g_f, 0, 0, RINGD_OP_READ, 100, 0, 1000); /* a */
+	fig_done(&g_f, 0, 0, RINGD_OP_READ, 100, 0, 1000);  /* a */
 	fig_done(&g_f, 1, 0, RINGD_OP_WRITE, 200, 0, 1000); /* b */
 	/* New config: c, b (a removed), and one more volume. */
 	strcpy(g_t[0].name, "c");
