@@ -6,12 +6,17 @@ ASAN_BUILD ?= build-asan
 CONFIG     ?= config/ringd.conf
 MESON_OPTS ?= -Dwerror=true
 
-# Debian packages the build, the tests and the tools need.
+# Debian packages the build, the tests and the tools need. prometheus is
+# there for promtool (tests/integration/test_ops.c checks the exposition
+# with it; Debian 12 ships no separate promtool package). Installed without
+# systemd as PID 1 it starts nothing; on a systemd host it also enables a
+# Prometheus server (disable it with systemctl disable --now prometheus).
 DEPS = meson ninja-build pkg-config gcc g++ clang \
        liburing-dev libnvme-dev libjson-c-dev libsystemd-dev \
        libprotobuf-c-dev protobuf-c-compiler libinih-dev libcriterion-dev \
        util-linux systemd fio gnuplot-nox dpkg-dev mandoc man-db \
-       qemu-system-x86 busybox-static cpio kmod xz-utils
+       qemu-system-x86 busybox-static cpio kmod xz-utils \
+       prometheus
 
 .PHONY: all deps build build-asan run test test-plain test-asan test-vm bench fuzz format check-format clean
 

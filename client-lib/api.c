@@ -9,6 +9,7 @@
  * May call: reconnect (rcn_), ctl (cc_), ring (rg_), buf (buf_), libc.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -56,6 +57,32 @@ int ringd_stats(struct ringd *rd, struct ringd_stats *st)
 	if (!rd || !st)
 		return -EINVAL;
 	return cc_stats(rd, st);
+}
+
+/* The tenant's totals: like ringd_stats(), not replayed over a reconnect. */
+int ringd_tenant_stats(struct ringd *rd, struct ringd_stats *st)
+{
+	if (!rd || !st)
+		return -EINVAL;
+	return cc_tenant_stats(rd, st);
+}
+
+int ringd_list_volumes(struct ringd *rd, char ***names, size_t *count)
+{
+	if (!rd || !names || !count)
+		return -EINVAL;
+	return cc_list_volumes(rd, names, count);
+}
+
+void ringd_free_list(char **names, size_t count)
+{
+	size_t i;
+
+	if (!names)
+		return;
+	for (i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
 }
 
 const char *ringd_last_message(void)

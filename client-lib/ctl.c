@@ -441,16 +441,93 @@ int cc_handle_close(struct ringd *rd, int handle)
 	return ret == -EBADF ? 0 : ret;
 }
 
+static int cc_stats_call(struct ringd *rd, Ringd__Request *rq, struct ringd_stats *st);
+
 int cc_stats(struct ringd *rd, struct ringd_stats *st)
 {
 	Ringd__Request rq = RINGD__REQUEST__INIT;
 	Ringd__StatsRequest sr = RINGD__STATS_REQUEST__INIT;
-	Ringd__Reply *r;
-	int ret;
 
 	rq.msg_case = RINGD__REQUEST__MSG_STATS;
 	rq.stats = &sr;
-	ret = cc_call(rd, rd->sock, &rq, &r, NULL, 0, NULL);
+	return cc_stats_call(rd, &rq, st);
+}
+
+int cc_tenant_stats(struct ringd *rd, struct ringd_stats *st)
+{
+	Ringd__Request rq = RINGD__REQUEST__INIT;
+	Ringd__TenantStatsRequest sr = RINGD__TENANT_STATS_REQUEST__INIT;
+
+	rq.msg_case = RINGD__REQUEST__MSG_TENANT_STATS;
+	rq.tenant_stats = &sr;
+	return cc_stats_call(rd, &rq, st);
+}
+
+int cc_list_volumes(struct ringd *rd, char ***names, size_t *count)
+{
+	char **out = NULL, **grown;
+	size_t n = 0, i;
+	uint32_t off = 0;
+	int ret;
+
+	for (;;) {
+		Ringd__Request rq = RINGD__REQUEST__INIT;
+		Ringd__ListVolumes lv = RINGD__LIST_VOLUMES__INIT;
+		Ringd__Reply *r;
+		bool more;
+
+		lv.has_offset = 1;
+		lv.offset = off;
+		rq.msg_case = RINGD__REQUEST__MSG_LIST_VOLUMES;
+		rq.list_volumes = &lv;
+		ret = cc_call(rd, rd->sock, &rq, &r, NULL, 0, NULL);
+		if (ret)
+			goto out_free;
+		if (r->msg_case != RINGD__REPLY__MSG_VOLUMES ||
+		    (r->volumes->more && r->volumes->next_offset <= off)) {
+			ringd__reply__free_unpacked(r, NULL);
+			ret = -EBADMSG;
+			goto out_free;
+		}
+		grown = realloc(out, (n + r->volumes->n_names + 1) * sizeof(*out));
+		if (!grown) {
+			ringd__reply__free_unpacked(r, NULL);
+			ret = -ENOMEM;
+			goto out_free;
+		}
+		out = grown;
+		for (i = 0; i < r->volumes->n_names; i++) {
+			out[n] = strdup(r->volumes->names[i]);
+			if (!out[n]) {
+				ringd__reply__free_unpacked(r, NULL);
+				ret = -ENOMEM;
+				goto out_free;
+			}
+			n++;
+		}
+		more = r->volumes->more;
+		off = r->volumes->next_offset;
+		ringd__reply__free_unpacked(r, NULL);
+		if (!more)
+			break;
+	}
+	*names = out;
+	*count = n;
+	return 0;
+
+out_free:
+	for (i = 0; i < n; i++)
+		free(out[i]);
+	free(out);
+	return ret;
+}
+
+static int cc_stats_call(struct ringd *rd, Ringd__Request *rq, struct ringd_stats *st)
+{
+	Ringd__Reply *r;
+	int ret;
+
+	ret = cc_call(rd, rd->sock, rq, &r, NULL, 0, NULL);
 	if (ret)
 		return ret;
 	if (r->msg_case != RINGD__REPLY__MSG_STATS) {

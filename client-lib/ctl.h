@@ -76,6 +76,12 @@ int cc_handle_close(struct ringd *rd, int handle);
 /* The daemon's counters of this session. Returns 0 or -errno. */
 int cc_stats(struct ringd *rd, struct ringd_stats *st);
 
+/* The daemon's totals of this session's tenant. Returns 0 or -errno. */
+int cc_tenant_stats(struct ringd *rd, struct ringd_stats *st);
+
+/* Every page of the tenant's volume names. Returns 0 or -errno. */
+int cc_list_volumes(struct ringd *rd, char ***names, size_t *count);
+
 /* The daemon's explanation of the last call it refused in this thread. */
 const char *cc_last_message(void);
 

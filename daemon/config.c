@@ -347,6 +347,41 @@ static int cfg_daemon_key(struct cfg_parse *p, const char *key, const char *v)
 	}
 	if (!strcmp(key, "qos_flush_cost"))
 		return cfg_uint_key(p, key, v, 0, 1000000, &c->qos_flush_cost);
+	if (!strcmp(key, "figures")) {
+		bool on;
+
+		if (cfg_parse_bool(v, &on))
+			return cfg_fail(p, key, "'%s' is not on/off", v);
+		c->figures_off = !on;
+		return 1;
+	}
+	if (!strcmp(key, "admin_group")) {
+		uint64_t id;
+		struct group *g;
+
+		if (!cfg_parse_uint(v, UINT32_MAX - 1, &id)) {
+			c->admin_group = (gid_t)id;
+		} else {
+			g = getgrnam(v);
+			if (!g)
+				return cfg_fail(p, key, "no group called '%s'", v);
+			c->admin_group = g->gr_gid;
+		}
+		c->has_admin_group = true;
+		return 1;
+	}
+	if (!strcmp(key, "metrics_file")) {
+		if (v[0] && (v[0] != '/' || !cfg_copy(c->metrics_file, sizeof(c->metrics_file), v)))
+			return cfg_fail(p, key, "must be an absolute path");
+		return 1;
+	}
+	if (!strcmp(key, "metrics_interval")) {
+		if (cfg_parse_duration_ms(v, &c->metrics_interval_ms) ||
+		    c->metrics_interval_ms < 100 || c->metrics_interval_ms > 3600000)
+			return cfg_fail(p, key, "'%s' is not a duration from 100ms to 1h like 10s",
+					v);
+		return 1;
+	}
 	if (!strcmp(key, "sqpoll")) {
 		if (cfg_parse_bool(v, &c->sqpoll))
 			return cfg_fail(p, key, "'%s' is not on/off", v);

@@ -92,6 +92,11 @@ struct cfg {
 	bool qos_off;		     /* qos = off: no per-tenant scheduling or limits */
 	uint32_t qos_cost_unit;	     /* bytes per QoS unit of a read or write */
 	unsigned int qos_flush_cost; /* units of an fsync */
+	bool figures_off;	     /* figures = off: no per-tenant/volume figures or latency */
+	gid_t admin_group;	     /* members may open admin connections (ringctl) */
+	bool has_admin_group;
+	char metrics_file[PATH_MAX];	  /* Prometheus text written here, or "" */
+	unsigned int metrics_interval_ms; /* ... this often (0: the default, 10 s) */
 	struct cfg_volume *vols;
 	unsigned int nvols;
 	struct cfg_tenant *tenants;

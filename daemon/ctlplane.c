@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "control.h"
 #include "log.h"
+#include "metrics.h"
 #include "sysd.h"
 
 #define CP_ACCEPT_BUDGET   16u	  /* connections accepted (or refused) per pass */
@@ -24,6 +26,11 @@
 #define CP_SWEEP_MS	   100u	  /* handshake deadline checks */
 #define CP_REFUSE_WINDOW   10000u /* refusal log window */
 #define CP_REFUSE_LOGGED   5u	  /* refusals logged one by one per window */
+#define CP_MX_CHUNK	   3800u  /* exposition bytes per METRICS reply */
+
+#ifndef RINGD_PROJECT_VERSION
+#define RINGD_PROJECT_VERSION "unknown"
+#endif
 
 int cp_init(struct ctlplane *cp, const struct cfg *cfg, struct sessions *st, struct rings *rg,
 	    struct vols *vols, struct reqs *rq, struct usage *use, struct qos *qos,
@@ -40,6 +47,7 @@ int cp_init(struct ctlplane *cp, const struct cfg *cfg, struct sessions *st, str
 	cp->use = use;
 	cp->qos = qos;
 	cp->lock_fd = -1;
+	cp->start_ms = clock_now_ms();
 	cp->pending = calloc(st->max, sizeof(*cp->pending));
 	if (!cp->pending)
 		return -ENOMEM;
@@ -78,6 +86,8 @@ void cp_fini(struct ctlplane *cp)
 	cp->lock_fd = -1;
 	free(cp->pending);
 	cp->pending = NULL;
+	free(cp->mx_text);
+	cp->mx_text = NULL;
 }
 
 void cp_listen_event(struct ctlplane *cp, int32_t res, bool more, uint64_t listen_tag)
@@ -152,6 +162,34 @@ static unsigned int cp_handshakes_of(const struct ctlplane *cp, uid_t uid)
 	return n;
 }
 
+/*
+ * Is the peer of @fd (@uid, primary @gid from SO_PEERCRED) an operator:
+ * root, or a member of [daemon] admin_group? Supplementary groups come
+ * from SO_PEERGROUPS: the kernel's copy of the peer's credentials at
+ * connect(), like SO_PEERCRED. Not /proc/PID/status (the pid may have
+ * exited and been reused) nor getgrouplist() (the group database, not the
+ * process, and an NSS lookup that can block the loop).
+ */
+static bool cp_is_admin(const struct ctlplane *cp, int fd, uid_t uid, gid_t gid)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+	unsigned int i;
+
+	if (uid == 0)
+		return true;
+	if (!cp->cfg->has_admin_group)
+		return false;
+	if (gid == cp->cfg->admin_group)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false; /* ERANGE: over 256 groups; refused rather than guessed */
+	for (i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == cp->cfg->admin_group)
+			return true;
+	return false;
+}
+
 /* Admit or refuse one accepted connection. */
 static void cp_admit(struct ctlplane *cp, int fd)
 {
@@ -167,7 +205,7 @@ static void cp_admit(struct ctlplane *cp, int fd)
 		return;
 	}
 	tenant = cfg_tenant_for(c, cred.uid, cred.gid);
-	if (tenant < 0 && cred.uid != 0) {
+	if (tenant < 0 && !cp_is_admin(cp, fd, cred.uid, cred.gid)) {
 		cp_refuse(cp, fd, &cred, EACCES, "uid %u (gid %u) is not a tenant of this daemon",
 			  (unsigned int)cred.uid, (unsigned int)cred.gid);
 		return;
@@ -368,8 +406,11 @@ static int cp_hello(struct ctlplane *cp, struct sess *se, const Ringd__Hello *h)
 		return -EPROTO;
 	}
 	if (h->has_admin && h->admin) {
-		if (se->uid != 0) {
-			ctl_send_error(se->sock, EPERM, "admin connections are for root only");
+		if (!cp_is_admin(cp, se->sock, se->uid, se->gid)) {
+			ctl_send_error(se->sock, EPERM,
+				       "admin connections are for root and members of [daemon] "
+				       "admin_group (uid %u gid %u is neither)",
+				       (unsigned int)se->uid, (unsigned int)se->gid);
 			return -EPERM;
 		}
 		sess_admin(cp->st, se);
@@ -417,6 +458,511 @@ static int cp_open(struct ctlplane *cp, struct sess *se, const Ringd__OpenVolume
 	return ctl_send(se->sock, &r, NULL, 0);
 }
 
+/* Fill @l for op class @name from @h. */
+static void cp_latency(Ringd__Latency *l, const char *name, const struct fig_hist *h)
+{
+	l->op = (char *)name;
+	l->has_count = l->has_sum_ns = l->has_p50_ns = l->has_p99_ns = l->has_p999_ns = 1;
+	l->count = h->count;
+	l->sum_ns = h->sum_ns;
+	l->p50_ns = fig_quantile(h, 0.50);
+	l->p99_ns = fig_quantile(h, 0.99);
+	l->p999_ns = fig_quantile(h, 0.999);
+}
+
+/* A tenant session: its tenant's totals, summed over its sessions ever. */
+static int cp_tenant_stats(struct ctlplane *cp, struct sess *se)
+{
+	Ringd__Reply r = RINGD__REPLY__INIT;
+	Ringd__Stats st = RINGD__STATS__INIT;
+	const struct fig_tenant *t;
+	struct tenant_usage u;
+	unsigned int k;
+
+	if (se->admin || se->tenant < 0 || (unsigned int)se->tenant >= cp->cfg->ntenants)
+		return ctl_send_error(se->sock, EPERM, "tenant figures need a tenant session");
+	if (!cp->fig || cp->fig->off || !cp->fig->t)
+		return ctl_send_error(
+		    se->sock, ENODATA,
+		    "the daemon keeps no tenant figures ([daemon] figures = off)");
+	t = &cp->fig->t[fig_class(cp->fig, se->tenant)];
+	u = use_get(cp->use, se->tenant);
+	st.has_submitted = st.has_completed = st.has_errors = st.has_rejected = 1;
+	st.has_bytes_read = st.has_bytes_written = st.has_inflight = st.has_sessions = 1;
+	for (k = 0; k < FIG_NOPS; k++)
+		st.completed += t->ops[k];
+	st.submitted = st.completed + t->rejected + u.inflight;
+	st.errors = t->errors;
+	st.rejected = t->rejected;
+	st.bytes_read = t->bytes_read;
+	st.bytes_written = t->bytes_written;
+	st.inflight = u.inflight;
+	st.sessions = u.sessions;
+	r.msg_case = RINGD__REPLY__MSG_STATS;
+	r.stats = &st;
+	return ctl_send(se->sock, &r, NULL, 0);
+}
+
+/* A tenant session: the volumes its tenant may open, one page from @lv->offset. */
+static int cp_list_volumes(struct ctlplane *cp, struct sess *se, const Ringd__ListVolumes *lv)
+{
+	Ringd__Reply r = RINGD__REPLY__INIT;
+	Ringd__VolumeList vl = RINGD__VOLUME_LIST__INIT;
+	const struct cfg_tenant *t = NULL;
+	char **names = NULL;
+	unsigned int i, n = 0, ngrants = 0;
+	int ret;
+
+	if (!se->admin && se->tenant >= 0 && (unsigned int)se->tenant < cp->cfg->ntenants) {
+		t = &cp->cfg->tenants[se->tenant];
+		ngrants = t->ngrants;
+	}
+	if (ngrants) {
+		names = calloc(ngrants, sizeof(*names));
+		if (!names)
+			return ctl_send_error(se->sock, ENOMEM, "out of memory");
+	}
+	r.msg_case = RINGD__REPLY__MSG_VOLUMES;
+	r.volumes = &vl;
+	vl.names = names;
+	vl.has_next_offset = vl.has_more = 1;
+	for (i = lv->has_offset ? lv->offset : 0; i < ngrants; i++) {
+		names[n] = cp->cfg->vols[t->grants[i].vol].name;
+		vl.n_names = ++n;
+		if (ringd__reply__get_packed_size(&r) > CTL_MAX_MSG) {
+			vl.n_names = --n;
+			break;
+		}
+	}
+	vl.next_offset = i;
+	vl.more = i < ngrants;
+	ret = ctl_send(se->sock, &r, NULL, 0);
+	free(names);
+	return ret;
+}
+
+static const char *cp_vol_path(const struct vol *v)
+{
+	if (v->passthrough)
+		return v->polled ? "passthrough-polled" : "passthrough";
+	return v->polled ? "polled" : "interrupt";
+}
+
+static const char *cp_state_name(const struct sess *se)
+{
+	if (se->admin)
+		return "admin";
+	switch (se->state) {
+	case SESS_HANDSHAKE:
+		return "handshake";
+	case SESS_ACTIVE:
+		return "active";
+	case SESS_BROKEN:
+		return "broken";
+	default:
+		return "closing";
+	}
+}
+
+static void cp_status(const struct ctlplane *cp, Ringd__StatusInfo *si)
+{
+	si->version = (char *)RINGD_PROJECT_VERSION;
+	si->config = (char *)cp->cfg->path;
+	si->has_uptime_ms = si->has_volumes = si->has_sessions = si->has_requests_inflight = 1;
+	si->has_tenants = si->has_figures = 1;
+	si->uptime_ms = clock_now_ms() - cp->start_ms;
+	si->volumes = cp->vols->live;
+	si->sessions = cp->st->n;
+	si->requests_inflight = cp->rq->inflight;
+	si->tenants = cp->cfg->ntenants;
+	si->figures = cp->fig && !cp->fig->off;
+	if (cp->fig) {
+		si->has_completions_interrupt = si->has_completions_polled = 1;
+		si->has_completions_passthrough = si->has_completions_passthrough_polled = 1;
+		si->completions_interrupt = cp->fig->path_ops[PATH_INTR];
+		si->completions_polled = cp->fig->path_ops[PATH_POLL];
+		si->completions_passthrough = cp->fig->path_ops[PATH_PT];
+		si->completions_passthrough_polled = cp->fig->path_ops[PATH_PT_POLL];
+	}
+	if (cp->rl) {
+		si->has_reloads_applied = si->has_reloads_refused = 1;
+		si->reloads_applied = cp->rl->applied;
+		si->reloads_refused = cp->rl->refused;
+	}
+}
+
+/* Everything one page of an admin list points to. */
+#define CP_PAGE_MAX 256u
+
+struct cp_page {
+	Ringd__TenantFigures *tf;
+	Ringd__SessionInfo *si;
+	Ringd__VolumeFigures *vf;
+	Ringd__Latency *lat;
+	Ringd__Latency **lp;
+	void **list;
+};
+
+static int cp_page_alloc(struct cp_page *pg)
+{
+	memset(pg, 0, sizeof(*pg));
+	pg->tf = calloc(CP_PAGE_MAX, sizeof(*pg->tf));
+	pg->si = calloc(CP_PAGE_MAX, sizeof(*pg->si));
+	pg->vf = calloc(CP_PAGE_MAX, sizeof(*pg->vf));
+	pg->lat = calloc(CP_PAGE_MAX * FIG_NOPS, sizeof(*pg->lat));
+	pg->lp = calloc(CP_PAGE_MAX * FIG_NOPS, sizeof(*pg->lp));
+	pg->list = calloc(CP_PAGE_MAX, sizeof(*pg->list));
+	return pg->tf && pg->si && pg->vf && pg->lat && pg->lp && pg->list ? 0 : -ENOMEM;
+}
+
+static void cp_page_free(struct cp_page *pg)
+{
+	free(pg->tf);
+	free(pg->si);
+	free(pg->vf);
+	free(pg->lat);
+	free(pg->lp);
+	free(pg->list);
+}
+
+/* Tenant class @c's figures into @tf (latencies from @lat, pointers in @lp). */
+static void cp_tenant_figures(const struct ctlplane *cp, unsigned int c, Ringd__TenantFigures *tf,
+			      Ringd__Latency *lat, Ringd__Latency **lp)
+{
+	static const uint64_t zero_ops[FIG_NOPS];
+	const struct fig_tenant *ft =
+	    cp->fig && cp->fig->t && c <= cp->fig->n ? &cp->fig->t[c] : NULL;
+	struct tenant_usage u = use_get(cp->use, c < cp->cfg->ntenants ? (int)c : -1);
+	const uint64_t *ops = ft ? ft->ops : zero_ops;
+	unsigned int k;
+
+	ringd__tenant_figures__init(tf);
+	tf->name = c < cp->cfg->ntenants ? (char *)cp->cfg->tenants[c].name : (char *)"";
+	tf->has_sessions = tf->has_inflight = tf->has_reads = tf->has_writes = 1;
+	tf->has_flushes = tf->has_others = tf->has_bytes_read = tf->has_bytes_written = 1;
+	tf->has_errors = tf->has_rejected = 1;
+	tf->sessions = u.sessions;
+	tf->inflight = u.inflight;
+	tf->reads = ops[FIG_READ];
+	tf->writes = ops[FIG_WRITE];
+	tf->flushes = ops[FIG_FLUSH];
+	tf->others = ops[FIG_OTHER];
+	if (ft) {
+		tf->bytes_read = ft->bytes_read;
+		tf->bytes_written = ft->bytes_written;
+		tf->errors = ft->errors;
+		tf->rejected = ft->rejected;
+		for (k = 0; k < FIG_NOPS; k++) {
+			ringd__latency__init(&lat[k]);
+			cp_latency(&lat[k], fig_op_name(k), &ft->lat[k]);
+			lp[k] = &lat[k];
+		}
+		tf->latency = lp;
+		tf->n_latency = FIG_NOPS;
+	}
+	if (c <= cp->qos->n) {
+		const struct qos_tenant *q = &cp->qos->t[c];
+		uint64_t ns = q->throttled_ns;
+
+		if (q->throttled_since_ns)
+			ns += clock_now_ns() - q->throttled_since_ns;
+		tf->has_qos_units = tf->has_qos_throttled_us = tf->has_qos_delayed = 1;
+		tf->qos_units = q->units;
+		tf->qos_throttled_us = ns / 1000;
+		tf->qos_delayed = q->delayed;
+	}
+}
+
+static void cp_session_info(const struct ctlplane *cp, const struct sess *se,
+			    Ringd__SessionInfo *si)
+{
+	ringd__session_info__init(si);
+	si->id = se->id;
+	si->has_pid = si->has_uid = si->has_handles = si->has_inflight = si->has_ops = 1;
+	si->has_bytes = si->has_broken_reason = si->has_errors = si->has_rejected = 1;
+	si->pid = se->pid;
+	si->uid = se->uid;
+	si->tenant = se->tenant >= 0 && (unsigned int)se->tenant < cp->cfg->ntenants
+			 ? (char *)cp->cfg->tenants[se->tenant].name
+			 : (char *)"";
+	si->handles = se->handles_open;
+	si->inflight = se->inflight;
+	si->ops = se->stats.completed;
+	si->bytes = se->stats.bytes_read + se->stats.bytes_written;
+	si->state = (char *)cp_state_name(se);
+	si->broken_reason = se->broken_reason;
+	si->errors = se->stats.errors;
+	si->rejected = se->stats.rejected;
+}
+
+static void cp_volume_figures(const struct ctlplane *cp, unsigned int i, Ringd__VolumeFigures *vf,
+			      Ringd__Latency *lat)
+{
+	const struct vol *v = &cp->vols->v[i];
+	const struct fig_volume *fv = cp->fig && i < cp->fig->nvols ? &cp->fig->v[i] : NULL;
+	unsigned int k;
+
+	ringd__volume_figures__init(vf);
+	vf->name = (char *)v->name;
+	vf->backing = (char *)v->path;
+	vf->path = (char *)cp_vol_path(v);
+	vf->has_offset = vf->has_size = vf->has_ops = vf->has_bytes_read = 1;
+	vf->has_bytes_written = vf->has_errors = vf->has_removed = 1;
+	vf->offset = cp->vols->vv[i].base;
+	vf->size = v->v.size;
+	vf->removed = cp->vols->vv[i].removed;
+	if (fv) {
+		for (k = 0; k < FIG_NOPS; k++)
+			vf->ops += fv->ops[k];
+		vf->bytes_read = fv->bytes_read;
+		vf->bytes_written = fv->bytes_written;
+		vf->errors = fv->errors;
+		ringd__latency__init(lat);
+		cp_latency(lat, "all", &fv->lat);
+		vf->latency = lat;
+	}
+}
+
+/* Does a page of @n entries fit in one message? (sets the counts) */
+static bool cp_admin_fits(const Ringd__Reply *r, Ringd__AdminReply *ar, size_t n)
+{
+	if (ar->tenants)
+		ar->n_tenants = n;
+	else if (ar->sessions)
+		ar->n_sessions = n;
+	else if (ar->volumes)
+		ar->n_volumes = n;
+	return ringd__reply__get_packed_size(r) <= CTL_MAX_MSG;
+}
+
+/* One page of TENANTS, SESSIONS or VOLUMES from the request's offset. */
+static int cp_admin_list(struct ctlplane *cp, struct sess *se, const Ringd__Admin *a)
+{
+	Ringd__Reply r = RINGD__REPLY__INIT;
+	Ringd__AdminReply ar = RINGD__ADMIN_REPLY__INIT;
+	uint32_t i = a->has_offset ? a->offset : 0, end;
+	struct cp_page pg;
+	size_t n = 0;
+	int ret;
+
+	if (cp_page_alloc(&pg)) {
+		cp_page_free(&pg);
+		return ctl_send_error(se->sock, ENOMEM, "out of memory");
+	}
+	r.msg_case = RINGD__REPLY__MSG_ADMIN;
+	r.admin = &ar;
+	ar.has_next_offset = ar.has_more = 1;
+	switch (a->kind) {
+	case RINGD__ADMIN__KIND__TENANTS:
+		end = cp->cfg->ntenants + 1;
+		ar.tenants = (Ringd__TenantFigures **)pg.list;
+		break;
+	case RINGD__ADMIN__KIND__SESSIONS:
+		end = cp->st->max;
+		ar.sessions = (Ringd__SessionInfo **)pg.list;
+		break;
+	default:
+		end = cp->vols->n;
+		ar.volumes = (Ringd__VolumeFigures **)pg.list;
+		break;
+	}
+	for (; i < end && n < CP_PAGE_MAX; i++) {
+		if (a->kind == RINGD__ADMIN__KIND__TENANTS) {
+			cp_tenant_figures(cp, i, &pg.tf[n], &pg.lat[n * FIG_NOPS],
+					  &pg.lp[n * FIG_NOPS]);
+			pg.list[n] = &pg.tf[n];
+		} else if (a->kind == RINGD__ADMIN__KIND__SESSIONS) {
+			const struct sess *s2 = cp->st->slot[i];
+
+			if (!s2)
+				continue;
+			cp_session_info(cp, s2, &pg.si[n]);
+			pg.list[n] = &pg.si[n];
+		} else {
+			if (!vols_get(cp->vols, i) || !cp->vols->v[i].name[0])
+				continue;
+			cp_volume_figures(cp, i, &pg.vf[n], &pg.lat[n]);
+			pg.list[n] = &pg.vf[n];
+		}
+		if (!cp_admin_fits(&r, &ar, n + 1))
+			break;
+		n++;
+	}
+	cp_admin_fits(&r, &ar, n);
+	ar.next_offset = i;
+	ar.more = i < end;
+	ret = ctl_send(se->sock, &r, NULL, 0);
+	cp_page_free(&pg);
+	return ret;
+}
+
+/* One chunk of the exposition: rendered afresh at offset 0, then paged
+ * from that snapshot by the same session. */
+static int cp_admin_metrics(struct ctlplane *cp, struct sess *se, uint32_t off)
+{
+	Ringd__Reply r = RINGD__REPLY__INIT;
+	Ringd__AdminReply ar = RINGD__ADMIN_REPLY__INIT;
+	struct mx_src src = {
+		.cfg = cp->cfg,
+		.fig = cp->fig,
+		.qos = cp->qos,
+		.use = cp->use,
+		.vols = cp->vols,
+		.st = cp->st,
+		.rq = cp->rq,
+		.start_ms = cp->start_ms,
+	};
+	char chunk[CP_MX_CHUNK + 1];
+	size_t n;
+
+	if (!cp->fig)
+		return ctl_send_error(se->sock, ENODATA, "no figures in this daemon");
+	if (!off || cp->mx_owner != se->id || !cp->mx_text) {
+		free(cp->mx_text);
+		cp->mx_text = NULL;
+		cp->mx_owner = 0;
+		if (mx_render(&src, &cp->mx_text, &cp->mx_len))
+			return ctl_send_error(se->sock, ENOMEM, "out of memory");
+		cp->mx_owner = se->id;
+	}
+	if (off > cp->mx_len)
+		off = (uint32_t)cp->mx_len;
+	n = cp->mx_len - off < CP_MX_CHUNK ? cp->mx_len - off : CP_MX_CHUNK;
+	memcpy(chunk, cp->mx_text + off, n);
+	chunk[n] = 0;
+	r.msg_case = RINGD__REPLY__MSG_ADMIN;
+	r.admin = &ar;
+	ar.text = chunk;
+	ar.has_next_offset = ar.has_more = 1;
+	ar.next_offset = off + (uint32_t)n;
+	ar.more = ar.next_offset < cp->mx_len;
+	if (!ar.more) {
+		free(cp->mx_text);
+		cp->mx_text = NULL;
+		cp->mx_owner = 0;
+	}
+	return ctl_send(se->sock, &r, NULL, 0);
+}
+
+/* KICK: break session @id (RINGD_BROKEN_ADMIN); it takes no more SQEs. */
+static int cp_admin_kick(struct ctlplane *cp, struct sess *se, uint64_t id)
+{
+	Ringd__Reply r = RINGD__REPLY__INIT;
+	Ringd__AdminReply ar = RINGD__ADMIN_REPLY__INIT;
+	char text[128];
+	uint32_t i;
+
+	for (i = 0; i < cp->st->max; i++) {
+		struct sess *k = cp->st->slot[i];
+
+		if (!k || k->id != id)
+			continue;
+		if (k->admin || k->state != SESS_ACTIVE)
+			return ctl_send_error(se->sock, EINVAL,
+					      "session %llu is not an active tenant session (%s)",
+					      (unsigned long long)id, cp_state_name(k));
+		log_info("session %llu: kicked by admin session %llu (pid %d uid %u)",
+			 (unsigned long long)id, (unsigned long long)se->id, (int)se->pid,
+			 (unsigned int)se->uid);
+		sess_break(cp->st, k, RINGD_BROKEN_ADMIN);
+		snprintf(text, sizeof(text), "session %llu broken (RINGD_BROKEN_ADMIN)",
+			 (unsigned long long)id);
+		r.msg_case = RINGD__REPLY__MSG_ADMIN;
+		r.admin = &ar;
+		ar.text = text;
+		return ctl_send(se->sock, &r, NULL, 0);
+	}
+	return ctl_send_error(se->sock, ESRCH, "no session %llu", (unsigned long long)id);
+}
+
+/* RELOAD: start one (or ask for one after the running one) and park the
+ * request; cp_pass() answers it once that reload is applied or refused. */
+static int cp_admin_reload(struct ctlplane *cp, struct sess *se)
+{
+	struct cp_waiter *w;
+
+	if (!cp->rl)
+		return ctl_send_error(se->sock, ENOTSUP, "this daemon cannot reload");
+	if (cp->nwaiters == CP_MAX_WAITERS)
+		return ctl_send_error(se->sock, EBUSY, "%u reload requests already wait",
+				      CP_MAX_WAITERS);
+	w = &cp->waiters[cp->nwaiters++];
+	w->slot = se->slot;
+	w->id = se->id;
+	/* The reload that answers us starts after this request: the next one. */
+	w->seq = cp->rl->seq + 1;
+	log_info("reload asked by admin session %llu (pid %d uid %u)", (unsigned long long)se->id,
+		 (int)se->pid, (unsigned int)se->uid);
+	rl_request(cp->rl);
+	return 0;
+}
+
+/* Answer the parked reload requests whose reload has finished. */
+static void cp_reload_answers(struct ctlplane *cp)
+{
+	unsigned int i, keep = 0;
+
+	if (!cp->nwaiters || !cp->rl)
+		return;
+	for (i = 0; i < cp->nwaiters; i++) {
+		struct cp_waiter w = cp->waiters[i];
+		struct sess *se;
+
+		if (cp->rl->done_seq < w.seq) {
+			cp->waiters[keep++] = w;
+			continue;
+		}
+		se = sess_at(cp->st, w.slot);
+		if (!se || se->id != w.id || se->sock < 0 || se->state == SESS_CLOSING ||
+		    se->state == SESS_FREED)
+			continue;
+		if (cp->rl->last_ret) {
+			if (ctl_send_error(se->sock, -cp->rl->last_ret, "%s", cp->rl->last_msg))
+				sess_close(cp->st, se);
+		} else {
+			Ringd__Reply r = RINGD__REPLY__INIT;
+			Ringd__AdminReply ar = RINGD__ADMIN_REPLY__INIT;
+
+			r.msg_case = RINGD__REPLY__MSG_ADMIN;
+			r.admin = &ar;
+			ar.text = cp->rl->last_msg;
+			if (ctl_send(se->sock, &r, NULL, 0))
+				sess_close(cp->st, se);
+		}
+	}
+	cp->nwaiters = keep;
+}
+
+static int cp_admin(struct ctlplane *cp, struct sess *se, const Ringd__Admin *a)
+{
+	Ringd__Reply r = RINGD__REPLY__INIT;
+	Ringd__AdminReply ar = RINGD__ADMIN_REPLY__INIT;
+	Ringd__StatusInfo si = RINGD__STATUS_INFO__INIT;
+
+	switch (a->kind) {
+	case RINGD__ADMIN__KIND__STATUS:
+		cp_status(cp, &si);
+		r.msg_case = RINGD__REPLY__MSG_ADMIN;
+		r.admin = &ar;
+		ar.status = &si;
+		return ctl_send(se->sock, &r, NULL, 0);
+	case RINGD__ADMIN__KIND__TENANTS:
+	case RINGD__ADMIN__KIND__SESSIONS:
+	case RINGD__ADMIN__KIND__VOLUMES:
+		return cp_admin_list(cp, se, a);
+	case RINGD__ADMIN__KIND__METRICS:
+		return cp_admin_metrics(cp, se, a->has_offset ? a->offset : 0);
+	case RINGD__ADMIN__KIND__RELOAD:
+		return cp_admin_reload(cp, se);
+	case RINGD__ADMIN__KIND__KICK:
+		if (!a->has_session_id)
+			return ctl_send_error(se->sock, EINVAL, "kick needs a session id");
+		return cp_admin_kick(cp, se, a->session_id);
+	default:
+		return ctl_send_error(se->sock, EINVAL, "unknown admin request %d", (int)a->kind);
+	}
+}
+
 int cp_request(struct ctlplane *cp, struct sess *se, const Ringd__Request *rq)
 {
 	Ringd__Reply r = RINGD__REPLY__INIT;
@@ -442,6 +988,15 @@ int cp_request(struct ctlplane *cp, struct sess *se, const Ringd__Request *rq)
 	}
 	case RINGD__REQUEST__MSG_STATS:
 		return cp_send_stats(cp, se);
+	case RINGD__REQUEST__MSG_TENANT_STATS:
+		return cp_tenant_stats(cp, se);
+	case RINGD__REQUEST__MSG_LIST_VOLUMES:
+		return cp_list_volumes(cp, se, rq->list_volumes);
+	case RINGD__REQUEST__MSG_ADMIN:
+		if (!se->admin)
+			return ctl_send_error(se->sock, EPERM,
+					      "admin requests need an admin connection");
+		return cp_admin(cp, se, rq->admin);
 	default:
 		ctl_send_error(se->sock, EPROTO, "unknown request");
 		return -EPROTO;
@@ -571,6 +1126,7 @@ unsigned int cp_pass(struct ctlplane *cp, uint64_t now_ms)
 		work += cp_serve_pending(cp);
 	cp_sweep_handshakes(cp, now_ms);
 	cp_refusal_summary(cp, now_ms);
+	cp_reload_answers(cp);
 	/* Still queued work: the loop comes back without sleeping. */
 	if ((cp->accept_ready && !cp->fd_exhausted && cp->listen_fd >= 0) || cp->npending)
 		work++;

@@ -13,7 +13,9 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "figures.h"
 #include "qos.h"
+#include "reload.h"
 #include "reqs.h"
 #include "ringd.pb-c.h"
 #include "rings.h"
@@ -25,6 +27,15 @@ struct cp_pending {
 	uint32_t slot;
 	uint64_t id;
 };
+
+/* An admin `reload` parked until reload number @seq is applied or refused. */
+struct cp_waiter {
+	uint32_t slot;
+	uint64_t id;
+	uint64_t seq;
+};
+
+#define CP_MAX_WAITERS 16
 
 struct ctlplane {
 	const struct cfg *cfg;
@@ -53,6 +64,17 @@ struct ctlplane {
 	uint64_t refused_window_start_ms;
 	unsigned int refused_logged;
 	uint64_t refused_quiet; /* refusals not logged one by one this window */
+
+	/* Set by the loop after cp_init() (NULL: no figures / no reloads). */
+	struct figures *fig;
+	struct reloader *rl;
+	uint64_t start_ms;
+	/* The exposition an admin session is paging through (METRICS). */
+	uint64_t mx_owner; /* session id; 0: none */
+	char *mx_text;
+	size_t mx_len;
+	struct cp_waiter waiters[CP_MAX_WAITERS];
+	unsigned int nwaiters;
 };
 
 /* Take the listening socket (from systemd, or bind it), arm its poll

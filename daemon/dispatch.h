@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "figures.h"
 #include "journal.h"
 #include "qos.h"
 #include "reqs.h"
@@ -48,6 +49,8 @@ struct disp {
 	unsigned int ncls;
 	uint64_t wake_ns;	/* earliest time a throttled request may go; 0: none */
 	uint64_t held_since_ns; /* the last pass ended holding tenants back; 0: no */
+	struct figures *fig;	/* operators' figures, or NULL (set after disp_init) */
+	uint64_t clock_ns;	/* this pass's or this completion batch's clock */
 };
 
 /* Wire the data path to its resources. Returns 0 or -ENOMEM. */
@@ -79,6 +82,10 @@ unsigned int disp_consume(struct disp *d, struct sess *se, unsigned int budget);
 
 /* The kernel completed request @idx with @res. */
 void disp_complete(struct disp *d, uint32_t idx, int32_t res);
+
+/* Read the clock for the completions about to be routed (one vDSO call per
+ * batch, only while figures are kept). */
+void disp_clock(struct disp *d);
 
 /* Publish the CQ tails of every session with new CQEs. */
 void disp_flush(struct disp *d);

@@ -134,6 +134,8 @@ unsigned int srv_reap(struct srv *s)
 
 	do {
 		n = rg_reap(&s->rg, cqes, 256);
+		if (n)
+			disp_clock(&s->disp);
 		for (i = 0; i < n; i++)
 			srv_cqe(s, &cqes[i]);
 		total += n;
@@ -176,6 +178,19 @@ static bool srv_keep_polling(struct srv *s, bool activity)
 /* Watchdog, systemd status, and notifications that found the socket full. */
 static void srv_housekeeping(struct srv *s, uint64_t now)
 {
+	struct mx_src src = {
+		.cfg = &s->cfg,
+		.fig = &s->fig,
+		.qos = &s->qos,
+		.use = &s->use,
+		.vols = &s->vols,
+		.st = &s->st,
+		.rq = &s->rq,
+		.start_ms = s->cp.start_ms,
+	};
+
+	/* Every metrics_interval: a snapshot for the writer thread. */
+	mx_tick(&s->mx, &src, now);
 	sysd_watchdog_tick(now);
 	sysd_flush();
 	if (now - s->last_status_ms >= 1000) {
@@ -421,11 +436,18 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 	ret = srv_open_volumes(s);
 	if (ret)
 		return ret;
+	ret = fig_configure(&s->fig, &s->cfg, s->vols.n);
+	if (ret) {
+		log_err("figures: out of memory");
+		return ret;
+	}
+	s->disp.fig = &s->fig;
 	ret = cp_init(&s->cp, &s->cfg, &s->st, &s->rg, &s->vols, &s->rq, &s->use, &s->qos,
 		      srv_tag(TAG_LISTEN, 0));
 	s->ready = SRV_READY_CTLPLANE;
 	if (ret)
 		return ret;
+	s->cp.fig = &s->fig;
 	if (recovering) {
 		ret = rcv_recover(&s->disp);
 		if (ret)
@@ -440,6 +462,8 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 	ret = rl_init(&s->rl, &s->cfg, &s->st, &s->vols, &s->jr, &s->rg, &s->qos,
 		      srv_tag(TAG_RELOAD, 0));
 	s->ready = SRV_READY_RELOADER;
+	s->rl.fig = &s->fig;
+	s->cp.rl = &s->rl;
 	if (!ret)
 		ret = rg_arm_poll(&s->rg, s->signal_fd, srv_tag(TAG_SIGNAL, 0));
 	if (!ret)
@@ -458,6 +482,7 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 
 void srv_fini(struct srv *s)
 {
+	mx_writer_fini(&s->mx);
 	if (s->ready >= SRV_READY_RELOADER)
 		rl_fini(&s->rl);
 	if (s->ready >= SRV_READY_CTLPLANE)
@@ -472,6 +497,7 @@ void srv_fini(struct srv *s)
 		rq_fini(&s->rq);
 		use_fini(&s->use);
 		qos_fini(&s->qos);
+		fig_fini(&s->fig);
 	}
 	if (s->ready >= SRV_READY_JOURNAL)
 		jr_close(&s->jr);

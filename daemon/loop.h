@@ -12,7 +12,9 @@
 #include "config.h"
 #include "ctlplane.h"
 #include "dispatch.h"
+#include "figures.h"
 #include "journal.h"
+#include "metrics.h"
 #include "qos.h"
 #include "reload.h"
 #include "reqs.h"
@@ -29,6 +31,8 @@ struct srv {
 	struct reqs rq;
 	struct usage use;
 	struct qos qos;
+	struct figures fig;
+	struct mx_writer mx;
 	struct sessions st;
 	struct disp disp;
 	struct ctlplane cp;

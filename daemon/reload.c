@@ -13,6 +13,7 @@
 #include "reload.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,19 @@ struct rl_job {
 	struct vol *opened; /* per nc volume; fd < 0: unchanged, nothing opened */
 	int efd;	    /* written when done */
 };
+
+/* Record the outcome of reload number rl->seq for whoever waits for it. */
+static void __attribute__((format(printf, 3, 4)))
+rl_outcome(struct reloader *rl, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rl->last_msg, sizeof(rl->last_msg), fmt, ap);
+	va_end(ap);
+	rl->last_ret = ret;
+	rl->done_seq = rl->seq;
+}
 
 /* Same backing, extent and mode? */
 static bool rl_same_volume(const struct cfg_volume *a, const struct cfg_volume *b)
@@ -154,6 +168,7 @@ void rl_request(struct reloader *rl)
 		rl->again = true;
 		return;
 	}
+	rl->seq++;
 	sysd_reloading();
 	log_info("reload: reading %s", rl->cfg->path);
 	job = calloc(1, sizeof(*job));
@@ -162,6 +177,7 @@ void rl_request(struct reloader *rl)
 	if (!job || !job->cur) {
 		free(job);
 		log_err("reload refused: out of memory");
+		rl_outcome(rl, -ENOMEM, "reload refused: out of memory");
 		sysd_ready(rl->st->n, rl->vols->live);
 		return;
 	}
@@ -173,6 +189,7 @@ void rl_request(struct reloader *rl)
 	ret = pthread_create(&rl->thread, NULL, rl_thread, job);
 	if (ret) {
 		log_err("reload refused: cannot start its thread: %s", strerror(ret));
+		rl_outcome(rl, -ret, "reload refused: cannot start its thread: %s", strerror(ret));
 		free(job->cur);
 		free(job);
 		sysd_ready(rl->st->n, rl->vols->live);
@@ -253,12 +270,16 @@ static void rl_apply(struct reloader *rl, struct rl_job *job)
 		for (e = job->err; e; e = strchr(e, '\n') ? strchr(e, '\n') + 1 : NULL)
 			log_err("reload refused, the running configuration stays in force: %.*s",
 				(int)strcspn(e, "\n"), e);
+		rl_outcome(rl, job->ret,
+			   "reload refused, the running configuration stays in force: %s",
+			   job->err);
 		rl->refused++;
 		return;
 	}
 	old_names = calloc(rl->st->max, sizeof(*old_names));
 	if (!old_names) {
 		log_err("reload refused: out of memory");
+		rl_outcome(rl, -ENOMEM, "reload refused: out of memory");
 		rl->refused++;
 		return;
 	}
@@ -266,6 +287,8 @@ static void rl_apply(struct reloader *rl, struct rl_job *job)
 	ret = rl_install(rl, job, &added);
 	if (ret) {
 		free(old_names);
+		rl_outcome(rl, ret, "reload refused: a new volume cannot be registered: %s",
+			   strerror(-ret));
 		rl->refused++;
 		return;
 	}
@@ -304,6 +327,7 @@ static void rl_apply(struct reloader *rl, struct rl_job *job)
 		free(old_names);
 		log_err("reload: out of memory while re-checking sessions; tenants and limits "
 			"stay as they were");
+		rl_outcome(rl, ret, "reload: out of memory while re-checking sessions");
 		rl->refused++;
 		return;
 	}
@@ -312,11 +336,17 @@ static void rl_apply(struct reloader *rl, struct rl_job *job)
 	/* New weights, reservations and limits; levels and tags carry over. */
 	if (qos_configure(rl->qos, rl->cfg, clock_now_ns()))
 		log_err("reload: out of memory for the QoS table; QoS keeps its old settings");
+	/* Figures follow the tenants by name, like QoS: never a stale index. */
+	if (rl->fig && fig_configure(rl->fig, rl->cfg, rl->vols->n))
+		log_err("reload: out of memory for the figures; every tenant's I/O counts as "
+			"no tenant's until the next reload");
 	log_threshold = rl->cfg->log_level;
 	rl->applied++;
 	log_info("reloaded: %u volumes (%u added, %u removed), %u tenants (in %llu ms)",
 		 rl->vols->live, added, removed, rl->cfg->ntenants,
 		 (unsigned long long)(clock_now_ms() - rl->started_ms));
+	rl_outcome(rl, 0, "reloaded %s: %u volumes (%u added, %u removed), %u tenants",
+		   rl->cfg->path, rl->vols->live, added, removed, rl->cfg->ntenants);
 }
 
 void rl_event(struct reloader *rl, bool more, uint64_t tag)

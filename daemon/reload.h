@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "figures.h"
 #include "journal.h"
 #include "qos.h"
 #include "rings.h"
@@ -37,6 +38,12 @@ struct reloader {
 	uint64_t started_ms;
 	struct rl_job *job;
 	unsigned int applied, refused; /* outcomes since start */
+	struct figures *fig;	       /* re-indexed with the tenants, or NULL */
+	/* Outcomes, for whoever waits for one (ringctl reload). */
+	uint64_t seq;	     /* reloads started (or refused before starting) */
+	uint64_t done_seq;   /* ... of them finished: applied or refused */
+	int last_ret;	     /* the last one's 0 or -errno */
+	char last_msg[1024]; /* and what it said (the error for a bad file) */
 };
 
 /* Wire the reloader and arm its eventfd's poll with @tag. Returns 0 or -errno. */

@@ -26,7 +26,9 @@ struct req {
 	uint8_t op;
 	uint8_t path; /* enum req_path */
 	bool busy;
-	bool has_vol; /* counted in the volume's in-flight */
+	bool has_vol;	/* counted in the volume's in-flight */
+	bool rejected;	/* refused by the validator (not an op in the figures) */
+	uint64_t t0_ns; /* consumed at (the pass's clock); 0: not timed (recovered) */
 	uint32_t next_free;
 };
 

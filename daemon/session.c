@@ -682,6 +682,7 @@ void sess_break(struct sessions *st, struct sess *se, enum ringd_broken reason)
 		[RINGD_BROKEN_STALL] = "CQ not reaped within stall_timeout",
 		[RINGD_BROKEN_PROTOCOL] = "control protocol violation",
 		[RINGD_BROKEN_SHUTDOWN] = "daemon shutting down",
+		[RINGD_BROKEN_ADMIN] = "kicked by an admin",
 	};
 	struct jr_sess *js = &st->jr->sess[se->slot];
 

@@ -108,6 +108,7 @@ enum ringd_broken {
 	RINGD_BROKEN_STALL = 4,	   /* CQ not reaped within stall_timeout */
 	RINGD_BROKEN_PROTOCOL = 5, /* control-plane violation */
 	RINGD_BROKEN_SHUTDOWN = 6, /* daemon is going away */
+	RINGD_BROKEN_ADMIN = 7,	   /* an operator kicked it (ringctl kick) */
 };
 
 #define RINGD_CACHELINE 64

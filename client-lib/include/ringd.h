@@ -159,6 +159,19 @@ int ringd_event_fd(struct ringd *rd);
 /* Counters of this session, from the daemon. Returns 0 or -errno. */
 int ringd_stats(struct ringd *rd, struct ringd_stats *st);
 
+/* Totals of the caller's tenant: every session of it (closed ones
+ * included) since the daemon started; per-path completions are 0.
+ * Returns 0, or -ENODATA if the daemon keeps no figures
+ * ([daemon] figures = off), or -errno. */
+int ringd_tenant_stats(struct ringd *rd, struct ringd_stats *st);
+
+/* Names of the volumes the caller's tenant may open: *@names is an array of
+ * *@count strings, freed with ringd_free_list(). Returns 0 or -errno. */
+int ringd_list_volumes(struct ringd *rd, char ***names, size_t *count);
+
+/* Free a list from ringd_list_volumes() (NULL is fine). */
+void ringd_free_list(char **names, size_t count);
+
 /* The daemon's own words for the last call it refused in this thread (e.g.
  * "tenant alice may only read volume 'db1'"), or "" if none. */
 const char *ringd_last_message(void);

@@ -6,6 +6,7 @@
  *   ringd-io [-s SOCKET] read VOLUME OFFSET LEN > out
  *   ringd-io [-s SOCKET] write VOLUME OFFSET < in
  *   ringd-io [-s SOCKET] stats
+ *   ringd-io [-s SOCKET] volumes
  */
 #include <ctype.h>
 #include <errno.h>
@@ -27,6 +28,7 @@ static void usage(FILE *f)
 	      "       ringd-io [-s SOCKET] read VOLUME OFFSET LEN > out\n"
 	      "       ringd-io [-s SOCKET] write VOLUME OFFSET < in\n"
 	      "       ringd-io [-s SOCKET] stats\n"
+	      "       ringd-io [-s SOCKET] volumes\n"
 	      "       ringd-io -h | --help | -V | --version\n"
 	      "SOCKET defaults to $RINGD_SOCKET, then /run/ringd/ringd.sock.\n"
 	      "OFFSET and LEN take K, M, G suffixes (powers of 1024).\n",
@@ -213,10 +215,40 @@ static int cmd_stats(struct ringd *rd)
 
 	if (ret)
 		return die("stats", ret);
-	printf("submitted %llu completed %llu errors %llu rejected %llu read %llu written %llu\n",
+	printf("session: submitted %llu completed %llu errors %llu rejected %llu read %llu "
+	       "written %llu\n",
 	       (unsigned long long)st.submitted, (unsigned long long)st.completed,
 	       (unsigned long long)st.errors, (unsigned long long)st.rejected,
 	       (unsigned long long)st.bytes_read, (unsigned long long)st.bytes_written);
+	/* The tenant's totals: every session of it since the daemon started. */
+	ret = ringd_tenant_stats(rd, &st);
+	if (ret == -ENODATA) {
+		printf("tenant: no figures (the daemon runs with figures = off)\n");
+		return 0;
+	}
+	if (ret)
+		return die("tenant stats", ret);
+	printf("tenant: submitted %llu completed %llu errors %llu rejected %llu read %llu "
+	       "written %llu inflight %u\n",
+	       (unsigned long long)st.submitted, (unsigned long long)st.completed,
+	       (unsigned long long)st.errors, (unsigned long long)st.rejected,
+	       (unsigned long long)st.bytes_read, (unsigned long long)st.bytes_written,
+	       st.inflight);
+	return 0;
+}
+
+/* The volumes this tenant may open, one per line. */
+static int cmd_volumes(struct ringd *rd)
+{
+	char **names;
+	size_t n, i;
+	int ret = ringd_list_volumes(rd, &names, &n);
+
+	if (ret)
+		return die("volumes", ret);
+	for (i = 0; i < n; i++)
+		printf("%s\n", names[i]);
+	ringd_free_list(names, n);
 	return 0;
 }
 
@@ -260,7 +292,8 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	if (!((!strcmp(cmd, "info") && argc == 1) || (!strcmp(cmd, "read") && argc == 3) ||
-	      (!strcmp(cmd, "write") && argc == 2) || (!strcmp(cmd, "stats") && argc == 0))) {
+	      (!strcmp(cmd, "write") && argc == 2) || (!strcmp(cmd, "stats") && argc == 0) ||
+	      (!strcmp(cmd, "volumes") && argc == 0))) {
 		usage(stderr);
 		return 2;
 	}
@@ -285,6 +318,8 @@ int main(int argc, char **argv)
 		ret = cmd_read(rd, argv[0], off, len);
 	else if (!strcmp(cmd, "write"))
 		ret = cmd_write(rd, argv[0], off);
+	else if (!strcmp(cmd, "volumes"))
+		ret = cmd_volumes(rd);
 	else
 		ret = cmd_stats(rd);
 	ringd_disconnect(rd);

@@ -41,6 +41,11 @@ rw_d=$(col randwrite-direct 8) rw_r=$(col randwrite-ringd 8)
 p64_r=$(col procs64-ringd 8) q256_r=$(col qd256-ringd 8)
 p64_d=$(col procs64-direct 8) q256_d=$(col qd256-direct 8)
 idle_cpu=$(col idle64-ringd 14)
+# best IOPS of the runs whose label starts with PREFIX
+best_of() {
+	awk -F'\t' -v p="$1" 'index($1, p) == 1 && $8 > b { b = $8 } END { printf "%.0f", b }' "$tsv"
+}
+figon=$(best_of figon-ringd-32-) figoff=$(best_of figoff-ringd-32-)
 fio_u= fio_r=
 if [ -f "$out/fio-uring.json" ] && [ -f "$out/fio-ringd.json" ]; then
 	fio_u=$(fio_iops "$out/fio-uring.json" | awk '{ printf "%.0f", $1 }')
@@ -131,6 +136,9 @@ machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), 
 	echo "| NOP batch 32 (ops/s) | ringd ≥ 5 M/s | $nop_d | $nop_r | $(calc "$nop_r / 1e6") M/s ($(calc "$nop_r / $nop_d") × direct) | $(yesno "$nop_r >= 5e6") |"
 	echo "| 64 procs × QD4 vs 1 × QD256 (ringd IOPS) | ≥ 0.8 × | $p64_r (64×4) | $q256_r (1×256) | $(calc "$p64_r / $q256_r") × | $(yesno "$p64_r >= 0.8 * $q256_r") |"
 	echo "| 64 idle sessions, daemon CPU over ${BENCH_IDLE:-10}s | < 1 % | | | $idle_cpu % | $(yesno "$idle_cpu >= 0 && $idle_cpu < 1") |"
+	if [ "${figoff:-0}" != 0 ] && [ "${figon:-0}" != 0 ]; then
+		echo "| QD32 IOPS with figures on vs off (issue 13) | on ≥ 0.98 × off | $figoff (off) | $figon (on) | $(calc "$figon / $figoff") × | $(yesno "$figon >= 0.98 * $figoff") |"
+	fi
 	if [ -n "$fio_u" ]; then
 		echo "| fio randread 4K QD32: libringd-fio vs io_uring | ≥ 0.85 × | $fio_u | $fio_r | $(calc "$fio_r / $fio_u") × | $(yesno "$fio_r >= 0.85 * $fio_u") |"
 	else

@@ -139,6 +139,26 @@ for eng in direct ringd; do
 	run "qd256-$eng" "$eng" --workload randread --bs 4K --qd 256 --runtime "$rt"
 done
 
+# The cost of the figures (issue 13): the QD32 point with [daemon] figures
+# off and on, switched by a reload of the same daemon (nothing else
+# changes), each state run $repeat times, alternating, the best kept.
+echo "run-bench: QD32 with figures off vs on (reload between)"
+set_figures() { # on|off
+	sed -i '/^figures = /d' "$work/ringd.conf"
+	sed -i "s/^\[daemon\]\$/[daemon]\nfigures = $1/" "$work/ringd.conf"
+	# ringctl reload returns once the reload is applied (or says why not).
+	"$build/client-lib/ringctl" -s "$work/ringd.sock" reload >/dev/null
+}
+fig_repeat=$repeat
+for i in $(seq "$fig_repeat"); do
+	for f in off on; do
+		set_figures "$f"
+		repeat=1 run "fig$f-ringd-32-$i" ringd --workload randread --bs 4K --qd 32 --batch 8 \
+			--runtime "$rt"
+	done
+done
+repeat=$fig_repeat
+
 echo "run-bench: 64 idle sessions, daemon CPU over ${idle}s"
 repeat=1 run "idle64-ringd" ringd --workload idle --procs 64 --runtime "$idle"
 
