@@ -40,6 +40,7 @@ static void usage(FILE *f)
 {
 	fputs(
 	    "usage: ringctl [-s SOCKET] [--json] COMMAND\n"
+	    "       ringctl -h | --help | -V | --version\n"
 	    "commands:\n"
 	    "  status            version, uptime, config, volumes, sessions, completions per path\n"
 	    "  tenants           per tenant: sessions, ops, bytes, errors, QoS, latency\n"
@@ -716,6 +717,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long count = 0;
@@ -724,7 +726,7 @@ int main(int argc, char **argv)
 
 	g_socket = getenv("RINGD_SOCKET") ? getenv("RINGD_SOCKET") : RC_DEFAULT_SOCKET;
 	/* Options stop at the command ("+"): top has its own -n. */
-	while ((c = getopt_long(argc, argv, "+s:jh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:jhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			g_socket = optarg;
@@ -734,6 +736,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ringctl %s\n", RINGD_PROJECT_VERSION);
 			return 0;
 		default:
 			usage(stderr);

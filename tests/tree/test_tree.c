@@ -401,6 +401,7 @@ Test(cli, every_tool_has_help_and_version)
 	check_help_version(RINGD_IO_BIN, "ringd-io");
 	check_help_version(RINGD_BENCH_BIN, "ringd-bench");
 	check_help_version(RINGD_PROBE_BIN, "ringd-probe");
+	check_help_version(RINGCTL_BIN, "ringctl");
 }
 
 /*
