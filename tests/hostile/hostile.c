@@ -160,7 +160,7 @@ int hc_wait_eof(int fd, int timeout_ms)
 }
 
 /* Turn an Error reply into -errno, any other unexpected reply into -EPROTO. */
-static int hc_reply_errno(const Ringd__Reply *r, Ringd__Reply__MsgCase want)
+int hc_reply_errno(const Ringd__Reply *r, Ringd__Reply__MsgCase want)
 {
 	if (r->msg_case == want)
 		return 0;
@@ -169,10 +169,28 @@ static int hc_reply_errno(const Ringd__Reply *r, Ringd__Reply__MsgCase want)
 	return -EPROTO;
 }
 
-int hc_attach_fd(int sock, uint32_t sq, uint32_t cq, uint64_t data, struct hc *out)
+size_t hc_pack_hello(uint8_t *buf, uint32_t sq, uint32_t cq, uint64_t data, bool admin)
 {
 	Ringd__Request rq = RINGD__REQUEST__INIT;
 	Ringd__Hello h = RINGD__HELLO__INIT;
+
+	h.abi_version = RINGD_ABI_VERSION;
+	h.has_sq_entries = !!sq;
+	h.sq_entries = sq;
+	h.has_cq_entries = !!cq;
+	h.cq_entries = cq;
+	h.has_data_size = !!data;
+	h.data_size = data;
+	h.has_admin = admin;
+	h.admin = admin;
+	rq.msg_case = RINGD__REQUEST__MSG_HELLO;
+	rq.hello = &h;
+	return ringd__request__pack(&rq, buf);
+}
+
+int hc_attach_fd(int sock, uint32_t sq, uint32_t cq, uint64_t data, struct hc *out)
+{
+	uint8_t hello[64];
 	Ringd__Reply *r;
 	unsigned int nfds;
 	int fds[2], ret;
@@ -181,18 +199,9 @@ int hc_attach_fd(int sock, uint32_t sq, uint32_t cq, uint64_t data, struct hc *o
 	memset(out, 0, sizeof(*out));
 	out->sock = sock;
 	out->wake_fd = out->memfd = -1;
-	h.abi_version = RINGD_ABI_VERSION;
-	h.has_sq_entries = !!sq;
-	h.sq_entries = sq;
-	h.has_cq_entries = !!cq;
-	h.cq_entries = cq;
-	h.has_data_size = !!data;
-	h.data_size = data;
-	rq.msg_case = RINGD__REQUEST__MSG_HELLO;
-	rq.hello = &h;
 	/* A refused connection may already be closed: its Error is still
 	 * there to read, so a failed send is not the answer. */
-	(void)hc_send_req(sock, &rq);
+	(void)hc_send_raw(sock, hello, hc_pack_hello(hello, sq, cq, data, false), NULL, 0);
 	ret = hc_recv_reply(sock, 10000, &r, fds, 2, &nfds);
 	if (ret)
 		goto out_close;

@@ -85,6 +85,13 @@ int hc_recv_reply(int fd, int timeout_ms, Ringd__Reply **out, int *fds, unsigned
  * @timeout_ms. Returns 0 on EOF, -ETIME otherwise. */
 int hc_wait_eof(int fd, int timeout_ms);
 
+/* Pack a Hello with these sizes (0: default) into @buf (64 bytes are
+ * enough). Returns its length. */
+size_t hc_pack_hello(uint8_t *buf, uint32_t sq, uint32_t cq, uint64_t data, bool admin);
+
+/* 0 if @r is a @want reply, -errno for an Error, else -EPROTO. */
+int hc_reply_errno(const Ringd__Reply *r, Ringd__Reply__MsgCase want);
+
 /* Hello with these sizes. Returns 0, or -errno from the daemon's Error. */
 int hc_attach(const char *path, uint32_t sq, uint32_t cq, uint64_t data, struct hc *out);
 

@@ -1075,23 +1075,6 @@ static void expect_refused(const void *pkt, size_t len, int want, const char *wh
 	close(sock);
 }
 
-static size_t pack_hello(uint8_t *buf, uint32_t sq, uint32_t cq, uint64_t data)
-{
-	Ringd__Request rq = RINGD__REQUEST__INIT;
-	Ringd__Hello h = RINGD__HELLO__INIT;
-
-	h.abi_version = RINGD_ABI_VERSION;
-	h.has_sq_entries = !!sq;
-	h.sq_entries = sq;
-	h.has_cq_entries = !!cq;
-	h.cq_entries = cq;
-	h.has_data_size = !!data;
-	h.data_size = data;
-	rq.msg_case = RINGD__REQUEST__MSG_HELLO;
-	rq.hello = &h;
-	return ringd__request__pack(&rq, buf);
-}
-
 HTEST(h14_malformed_protobuf_is_refused)
 {
 	static uint8_t big[5000];
@@ -1102,7 +1085,7 @@ HTEST(h14_malformed_protobuf_is_refused)
 	unsigned int i, seed = 14;
 
 	vt_start(&g_d, &v);
-	hl = pack_hello(hello, 16, 32, 65536);
+	hl = hc_pack_hello(hello, 16, 32, 65536, false);
 	/* Truncated: every strict prefix of a valid Hello. */
 	for (i = 1; i < hl; i++)
 		expect_refused(hello, i, 0, "truncated Hello");
@@ -1119,11 +1102,11 @@ HTEST(h14_malformed_protobuf_is_refused)
 	expect_refused("\x0a\xff\xff\xff\xff\x07\x08\x01", 8, EBADMSG, "huge length");
 	/* Sizes out of range. */
 	pkt[0] = 0;
-	expect_refused(pkt, pack_hello(pkt, ~0u, 0, 0), EINVAL, "sq_entries 2^32-1");
-	expect_refused(pkt, pack_hello(pkt, 64, 16, 0), EINVAL, "cq below sq");
-	expect_refused(pkt, pack_hello(pkt, 16, 1u << 30, 0), EINVAL, "cq_entries huge");
-	expect_refused(pkt, pack_hello(pkt, 16, 0, ~0ull), ENOMEM, "data_size 2^64-1");
-	expect_refused(pkt, pack_hello(pkt, 16, 0, HS_HOSTILE_MEMORY + 4096), ENOMEM,
+	expect_refused(pkt, hc_pack_hello(pkt, ~0u, 0, 0, false), EINVAL, "sq_entries 2^32-1");
+	expect_refused(pkt, hc_pack_hello(pkt, 64, 16, 0, false), EINVAL, "cq below sq");
+	expect_refused(pkt, hc_pack_hello(pkt, 16, 1u << 30, 0, false), EINVAL, "cq_entries huge");
+	expect_refused(pkt, hc_pack_hello(pkt, 16, 0, ~0ull, false), ENOMEM, "data_size 2^64-1");
+	expect_refused(pkt, hc_pack_hello(pkt, 16, 0, HS_HOSTILE_MEMORY + 4096, false), ENOMEM,
 		       "data_size over max_session_memory");
 	/* Random garbage. */
 	for (i = 0; i < 64; i++) {
@@ -1382,7 +1365,7 @@ static int stranger_child(void *arg)
 {
 	const char *sock = arg;
 	uint8_t pkt[80];
-	size_t len = pack_hello(pkt, 8, 16, 65536);
+	size_t len = hc_pack_hello(pkt, 8, 16, 65536, false);
 	Ringd__Reply *r;
 	int fd, ret;
 

@@ -145,35 +145,6 @@ static int iso_connect_as(uid_t uid, int timeout_ms)
 	}
 }
 
-static size_t pack_hello(uint8_t *buf, uint32_t sq, uint32_t cq, uint64_t data, bool admin)
-{
-	Ringd__Request rq = RINGD__REQUEST__INIT;
-	Ringd__Hello h = RINGD__HELLO__INIT;
-
-	h.abi_version = RINGD_ABI_VERSION;
-	h.has_sq_entries = !!sq;
-	h.sq_entries = sq;
-	h.has_cq_entries = !!cq;
-	h.cq_entries = cq;
-	h.has_data_size = !!data;
-	h.data_size = data;
-	h.has_admin = admin;
-	h.admin = admin;
-	rq.msg_case = RINGD__REQUEST__MSG_HELLO;
-	rq.hello = &h;
-	return ringd__request__pack(&rq, buf);
-}
-
-/* Turn a reply into 0 if it is @want, -errno for an Error, else -EPROTO. */
-static int reply_errno(const Ringd__Reply *r, Ringd__Reply__MsgCase want)
-{
-	if (r->msg_case == want)
-		return 0;
-	if (r->msg_case == RINGD__REPLY__MSG_ERROR)
-		return -r->error->errno_code;
-	return -EPROTO;
-}
-
 static int ms_left(uint64_t end)
 {
 	uint64_t now = rt_now_ms();
@@ -192,7 +163,7 @@ static int probe_ms(uid_t uid, int timeout_ms)
 	Ringd__StatsRequest sr = RINGD__STATS_REQUEST__INIT;
 	uint64_t t0 = rt_now_ms(), end = t0 + (uint64_t)timeout_ms;
 	uint8_t pkt[64];
-	size_t len = pack_hello(pkt, 8, 16, 64 << 10, false);
+	size_t len = hc_pack_hello(pkt, 8, 16, 64 << 10, false);
 	unsigned int nfds = 0;
 	Ringd__Reply *r;
 	int fds[2], fd, ret;
@@ -206,7 +177,7 @@ static int probe_ms(uid_t uid, int timeout_ms)
 	while (nfds)
 		close(fds[--nfds]);
 	if (!ret) {
-		ret = reply_errno(r, RINGD__REPLY__MSG_ATTACHED);
+		ret = hc_reply_errno(r, RINGD__REPLY__MSG_ATTACHED);
 		ringd__reply__free_unpacked(r, NULL);
 	}
 	if (!ret) {
@@ -217,7 +188,7 @@ static int probe_ms(uid_t uid, int timeout_ms)
 	if (!ret)
 		ret = hc_recv_reply(fd, ms_left(end), &r, NULL, 0, NULL);
 	if (!ret) {
-		ret = reply_errno(r, RINGD__REPLY__MSG_STATS);
+		ret = hc_reply_errno(r, RINGD__REPLY__MSG_STATS);
 		ringd__reply__free_unpacked(r, NULL);
 	}
 	close(fd);
@@ -608,7 +579,7 @@ struct pending {
 static void pending_open(struct pending *p, uid_t uid, bool half_hello)
 {
 	uint8_t pkt[64];
-	size_t len = pack_hello(pkt, 8, 16, 64 << 10, false);
+	size_t len = hc_pack_hello(pkt, 8, 16, 64 << 10, false);
 
 	memset(p, 0, sizeof(*p));
 	p->fd = iso_connect_as(uid, 5000);
@@ -792,7 +763,7 @@ ITEST(h28_emfile_on_accept_serves_queued_clients)
 	int holders[3 * ISO_EMFILE_HEADROOM], queued[ISO_EMFILE_QUEUED];
 	struct rlimit lim, old;
 	uint8_t pkt[64];
-	size_t len = pack_hello(pkt, 0, 0, 0, true);
+	size_t len = hc_pack_hello(pkt, 0, 0, 0, true);
 	char last[512];
 	int nholders = 0, maxfd, limit, early = 0, unanswered = 0, first_err = 0, lines, i, ret;
 	uint64_t t_release, answered_ms = 0;

@@ -284,38 +284,39 @@ Test(qos, the_tenant_not_the_session_is_the_unit)
 	cr_assert_eq(rt_daemon_stop(&d), 0);
 }
 
+/* CPU seconds (user + system) process @pid has used. */
+static double qt_cpu_s(pid_t pid)
+{
+	unsigned long long u, s;
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	cr_assert(f, "%s: %s", path, strerror(errno));
+	cr_assert_eq(
+	    fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &u, &s), 2);
+	fclose(f);
+	return (double)(u + s) / (double)sysconf(_SC_CLK_TCK);
+}
+
 Test(qos, iops_limit_holds_without_errors_or_spinning)
 {
 	struct rt_daemon d;
 	struct qt_run a;
 	struct qt_result ra;
-	unsigned long long u0, s0, u1, s1;
-	char path[64];
 	double rate, cpu;
 	uint64_t t0;
-	FILE *f;
 
 	qt_daemon(&d, "qos_limit_iops = 2000\nqos_burst = 0", "");
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)d.pid);
 	t0 = qt_soon();
 	qt_start(&a, &d, RT_UID_A, 2, 32, 4096, t0, 3000);
 	usleep(300000 + 500000);
-	f = fopen(path, "re");
-	cr_assert(f);
-	cr_assert_eq(
-	    fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &u0, &s0),
-	    2);
-	fclose(f);
+	cpu = qt_cpu_s(d.pid);
 	usleep(2000000);
-	f = fopen(path, "re");
-	cr_assert(f);
-	cr_assert_eq(
-	    fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &u1, &s1),
-	    2);
-	fclose(f);
+	cpu = (qt_cpu_s(d.pid) - cpu) / 2.0;
 	qt_finish(&a, &ra);
 	rate = (double)ra.ops / 3.0;
-	cpu = (double)(u1 + s1 - u0 - s0) / (double)sysconf(_SC_CLK_TCK) / 2.0;
 	fprintf(stderr, "qos/limit 2000 IOPS: measured %.0f, daemon CPU %.0f %%\n", rate,
 		cpu * 100);
 	cr_assert(rate > 1600 && rate < 2400, "qos_limit_iops = 2000 gave %.0f", rate);
