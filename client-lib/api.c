@@ -155,6 +155,46 @@ void ringd_prep_nop(struct ringd_sqe *sqe)
 	sqe->opcode = RINGD_OP_NOP;
 }
 
+/* The iovec array and every buffer it names must lie in the data area. */
+void ringd_prep_readv(struct ringd_sqe *sqe, int handle, const struct iovec *iovecs,
+		      unsigned int nr_vecs, uint64_t offset)
+{
+	sqe->opcode = RINGD_OP_READV;
+	sqe->handle = handle;
+	sqe->addr = (uint64_t)(uintptr_t)iovecs;
+	sqe->len = nr_vecs;
+	sqe->off = offset;
+}
+
+void ringd_prep_writev(struct ringd_sqe *sqe, int handle, const struct iovec *iovecs,
+		       unsigned int nr_vecs, uint64_t offset)
+{
+	ringd_prep_readv(sqe, handle, iovecs, nr_vecs, offset);
+	sqe->opcode = RINGD_OP_WRITEV;
+}
+
+/* The 64-bit length travels in addr (as liburing does for fallocate). */
+void ringd_prep_discard(struct ringd_sqe *sqe, int handle, uint64_t offset, uint64_t len)
+{
+	sqe->opcode = RINGD_OP_DISCARD;
+	sqe->handle = handle;
+	sqe->off = offset;
+	sqe->addr = len;
+}
+
+void ringd_prep_write_zeroes(struct ringd_sqe *sqe, int handle, uint64_t offset, uint64_t len)
+{
+	ringd_prep_discard(sqe, handle, offset, len);
+	sqe->opcode = RINGD_OP_WRITE_ZEROES;
+}
+
+void ringd_prep_cancel64(struct ringd_sqe *sqe, uint64_t user_data, int flags)
+{
+	sqe->opcode = RINGD_OP_CANCEL;
+	sqe->addr = user_data;
+	sqe->op_flags = (uint32_t)flags;
+}
+
 int ringd_submit(struct ringd *rd)
 {
 	int ret = rcn_ring_live(rd);

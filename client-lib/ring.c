@@ -132,7 +132,56 @@ static int32_t rg_ring_handle(const struct rg_ring *r, const struct ringd_sqe *s
 
 	if (h >= 0 && h < RG_MAX_HANDLES && r->handles[h].open)
 		return r->handles[h].dh;
-	return sqe->opcode == RINGD_OP_NOP ? sqe->handle : -1;
+	/* NOP and CANCEL name no volume: what they carry is checked as is. */
+	return sqe->opcode == RINGD_OP_NOP || sqe->opcode == RINGD_OP_CANCEL ? sqe->handle : -1;
+}
+
+/*
+ * The ring tag of the tracked request whose user_data is @user_data (the
+ * oldest one still in flight), or UINT64_MAX, which matches nothing (the
+ * daemon answers -ENOENT).
+ */
+static uint64_t rg_tag_of(const struct rg_ring *r, uint64_t user_data)
+{
+	uint64_t best = UINT64_MAX, best_seq = UINT64_MAX;
+	uint32_t i;
+
+	for (i = 0; i < r->nreqs; i++)
+		if (r->reqs[i].busy && r->reqs[i].sqe.user_data == user_data &&
+		    r->reqs[i].sqe.opcode != RINGD_OP_CANCEL && r->reqs[i].seq < best_seq) {
+			best = i;
+			best_seq = r->reqs[i].seq;
+		}
+	return best;
+}
+
+/*
+ * Turn the application's pointers of @sqe into what the daemon checks:
+ * buffer and iovec-array addresses become data-area offsets (an address
+ * below the area wraps to a huge offset: -EFAULT); a vectored request
+ * carries the area's address, against which the daemon translates the
+ * iovecs it reads; a cancel names its target by ring tag.
+ */
+static void rg_translate(const struct rg_ring *r, struct ringd_sqe *sqe)
+{
+	uintptr_t base = (uintptr_t)r->data;
+
+	switch (sqe->opcode) {
+	case RINGD_OP_READ:
+	case RINGD_OP_WRITE:
+		sqe->addr -= base;
+		break;
+	case RINGD_OP_READV:
+	case RINGD_OP_WRITEV:
+		sqe->addr -= base;
+		sqe->buf_base = base;
+		break;
+	case RINGD_OP_CANCEL:
+		sqe->addr = rg_tag_of(r, sqe->addr);
+		break;
+	default:
+		break;
+	}
 }
 
 /* Ring the doorbell if the daemon sleeps and has SQEs to read. */
@@ -161,7 +210,6 @@ void rg_publish(struct rg_ring *r)
 
 int rg_submit(struct rg_ring *r)
 {
-	uintptr_t base = (uintptr_t)r->data;
 	uint32_t i, n = r->sq_tail - r->sq_published;
 
 	for (i = 0; i < n; i++) {
@@ -169,9 +217,7 @@ int rg_submit(struct rg_ring *r)
 		uint32_t slot = r->req_free;
 		struct rg_req *q;
 
-		/* An address below the area wraps to a huge offset: -EFAULT. */
-		if (sqe->opcode == RINGD_OP_READ || sqe->opcode == RINGD_OP_WRITE)
-			sqe->addr -= base;
+		rg_translate(r, sqe);
 		if (slot >= r->nreqs)
 			return -EBUSY; /* cannot happen: bounded by SQ + CQ */
 		q = &r->reqs[slot];

@@ -53,11 +53,30 @@ enum ringd_op {
 	RINGD_OP_READ = 1,
 	RINGD_OP_WRITE = 2,
 	RINGD_OP_FSYNC = 3,
+	RINGD_OP_READV = 4,	   /* addr: iovec array, len: vectors (at most 64) */
+	RINGD_OP_WRITEV = 5,	   /* likewise */
+	RINGD_OP_DISCARD = 6,	   /* off, addr: byte length (64-bit), len 0 */
+	RINGD_OP_WRITE_ZEROES = 7, /* likewise */
+	RINGD_OP_CANCEL = 8,	   /* addr: user_data of the request to cancel */
 	RINGD_OP_LAST,
 };
 
 /* ringd_sqe.op_flags for RINGD_OP_FSYNC. */
 #define RINGD_FSYNC_DATASYNC (1u << 0)
+
+/* ringd_sqe.op_flags for RINGD_OP_WRITE and RINGD_OP_WRITEV: the CQE is
+ * posted once the data is durable (RWF_DSYNC; FUA on NVMe passthrough). */
+#define RINGD_RW_DSYNC (1u << 0)
+
+/* ringd_sqe.flags: the next SQE of this session starts only after this one
+ * completed successfully (a read or write: its full length); if it fails,
+ * the rest of the chain completes with -ECANCELED, unissued. A chain ends
+ * at its first SQE without the flag, wherever the client's submits split
+ * it. */
+#define RINGD_SQE_LINK (1u << 0)
+
+/* Most vectors of one RINGD_OP_READV / RINGD_OP_WRITEV. */
+#define RINGD_MAX_VECS 64u
 
 /* Flags of ringd_open() and OpenVolume.flags. */
 #define RINGD_RDONLY 0u
@@ -74,15 +93,21 @@ enum ringd_op {
  */
 struct ringd_sqe {
 	uint8_t opcode;	    /* enum ringd_op */
-	uint8_t flags;	    /* none defined yet: must be 0 */
+	uint8_t flags;	    /* RINGD_SQE_LINK, else 0 */
 	uint16_t ioprio;    /* reserved: must be 0 */
 	int32_t handle;	    /* volume handle from ringd_open() */
 	uint64_t off;	    /* byte offset inside the volume */
 	uint64_t addr;	    /* byte offset inside the data area */
 	uint32_t len;	    /* bytes */
-	uint32_t op_flags;  /* RINGD_FSYNC_* */
+	uint32_t op_flags;  /* RINGD_FSYNC_*, RINGD_RW_* */
 	uint64_t user_data; /* returned untouched in the CQE */
-	uint64_t resv[3];   /* must be 0 */
+	/*
+	 * READV/WRITEV: the client's own address of the data area; the
+	 * daemon turns each iovec's pointer into pointer - buf_base and checks
+	 * it lies in the area. The library sets it. 0 for other opcodes.
+	 */
+	uint64_t buf_base;
+	uint64_t resv[2]; /* must be 0 */
 };
 
 /* A completion. 16 bytes, no padding. */
@@ -149,7 +174,8 @@ static_assert(offsetof(struct ringd_sqe, addr) == 16, "sqe layout");
 static_assert(offsetof(struct ringd_sqe, len) == 24, "sqe layout");
 static_assert(offsetof(struct ringd_sqe, op_flags) == 28, "sqe layout");
 static_assert(offsetof(struct ringd_sqe, user_data) == 32, "sqe layout");
-static_assert(offsetof(struct ringd_sqe, resv) == 40, "sqe layout");
+static_assert(offsetof(struct ringd_sqe, buf_base) == 40, "sqe layout");
+static_assert(offsetof(struct ringd_sqe, resv) == 48, "sqe layout");
 static_assert(sizeof(struct ringd_cqe) == 16, "ringd_cqe is 16 bytes");
 static_assert(offsetof(struct ringd_cqe, res) == 8, "cqe layout");
 static_assert(offsetof(struct ringd_shm_hdr, sq_tail) == 64, "hdr layout");

@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "ringd-version.h"
 #include "ringd_abi.h"
@@ -112,6 +113,50 @@ void ringd_prep_write(struct ringd_sqe *sqe, int handle, const void *buf, unsign
 		      uint64_t offset);
 void ringd_prep_fsync(struct ringd_sqe *sqe, int handle, unsigned int flags);
 void ringd_prep_nop(struct ringd_sqe *sqe);
+
+/*
+ * Vectored I/O at @offset of @handle, as in liburing: @iovecs holds
+ * @nr_vecs (1 to RINGD_MAX_VECS) of the application's own pointers. The
+ * array and every buffer must lie in the data area (else the CQE carries
+ * -EFAULT); the lengths add up to at most the daemon's max_io_size (else
+ * -EINVAL); on a volume with alignment every vector is aligned. The daemon
+ * reads the array once, when it takes the SQE: it may be reused as soon as
+ * ringd_submit() has returned and the daemon has consumed the SQE (to be
+ * safe, once the CQE is seen).
+ */
+void ringd_prep_readv(struct ringd_sqe *sqe, int handle, const struct iovec *iovecs,
+		      unsigned int nr_vecs, uint64_t offset);
+void ringd_prep_writev(struct ringd_sqe *sqe, int handle, const struct iovec *iovecs,
+		       unsigned int nr_vecs, uint64_t offset);
+
+/*
+ * Discard [offset, offset+len) of @handle (contents undefined afterwards;
+ * zeros on files), or make it read as zeros. A read-write handle; the
+ * range inside the volume; aligned as writes are on an aligned volume (on
+ * a block device, to its logical block size). The CQE's res is 0.
+ */
+void ringd_prep_discard(struct ringd_sqe *sqe, int handle, uint64_t offset, uint64_t len);
+void ringd_prep_write_zeroes(struct ringd_sqe *sqe, int handle, uint64_t offset, uint64_t len);
+
+/*
+ * Cancel this ring's request with @user_data (the oldest, if several);
+ * @flags 0. The CQE's res: 0, cancelled (the target completes with
+ * -ECANCELED); -ENOENT, no such request in flight; -EALREADY, it is
+ * already running and cannot be stopped.
+ */
+void ringd_prep_cancel64(struct ringd_sqe *sqe, uint64_t user_data, int flags);
+
+/* RINGD_RW_DSYNC on a write: its CQE means the data is durable. */
+static inline void ringd_sqe_set_rw_flags(struct ringd_sqe *sqe, unsigned int flags)
+{
+	sqe->op_flags = flags;
+}
+
+/* RINGD_SQE_LINK: see ringd_abi.h. */
+static inline void ringd_sqe_set_flags(struct ringd_sqe *sqe, unsigned int flags)
+{
+	sqe->flags = flags & 0xffu; /* no cast: the header is C++ too */
+}
 
 static inline void ringd_sqe_set_data64(struct ringd_sqe *sqe, uint64_t data)
 {
