@@ -13,6 +13,7 @@
 static const uint8_t kr_allowed_ops[] = {
 	IORING_OP_NOP,	    IORING_OP_READ_FIXED,  IORING_OP_WRITE_FIXED,  IORING_OP_FSYNC,
 	IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE, IORING_OP_ASYNC_CANCEL, IORING_OP_TIMEOUT,
+	IORING_OP_READV,    IORING_OP_WRITEV,	   IORING_OP_FALLOCATE,
 };
 
 /* Register calls allowed once the ring is enabled. */
@@ -214,15 +215,58 @@ int kr_queue_read_fixed(struct kr_ring *kr, unsigned int file_slot, void *buf, u
 }
 
 int kr_queue_write_fixed(struct kr_ring *kr, unsigned int file_slot, const void *buf,
-			 unsigned int len, uint64_t off, unsigned int buf_slot, uint64_t tag)
+			 unsigned int len, uint64_t off, unsigned int buf_slot, int rw_flags,
+			 uint64_t tag)
 {
 	struct io_uring_sqe *sqe = kr_get_sqe(kr);
 
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_write_fixed(sqe, (int)file_slot, buf, len, off, (int)buf_slot);
+	sqe->rw_flags = rw_flags;
 	sqe->flags |= IOSQE_FIXED_FILE;
 	sqe->user_data = tag;
+	return 0;
+}
+
+int kr_queue_rwv(struct kr_ring *kr, unsigned int file_slot, bool write, const struct iovec *iov,
+		 unsigned int nr, uint64_t off, int rw_flags, uint64_t tag)
+{
+	struct io_uring_sqe *sqe = kr_get_sqe(kr);
+
+	if (!sqe)
+		return -EBUSY;
+	if (write)
+		io_uring_prep_writev(sqe, (int)file_slot, iov, nr, off);
+	else
+		io_uring_prep_readv(sqe, (int)file_slot, iov, nr, off);
+	sqe->rw_flags = rw_flags;
+	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->user_data = tag;
+	return 0;
+}
+
+int kr_queue_fallocate(struct kr_ring *kr, unsigned int file_slot, int mode, uint64_t off,
+		       uint64_t len, uint64_t tag)
+{
+	struct io_uring_sqe *sqe = kr_get_sqe(kr);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_fallocate(sqe, (int)file_slot, mode, (off_t)off, (off_t)len);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->user_data = tag;
+	return 0;
+}
+
+int kr_queue_cancel(struct kr_ring *kr, uint64_t tag, uint64_t own_tag)
+{
+	struct io_uring_sqe *sqe = kr_get_sqe(kr);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_cancel64(sqe, tag, 0);
+	sqe->user_data = own_tag;
 	return 0;
 }
 
@@ -271,9 +315,8 @@ int kr_queue_poll_remove(struct kr_ring *kr, uint64_t tag, uint64_t own_tag)
 	return 0;
 }
 
-int kr_queue_nvme_cmd(struct kr_ring *kr, unsigned int file_slot, uint8_t nvme_op, uint32_t nsid,
-		      uint64_t slba, uint32_t nlb, void *buf, uint32_t len, unsigned int buf_slot,
-		      bool fixed, uint64_t tag)
+int kr_queue_nvme(struct kr_ring *kr, unsigned int file_slot, const struct kr_nvme_cmd *c,
+		  uint64_t tag)
 {
 	struct io_uring_sqe *sqe;
 	struct nvme_uring_cmd *cmd;
@@ -288,23 +331,43 @@ int kr_queue_nvme_cmd(struct kr_ring *kr, unsigned int file_slot, uint8_t nvme_o
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->fd = (int)file_slot;
 	sqe->flags = IOSQE_FIXED_FILE;
-	sqe->cmd_op = NVME_URING_CMD_IO;
+	sqe->cmd_op = c->vec ? NVME_URING_CMD_IO_VEC : NVME_URING_CMD_IO;
 	sqe->user_data = tag;
-	if (fixed && len) {
+	if (c->fixed && c->data_len && !c->vec) {
 		sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
-		sqe->buf_index = (uint16_t)buf_slot;
+		sqe->buf_index = (uint16_t)c->buf_slot;
 	}
 	cmd = (struct nvme_uring_cmd *)sqe->cmd;
-	cmd->opcode = nvme_op;
-	cmd->nsid = nsid;
-	if (nvme_op != 0x00) {
-		cmd->addr = (uint64_t)(uintptr_t)buf;
-		cmd->data_len = len;
-		cmd->cdw10 = (uint32_t)slba;
-		cmd->cdw11 = (uint32_t)(slba >> 32);
-		cmd->cdw12 = nlb - 1; /* 0's based */
-	}
+	cmd->opcode = c->opcode;
+	cmd->nsid = c->nsid;
+	cmd->addr = (uint64_t)(uintptr_t)c->addr;
+	cmd->data_len = c->data_len;
+	cmd->cdw10 = c->cdw10;
+	cmd->cdw11 = c->cdw11;
+	cmd->cdw12 = c->cdw12;
+	cmd->cdw13 = c->cdw13;
 	return 0;
+}
+
+int kr_queue_nvme_cmd(struct kr_ring *kr, unsigned int file_slot, uint8_t nvme_op, uint32_t nsid,
+		      uint64_t slba, uint32_t nlb, void *buf, uint32_t len, unsigned int buf_slot,
+		      bool fixed, uint64_t tag)
+{
+	struct kr_nvme_cmd c = {
+		.opcode = nvme_op,
+		.nsid = nsid,
+		.buf_slot = buf_slot,
+		.fixed = fixed,
+	};
+
+	if (nvme_op != KR_NVME_FLUSH) {
+		c.addr = buf;
+		c.data_len = len;
+		c.cdw10 = (uint32_t)slba;
+		c.cdw11 = (uint32_t)(slba >> 32);
+		c.cdw12 = nlb - 1; /* 0's based */
+	}
+	return kr_queue_nvme(kr, file_slot, &c, tag);
 }
 
 /*
@@ -312,7 +375,8 @@ int kr_queue_nvme_cmd(struct kr_ring *kr, unsigned int file_slot, uint8_t nvme_o
  * that say "the request was wrong" become -EINVAL/-EOPNOTSUPP/-ERANGE, the
  * device-state ones -EAGAIN/-EROFS/-ENOSPC/-ENODEV, aborts -ECANCELED,
  * media and data-integrity errors (SCT 2) -EIO (-EACCES for access denied),
- * path errors (SCT 3) -EAGAIN... everything else -EIO.
+ * path errors (SCT 3) -EIO, as a lost path is on the block layer's paths;
+ * everything else -EIO.
  */
 int kr_nvme_status_errno(int status)
 {
@@ -353,8 +417,8 @@ int kr_nvme_status_errno(int status)
 		if (sc == 0x86) /* access denied */
 			return -EACCES;
 		return -EIO;
-	case 3: /* path related: another path may work */
-		return -EAGAIN;
+	case 3: /* path related: the path is gone (multipath retries before us) */
+		return -EIO;
 	default:
 		return -EIO;
 	}

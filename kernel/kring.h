@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 /* Ring flavours (kr_params.flags). */
 enum {
@@ -81,8 +82,20 @@ int kr_sq_reserve(struct kr_ring *kr);
  */
 int kr_queue_read_fixed(struct kr_ring *kr, unsigned int file_slot, void *buf, unsigned int len,
 			uint64_t off, unsigned int buf_slot, uint64_t tag);
+/* @rw_flags: RWF_* (RWF_DSYNC for a durable write), or 0. */
 int kr_queue_write_fixed(struct kr_ring *kr, unsigned int file_slot, const void *buf,
-			 unsigned int len, uint64_t off, unsigned int buf_slot, uint64_t tag);
+			 unsigned int len, uint64_t off, unsigned int buf_slot, int rw_flags,
+			 uint64_t tag);
+/* Vectored read or write from plain (not registered) memory; @iov must stay
+ * valid until the request completes. */
+int kr_queue_rwv(struct kr_ring *kr, unsigned int file_slot, bool write, const struct iovec *iov,
+		 unsigned int nr, uint64_t off, int rw_flags, uint64_t tag);
+/* fallocate(2) @mode on [off, off+len) (main ring: IOPOLL rings refuse it). */
+int kr_queue_fallocate(struct kr_ring *kr, unsigned int file_slot, int mode, uint64_t off,
+		       uint64_t len, uint64_t tag);
+/* Cancel the request queued with @tag; completes with @own_tag: 0 (it
+ * will complete with -ECANCELED), -ENOENT, or -EALREADY (running). */
+int kr_queue_cancel(struct kr_ring *kr, uint64_t tag, uint64_t own_tag);
 int kr_queue_fsync(struct kr_ring *kr, unsigned int file_slot, int datasync, uint64_t tag);
 int kr_queue_nop(struct kr_ring *kr, uint64_t tag);
 /* Multishot readability poll on a plain fd. */
@@ -106,6 +119,34 @@ int kr_queue_poll_remove(struct kr_ring *kr, uint64_t tag, uint64_t own_tag);
 int kr_queue_nvme_cmd(struct kr_ring *kr, unsigned int file_slot, uint8_t nvme_op, uint32_t nsid,
 		      uint64_t slba, uint32_t nlb, void *buf, uint32_t len, unsigned int buf_slot,
 		      bool fixed, uint64_t tag);
+
+/* NVMe I/O command set opcodes the daemon builds. */
+enum {
+	KR_NVME_FLUSH = 0x00,
+	KR_NVME_WRITE = 0x01,
+	KR_NVME_READ = 0x02,
+	KR_NVME_WRITE_ZEROES = 0x08,
+	KR_NVME_DSM = 0x09,
+};
+#define KR_NVME_RW_FUA (1u << 30) /* cdw12 of read/write: force unit access */
+#define KR_NVME_DSM_AD (1u << 2)  /* cdw11 of DSM: deallocate */
+#define KR_NVME_WZ_MAX 65536u	  /* blocks of one Write Zeroes (16-bit NLB) */
+
+/* One NVMe command, fields as in the spec (dwords 10 to 13). */
+struct kr_nvme_cmd {
+	uint8_t opcode;
+	uint32_t nsid;
+	uint32_t cdw10, cdw11, cdw12, cdw13;
+	void *addr;	   /* data, or with @vec an iovec array */
+	uint32_t data_len; /* bytes, or with @vec the number of iovecs */
+	bool vec;	   /* NVME_URING_CMD_IO_VEC */
+	bool fixed;	   /* @addr lies in registered buffer @buf_slot */
+	unsigned int buf_slot;
+};
+
+/* Queue @c on the namespace char device in @file_slot (KR_BIG rings). */
+int kr_queue_nvme(struct kr_ring *kr, unsigned int file_slot, const struct kr_nvme_cmd *c,
+		  uint64_t tag);
 
 /*
  * Map an NVMe completion status as io_uring reports it (the 15-bit status

@@ -108,6 +108,7 @@ Test(nvme_status, maps_to_errno)
 	cr_expect_eq(kr_nvme_status_errno(0x0182), -EROFS);
 	cr_expect_eq(kr_nvme_status_errno(0x0286), -EACCES);
 	cr_expect_eq(kr_nvme_status_errno(0x0281), -EIO);
-	cr_expect_eq(kr_nvme_status_errno(0x0300), -EAGAIN);
+	cr_expect_eq(kr_nvme_status_errno(0x0300), -EIO,
+		     "a lost path is -EIO, as on the block path");
 	cr_expect_eq(kr_nvme_status_errno(0x0006), -EIO);
 }

@@ -141,7 +141,7 @@ Test(vols, removed_volume_keeps_its_slot_until_its_io_is_done)
 
 	/* A write accepted for the volume, queued but not yet submitted ... */
 	cr_assert_eq(kr_queue_write_fixed(rg_ring(&g_rg, RG_MAIN), g_vs.vv[a].file_slot, buf,
-					  (unsigned int)len, 8192, 0, tag),
+					  (unsigned int)len, 8192, 0, 0, tag),
 		     0);
 	vols_io_start(&g_vs, a);
 	/* ... when a reload removes the volume. */
