@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "issue.h"
 #include "log.h"
 #include "tags.h"
 
@@ -115,117 +116,343 @@ void disp_finish(struct disp *d, struct sess *se, uint32_t idx, int32_t res)
 	rq_put(d->rq, idx);
 }
 
-/* NVMe opcodes used for passthrough. */
-#define DISP_NVME_FLUSH 0x00
-#define DISP_NVME_WRITE 0x01
-#define DISP_NVME_READ	0x02
-
-/* The kernel ring, and the path, that @io of volume @v (or none) takes. */
-static enum rg_which disp_route(const struct vol *v, const struct val_io *io, uint8_t *path)
+/* The session's data area, as the issue layer takes it. */
+static struct iss_area disp_area(const struct sess *se)
 {
-	*path = PATH_INTR;
-	if (!v || io->op == RINGD_OP_NOP)
-		return RG_MAIN;
-	if (v->passthrough) {
-		if (io->op == RINGD_OP_FSYNC || !v->polled) {
-			*path = PATH_PT;
-			return RG_PT;
-		}
-		*path = PATH_PT_POLL;
-		return RG_POLL;
-	}
-	/* Flushes of a polled block volume take the interrupt ring. */
-	if (v->polled && io->op != RINGD_OP_FSYNC) {
-		*path = PATH_POLL;
-		return RG_POLL;
-	}
-	return RG_MAIN;
+	struct iss_area a = { .data = se->data, .size = se->data_size, .buf_slot = se->slot };
+
+	return a;
 }
 
-/* Queue @io of a passthrough volume on ring @kr. Returns 0 or -errno. */
-static int disp_passthrough(struct kr_ring *kr, struct sess *se, const struct vol *v,
-			    const struct val_io *io, uint64_t tag)
+/* Count request @idx against its session, tenant and volume until it is done. */
+static void disp_account(struct disp *d, struct sess *se, uint32_t idx)
 {
-	uint8_t nop;
-
-	if (io->op == RINGD_OP_FSYNC)
-		return kr_queue_nvme_cmd(kr, io->file_slot, DISP_NVME_FLUSH, v->nsid, 0, 0, NULL, 0,
-					 se->slot, false, tag);
-	/* The validator checked alignment to the LBA size; this is defence. */
-	if ((io->dev_off | io->len) & ((1u << v->lba_shift) - 1) || !io->len)
-		return -EINVAL;
-	nop = io->op == RINGD_OP_READ ? DISP_NVME_READ : DISP_NVME_WRITE;
-	return kr_queue_nvme_cmd(kr, io->file_slot, nop, v->nsid, io->dev_off >> v->lba_shift,
-				 io->len >> v->lba_shift, se->data + io->buf_off, io->len, se->slot,
-				 v->pt_fixed, tag);
-}
-
-void disp_submit(struct disp *d, struct sess *se, uint32_t idx, const struct val_io *io)
-{
-	uint64_t tag = srv_tag(TAG_IO, idx);
-	const struct vol *v = io->op != RINGD_OP_NOP ? vols_get(d->vols, io->vol) : NULL;
 	struct req *r = &d->rq->r[idx];
-	enum rg_which w;
-	struct kr_ring *kr;
-	uint8_t path;
-	int ret;
 
-	w = disp_route(v, io, &path);
-	kr = rg_ring(d->rg, w);
-	if (v && v->passthrough) {
-		ret = disp_passthrough(kr, se, v, io, tag);
-	} else {
-		switch (io->op) {
-		case RINGD_OP_READ:
-			ret = kr_queue_read_fixed(kr, io->file_slot, se->data + io->buf_off,
-						  io->len, io->dev_off, se->slot, tag);
-			break;
-		case RINGD_OP_WRITE:
-			ret = kr_queue_write_fixed(kr, io->file_slot, se->data + io->buf_off,
-						   io->len, io->dev_off, se->slot, tag);
-			break;
-		case RINGD_OP_FSYNC:
-			ret = kr_queue_fsync(kr, io->file_slot, io->datasync, tag);
-			break;
-		default:
-			ret = kr_queue_nop(kr, tag);
-			break;
-		}
-	}
-	if (ret) {
-		/* The kernel SQ stayed full after a flush: fail this one request. */
-		log_debug("request %u: not queued: %s", idx, strerror(-ret));
-		disp_finish(d, se, idx, ret);
-		return;
-	}
-	r->path = path;
-	if (path == PATH_POLL || path == PATH_PT_POLL)
-		d->rg->poll_inflight++;
-	if (v) {
-		r->vol = io->vol;
-		r->has_vol = true;
-		vols_io_start(d->vols, io->vol);
-	}
+	r->accounted = true;
 	se->inflight++;
 	se->cq_reserved++;
 	use_io_start(d->use, se->tenant);
+	if (r->has_vol)
+		vols_io_start(d->vols, r->vol);
+}
+
+static void disp_unaccount(struct disp *d, struct sess *se, struct req *r)
+{
+	if (!r->accounted)
+		return;
+	r->accounted = false;
+	se->inflight--;
+	se->cq_reserved--;
+	use_io_done(d->use, se->tenant);
+	if (r->has_vol)
+		vols_io_done(d->vols, r->vol);
+}
+
+/* Whether @res of @r lets a chain go on: success, and a read or write
+ * transferred its full length. */
+static bool disp_ok(const struct req *r, int32_t res)
+{
+	if (res < 0)
+		return false;
+	switch (r->op) {
+	case RINGD_OP_READ:
+	case RINGD_OP_WRITE:
+	case RINGD_OP_READV:
+	case RINGD_OP_WRITEV:
+		return (uint32_t)res == r->len;
+	default:
+		return true;
+	}
+}
+
+/* Set (or clear) @se's "the rest of this chain is cancelled", journaled. */
+static void disp_set_chain_cancel(struct disp *d, struct sess *se, bool on)
+{
+	if (se->chain_cancel == on)
+		return;
+	se->chain_cancel = on;
+	jr_commit(&d->jr->sess[se->slot].chain_cancel, on);
+}
+
+/*
+ * Requests @first and every one linked after it will complete with
+ * -ECANCELED: journal that before anything they wait for posts its CQE,
+ * and if the chain goes on past them, cancel its next SQEs too.
+ */
+static void disp_chain_mark(struct disp *d, struct sess *se, uint32_t first)
+{
+	uint32_t m, last = first;
+
+	for (m = first; m != RQ_NONE; m = d->rq->r[m].link_next) {
+		struct jr_req *jq = &d->jr->reqs[m];
+
+		jq->res = -ECANCELED;
+		__atomic_store_n(&jq->immediate, 1, __ATOMIC_RELEASE);
+		last = m;
+	}
+	if (d->rq->r[last].link && se->chain_tail == last) {
+		se->chain_tail = RQ_NONE;
+		disp_set_chain_cancel(d, se, true);
+	}
+}
+
+/* ... and complete them (after the CQE of the request they waited for). */
+static void disp_chain_finish(struct disp *d, struct sess *se, uint32_t first)
+{
+	uint32_t m, next;
+
+	for (m = first; m != RQ_NONE; m = next) {
+		struct req *r = &d->rq->r[m];
+
+		next = r->link_next;
+		r->link_next = r->link_prev = RQ_NONE;
+		r->held = false;
+		disp_unaccount(d, se, r);
+		disp_finish(d, se, m, -ECANCELED);
+	}
+}
+
+/*
+ * Request @idx is done with @res: what it means for the chain after it.
+ * Returns the request released to start now (its hold lifted in the
+ * journal), or RQ_NONE; *@cancel: the first of the requests to cancel
+ * (marked), or RQ_NONE.
+ */
+static uint32_t disp_chain_step(struct disp *d, struct sess *se, uint32_t idx, int32_t res,
+				uint32_t *cancel)
+{
+	struct req *r = &d->rq->r[idx];
+	uint32_t next = r->link_next;
+	struct jr_req *jn;
+	bool ok;
+
+	*cancel = RQ_NONE;
+	if (!r->link)
+		return RQ_NONE;
+	/* A session that is going away starts nothing more. */
+	ok = disp_ok(r, res) && se->state == SESS_ACTIVE;
+	if (next == RQ_NONE) {
+		if (se->chain_tail == idx) {
+			se->chain_tail = RQ_NONE;
+			if (!ok)
+				disp_set_chain_cancel(d, se, true);
+		}
+		return RQ_NONE;
+	}
+	r->link_next = RQ_NONE;
+	d->rq->r[next].link_prev = RQ_NONE;
+	if (!ok) {
+		disp_chain_mark(d, se, next);
+		*cancel = next;
+		return RQ_NONE;
+	}
+	d->rq->r[next].held = false;
+	jn = &d->jr->reqs[next];
+	__atomic_store_n(&jn->flags, (uint8_t)(jn->flags & ~JR_F_HELD), __ATOMIC_RELEASE);
+	return next;
+}
+
+static bool disp_start(struct disp *d, struct sess *se, uint32_t idx, int32_t *res);
+
+/*
+ * Request @idx of @se is done with @res: the chain after it moves on, its
+ * CQE is posted, and a request it released that completes at once (a
+ * NOP, a refused cancel...) is done in turn, iteratively.
+ */
+static void disp_done(struct disp *d, struct sess *se, uint32_t idx, int32_t res)
+{
+	for (;;) {
+		uint32_t cancel, next = disp_chain_step(d, se, idx, res, &cancel);
+
+		disp_unaccount(d, se, &d->rq->r[idx]);
+		disp_finish(d, se, idx, res);
+		if (cancel != RQ_NONE)
+			disp_chain_finish(d, se, cancel);
+		if (next == RQ_NONE || !disp_start(d, se, next, &res))
+			return;
+		idx = next;
+	}
+}
+
+/* The in-flight request of @se (not @self, not a cancel) whose user_data is @ud. */
+static uint32_t disp_find(struct disp *d, const struct sess *se, uint32_t self, uint64_t ud)
+{
+	uint32_t i;
+
+	for (i = 0; i < d->rq->n; i++) {
+		const struct req *r = &d->rq->r[i];
+
+		if (r->busy && i != self && r->sess == se->slot && r->user_data == ud &&
+		    r->op != RINGD_OP_CANCEL && !r->rejected)
+			return i;
+	}
+	return RQ_NONE;
+}
+
+/*
+ * CANCEL request @idx for @target. A request waiting in a chain is
+ * cancelled here, with the rest of its chain; one on the main ring is
+ * asked of the kernel (which can stop what has not started); anything
+ * else is running. Returns true with *@res if it is done now.
+ */
+static bool disp_cancel(struct disp *d, struct sess *se, uint32_t idx, uint64_t target,
+			int32_t *res)
+{
+	uint32_t t = disp_find(d, se, idx, target);
+	struct req *r;
+
+	if (t == RQ_NONE) {
+		*res = -ENOENT;
+		return true;
+	}
+	r = &d->rq->r[t];
+	if (r->held) {
+		if (r->link_prev != RQ_NONE)
+			d->rq->r[r->link_prev].link_next = RQ_NONE;
+		r->link_prev = RQ_NONE;
+		disp_chain_mark(d, se, t);
+		disp_chain_finish(d, se, t);
+		*res = 0;
+		return true;
+	}
+	if (r->issued && r->ring == RG_MAIN &&
+	    !kr_queue_cancel(rg_ring(d->rg, RG_MAIN), iss_tag(d->rq, t), iss_tag(d->rq, idx))) {
+		d->rq->r[idx].issued = true;
+		d->rq->r[idx].ring = RG_MAIN;
+		return false;
+	}
+	*res = -EALREADY;
+	return true;
+}
+
+/*
+ * Start accepted request @idx (journaled, accounted, not held). Returns
+ * false once it is in the kernel, or true with *@res if it is done at once
+ * (a NOP, a cancel answered here, or the kernel SQ stayed full).
+ */
+static bool disp_start(struct disp *d, struct sess *se, uint32_t idx, int32_t *res)
+{
+	struct req *r = &d->rq->r[idx];
+	struct iss_area a = disp_area(se);
+	int ret;
+
+	if (r->op == RINGD_OP_NOP) {
+		*res = 0;
+		return true;
+	}
+	if (r->op == RINGD_OP_CANCEL)
+		return disp_cancel(d, se, idx, d->jr->reqs[idx].target, res);
+	ret = iss_queue(d->rg, d->rq, d->jr, idx, vols_get(d->vols, r->vol), &a);
+	if (ret) {
+		/* The kernel SQ stayed full after a flush: fail this one request. */
+		log_debug("request %u: not queued: %s", idx, strerror(-ret));
+		*res = ret;
+		return true;
+	}
+	return false;
+}
+
+bool disp_adopt(struct disp *d, struct sess *se, uint32_t idx)
+{
+	const struct jr_req *jq = &d->jr->reqs[idx];
+	struct req *r = &d->rq->r[idx];
+	struct iss_area a = disp_area(se);
+
+	r->link = (jq->flags & JR_F_LINK) != 0;
+	if (r->op != RINGD_OP_NOP && r->op != RINGD_OP_CANCEL) {
+		if (jq->vol >= d->vols->n || d->vols->vv[jq->vol].removed) {
+			disp_finish(d, se, idx, -ENODEV);
+			return false;
+		}
+		if (iss_check_area(d->jr, idx, &a)) {
+			disp_finish(d, se, idx, -EFAULT);
+			return false;
+		}
+		r->vol = jq->vol;
+		r->has_vol = true;
+	}
+	se->stats.submitted++;
+	disp_account(d, se, idx);
+	if (jq->flags & JR_F_HELD) {
+		r->held = true;
+		r->link_prev = jq->link_prev;
+	}
+	return true;
+}
+
+void disp_relink(struct disp *d, struct sess *se, uint32_t idx)
+{
+	struct req *r = &d->rq->r[idx];
+	uint32_t p = r->link_prev;
+	struct req *pr = p < d->rq->n ? &d->rq->r[p] : NULL;
+
+	if (pr && pr->busy && pr->sess == se->slot && pr->link && pr->link_next == RQ_NONE &&
+	    (pr->held || pr->accounted)) {
+		pr->link_next = idx;
+		return;
+	}
+	log_warn("recovery: request %u waited for a request that is gone; cancelling it", idx);
+	r->link_prev = RQ_NONE;
+	disp_chain_mark(d, se, idx);
+	disp_chain_finish(d, se, idx);
+}
+
+void disp_launch(struct disp *d, struct sess *se, uint32_t idx)
+{
+	int32_t res;
+
+	if (disp_start(d, se, idx, &res))
+		disp_done(d, se, idx, res);
+}
+
+void disp_chain_restore(struct disp *d, struct sess *se)
+{
+	const struct jr_sess *js = &d->jr->sess[se->slot];
+	uint32_t i, last = js->sq_head - 1;
+
+	se->chain_cancel = js->chain_cancel != 0;
+	se->chain_tail = RQ_NONE;
+	for (i = 0; i < d->rq->n; i++) {
+		const struct jr_req *jq = &d->jr->reqs[i];
+
+		if (!d->rq->r[i].busy || d->rq->r[i].sess != se->slot || jq->sq_index != last)
+			continue;
+		/* The last SQE consumed decides whether a chain is open. */
+		if (jq->immediate && jq->res < 0)
+			disp_set_chain_cancel(d, se, (jq->flags & JR_F_LINK) != 0);
+		else if (!jq->immediate && (jq->flags & JR_F_LINK))
+			se->chain_tail = i;
+	}
 }
 
 /* Journal request @idx as consumed from SQ index @sq_index of @se. */
 static void disp_journal(struct disp *d, struct sess *se, uint32_t idx, uint32_t sq_index,
-			 uint64_t user_data, const struct val_io *io, int32_t res, bool immediate)
+			 uint64_t user_data, const struct val_io *io, bool link, int32_t res,
+			 bool immediate, uint32_t link_prev)
 {
 	struct jr_req *jq = &d->jr->reqs[idx];
+	uint32_t i;
 
 	jq->sess = se->slot;
 	jq->sq_index = sq_index;
 	jq->user_data = user_data;
 	jq->op = io->op;
 	jq->datasync = io->datasync;
+	jq->flags = (uint8_t)((io->dsync ? JR_F_DSYNC : 0) | (link ? JR_F_LINK : 0) |
+			      (link_prev != RQ_NONE ? JR_F_HELD : 0));
+	jq->link_prev = link_prev;
 	jq->vol = io->file_slot;
 	jq->dev_off = io->dev_off;
 	jq->buf_off = io->buf_off;
 	jq->len = io->len;
+	jq->dev_len = io->dev_len;
+	jq->target = io->target;
+	jq->nvecs = io->nvecs;
+	for (i = 0; i < io->nvecs; i++) {
+		d->jr->vecs[idx][i].off = io->vecs[i].off;
+		d->jr->vecs[idx][i].len = io->vecs[i].len;
+	}
 	jq->res = res;
 	jq->immediate = immediate;
 	jr_commit(&jq->state, JR_PENDING);
@@ -293,6 +520,99 @@ static bool disp_pending(struct disp *d, struct sess *se)
 }
 
 /*
+ * A request as QoS weighs it: vectored I/O as the plain kind with its
+ * total length, discard and write-zeroes as one write unit that moves no
+ * bytes, a cancel (like a refused SQE) as nothing.
+ */
+static struct qos_req disp_qos_req(const struct val_io *io, int ret)
+{
+	struct qos_req qr = { .op = RINGD_OP_NOP };
+
+	if (ret)
+		return qr;
+	switch (io->op) {
+	case RINGD_OP_READ:
+	case RINGD_OP_READV:
+		qr.op = RINGD_OP_READ;
+		qr.len = io->len;
+		break;
+	case RINGD_OP_WRITE:
+	case RINGD_OP_WRITEV:
+		qr.op = RINGD_OP_WRITE;
+		qr.len = io->len;
+		break;
+	case RINGD_OP_DISCARD:
+	case RINGD_OP_WRITE_ZEROES:
+		qr.op = RINGD_OP_WRITE;
+		break;
+	case RINGD_OP_FSYNC:
+		qr.op = RINGD_OP_FSYNC;
+		break;
+	default:
+		break;
+	}
+	return qr;
+}
+
+/*
+ * Take the SQE just consumed (its private copy @sqe, validated as @io with
+ * result @ret): journal it, then complete it here (refused, or in a chain
+ * that failed, or a NOP), hold it behind the linked request it waits for,
+ * or start it.
+ */
+static void disp_accept(struct disp *d, struct sess *se, const struct ringd_sqe *sqe,
+			const struct val_io *io, int ret, uint64_t now_ns)
+{
+	uint32_t ridx = rq_get(d->rq), prev = RQ_NONE;
+	struct req *r = &d->rq->r[ridx];
+	int32_t res = ret;
+
+	r->user_data = sqe->user_data;
+	r->sess = se->slot;
+	r->len = io->len;
+	r->op = io->op;
+	r->t0_ns = now_ns;
+	r->rejected = ret != 0;
+	if (!res && se->chain_cancel)
+		res = -ECANCELED;
+	else if (!res && se->chain_tail != RQ_NONE)
+		prev = se->chain_tail;
+	/* A NOP has nothing for the kernel to do: it completes here, in order. */
+	disp_journal(d, se, ridx, se->sq_head, sqe->user_data, io, val_sqe_links(sqe), res,
+		     res || (prev == RQ_NONE && io->op == RINGD_OP_NOP), prev);
+	se->sq_head++;
+	if (res) {
+		/* Refused or cancelled: the chain ends here, or its rest is cancelled. */
+		se->chain_tail = RQ_NONE;
+		disp_set_chain_cancel(d, se, val_sqe_links(sqe));
+		if (ret) {
+			se->stats.rejected++;
+			if (d->fig)
+				fig_rejected(d->fig, se->tenant);
+		}
+		disp_finish(d, se, ridx, res);
+		return;
+	}
+	r->link = io->link;
+	if (io->op != RINGD_OP_NOP && io->op != RINGD_OP_CANCEL) {
+		r->vol = io->vol;
+		r->has_vol = true;
+	}
+	se->chain_tail = io->link ? ridx : RQ_NONE;
+	if (prev != RQ_NONE) {
+		r->held = true;
+		r->link_prev = prev;
+		d->rq->r[prev].link_next = ridx;
+		disp_account(d, se, ridx);
+		return;
+	}
+	if (io->op != RINGD_OP_NOP)
+		disp_account(d, se, ridx);
+	if (disp_start(d, se, ridx, &res))
+		disp_done(d, se, ridx, res);
+}
+
+/*
  * Consume up to @budget SQEs of @se for QoS class @c (@reserved: in its
  * reservation phase). Adds the units started to *@units and says why it
  * stopped; for DISP_THROTTLED, *@wait_ns is how long the next request
@@ -307,9 +627,11 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		.nhandles = se->nhandles,
 		.vols = d->vols->vv,
 		.nvols = d->vols->n,
+		.data = se->data,
 		.data_size = se->data_size,
 		.max_io = d->cfg->max_io_size,
 	};
+	struct val_vec vecs[RINGD_MAX_VECS];
 	uint32_t tail, mask = se->sq_entries - 1;
 	unsigned int n = 0;
 	bool cq_full = false;
@@ -328,7 +650,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		struct ringd_sqe sqe;
 		struct val_io io;
 		uint8_t path;
-		uint32_t idx, ridx;
+		uint32_t idx;
 		int ret;
 
 		if ((uint32_t)(se->cq_tail - se->cq_head_seen) + se->cq_reserved >=
@@ -351,9 +673,9 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		}
 		idx = idx_nospec(idx, se->sq_entries);
 		val_sqe_fetch(&sqe, &se->sqes[idx]);
+		io.vecs = vecs;
 		ret = val_sqe(&sqe, &ctx, &io);
-		qr.op = ret ? RINGD_OP_NOP : io.op;
-		qr.len = io.len;
+		qr = disp_qos_req(&io, ret);
 		/*
 		 * Over a limit: the request waits at the head of its SQ (our
 		 * copy is dropped and made again next time), so nothing of
@@ -375,7 +697,10 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		 * backpressure, never an error CQE.
 		 */
 		if (!ret && io.op != RINGD_OP_NOP &&
-		    rg_sq_reserve(d->rg, disp_route(vols_get(d->vols, io.vol), &io, &path))) {
+		    rg_sq_reserve(
+			d->rg,
+			iss_route(io.op == RINGD_OP_CANCEL ? NULL : vols_get(d->vols, io.vol),
+				  io.op, &path))) {
 			*why = DISP_BLOCKED;
 			break;
 		}
@@ -383,27 +708,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		se->stats.submitted++;
 		*units += qos_cost(d->qos, &qr);
 		qos_charge(d->qos, c, &qr, reserved, now_ns);
-		ridx = rq_get(d->rq);
-		d->rq->r[ridx].user_data = sqe.user_data;
-		d->rq->r[ridx].sess = se->slot;
-		d->rq->r[ridx].len = io.len;
-		d->rq->r[ridx].op = io.op;
-		d->rq->r[ridx].t0_ns = now_ns;
-		d->rq->r[ridx].rejected = ret != 0;
-		/* A NOP has nothing for the kernel to do: it completes here, in order. */
-		disp_journal(d, se, ridx, se->sq_head, sqe.user_data, &io, ret,
-			     ret || io.op == RINGD_OP_NOP);
-		se->sq_head++;
-		if (ret || io.op == RINGD_OP_NOP) {
-			if (ret) {
-				se->stats.rejected++;
-				if (d->fig)
-					fig_rejected(d->fig, se->tenant);
-			}
-			disp_finish(d, se, ridx, ret);
-			continue;
-		}
-		disp_submit(d, se, ridx, &io);
+		disp_accept(d, se, &sqe, &io, ret, now_ns);
 	}
 	if (se->sq_head == tail && *why == DISP_BUDGET)
 		*why = DISP_EMPTY;
@@ -660,9 +965,9 @@ static void disp_count(struct sess *se, const struct req *r, int32_t res)
 		se->stats.completions_interrupt++;
 		break;
 	}
-	if (res > 0 && r->op == RINGD_OP_READ)
+	if (res > 0 && (r->op == RINGD_OP_READ || r->op == RINGD_OP_READV))
 		se->stats.bytes_read += (uint64_t)res;
-	else if (res > 0 && r->op == RINGD_OP_WRITE)
+	else if (res > 0 && (r->op == RINGD_OP_WRITE || r->op == RINGD_OP_WRITEV))
 		se->stats.bytes_written += (uint64_t)res;
 }
 
@@ -678,28 +983,26 @@ void disp_complete(struct disp *d, uint32_t idx, int32_t res)
 	idx = idx_nospec(idx, d->rq->n);
 	if (r->path == PATH_POLL || r->path == PATH_PT_POLL)
 		d->rg->poll_inflight--;
-	if (r->path == PATH_PT || r->path == PATH_PT_POLL) {
-		/* NVMe status -> -errno; success carries no byte count. */
-		if (res)
-			log_debug("request %u: passthrough completion %d (0x%x)", idx, res,
-				  (unsigned int)res);
-		res = kr_nvme_status_errno(res);
-		if (!res && (r->op == RINGD_OP_READ || r->op == RINGD_OP_WRITE))
-			res = (int32_t)r->len;
-	}
-	if (r->has_vol)
-		vols_io_done(d->vols, r->vol);
+	if (res < 0 || ((r->path == PATH_PT || r->path == PATH_PT_POLL) && res))
+		log_debug("request %u: kernel completion %d (0x%x)", idx, res, (unsigned int)res);
 	se = sess_at(d->st, r->sess);
 	if (!se) {
 		log_err("completion for request %u of a freed session", idx);
+		if (r->has_vol)
+			vols_io_done(d->vols, r->vol);
 		jr_commit(&d->jr->reqs[idx].state, JR_FREE);
 		rq_put(d->rq, idx);
 		return;
 	}
-	se->inflight--;
-	se->cq_reserved--;
-	use_io_done(d->use, se->tenant);
+	if (r->op == RINGD_OP_CANCEL) {
+		/* The kernel's -ENOENT: the target was past stopping (or just done). */
+		res = res == 0 ? 0 : -EALREADY;
+	} else {
+		res = iss_result(r, res);
+		if (iss_continue(d->rg, d->rq, d->jr, idx, vols_get(d->vols, r->vol), &res))
+			return;
+	}
 	disp_count(se, r, res);
-	disp_finish(d, se, idx, res);
+	disp_done(d, se, idx, res);
 	sess_settle(d->st, se);
 }

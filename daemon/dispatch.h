@@ -90,9 +90,25 @@ void disp_clock(struct disp *d);
 /* Publish the CQ tails of every session with new CQEs. */
 void disp_flush(struct disp *d);
 
-/* Hand request @idx (already journaled) to the kernel, or complete it at
- * once with an error (recovery uses it to reissue). */
-void disp_submit(struct disp *d, struct sess *se, uint32_t idx, const struct val_io *io);
+/*
+ * Recovery, for request @idx that its journal record says was accepted
+ * and not completed (the request slot claimed, user_data, session, op and
+ * len set): adopt it (account it, or complete it at once with -ENODEV or
+ * -EFAULT if its volume or data went away). Returns true if adopted. Then,
+ * once every request is adopted, disp_relink() each held one and
+ * disp_launch() each other one.
+ */
+bool disp_adopt(struct disp *d, struct sess *se, uint32_t idx);
+/* Attach held request @idx behind its journaled predecessor (cancelled if
+ * that one is not in flight any more) and make the session's chain state
+ * match. */
+void disp_relink(struct disp *d, struct sess *se, uint32_t idx);
+/* Start adopted request @idx, which waits for nothing. */
+void disp_launch(struct disp *d, struct sess *se, uint32_t idx);
+/* Before any of that: take @se's link-chain state from its journal and
+ * the requests claimed for it (the last SQE it consumed says whether a
+ * chain is open or being cancelled). */
+void disp_chain_restore(struct disp *d, struct sess *se);
 
 /* Post request @idx's result @res to its session, journal-ordered, and
  * free the request. */

@@ -65,8 +65,10 @@ enum fig_op fig_op_of(uint8_t op)
 {
 	switch (op) {
 	case RINGD_OP_READ:
+	case RINGD_OP_READV:
 		return FIG_READ;
 	case RINGD_OP_WRITE:
+	case RINGD_OP_WRITEV:
 		return FIG_WRITE;
 	case RINGD_OP_FSYNC:
 		return FIG_FLUSH;

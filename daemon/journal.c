@@ -13,12 +13,13 @@
 static size_t jr_size(uint32_t max_sessions, uint32_t max_reqs)
 {
 	size_t sz = sizeof(struct jr_hdr) + (size_t)max_sessions * sizeof(struct jr_sess) +
-		    (size_t)max_reqs * sizeof(struct jr_req);
+		    (size_t)max_reqs * sizeof(struct jr_req) +
+		    (size_t)max_reqs * sizeof(struct jr_vec[RINGD_MAX_VECS]);
 
 	return (sz + 4095) & ~(size_t)4095;
 }
 
-static int jr_map(struct jr *j, int fd, size_t size, uint32_t max_sessions)
+static int jr_map(struct jr *j, int fd, size_t size, uint32_t max_sessions, uint32_t max_reqs)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
@@ -29,6 +30,7 @@ static int jr_map(struct jr *j, int fd, size_t size, uint32_t max_sessions)
 	j->hdr = p;
 	j->sess = (struct jr_sess *)(j->hdr + 1);
 	j->reqs = (struct jr_req *)(j->sess + max_sessions);
+	j->vecs = (struct jr_vec(*)[RINGD_MAX_VECS])(void *)(j->reqs + max_reqs);
 	return 0;
 }
 
@@ -49,7 +51,7 @@ int jr_create(struct jr *j, uint32_t max_sessions, uint32_t max_reqs)
 		ret = -errno;
 		goto out_close;
 	}
-	ret = jr_map(j, fd, size, max_sessions);
+	ret = jr_map(j, fd, size, max_sessions, max_reqs);
 	if (ret)
 		goto out_close;
 	j->hdr->version = JR_VERSION;
@@ -75,7 +77,7 @@ int jr_open(struct jr *j, int fd, uint32_t max_sessions, uint32_t max_reqs)
 		return -errno;
 	if ((size_t)st.st_size != size)
 		return -EINVAL;
-	ret = jr_map(j, fd, size, max_sessions);
+	ret = jr_map(j, fd, size, max_sessions, max_reqs);
 	if (ret)
 		return ret;
 	if (j->hdr->magic != JR_MAGIC || j->hdr->version != JR_VERSION ||

@@ -31,13 +31,23 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "ringd_abi.h"
 
 #define JR_MAGIC       0x4c4e524au /* "JRNL" */
-#define JR_VERSION     1u
+#define JR_VERSION     2u	   /* 2: vectors, links, durable writes, discard */
 #define JR_MAX_HANDLES 64u
 #define JR_MAX_VOLUMES 256u
 
 enum jr_req_state { JR_FREE = 0, JR_PENDING = 1, JR_POSTING = 2 };
+
+/* jr_req.flags */
+enum {
+	JR_F_DSYNC = 1u << 0, /* durable write */
+	JR_F_LINK = 1u << 1,  /* RINGD_SQE_LINK: the next SQE waits for this one */
+	JR_F_HELD = 1u << 2,  /* consumed, waiting for link_prev: not issued yet */
+};
+
+#define JR_NONE UINT32_MAX /* no request (link_prev) */
 enum jr_sess_state { JR_SESS_FREE = 0, JR_SESS_ACTIVE = 1, JR_SESS_BROKEN = 2 };
 
 struct jr_req {
@@ -54,7 +64,18 @@ struct jr_req {
 	uint8_t op;
 	uint8_t immediate; /* completed by the daemon (validator) */
 	uint8_t datasync;
-	uint8_t pad[9];
+	uint8_t flags;	    /* JR_F_* */
+	uint32_t link_prev; /* JR_F_HELD: the request it waits for */
+	uint32_t nvecs;	    /* READV/WRITEV: entries of jr.vecs[this request] */
+	uint64_t dev_len;   /* DISCARD/WRITE_ZEROES */
+	uint64_t target;    /* CANCEL */
+	uint8_t pad[16];
+};
+
+/* One vector of a journaled READV/WRITEV: a data-area range. */
+struct jr_vec {
+	uint64_t off;
+	uint64_t len;
 };
 
 struct jr_handle {
@@ -76,7 +97,7 @@ struct jr_sess {
 	uint32_t sq_head, cq_tail; /* committed private indices */
 	uint32_t nhandles;
 	uint64_t region_size, sq_array_off, sqes_off, cqes_off, data_off, data_size;
-	uint32_t polls; /* unused; reserved */
+	uint32_t chain_cancel; /* a link chain failed: its next SQEs get -ECANCELED */
 	uint32_t pad;
 	struct jr_handle handles[JR_MAX_HANDLES];
 };
@@ -100,6 +121,7 @@ struct jr {
 	struct jr_hdr *hdr;
 	struct jr_sess *sess;
 	struct jr_req *reqs;
+	struct jr_vec (*vecs)[RINGD_MAX_VECS]; /* per request */
 };
 
 /* Create a fresh journal memfd sized for the given tables. Returns 0 or -errno. */

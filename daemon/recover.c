@@ -95,14 +95,13 @@ out_drop:
 	jr_commit(&js->state, JR_SESS_FREE);
 }
 
-/* Step 3 for one journaled request. */
+/* Step 3a for one journaled request: drop it, or claim its slot. */
 static void rcv_request(struct disp *d, uint32_t idx)
 {
 	struct jr_req *jq = &d->jr->reqs[idx];
 	struct sess *se = sess_at(d->st, jq->sess);
 	struct jr_sess *js;
 	bool consumed, posted;
-	struct val_io io;
 	struct req *r;
 
 	if (!se || se->state == SESS_CLOSING || se->state == SESS_FREED) {
@@ -131,29 +130,46 @@ static void rcv_request(struct disp *d, uint32_t idx)
 	r->sess = se->slot;
 	r->len = jq->len;
 	r->op = jq->op;
-	if (jq->immediate) {
-		disp_finish(d, se, idx, jq->res);
-		return;
+}
+
+/* The session of claimed request @idx. */
+static struct sess *rcv_owner(struct disp *d, uint32_t idx)
+{
+	return d->rq->r[idx].busy ? sess_at(d->st, d->rq->r[idx].sess) : NULL;
+}
+
+/*
+ * Step 3 over the claimed requests, in the order links need: each
+ * session's chain state (before any record goes), adoption, holds
+ * re-attached to what they wait for, and only then anything started or
+ * posted, so that a request that completes at once finds its successor.
+ */
+static void rcv_requests(struct disp *d)
+{
+	uint32_t i, n = d->rq->n;
+	struct sess *se;
+
+	for (i = 0; i < n; i++)
+		if (d->jr->reqs[i].state != JR_FREE)
+			rcv_request(d, i);
+	for (i = 0; i < d->st->max; i++)
+		if (d->st->slot[i])
+			disp_chain_restore(d, d->st->slot[i]);
+	for (i = 0; i < n; i++)
+		if ((se = rcv_owner(d, i)) && !d->jr->reqs[i].immediate)
+			disp_adopt(d, se, i);
+	for (i = 0; i < n; i++)
+		if ((se = rcv_owner(d, i)) && d->rq->r[i].held)
+			disp_relink(d, se, i);
+	for (i = 0; i < n; i++) {
+		se = rcv_owner(d, i);
+		if (!se || d->rq->r[i].held)
+			continue;
+		if (d->jr->reqs[i].immediate)
+			disp_finish(d, se, i, d->jr->reqs[i].res);
+		else if (d->rq->r[i].accounted && !d->rq->r[i].issued)
+			disp_launch(d, se, i);
 	}
-	memset(&io, 0, sizeof(io));
-	io.op = jq->op;
-	io.datasync = jq->datasync;
-	io.vol = jq->vol;
-	io.file_slot = jq->vol;
-	io.dev_off = jq->dev_off;
-	io.buf_off = jq->buf_off;
-	io.len = jq->len;
-	if (io.op != RINGD_OP_NOP && (io.vol >= d->vols->n || d->vols->vv[io.vol].removed)) {
-		disp_finish(d, se, idx, -ENODEV);
-		return;
-	}
-	if ((io.op == RINGD_OP_READ || io.op == RINGD_OP_WRITE) &&
-	    (io.buf_off > se->data_size || io.len > se->data_size - io.buf_off)) {
-		disp_finish(d, se, idx, -EFAULT);
-		return;
-	}
-	se->stats.submitted++;
-	disp_submit(d, se, idx, &io);
 }
 
 int rcv_recover(struct disp *d)
@@ -170,9 +186,7 @@ int rcv_recover(struct disp *d)
 	for (i = 0; i < d->st->max; i++)
 		if (d->jr->sess[i].state != JR_SESS_FREE)
 			rcv_session(d, i);
-	for (i = 0; i < d->rq->n; i++)
-		if (d->jr->reqs[i].state != JR_FREE)
-			rcv_request(d, i);
+	rcv_requests(d);
 	reissued = d->rq->inflight;
 	/* The free list holds every request slot recovery did not claim. */
 	rq_rebuild(d->rq);

@@ -12,8 +12,11 @@ int rq_init(struct reqs *q, uint32_t n)
 {
 	memset(q, 0, sizeof(*q));
 	q->r = calloc(n, sizeof(*q->r));
-	if (!q->r)
+	q->iov = calloc(n, sizeof(*q->iov));
+	if (!q->r || !q->iov) {
+		rq_fini(q);
 		return -ENOMEM;
+	}
 	q->n = n;
 	rq_rebuild(q);
 	return 0;
@@ -22,18 +25,22 @@ int rq_init(struct reqs *q, uint32_t n)
 void rq_fini(struct reqs *q)
 {
 	free(q->r);
+	free(q->iov);
 	memset(q, 0, sizeof(*q));
 }
 
 uint32_t rq_get(struct reqs *q)
 {
-	uint32_t idx = q->free;
+	uint32_t idx = q->free, gen;
 
 	if (idx == q->n)
 		return idx;
 	q->free = q->r[idx].next_free;
+	gen = q->r[idx].gen + 1;
 	memset(&q->r[idx], 0, sizeof(q->r[idx]));
+	q->r[idx].gen = gen;
 	q->r[idx].busy = true;
+	q->r[idx].link_prev = q->r[idx].link_next = RQ_NONE;
 	q->inflight++;
 	return idx;
 }
@@ -57,9 +64,12 @@ struct req *rq_busy(struct reqs *q, uint32_t idx)
 struct req *rq_claim(struct reqs *q, uint32_t idx)
 {
 	struct req *r = &q->r[idx];
+	uint32_t gen = r->gen + 1;
 
 	memset(r, 0, sizeof(*r));
+	r->gen = gen;
 	r->busy = true;
+	r->link_prev = r->link_next = RQ_NONE;
 	q->inflight++;
 	return r;
 }

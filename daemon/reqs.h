@@ -9,6 +9,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
+
+#include "ringd_abi.h"
 
 /* Which kernel path carried a request (and which counter it bumps). */
 enum req_path {
@@ -18,22 +21,35 @@ enum req_path {
 	PATH_PT_POLL = 3, /* IOPOLL ring: NVMe URING_CMD, polled */
 };
 
+#define RQ_NONE UINT32_MAX /* no request */
+
 struct req {
 	uint64_t user_data; /* the client's, echoed in its CQE */
 	uint32_t sess;	    /* session slot */
 	uint32_t vol;	    /* volume index (ops other than NOP) */
 	uint32_t len;
 	uint8_t op;
-	uint8_t path; /* enum req_path */
+	uint8_t path;  /* enum req_path */
+	uint8_t ring;  /* enum rg_which it was issued on */
+	uint8_t stage; /* WRITE_ZEROES on a file: 1 once it fell back to punching */
 	bool busy;
-	bool has_vol;	/* counted in the volume's in-flight */
-	bool rejected;	/* refused by the validator (not an op in the figures) */
+	bool has_vol;		       /* counted in the volume's in-flight */
+	bool rejected;		       /* refused by the validator (not an op in the figures) */
+	bool accounted;		       /* counted in its session's in-flight and CQ reservation */
+	bool issued;		       /* handed to the kernel */
+	bool link;		       /* RINGD_SQE_LINK */
+	bool held;		       /* waits for link_prev to complete */
+	uint32_t link_prev, link_next; /* its chain neighbours, or RQ_NONE */
+	uint64_t part_off, part_left;  /* NVMe write-zeroes/discard: the rest to issue */
 	uint64_t t0_ns; /* consumed at (the pass's clock); 0: not timed (recovered) */
 	uint32_t next_free;
+	uint32_t gen; /* times the slot was handed out (part of its kernel tag) */
 };
 
 struct reqs {
 	struct req *r;
+	struct iovec (*iov)[RINGD_MAX_VECS]; /* per request: its kernel iovecs, or
+					      * NVMe dataset-management ranges */
 	uint32_t n;
 	uint32_t free; /* head of the free list; n = none free */
 	uint32_t inflight;

@@ -291,6 +291,7 @@ int sess_new(struct sessions *st, int sock, pid_t pid, uid_t uid, gid_t gid, int
 	if (!se)
 		return -ENOMEM;
 	se->slot = slot;
+	se->chain_tail = UINT32_MAX;
 	se->id = ++st->next_id;
 	se->state = SESS_HANDSHAKE;
 	se->sock = sock;
@@ -602,6 +603,7 @@ int sess_restore(struct sessions *st, uint32_t slot, const struct jr_sess *js, i
 	l.data_size = js->data_size;
 	sess_map_layout(se, p, &l);
 	se->slot = slot;
+	se->chain_tail = UINT32_MAX;
 	se->id = js->id;
 	se->uid = js->uid;
 	se->gid = js->gid;

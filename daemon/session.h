@@ -98,6 +98,11 @@ struct sess {
 	struct sess *ready_next; /* next ready session of the same QoS class */
 	uint32_t pass_consumed;	 /* SQEs consumed this pass */
 	uint32_t delayed_head;	 /* sq_head + 1 of the last request counted as delayed */
+
+	/* Link chains (dispatch.c). */
+	uint32_t chain_tail; /* the last consumed linked request not yet done, or
+			      * UINT32_MAX: the next SQE waits for it */
+	bool chain_cancel;   /* a chain failed: its next SQEs complete -ECANCELED */
 };
 
 struct sessions {

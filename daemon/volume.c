@@ -312,6 +312,10 @@ int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out
 	ret = vol_modes(cv, out, err, errlen);
 	if (ret)
 		goto out_close;
+	/* fallocate() on a block device takes whole logical blocks. */
+	out->v.zero_align = out->v.align;
+	if (out->blockdev && out->block_size > out->v.zero_align)
+		out->v.zero_align = out->block_size;
 	return 0;
 
 out_close:

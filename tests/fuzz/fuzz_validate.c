@@ -40,7 +40,7 @@ static int model(const struct ringd_sqe *q, const struct val_ctx *c, struct val_
 	memset(o, 0, sizeof(*o));
 	if (q->opcode >= RINGD_OP_LAST)
 		return -EOPNOTSUPP;
-	if (q->flags || q->ioprio || q->resv[0] || q->resv[1] || q->resv[2])
+	if (q->flags || q->ioprio || q->resv[0] || q->resv[1] || q->buf_base)
 		return -EINVAL;
 	if (q->opcode == RINGD_OP_NOP) {
 		if (q->handle || q->off || q->addr || q->len || q->op_flags)

@@ -690,14 +690,17 @@ HTEST(h08_bad_opcode_flags_reserved_are_refused)
 			cr_assert_eq(one(&c, &s), -EOPNOTSUPP, "opcode %u", i);
 		}
 		s = rw(RINGD_OP_READ, h, 0, 0, 4096);
-		s.flags = 1;
+		s.flags = 0x80; /* bit 0 is RINGD_SQE_LINK */
 		cr_assert_eq(one(&c, &s), -EINVAL);
 		s = rw(RINGD_OP_READ, h, 0, 0, 4096);
 		s.ioprio = 1;
 		cr_assert_eq(one(&c, &s), -EINVAL);
 		for (i = 0; i < 3; i++) {
 			s = rw(RINGD_OP_WRITE, h, 0, 0, 4096);
-			s.resv[i] = 1ull << 63;
+			if (i < 2)
+				s.resv[i] = 1ull << 63;
+			else
+				s.buf_base = 1ull << 63; /* a plain write carries none */
 			cr_assert_eq(one(&c, &s), -EINVAL, "resv[%u]", i);
 		}
 		s = rw(RINGD_OP_READ, h, 0, 0, 4096);

@@ -333,13 +333,16 @@ Test(errors, malformed_sqe_fields_are_refused, .init = setup, .fini = teardown)
 		ringd_prep_write(sqe, h, buf, 4096, 0);
 		switch (i) {
 		case 0:
-			sqe->flags = 1;
+			sqe->flags = 0x80; /* not RINGD_SQE_LINK */
 			break;
 		case 1:
 			sqe->ioprio = 7;
 			break;
 		case 2:
-			sqe->op_flags = RINGD_FSYNC_DATASYNC;
+			sqe->op_flags = 2; /* bit 0 is RINGD_RW_DSYNC on a write */
+			break;
+		case 5:
+			sqe->buf_base = 1;
 			break;
 		default:
 			sqe->resv[i - 3] = 1;

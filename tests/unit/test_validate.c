@@ -199,6 +199,9 @@ Test(validate, nonzero_flags_ioprio_resv_are_einval)
 			case 1:
 				s.ioprio = 1;
 				break;
+			case 4:
+				s.buf_base = 1ull << 63; /* only vectored ops carry it */
+				break;
 			default:
 				s.resv[f - 2] = 1ull << 63;
 				break;
@@ -212,9 +215,11 @@ Test(validate, rw_op_flags_are_einval)
 {
 	struct ringd_sqe s = rw(RINGD_OP_READ, 0, 0, 0, 512);
 
-	s.op_flags = RINGD_FSYNC_DATASYNC;
+	/* A read takes no op_flags; a write only RINGD_RW_DSYNC. */
+	s.op_flags = RINGD_RW_DSYNC;
 	cr_assert_eq(check(&s), -EINVAL);
 	s.opcode = RINGD_OP_WRITE;
+	s.op_flags = 2;
 	cr_assert_eq(check(&s), -EINVAL);
 }
 

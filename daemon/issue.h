@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iss_: one accepted request, as its journal record describes it, turned
+ * into kernel SQEs on the ring its volume's path needs, and the kernel's
+ * results turned into the one error vocabulary tenants see. Built from
+ * zero, from daemon-private memory only: the record, the request's iovec
+ * slot and the session's data-area address.
+ *
+ * Some requests take more than one kernel SQE, one after the other: an
+ * NVMe write-zeroes or discard longer than one command carries, and
+ * write-zeroes on a file whose file system cannot zero a range in place
+ * (it punches a hole instead: it reads as zeros all the same).
+ */
+#ifndef RINGD_DAEMON_ISSUE_H
+#define RINGD_DAEMON_ISSUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "journal.h"
+#include "reqs.h"
+#include "rings.h"
+#include "volume.h"
+
+/* The session's data area in daemon memory, and its registered-buffer slot. */
+struct iss_area {
+	uint8_t *data;
+	uint64_t size;
+	uint32_t buf_slot;
+};
+
+/* The kernel ring, and the path, that @op on volume @v (NULL: none) takes. */
+enum rg_which iss_route(const struct vol *v, uint8_t op, uint8_t *path);
+
+/* The kernel tag of request @idx: its slot and generation, so that a
+ * cancel aimed at a request that completed meanwhile cannot hit the next
+ * request in the same slot. */
+uint64_t iss_tag(const struct reqs *rq, uint32_t idx);
+
+/*
+ * Check that what request @idx's record names lies in @a (a recovered
+ * record is checked again against the session it now belongs to).
+ * Returns 0 or -EFAULT.
+ */
+int iss_check_area(const struct jr *jr, uint32_t idx, const struct iss_area *a);
+
+/*
+ * Queue request @idx (op READ to WRITE_ZEROES; not NOP or CANCEL) of
+ * volume @v on its ring. Sets the request's path, ring and issued flag.
+ * Returns 0, or -errno if nothing was queued (-EBUSY: the ring's SQ stayed
+ * full after a flush).
+ */
+int iss_queue(struct rings *rg, struct reqs *rq, const struct jr *jr, uint32_t idx,
+	      const struct vol *v, const struct iss_area *a);
+
+/*
+ * The kernel completed (a part of) request @idx with *@res, already mapped
+ * by iss_result(). Queue what is left of it, if anything; returns true if
+ * it did (the request is not done). If queueing failed, *@res says why.
+ */
+bool iss_continue(struct rings *rg, struct reqs *rq, const struct jr *jr, uint32_t idx,
+		  const struct vol *v, int32_t *res);
+
+/*
+ * The result the tenant sees for the kernel's @res of request @r: NVMe
+ * status decoded, a successful passthrough read or write reporting its
+ * length, and one errno per fault on every path: the block layer's media,
+ * transport, target, protection and timeout errors (-ENODATA, -ENOLINK,
+ * -EREMOTEIO, -EBADE, -EILSEQ, -ETIMEDOUT), a device gone (-ENODEV,
+ * -ENXIO) and passthrough's "no path" (-EINVAL from the multipath head)
+ * all become -EIO.
+ */
+int32_t iss_result(const struct req *r, int32_t res);
+
+#endif
