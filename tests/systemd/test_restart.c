@@ -5,7 +5,9 @@
  * the fd store (sessions carry on, nothing reconnects) or without it (the
  * client library reconnects and resubmits). Every client keeps a model of
  * the version it last had acknowledged for each block; every read must
- * return exactly that version.
+ * return exactly that version. Half the I/O is vectored, a third of the
+ * writes durable (DSYNC), and flushes are linked behind writes, so that
+ * restarts land on vectored, held and chained requests too.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "harness.h"
@@ -98,6 +101,16 @@ static void check_block(const uint8_t *b, uint32_t client, uint32_t block, uint3
 		r->lost++;
 	else
 		r->stale++;
+}
+
+/* A readv that put the block's second half first: put it back. */
+static void swap_halves(uint8_t *b)
+{
+	uint8_t tmp[BS / 2];
+
+	memcpy(tmp, b, BS / 2);
+	memcpy(b, b + BS / 2, BS / 2);
+	memcpy(b + BS / 2, tmp, BS / 2);
 }
 
 static volatile sig_atomic_t g_stop;
@@ -185,8 +198,9 @@ static int client_main(const char *sock, uint32_t client, int ready_fd, struct c
 	uint64_t base = (uint64_t)client * NBLOCKS * BS;
 	struct ringd *rd;
 	uint8_t *bufs[BATCH];
+	struct iovec *iov;
 	uint32_t blocks[BATCH];
-	int32_t res[BATCH];
+	int32_t res[BATCH + 1];
 	unsigned int i, iter = 0;
 	int h, ret;
 
@@ -204,21 +218,53 @@ static int client_main(const char *sock, uint32_t client, int ready_fd, struct c
 	}
 	for (i = 0; i < BATCH; i++)
 		bufs[i] = ringd_buf_alloc(rd, BS, BS);
+	iov = ringd_buf_alloc(rd, 2 * BATCH * sizeof(*iov), 64);
+	if (!iov) {
+		fail(r, -ENOMEM);
+		return 1;
+	}
 	if (write(ready_fd, "r", 1) != 1)
 		return 1;
 	srand(client * 7919 + 1);
 	while (!g_stop) {
-		/* Writes: BATCH distinct blocks, each to its next version. */
+		/*
+		 * Writes: BATCH distinct blocks, each to its next version;
+		 * every other one vectored (two halves), every third durable,
+		 * and every fourth batch ends in a flush linked behind its
+		 * last write, so restarts find held and vectored requests.
+		 */
+		bool flush = ++iter % 4 == 0;
+
 		for (i = 0; i < BATCH; i++) {
 			struct ringd_sqe *sqe = ringd_get_sqe(rd);
 
 			blocks[i] =
 			    (uint32_t)((unsigned int)rand() % (NBLOCKS / BATCH)) * BATCH + i;
 			fill_block(bufs[i], client, blocks[i], version[blocks[i]] + 1);
-			ringd_prep_write(sqe, h, bufs[i], BS, base + (uint64_t)blocks[i] * BS);
+			if (i % 2) {
+				iov[2 * i].iov_base = bufs[i];
+				iov[2 * i].iov_len = BS / 2;
+				iov[2 * i + 1].iov_base = bufs[i] + BS / 2;
+				iov[2 * i + 1].iov_len = BS / 2;
+				ringd_prep_writev(sqe, h, &iov[2 * i], 2,
+						  base + (uint64_t)blocks[i] * BS);
+			} else {
+				ringd_prep_write(sqe, h, bufs[i], BS,
+						 base + (uint64_t)blocks[i] * BS);
+			}
+			if (i % 3 == 0)
+				ringd_sqe_set_rw_flags(sqe, RINGD_RW_DSYNC);
+			if (flush && i == BATCH - 1)
+				ringd_sqe_set_flags(sqe, RINGD_SQE_LINK);
 			ringd_sqe_set_data64(sqe, i);
 		}
-		ret = run_batch(rd, BATCH, res);
+		if (flush) {
+			struct ringd_sqe *sqe = ringd_get_sqe(rd);
+
+			ringd_prep_fsync(sqe, h, RINGD_FSYNC_DATASYNC);
+			ringd_sqe_set_data64(sqe, BATCH);
+		}
+		ret = run_batch(rd, BATCH + flush, res);
 		if (ret) {
 			fail(r, ret);
 			break;
@@ -231,26 +277,32 @@ static int client_main(const char *sock, uint32_t client, int ready_fd, struct c
 			version[blocks[i]]++;
 			r->writes_acked++;
 		}
-		if (++iter % 4 == 0) {
-			struct ringd_sqe *sqe = ringd_get_sqe(rd);
-
-			ringd_prep_fsync(sqe, h, RINGD_FSYNC_DATASYNC);
-			ringd_sqe_set_data64(sqe, 0);
-			ret = run_batch(rd, 1, res);
-			if (ret || res[0]) {
-				fail(r, ret ? ret : res[0]);
+		if (flush) {
+			if (res[BATCH]) {
+				fail(r, res[BATCH]);
 				break;
 			}
 			r->flushes++;
 		}
-		/* Reads: the blocks just written, then random ones. */
+		/* Reads: the blocks just written, then random ones; every other vectored. */
 		for (i = 0; i < BATCH; i++) {
 			struct ringd_sqe *sqe = ringd_get_sqe(rd);
+			uint64_t off;
 
 			if (i >= BATCH / 2)
 				blocks[i] = (uint32_t)((unsigned int)rand() % NBLOCKS);
 			memset(bufs[i], 0xee, BS);
-			ringd_prep_read(sqe, h, bufs[i], BS, base + (uint64_t)blocks[i] * BS);
+			off = base + (uint64_t)blocks[i] * BS;
+			if (i % 2) {
+				iov[2 * i].iov_base = bufs[i] + BS / 2;
+				iov[2 * i].iov_len = BS / 2;
+				iov[2 * i + 1].iov_base = bufs[i];
+				iov[2 * i + 1].iov_len = BS / 2;
+				/* Second half first in the file: swap the halves in memory. */
+				ringd_prep_readv(sqe, h, &iov[2 * i], 2, off);
+			} else {
+				ringd_prep_read(sqe, h, bufs[i], BS, off);
+			}
 			ringd_sqe_set_data64(sqe, i);
 		}
 		ret = run_batch(rd, BATCH, res);
@@ -260,10 +312,13 @@ static int client_main(const char *sock, uint32_t client, int ready_fd, struct c
 		}
 		for (i = 0; i < BATCH; i++) {
 			/* Two slots can name the same block: same version either way. */
-			if (res[i] != BS)
+			if (res[i] != BS) {
 				fail(r, res[i]);
-			else
-				check_block(bufs[i], client, blocks[i], version[blocks[i]], r);
+				continue;
+			}
+			if (i % 2)
+				swap_halves(bufs[i]);
+			check_block(bufs[i], client, blocks[i], version[blocks[i]], r);
 		}
 	}
 	/* Final sweep: every acknowledged write is there. */
