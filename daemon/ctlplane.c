@@ -283,8 +283,9 @@ static void cp_fill_stats(const struct ctlplane *cp, const struct sess *se, Ring
 {
 	if (se->admin) {
 		st->has_sessions = st->has_buffers_registered = st->has_files_registered = 1;
-		st->has_requests_inflight = 1;
+		st->has_requests_inflight = st->has_sessions_cold = 1;
 		st->sessions = cp->st->n;
+		st->sessions_cold = cp->st->ncold;
 		st->buffers_registered = rg_bufs_registered(cp->rg);
 		st->files_registered = rg_files_registered(cp->rg);
 		st->requests_inflight = cp->rq->inflight;

@@ -28,6 +28,7 @@
 #define DISP_LAG	      ((64ull << 16) / 100) /* virtual time a tenant may run ahead */
 #define DISP_HOLD_PER_UNIT_NS 20000		    /* hold credit earned per unit consumed */
 #define DISP_HOLD_MAX_NS      5000000		    /* ... kept at most */
+#define DISP_COLD_NS	      10000000ull	    /* idle this long: the session goes cold */
 
 /* Why disp_take() stopped. */
 enum disp_stop {
@@ -776,8 +777,13 @@ static void disp_gather(struct disp *d, uint64_t now)
 		next = se->next_active;
 		c = qos_class(d->qos, se->tenant);
 		d->cls[c].outstanding += se->inflight + (se->cq_tail - se->cq_head_seen);
-		if (!disp_pending(d, se))
+		if (!disp_pending(d, se)) {
+			/* Idle for a while: off the list every pass walks. */
+			if (now - se->last_sqe_ns > DISP_COLD_NS)
+				sess_cool(d->st, se);
 			continue;
+		}
+		se->last_sqe_ns = now;
 		se->ready_next = NULL;
 		se->pass_consumed = 0;
 		if (d->cls[c].tail)
@@ -915,7 +921,7 @@ static unsigned int disp_turn(struct disp *d, unsigned int c, bool reserved, uns
 unsigned int disp_serve(struct disp *d, unsigned int budget)
 {
 	struct sessions *st = d->st;
-	struct sess *first = st->active, *last;
+	struct sess *first = st->active;
 	uint64_t now = clock_now_ns(), units = 0;
 	unsigned int work = 0, c;
 	bool reserved;
@@ -931,20 +937,11 @@ unsigned int disp_serve(struct disp *d, unsigned int budget)
 	for (c = 0; c < d->ncls; c++)
 		qos_throttled(d->qos, c, d->cls[c].throttled, now);
 	/*
-	 * Round robin of the active list: the session served first goes
-	 * last next time, so that when the request pool or a tenant cap runs
+	 * Round robin of the hot list: the session served first goes last
+	 * next time, so that when the request pool or a tenant cap runs
 	 * short no session is always served before the others.
 	 */
-	first = st->active;
-	if (first && first->listed && first->next_active) {
-		for (last = first; last->next_active; last = last->next_active)
-			;
-		st->active = first->next_active;
-		st->active->prev_active = NULL;
-		first->prev_active = last;
-		first->next_active = NULL;
-		last->next_active = first;
-	}
+	sess_rotate(st);
 	return work;
 }
 

@@ -78,8 +78,10 @@ static void srv_session_poll(struct srv *s, const struct kr_cqe *c, bool ctrl)
 	if (sess_poll_begin(&s->st, se, ctrl, kr_poll_more(c)) && c->res > 0) {
 		if (ctrl)
 			cp_readable(&s->cp, se, c->res);
-		else
+		else {
 			sess_doorbell_drain(se);
+			sess_warm(&s->st, se);
+		}
 	}
 	sess_poll_end(&s->st, se, ctrl);
 }

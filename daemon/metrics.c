@@ -253,6 +253,9 @@ int mx_render(const struct mx_src *s, char **out, size_t *len)
 	mx_printf(&b, "ringd_figures_enabled %d\n", s->fig->off ? 0 : 1);
 	mx_head(&b, "ringd_sessions", "gauge", "Connections in the session table.");
 	mx_printf(&b, "ringd_sessions %u\n", s->st->n);
+	mx_head(&b, "ringd_sessions_cold", "gauge",
+		"Idle sessions not polled until their doorbell rings.");
+	mx_printf(&b, "ringd_sessions_cold %u\n", s->st->ncold);
 	mx_head(&b, "ringd_volumes", "gauge", "Volumes served.");
 	mx_printf(&b, "ringd_volumes %u\n", s->vols->live);
 	mx_head(&b, "ringd_requests_inflight", "gauge", "Requests accepted and not yet completed.");

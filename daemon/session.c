@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "control.h"
 #include "log.h"
 #include "sysd.h"
@@ -223,14 +224,39 @@ static void sess_set_state(struct sessions *st, struct sess *se, enum sess_state
 	se->state = to;
 }
 
+/* Append @se to the list at *@head / *@tail. */
+static void sess_link(struct sess **head, struct sess **tail, struct sess *se)
+{
+	se->next_active = NULL;
+	se->prev_active = *tail;
+	if (*tail)
+		(*tail)->next_active = se;
+	else
+		*head = se;
+	*tail = se;
+}
+
+static void sess_unlink(struct sess **head, struct sess **tail, struct sess *se)
+{
+	if (se->prev_active)
+		se->prev_active->next_active = se->next_active;
+	else
+		*head = se->next_active;
+	if (se->next_active)
+		se->next_active->prev_active = se->prev_active;
+	else
+		*tail = se->prev_active;
+	se->next_active = se->prev_active = NULL;
+}
+
+/* A new active session starts hot (served every pass). */
 static void sess_list_add(struct sessions *st, struct sess *se)
 {
-	se->prev_active = NULL;
-	se->next_active = st->active;
-	if (st->active)
-		st->active->prev_active = se;
-	st->active = se;
+	sess_link(&st->active, &st->active_tail, se);
 	se->listed = true;
+	se->cold = false;
+	se->last_sqe_ns = clock_now_ns();
+	st->nhot++;
 	if (st->sleeping)
 		__atomic_fetch_or(&se->hdr->sq_flags, RINGD_SQ_NEED_WAKEUP, __ATOMIC_SEQ_CST);
 }
@@ -239,13 +265,61 @@ static void sess_list_del(struct sessions *st, struct sess *se)
 {
 	if (!se->listed)
 		return;
-	if (se->prev_active)
-		se->prev_active->next_active = se->next_active;
-	else
-		st->active = se->next_active;
-	if (se->next_active)
-		se->next_active->prev_active = se->prev_active;
+	if (se->cold) {
+		sess_unlink(&st->cold, &st->cold_tail, se);
+		st->ncold--;
+	} else {
+		sess_unlink(&st->active, &st->active_tail, se);
+		st->nhot--;
+	}
 	se->listed = false;
+	se->cold = false;
+}
+
+bool sess_cool(struct sessions *st, struct sess *se)
+{
+	if (!se->listed || se->cold || se->state != SESS_ACTIVE || se->inflight)
+		return false;
+	/* Flag, full fence, then the tail: either we see the client's new
+	 * SQEs or the client sees the flag and rings the doorbell. */
+	__atomic_fetch_or(&se->hdr->sq_flags, RINGD_SQ_NEED_WAKEUP, __ATOMIC_SEQ_CST);
+	ringd_smp_mb();
+	if (ringd_load_acquire(&se->hdr->sq_tail) != se->sq_head) {
+		if (!st->sleeping)
+			__atomic_fetch_and(&se->hdr->sq_flags, ~RINGD_SQ_NEED_WAKEUP,
+					   __ATOMIC_RELAXED);
+		return false;
+	}
+	sess_unlink(&st->active, &st->active_tail, se);
+	st->nhot--;
+	sess_link(&st->cold, &st->cold_tail, se);
+	st->ncold++;
+	se->cold = true;
+	return true;
+}
+
+void sess_warm(struct sessions *st, struct sess *se)
+{
+	if (!se->listed || !se->cold)
+		return;
+	sess_unlink(&st->cold, &st->cold_tail, se);
+	st->ncold--;
+	sess_link(&st->active, &st->active_tail, se);
+	st->nhot++;
+	se->cold = false;
+	se->last_sqe_ns = clock_now_ns();
+	if (!st->sleeping)
+		__atomic_fetch_and(&se->hdr->sq_flags, ~RINGD_SQ_NEED_WAKEUP, __ATOMIC_RELAXED);
+}
+
+void sess_rotate(struct sessions *st)
+{
+	struct sess *first = st->active;
+
+	if (!first || !first->next_active)
+		return;
+	sess_unlink(&st->active, &st->active_tail, first);
+	sess_link(&st->active, &st->active_tail, first);
 }
 
 /* Arm @se's control (@ctrl) or doorbell poll; closes the session on failure. */

@@ -92,7 +92,9 @@ struct sess {
 	uint32_t handles_open;
 
 	struct sess_stats stats;
-	struct sess *next_active, *prev_active;
+	struct sess *next_active, *prev_active; /* on the hot or the cold list */
+	bool cold;	      /* on the cold list: not polled; NEED_WAKEUP stays set */
+	uint64_t last_sqe_ns; /* a pass last found SQEs waiting (or it was warmed) */
 	struct sess *next_freed;
 	/* The data path's per-pass scratch (dispatch.c). */
 	struct sess *ready_next; /* next ready session of the same QoS class */
@@ -115,8 +117,16 @@ struct sessions {
 	uint32_t max;
 	uint32_t n;	      /* slots in use */
 	uint32_t handshaking; /* of them in SESS_HANDSHAKE */
-	struct sess *active;  /* sessions whose SQ is served */
-	struct sess *freed;   /* freed this pass, released by sess_collect() */
+	/*
+	 * Sessions whose SQ is served: hot ones are polled every pass; a
+	 * session with nothing in flight and no SQEs for a while goes cold
+	 * (its NEED_WAKEUP flag set for good), costs no pass anything, and
+	 * comes back with its doorbell.
+	 */
+	struct sess *active, *active_tail; /* hot */
+	struct sess *cold, *cold_tail;
+	uint32_t nhot, ncold;
+	struct sess *freed; /* freed this pass, released by sess_collect() */
 	uint64_t next_id;
 	bool sleeping; /* NEED_WAKEUP set on the active sessions */
 };
@@ -181,8 +191,16 @@ void sess_publish_cq(struct sess *se);
 /* Wake the client unconditionally (after a restart, or to say it broke). */
 void sess_wake(struct sess *se);
 
-/* Flag (or unflag) every active session: the daemon is about to sleep. */
+/* Flag (or unflag) every hot session: the daemon is about to sleep. */
 void sess_set_sleeping(struct sessions *st, bool sleeping);
+
+/* Move hot @se to the cold list unless it has work (SQEs, I/O in
+ * flight). Returns true if it moved. */
+bool sess_cool(struct sessions *st, struct sess *se);
+/* A doorbell from @se: back to the hot list if it was cold. */
+void sess_warm(struct sessions *st, struct sess *se);
+/* Round robin: the first hot session goes last. O(1). */
+void sess_rotate(struct sessions *st);
 
 /* Open volume @name for @se. Returns 0 with *@handle, or -errno with @err. */
 int sess_handle_open(struct sessions *st, struct sess *se, const char *name, uint32_t flags,

@@ -399,6 +399,7 @@ int rt_admin_stats(const struct rt_daemon *d, struct rt_admin_stats *st)
 	st->buffers_registered = r->stats->buffers_registered;
 	st->files_registered = r->stats->files_registered;
 	st->requests_inflight = r->stats->requests_inflight;
+	st->sessions_cold = r->stats->sessions_cold;
 	ringd__reply__free_unpacked(r, NULL);
 out:
 	close(fd);

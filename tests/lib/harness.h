@@ -103,6 +103,7 @@ struct rt_admin_stats {
 	uint32_t buffers_registered;
 	uint32_t files_registered;
 	uint32_t requests_inflight;
+	uint32_t sessions_cold; /* idle, not polled until their doorbell */
 };
 int rt_admin_stats(const struct rt_daemon *d, struct rt_admin_stats *st);
 
