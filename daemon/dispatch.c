@@ -445,11 +445,14 @@ static void disp_journal(struct disp *d, struct sess *se, uint32_t idx, uint32_t
 	jq->link_prev = link_prev;
 	jq->vol = io->file_slot;
 	jq->dev_off = io->dev_off;
-	jq->buf_off = io->buf_off;
 	jq->len = io->len;
-	jq->dev_len = io->dev_len;
-	jq->target = io->target;
-	jq->nvecs = io->nvecs;
+	if (io->op == RINGD_OP_DISCARD || io->op == RINGD_OP_WRITE_ZEROES)
+		jq->dev_len = io->dev_len;
+	else if (io->op == RINGD_OP_CANCEL)
+		jq->target = io->target;
+	else
+		jq->buf_off = io->buf_off;
+	jq->nvecs = (uint8_t)io->nvecs;
 	for (i = 0; i < io->nvecs; i++) {
 		d->jr->vecs[idx][i].off = io->vecs[i].off;
 		d->jr->vecs[idx][i].len = io->vecs[i].len;

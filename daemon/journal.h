@@ -50,6 +50,7 @@ enum {
 #define JR_NONE UINT32_MAX /* no request (link_prev) */
 enum jr_sess_state { JR_SESS_FREE = 0, JR_SESS_ACTIVE = 1, JR_SESS_BROKEN = 2 };
 
+/* One cache line per request: it is written twice per I/O. */
 struct jr_req {
 	uint32_t state;
 	uint32_t sess;	    /* session slot */
@@ -57,7 +58,11 @@ struct jr_req {
 	uint32_t posted_at; /* CQ index of its CQE (POSTING) */
 	uint64_t user_data;
 	uint64_t dev_off;
-	uint64_t buf_off;
+	union {
+		uint64_t buf_off; /* READ/WRITE: offset in the data area */
+		uint64_t dev_len; /* DISCARD/WRITE_ZEROES: bytes */
+		uint64_t target;  /* CANCEL: user_data of the request to cancel */
+	};
 	uint32_t len;
 	uint32_t vol; /* index into jr_hdr.vol_names */
 	int32_t res;  /* result of an immediate completion */
@@ -66,11 +71,11 @@ struct jr_req {
 	uint8_t datasync;
 	uint8_t flags;	    /* JR_F_* */
 	uint32_t link_prev; /* JR_F_HELD: the request it waits for */
-	uint32_t nvecs;	    /* READV/WRITEV: entries of jr.vecs[this request] */
-	uint64_t dev_len;   /* DISCARD/WRITE_ZEROES */
-	uint64_t target;    /* CANCEL */
-	uint8_t pad[16];
+	uint8_t nvecs;	    /* READV/WRITEV: entries of jr.vecs[this request] */
+	uint8_t pad[3];
 };
+
+static_assert(sizeof(struct jr_req) == 64, "a journal record is one cache line");
 
 /* One vector of a journaled READV/WRITEV: a data-area range. */
 struct jr_vec {

@@ -40,10 +40,11 @@ struct req {
 	bool link;		       /* RINGD_SQE_LINK */
 	bool held;		       /* waits for link_prev to complete */
 	uint32_t link_prev, link_next; /* its chain neighbours, or RQ_NONE */
-	uint64_t part_off, part_left;  /* NVMe write-zeroes/discard: the rest to issue */
 	uint64_t t0_ns; /* consumed at (the pass's clock); 0: not timed (recovered) */
 	uint32_t next_free;
 	uint32_t gen; /* times the slot was handed out (part of its kernel tag) */
+	/* Last: only discard and write-zeroes touch the second cache line. */
+	uint64_t part_off, part_left; /* NVMe write-zeroes/discard: the rest to issue */
 };
 
 struct reqs {
