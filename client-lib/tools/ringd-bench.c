@@ -27,6 +27,15 @@
  *
  * Workload "idle" connects, does a few NOPs and then sits still: it measures
  * what idle sessions cost the daemon.
+ *
+ * --loop plain replaces the batched loop with the one most programs are
+ * written as (liburing's canonical loop): wait for one completion, reap
+ * every ready one, prepare a new request for each, submit once.
+ *
+ * --idle-sessions N attaches N idle sessions (8-entry rings, 64 KiB data
+ * areas) before the measured run, spread over the uids of --idle-uids (one
+ * holder process per uid), and reports the attach rate and the daemon's
+ * memory per idle session (--idle-report FILE: "key value" lines).
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -86,7 +95,12 @@ struct opts {
 	uint64_t size;
 	pid_t daemon_pid;
 	bool json, quiet, no_lat;
-	int cpu; /* pin workers here; -1: no */
+	bool plain; /* --loop plain */
+	int cpu;    /* pin workers here; -1: no */
+	unsigned int idle_sessions;
+	uid_t idle_uids[64];
+	unsigned int nidle_uids;
+	const char *idle_report;
 };
 
 /* What one worker reports, in memory shared with the parent. */
@@ -107,6 +121,11 @@ struct shared {
 	_Alignas(64) unsigned int ready;
 	_Alignas(64) unsigned int start;
 	_Alignas(64) unsigned int stop;
+	/* --idle-sessions: holders done attaching, sessions attached, first error. */
+	_Alignas(64) unsigned int idle_done;
+	unsigned int idle_attached;
+	int idle_err;
+	char idle_msg[256];
 	struct worker_res res[];
 };
 
@@ -123,6 +142,8 @@ struct engine_ops {
 	/* Submit what was prepared; wait until @wait_nr completions are ready.
 	 * Returns 0 or -errno. */
 	int (*submit)(struct worker *w, unsigned int wait_nr);
+	/* Wait until one completion is ready (without a syscall if one is). */
+	int (*wait)(struct worker *w);
 	unsigned int (*reap)(struct worker *w, struct done *d, unsigned int max);
 	void (*teardown)(struct worker *w);
 };
@@ -291,6 +312,14 @@ static int direct_submit(struct worker *w, unsigned int wait_nr)
 	return ret < 0 && ret != -EINTR ? ret : 0;
 }
 
+static int direct_wait(struct worker *w)
+{
+	struct io_uring_cqe *cqe;
+	int ret = io_uring_wait_cqe(&w->ring, &cqe);
+
+	return ret < 0 && ret != -EINTR ? ret : 0;
+}
+
 static unsigned int direct_reap(struct worker *w, struct done *d, unsigned int max)
 {
 	struct io_uring_cqe *cqes[256];
@@ -313,7 +342,7 @@ static void direct_teardown(struct worker *w)
 }
 
 static const struct engine_ops direct_ops = {
-	direct_setup, direct_prep, direct_submit, direct_reap, direct_teardown,
+	direct_setup, direct_prep, direct_submit, direct_wait, direct_reap, direct_teardown,
 };
 
 /* --- ringd: through the daemon with libringd ----------------------------- */
@@ -380,6 +409,13 @@ static int ringd_submit_(struct worker *w, unsigned int wait_nr)
 	return ret < 0 ? ret : 0;
 }
 
+static int ringd_wait(struct worker *w)
+{
+	struct ringd_cqe *cqe;
+
+	return ringd_wait_cqe(w->rd, &cqe);
+}
+
 static unsigned int ringd_reap(struct worker *w, struct done *d, unsigned int max)
 {
 	unsigned int n, i;
@@ -399,7 +435,7 @@ static void ringd_teardown(struct worker *w)
 }
 
 static const struct engine_ops ringd_ops = {
-	ringd_setup, ringd_prep, ringd_submit_, ringd_reap, ringd_teardown,
+	ringd_setup, ringd_prep, ringd_submit_, ringd_wait, ringd_reap, ringd_teardown,
 };
 
 /* --- the worker loop ------------------------------------------------------ */
@@ -423,94 +459,169 @@ static enum io_op pick_op(const struct opts *o, uint64_t *seed)
 	}
 }
 
-/* Keep qd requests in flight until the parent says stop. Returns 0 or -errno. */
-static int worker_loop(struct worker *w, const struct engine_ops *e, volatile struct shared *sh)
+/* A worker's requests: free slots, when each was submitted, what completed. */
+struct wstate {
+	uint64_t *stamp;
+	uint32_t *free_slots;
+	struct done *d;
+	uint64_t seed, nblocks, ios, bytes, errors;
+	unsigned int inflight, nfree;
+	bool stopping;
+};
+
+static int ws_init(struct worker *w, struct wstate *s)
+{
+	const struct opts *o = w->o;
+	unsigned int i;
+
+	memset(s, 0, sizeof(*s));
+	s->stamp = calloc(o->qd, sizeof(*s->stamp));
+	s->free_slots = calloc(o->qd, sizeof(*s->free_slots));
+	s->d = calloc(o->qd, sizeof(*s->d));
+	s->seed = 0x9e3779b97f4a7c15ull * (w->id + 1) ^ (uint64_t)getpid();
+	s->nblocks = w->size / o->bs;
+	s->nfree = o->qd;
+	if (!s->stamp || !s->free_slots || !s->d)
+		return -ENOMEM;
+	if (o->wl != WL_NOP && !s->nblocks) {
+		snprintf(w->res->msg, sizeof(w->res->msg), "the target is smaller than one block");
+		return -EINVAL;
+	}
+	for (i = 0; i < o->qd; i++)
+		s->free_slots[i] = o->qd - 1 - i;
+	return 0;
+}
+
+static void ws_fini(struct worker *w, struct wstate *s)
+{
+	w->res->bytes = s->bytes;
+	w->res->errors = s->errors;
+	__atomic_store_n(&w->res->ios, s->ios, __ATOMIC_RELAXED);
+	free(s->stamp);
+	free(s->free_slots);
+	free(s->d);
+}
+
+/* Prepare up to @max new requests (fewer if no slot is free, none once
+ * stopping). Returns how many. */
+static unsigned int ws_prep(struct worker *w, const struct engine_ops *e, struct wstate *s,
+			    unsigned int max)
+{
+	const struct opts *o = w->o;
+	uint64_t t = o->no_lat ? 0 : now_ns();
+	unsigned int n = 0;
+
+	while (!s->stopping && n < max && s->nfree) {
+		uint32_t slot = s->free_slots[--s->nfree];
+		enum io_op op = pick_op(o, &s->seed);
+		uint64_t off = op == IO_NOP ? 0 : (rnd(&s->seed) % s->nblocks) * o->bs;
+
+		e->prep(w, slot, op, off);
+		s->stamp[slot] = t;
+		n++;
+	}
+	s->inflight += n;
+	return n;
+}
+
+/* Account @m reaped completions (s->d). Returns 0 or -EPROTO. */
+static int ws_done(struct worker *w, struct wstate *s, unsigned int m)
 {
 	const struct opts *o = w->o;
 	struct worker_res *r = w->res;
-	uint64_t *stamp = calloc(o->qd, sizeof(*stamp));
-	uint32_t *free_slots = calloc(o->qd, sizeof(*free_slots));
-	struct done *d = calloc(o->qd, sizeof(*d));
-	uint64_t seed = 0x9e3779b97f4a7c15ull * (w->id + 1) ^ (uint64_t)getpid();
-	uint64_t nblocks = w->size / o->bs, ios = 0, bytes = 0, errors = 0;
-	unsigned int inflight = 0, nfree = o->qd, i;
-	bool stopping = false;
-	int ret = 0;
+	uint64_t t = o->no_lat || !m ? 0 : now_ns();
+	int32_t want = o->wl == WL_NOP ? 0 : (int32_t)o->bs;
+	unsigned int i;
 
-	if (!stamp || !free_slots || !d) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	if (o->wl != WL_NOP && !nblocks) {
-		snprintf(r->msg, sizeof(r->msg), "the target is smaller than one block");
-		ret = -EINVAL;
-		goto out;
-	}
-	for (i = 0; i < o->qd; i++)
-		free_slots[i] = o->qd - 1 - i;
-	for (;;) {
-		unsigned int n = 0, wait_nr = 0, m;
-		uint64_t t;
+	for (i = 0; i < m; i++) {
+		uint32_t slot = s->d[i].slot;
 
-		if (!stopping && __atomic_load_n(&sh->stop, __ATOMIC_RELAXED))
-			stopping = true;
-		if (stopping && !inflight)
-			break;
-		t = o->no_lat ? 0 : now_ns();
-		while (!stopping && n < o->batch && nfree) {
-			uint32_t slot = free_slots[--nfree];
-			enum io_op op = pick_op(o, &seed);
-			uint64_t off = op == IO_NOP ? 0 : (rnd(&seed) % nblocks) * o->bs;
-
-			e->prep(w, slot, op, off);
-			stamp[slot] = t;
-			n++;
+		if (slot >= o->qd) {
+			snprintf(r->msg, sizeof(r->msg), "completion for unknown slot %u", slot);
+			return -EPROTO;
 		}
-		inflight += n;
-		if (stopping || !nfree)
-			wait_nr = stopping ? 1 : (o->batch < inflight ? o->batch : inflight);
+		s->free_slots[s->nfree++] = slot;
+		if (s->stopping)
+			continue;
+		if (s->d[i].res != want) {
+			if (!s->errors)
+				r->first_err = s->d[i].res;
+			s->errors++;
+		}
+		s->ios++;
+		s->bytes += s->d[i].res > 0 ? (uint64_t)s->d[i].res : 0;
+		if (!o->no_lat)
+			r->hist[hist_idx(t - s->stamp[slot])]++;
+	}
+	s->inflight -= m;
+	__atomic_store_n(&r->ios, s->ios, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* Whether the parent said stop; true once nothing is left in flight either. */
+static bool ws_finished(struct wstate *s, volatile struct shared *sh)
+{
+	if (!s->stopping && __atomic_load_n(&sh->stop, __ATOMIC_RELAXED))
+		s->stopping = true;
+	return s->stopping && !s->inflight;
+}
+
+/*
+ * The batched loop: keep qd requests in flight, preparing and submitting up
+ * to --batch at a time and, once the queue is full, waiting for --batch
+ * completions in the same call. Returns 0 or -errno.
+ */
+static int worker_loop(struct worker *w, const struct engine_ops *e, volatile struct shared *sh)
+{
+	const struct opts *o = w->o;
+	struct wstate s;
+	int ret = ws_init(w, &s);
+
+	while (!ret && !ws_finished(&s, sh)) {
+		unsigned int wait_nr = 0, m;
+
+		ws_prep(w, e, &s, o->batch);
+		if (s.stopping || !s.nfree)
+			wait_nr = s.stopping ? 1 : (o->batch < s.inflight ? o->batch : s.inflight);
 		ret = e->submit(w, wait_nr);
 		if (ret) {
-			snprintf(r->msg, sizeof(r->msg), "submit: %s", strerror(-ret));
+			snprintf(w->res->msg, sizeof(w->res->msg), "submit: %s", strerror(-ret));
 			break;
 		}
-		m = e->reap(w, d, o->qd);
-		if (!m)
-			continue;
-		t = o->no_lat ? 0 : now_ns();
-		for (i = 0; i < m; i++) {
-			uint32_t slot = d[i].slot;
-			int32_t want = o->wl == WL_NOP ? 0 : (int32_t)o->bs;
-
-			if (slot >= o->qd) {
-				snprintf(r->msg, sizeof(r->msg), "completion for unknown slot %u",
-					 slot);
-				ret = -EPROTO;
-				goto out;
-			}
-			free_slots[nfree++] = slot;
-			if (stopping)
-				continue;
-			if (d[i].res != want) {
-				if (!errors)
-					r->first_err = d[i].res;
-				errors++;
-			}
-			ios++;
-			bytes += d[i].res > 0 ? (uint64_t)d[i].res : 0;
-			if (!o->no_lat)
-				r->hist[hist_idx(t - stamp[slot])]++;
-		}
-		inflight -= m;
-		__atomic_store_n(&r->ios, ios, __ATOMIC_RELAXED);
+		m = e->reap(w, s.d, o->qd);
+		ret = ws_done(w, &s, m);
 	}
-out:
-	r->bytes = bytes;
-	r->errors = errors;
-	__atomic_store_n(&r->ios, ios, __ATOMIC_RELAXED);
-	free(stamp);
-	free(free_slots);
-	free(d);
+	ws_fini(w, &s);
+	return ret;
+}
+
+/*
+ * The plain loop, as most programs are written (liburing's canonical
+ * loop): wait for one completion, reap every ready one, prepare a new
+ * request for each, submit once. Returns 0 or -errno.
+ */
+static int worker_plain(struct worker *w, const struct engine_ops *e, volatile struct shared *sh)
+{
+	const struct opts *o = w->o;
+	struct wstate s;
+	int ret = ws_init(w, &s);
+
+	if (!ret && ws_prep(w, e, &s, o->qd))
+		ret = e->submit(w, 0);
+	while (!ret && !ws_finished(&s, sh)) {
+		unsigned int m;
+
+		ret = e->wait(w);
+		if (ret) {
+			snprintf(w->res->msg, sizeof(w->res->msg), "wait: %s", strerror(-ret));
+			break;
+		}
+		m = e->reap(w, s.d, o->qd);
+		ret = ws_done(w, &s, m);
+		if (!ret && ws_prep(w, e, &s, m))
+			ret = e->submit(w, 0);
+	}
+	ws_fini(w, &s);
 	return ret;
 }
 
@@ -589,7 +700,7 @@ static int worker_main(const struct opts *o, unsigned int id, volatile struct sh
 	getrusage(RUSAGE_SELF, &ru0);
 	if (cfd >= 0)
 		ioctl(cfd, PERF_EVENT_IOC_ENABLE, 0);
-	ret = worker_loop(w, e, sh);
+	ret = o->plain ? worker_plain(w, e, sh) : worker_loop(w, e, sh);
 	if (cfd >= 0)
 		ioctl(cfd, PERF_EVENT_IOC_DISABLE, 0);
 	getrusage(RUSAGE_SELF, &ru1);
@@ -606,6 +717,137 @@ out_ready:
 	__atomic_add_fetch(&sh->ready, 1, __ATOMIC_SEQ_CST);
 	e->teardown(w);
 	return 1;
+}
+
+/* --- idle sessions --------------------------------------------------------- */
+
+/*
+ * One holder process: as @uid, attach @count idle sessions (8-entry rings,
+ * 64 KiB data areas), say so, and keep them until stop.
+ */
+static int idle_holder(const struct opts *o, uid_t uid, unsigned int count,
+		       volatile struct shared *sh)
+{
+	struct ringd_opts ro = {
+		.socket_path = o->socket,
+		.sq_entries = 8,
+		.cq_entries = 16,
+		.buf_size = 64u << 10,
+		.flags = RINGD_OPT_NO_RECONNECT,
+	};
+	struct ringd **rds = calloc(count ? count : 1, sizeof(*rds));
+	unsigned int i, n = 0;
+	int ret = 0;
+
+	if (!rds)
+		ret = -ENOMEM;
+	else if (uid && (setgid((gid_t)uid) || setuid(uid)))
+		ret = -errno;
+	for (i = 0; !ret && i < count; i++) {
+		ret = ringd_connect(&ro, &rds[i]);
+		if (!ret) {
+			n++;
+			__atomic_add_fetch(&sh->idle_attached, 1, __ATOMIC_RELAXED);
+		}
+	}
+	if (ret && !__atomic_exchange_n(&sh->idle_err, ret, __ATOMIC_SEQ_CST))
+		snprintf((char *)sh->idle_msg, sizeof(sh->idle_msg),
+			 "uid %u: session %u of %u: %s (%s)", (unsigned int)uid, n + 1, count,
+			 strerror(-ret), ringd_last_message());
+	__atomic_add_fetch(&sh->idle_done, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&sh->stop, __ATOMIC_RELAXED))
+		usleep(20000);
+	for (i = 0; i < n; i++)
+		ringd_disconnect(rds[i]);
+	free(rds);
+	return ret ? 1 : 0;
+}
+
+/* A process's resident memory, in KiB (from /proc/PID/status). */
+struct proc_mem {
+	unsigned long long rss, anon, shmem;
+	bool ok;
+};
+
+static struct proc_mem proc_mem(pid_t pid)
+{
+	struct proc_mem m = { 0 };
+	char path[64], buf[256];
+	FILE *f;
+
+	if (pid <= 0)
+		return m;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return m;
+	while (fgets(buf, sizeof(buf), f)) {
+		if (sscanf(buf, "VmRSS: %llu", &m.rss) == 1)
+			m.ok = true;
+		sscanf(buf, "RssAnon: %llu", &m.anon);
+		sscanf(buf, "RssShmem: %llu", &m.shmem);
+	}
+	fclose(f);
+	return m;
+}
+
+/* What attaching the idle sessions cost. */
+struct idle_figures {
+	double attach_s;
+	struct proc_mem before, after;
+};
+
+/*
+ * Fork one holder per --idle-uids entry and wait until they have attached
+ * --idle-sessions between them, then let the daemon settle (idle sessions
+ * go cold). Returns 0 or -errno (the reason printed).
+ */
+static int idle_attach(const struct opts *o, volatile struct shared *sh, pid_t *holders,
+		       struct idle_figures *fig)
+{
+	unsigned int k = o->nidle_uids, i;
+	uint64_t t0;
+
+	fig->before = proc_mem(o->daemon_pid);
+	t0 = now_ns();
+	fflush(NULL);
+	for (i = 0; i < k; i++) {
+		unsigned int count = o->idle_sessions / k + (i < o->idle_sessions % k);
+
+		holders[i] = fork();
+		if (holders[i] < 0) {
+			fprintf(stderr, "ringd-bench: fork: %s\n", strerror(errno));
+			return -errno;
+		}
+		if (!holders[i])
+			_exit(idle_holder(o, o->idle_uids[i], count, sh));
+	}
+	while (__atomic_load_n(&sh->idle_done, __ATOMIC_SEQ_CST) < k)
+		usleep(1000);
+	fig->attach_s = (double)(now_ns() - t0) / 1e9;
+	if (sh->idle_err) {
+		fprintf(stderr, "ringd-bench: idle sessions: %s\n", (const char *)sh->idle_msg);
+		return sh->idle_err;
+	}
+	usleep(300000);
+	fig->after = proc_mem(o->daemon_pid);
+	return 0;
+}
+
+static void idle_report(const struct opts *o, const struct idle_figures *fig, FILE *f)
+{
+	double n = o->idle_sessions;
+	bool mem = fig->before.ok && fig->after.ok;
+
+	fprintf(f, "idle_sessions %u\nattach_s %.4f\nattach_per_s %.0f\n", o->idle_sessions,
+		fig->attach_s, fig->attach_s > 0 ? n / fig->attach_s : 0);
+	if (!mem)
+		return;
+	fprintf(f, "daemon_rss_kb_before %llu\ndaemon_rss_kb_after %llu\n", fig->before.rss,
+		fig->after.rss);
+	fprintf(f, "daemon_anon_kb_per_session %.2f\ndaemon_shmem_kb_per_session %.2f\n",
+		((double)fig->after.anon - (double)fig->before.anon) / n,
+		((double)fig->after.shmem - (double)fig->before.shmem) / n);
 }
 
 /* --- the parent ----------------------------------------------------------- */
@@ -663,6 +905,27 @@ static int parse_uint(const char *s, unsigned int min, unsigned int max, unsigne
 	return 0;
 }
 
+/* "1000,1001,..." into o->idle_uids. Returns 0 or -EINVAL. */
+static int parse_uids(const char *arg, struct opts *o)
+{
+	const char *p = arg;
+
+	o->nidle_uids = 0;
+	while (*p) {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (errno || end == p || v > UINT32_MAX - 1 || o->nidle_uids == 64 ||
+		    (*end && *end != ','))
+			return -EINVAL;
+		o->idle_uids[o->nidle_uids++] = (uid_t)v;
+		p = *end ? end + 1 : end;
+	}
+	return o->nidle_uids ? 0 : -EINVAL;
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: ringd-bench [options]\n"
@@ -681,6 +944,10 @@ static void usage(FILE *f)
 	      "  -d, --daemon-pid PID        account the daemon's CPU and syscalls\n"
 	      "      --spin-us N             libringd spin before sleeping (library default)\n"
 	      "      --cpu N                 pin the workers to CPU N\n"
+	      "      --loop batch|plain      batched loop, or liburing's canonical one (batch)\n"
+	      "      --idle-sessions N       attach N idle sessions first (ringd engine)\n"
+	      "      --idle-uids LIST        their uids, comma-separated, one process each (0)\n"
+	      "      --idle-report FILE      write the attach rate and daemon memory there\n"
 	      "      --no-lat                skip the clock reads (latency not measured)\n"
 	      "      --label TEXT            free text copied into the JSON\n"
 	      "  -j, --json                  JSON on stdout\n"
@@ -719,6 +986,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "cdf", required_argument, NULL, 7 },
 		{ "series", required_argument, NULL, 8 },
 		{ "interval", required_argument, NULL, 9 },
+		{ "loop", required_argument, NULL, 10 },
+		{ "idle-sessions", required_argument, NULL, 11 },
+		{ "idle-uids", required_argument, NULL, 12 },
+		{ "idle-report", required_argument, NULL, 13 },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -831,6 +1102,22 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 7:
 			o->cdf = optarg;
 			break;
+		case 10:
+			if (strcmp(optarg, "plain") && strcmp(optarg, "batch"))
+				goto bad;
+			o->plain = !strcmp(optarg, "plain");
+			break;
+		case 11:
+			if (parse_uint(optarg, 0, 65536, &o->idle_sessions))
+				goto bad;
+			break;
+		case 12:
+			if (parse_uids(optarg, o))
+				goto bad;
+			break;
+		case 13:
+			o->idle_report = optarg;
+			break;
 		case 'j':
 			o->json = true;
 			break;
@@ -866,6 +1153,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (o->wl == WL_IDLE && o->qd < 8)
 		o->qd = 8;
+	if (o->idle_sessions && o->engine != ENG_RINGD) {
+		fprintf(stderr, "ringd-bench: --idle-sessions needs the ringd engine\n");
+		return -EINVAL;
+	}
+	if (!o->nidle_uids)
+		o->nidle_uids = 1; /* uid 0 */
 	return 0;
 bad:
 	fprintf(stderr, "ringd-bench: bad value '%s'\n", optarg);
@@ -914,8 +1207,9 @@ static void json_num_or_null(FILE *f, bool ok, double v)
 int main(int argc, char **argv)
 {
 	/* Static: nothing to free on the many ways out. */
-	static pid_t pids[MAX_PROCS];
+	static pid_t pids[MAX_PROCS], holders[64];
 	static uint64_t hist[H_BUCKETS];
+	struct idle_figures idle = { 0 };
 	struct opts o;
 	size_t shsize;
 	struct shared *sh;
@@ -941,6 +1235,12 @@ int main(int argc, char **argv)
 	if (sh == MAP_FAILED) {
 		fprintf(stderr, "ringd-bench: out of memory\n");
 		return 1;
+	}
+	if (o.idle_sessions && idle_attach(&o, sh, holders, &idle)) {
+		__atomic_store_n(&sh->stop, 1, __ATOMIC_SEQ_CST);
+		o.procs = 0;
+		failed = true;
+		goto reap;
 	}
 	fflush(NULL);
 	for (i = 0; i < o.procs; i++) {
@@ -1025,6 +1325,9 @@ reap:
 		if (waitpid(pids[i], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
 			failed = true;
 	}
+	for (i = 0; o.idle_sessions && i < o.nidle_uids; i++)
+		if (holders[i] > 0)
+			waitpid(holders[i], NULL, 0);
 	for (i = 0; i < o.procs; i++) {
 		struct worker_res *r = &sh->res[i];
 
@@ -1074,6 +1377,19 @@ reap:
 		double p999 = hist_pct(hist, hist_n, 0.999) / 1e3;
 		double per = ios ? 1.0 / (double)ios : 0;
 
+		if (o.idle_sessions && o.idle_report) {
+			FILE *f = fopen(o.idle_report, "w");
+
+			if (!f) {
+				fprintf(stderr, "ringd-bench: %s: %s\n", o.idle_report,
+					strerror(errno));
+				return 1;
+			}
+			idle_report(&o, &idle, f);
+			fclose(f);
+		}
+		if (o.idle_sessions && !o.json)
+			idle_report(&o, &idle, stdout);
 		if (o.summary) {
 			FILE *f = fopen(o.summary, "a");
 

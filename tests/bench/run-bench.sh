@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: run the direct-io_uring vs ringd comparison matrix on this
 # machine and write tests/bench/results/ (JSON per run, results.tsv,
-# gnuplot PNG+SVG plots, summary.md), then the QoS section (run-qos.sh).
+# gnuplot PNG+SVG plots, summary.md), then the QoS section (run-qos.sh) and
+# the plain-loop and 1000-session section (run-plain.sh).
 #
 #   tests/bench/run-bench.sh BUILD_DIR [RESULTS_DIR]
 #
@@ -205,4 +206,7 @@ wait "$daemon_pid" 2>/dev/null || true
 daemon_pid=
 "$src/tests/bench/run-qos.sh" "$build" "$out"
 cat "$out/qos.md" >>"$out/summary.md"
+# The plain loop, pinned and not, and 1000 idle sessions (its own daemons).
+"$src/tests/bench/run-plain.sh" "$build" "$out"
+cat "$out/plain.md" >>"$out/summary.md"
 echo "run-bench: results in $out (summary.md)"
