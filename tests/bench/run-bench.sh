@@ -205,4 +205,7 @@ wait "$daemon_pid" 2>/dev/null || true
 daemon_pid=
 "$src/tests/bench/run-qos.sh" "$build" "$out"
 cat "$out/qos.md" >>"$out/summary.md"
+# Peers (issue 15): fio io_uring, ringd, qemu-storage-daemon FUSE and NBD.
+"$src/tests/bench/run-peers.sh" "$build" "$out"
+cat "$out/peers.md" >>"$out/summary.md"
 echo "run-bench: results in $out (summary.md)"
