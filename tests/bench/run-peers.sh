@@ -332,6 +332,11 @@ iops_cell() {
 ymin=$(awk -F'\t' 'NR > 1 && $3 != "" && (m == "" || $3 < m) { m = $3 }
 	END { e = 1000; while (m != "" && e > 1 && m < e) e /= 10; print e }' "$tsv")
 plotted=yes
+# A short run says so wherever its figures go (peers.md, the plot).
+smoke=
+if [ "$fio_rt" -lt 4 ] || [ "$repeat" -lt 2 ]; then
+	smoke="smoke run (${fio_rt} s x $repeat), not a measurement: "
+fi
 awk -F'\t' 'NR > 1 && $3 != "" { f = 1 } END { exit !f }' "$tsv" || plotted=
 for term in "pngcairo size 900,560 font ',10'" "svg size 900,560 dynamic font ',10'"; do
 	[ -n "$plotted" ] || break
@@ -340,7 +345,7 @@ for term in "pngcairo size 900,560 font ',10'" "svg size 900,560 dynamic font ',
 	gnuplot <<EOF
 set terminal $term noenhanced
 set output "$out/peers.$ext"
-set title "4 KiB random reads from one page-cached file, fio: IOPS per path (log scale)"
+set title "${smoke}4 KiB random reads from one page-cached file, fio: IOPS per path (log scale)"
 set datafile missing "NaN"
 k(v) = v >= 1e6 ? sprintf("%.2fM", v / 1e6) : v >= 1e4 ? sprintf("%.0fk", v / 1e3) : sprintf("%.1fk", v / 1e3)
 set style data histogram
@@ -368,7 +373,7 @@ qsd_version=$(qemu-storage-daemon --version 2>/dev/null | head -n1 || true)
 	echo
 	echo "## Peers (\`tests/bench/run-peers.sh\`)"
 	echo
-	if [ "$fio_rt" -lt 4 ] || [ "$repeat" -lt 2 ]; then
+	if [ -n "$smoke" ]; then
 		echo "**Smoke run** (${fio_rt} s per point, $repeat run(s) each): it shows the section works end"
 		echo "to end; the figures are not a measurement."
 		echo
