@@ -209,4 +209,7 @@ cat "$out/qos.md" >>"$out/summary.md"
 # The plain loop, pinned and not, and 1000 idle sessions (its own daemons).
 "$src/tests/bench/run-plain.sh" "$build" "$out"
 cat "$out/plain.md" >>"$out/summary.md"
+# Peers (issue 15): fio io_uring, ringd, qemu-storage-daemon FUSE and NBD.
+"$src/tests/bench/run-peers.sh" "$build" "$out"
+cat "$out/peers.md" >>"$out/summary.md"
 echo "run-bench: results in $out (summary.md)"
