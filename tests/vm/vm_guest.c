@@ -16,6 +16,7 @@
 
 #include "harness.h"
 #include "pathio.h"
+#include "pathops.h"
 #include "probe.h"
 
 #define BS 4096u /* I/O block; a multiple of the namespace's LBA size */
@@ -351,4 +352,69 @@ Test(nvme, auto_poll_skips_polled_passthrough_on_old_kernels)
 	rp_roundtrip(&g_d, "pt", BS, 2, 8, 61, true, &st);
 	expect_only(&st, "passthrough", 17, 0);
 	stop();
+}
+
+/*
+ * Issue 11's operations on the polled block path and both passthrough
+ * paths: windows of nvme0n1 large enough for a write-zeroes of more than
+ * 65536 blocks (one NVMe Write Zeroes at most), which passthrough splits.
+ */
+static const char conf_ops[] =
+    "[daemon]\n"
+    "socket = @DIR@/ringd.sock\n"
+    "state_dir = @DIR@/state\n"
+    "log_level = info\n"
+    "[volume zpolled]\n"
+    "path = /dev/nvme0n1\n"
+    "offset = 0\nsize = 72M\ndirect = yes\npoll = on\npassthrough = off\n"
+    "[volume zpt]\n"
+    "nvme = ringdvm0001:1\n"
+    "offset = 72M\nsize = 72M\npoll = off\npassthrough = on\n"
+    "[volume zptpoll]\n"
+    "path = /dev/nvme0n1\n"
+    "offset = 144M\nsize = 72M\npoll = on\npassthrough = on\n"
+    "[tenant root]\n"
+    "uid = 0\n"
+    "volumes = zpolled:rw, zpt:rw, zptpoll:rw\n";
+
+#define ZERO_OFF (4u << 20)
+#define ZERO_LEN ((66u << 20) + 4096) /* three Write Zeroes at 512-byte blocks */
+
+static void start_ops(void)
+{
+	need_nvme();
+	rt_daemon_start(&g_d, conf_ops);
+}
+
+static void ops_on(const char *vol, enum po_path path, uint64_t seed)
+{
+	uint64_t split;
+	struct po o;
+
+	po_open(&o, &g_d, vol);
+	split = 65536ull * o.info.block_size;
+	cr_assert_gt(ZERO_LEN, split, "%s: blocks of %u: the write-zeroes would not be split", vol,
+		     o.info.block_size);
+	po_vectored(&o, 64 << 10, seed);
+	po_dsync(&o, 256 << 10, seed + 1);
+	po_chain(&o, 512 << 10, seed + 2);
+	po_discard(&o, 1 << 20, (2 << 20) + 4096, seed + 3);
+	po_misaligned(&o, 1 << 20);
+	po_write_zeroes(&o, ZERO_OFF, ZERO_LEN, split, seed + 4);
+	po_close(&o, path);
+}
+
+Test(ops, polled_block, .init = start_ops, .fini = stop)
+{
+	ops_on("zpolled", PO_POLLED, 101);
+}
+
+Test(ops, passthrough, .init = start_ops, .fini = stop)
+{
+	ops_on("zpt", PO_PASSTHROUGH, 102);
+}
+
+Test(ops, polled_passthrough, .init = start_ops, .fini = stop)
+{
+	ops_on("zptpoll", PO_PASSTHROUGH_POLLED, 103);
 }
