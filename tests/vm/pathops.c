@@ -387,3 +387,65 @@ void po_chain(struct po *o, uint64_t off, uint64_t seed)
 	cr_assert_eq(memcmp(o->buf, o->buf2, 4096), 0, "%s: the read did not see the write",
 		     o->vol);
 }
+
+void po_media_error(struct po *o, uint64_t bad, uint64_t good, uint64_t seed)
+{
+	struct iovec *iov = ringd_buf_alloc(o->rd, sizeof(*iov), 64);
+	struct ringd_cqe *cqe;
+	struct ringd_sqe *sqe;
+	uint64_t at = bad & ~4095ull;
+	int res[2] = { 1, 1 };
+	unsigned int i;
+	int ret;
+
+	cr_assert_not_null(iov);
+	sqe = po_sqe(o);
+	ringd_prep_read(sqe, o->h, o->buf, 4096, at);
+	ret = po_run(o, sqe, 10);
+	o->data++;
+	o->errors++;
+	cr_assert_eq(ret, -EIO, "%s: read over the bad unit at %llu: %d (%s), expected -EIO",
+		     o->vol, (unsigned long long)bad, ret, ret < 0 ? strerror(-ret) : "");
+	iov->iov_base = o->buf;
+	iov->iov_len = 8192;
+	sqe = po_sqe(o);
+	ringd_prep_readv(sqe, o->h, iov, 1, at);
+	ret = po_run(o, sqe, 11);
+	o->data++;
+	o->errors++;
+	cr_assert_eq(ret, -EIO, "%s: readv over the bad unit: %d (%s), expected -EIO", o->vol, ret,
+		     ret < 0 ? strerror(-ret) : "");
+	rt_fill(o->buf, 4096, seed, at);
+	sqe = po_sqe(o);
+	ringd_prep_write(sqe, o->h, o->buf, 4096, at);
+	ret = po_run(o, sqe, 12);
+	o->data++;
+	o->errors++;
+	cr_assert_eq(ret, -EIO, "%s: write over the bad unit: %d (%s), expected -EIO", o->vol, ret,
+		     ret < 0 ? strerror(-ret) : "");
+	/* The failing write ends its chain: the linked write is never issued. */
+	po_fill(o, good, 4096, seed);
+	sqe = po_sqe(o);
+	ringd_prep_write(sqe, o->h, o->buf, 4096, at);
+	ringd_sqe_set_flags(sqe, RINGD_SQE_LINK);
+	ringd_sqe_set_data64(sqe, 0);
+	memset(o->buf2, 0x3c, 4096);
+	sqe = po_sqe(o);
+	ringd_prep_write(sqe, o->h, o->buf2, 4096, good);
+	ringd_sqe_set_data64(sqe, 1);
+	ret = ringd_submit(o->rd);
+	cr_assert_eq(ret, 2, "submit: %d", ret);
+	for (i = 0; i < 2; i++) {
+		ret = ringd_wait_cqe_timeout(o->rd, &cqe, 120000);
+		cr_assert_eq(ret, 0, "%s: chain completion %u: %s", o->vol, i, strerror(-ret));
+		cr_assert_lt(cqe->user_data, 2u);
+		res[cqe->user_data] = cqe->res;
+		ringd_cqe_seen(o->rd, cqe);
+	}
+	o->data++;	/* the failed write, on the path */
+	o->errors += 2; /* ... and the cancelled one, on none */
+	cr_assert_eq(res[0], -EIO, "%s: chained write over the bad unit: %d", o->vol, res[0]);
+	cr_assert_eq(res[1], -ECANCELED, "%s: write linked after it: %d", o->vol, res[1]);
+	po_expect(o, good, 4096, seed, false, "the write cancelled by the chain did not land");
+	ringd_buf_free(o->rd, iov);
+}

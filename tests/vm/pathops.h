@@ -75,6 +75,14 @@ void po_misaligned(struct po *o, uint64_t off);
  * succeed, complete in order, and the read sees the write. */
 void po_chain(struct po *o, uint64_t off, uint64_t seed);
 
+/*
+ * A device fault at @bad (a unit the device fails to read and write): a
+ * read, a readv and a write covering it complete -EIO on the volume's path,
+ * a write linked before another write fails -EIO and the next one
+ * completes -ECANCELED without being issued, and I/O at @good succeeds.
+ */
+void po_media_error(struct po *o, uint64_t bad, uint64_t good, uint64_t seed);
+
 /* Write a pattern at @off (@len <= PO_CHUNK), seeded by @seed at @off. */
 void po_fill(struct po *o, uint64_t off, uint32_t len, uint64_t seed);
 
