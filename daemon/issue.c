@@ -101,9 +101,11 @@ static int iss_fallocate(struct kr_ring *kr, struct reqs *rq, uint32_t idx, cons
 	int mode;
 
 	if (r->op == RINGD_OP_DISCARD)
-		/* On a block device NO_HIDE_STALE makes it a real discard (not zeroing). */
+		/* On a block device NO_HIDE_STALE makes it a real discard (not
+		 * zeroing); kernels that no longer take it get the plain punch
+		 * (stage 1), which the device serves with its write-zeroes. */
 		mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE |
-		       (v->blockdev ? FALLOC_FL_NO_HIDE_STALE : 0);
+		       (v->blockdev && !r->stage ? FALLOC_FL_NO_HIDE_STALE : 0);
 	else if (r->stage)
 		mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 	else
@@ -277,9 +279,11 @@ bool iss_continue(struct rings *rg, struct reqs *rq, const struct jr *jr, uint32
 		if (*res || !r->part_left)
 			return false;
 		ret = iss_nvme_part(kr, rq, idx, v, jr->reqs[idx].vol);
-	} else if (r->op == RINGD_OP_WRITE_ZEROES && *res == -EOPNOTSUPP && !r->stage &&
-		   !v->blockdev) {
-		/* No zero-range here (tmpfs, ...): a punched hole reads as zeros. */
+	} else if (*res == -EOPNOTSUPP && !r->stage &&
+		   (r->op == RINGD_OP_WRITE_ZEROES ? !v->blockdev : v->blockdev)) {
+		/* No zero-range here (tmpfs, ...): a punched hole reads as zeros.
+		 * No NO_HIDE_STALE on a block device (gone from blkdev_fallocate
+		 * in recent kernels, Linux 6.18 here): punch without it. */
 		r->stage = 1;
 		ret = iss_fallocate(kr, rq, idx, v, jr->reqs[idx].vol);
 	} else {

@@ -31,7 +31,8 @@ struct req {
 	uint8_t op;
 	uint8_t path;  /* enum req_path */
 	uint8_t ring;  /* enum rg_which it was issued on */
-	uint8_t stage; /* WRITE_ZEROES on a file: 1 once it fell back to punching */
+	uint8_t stage; /* 1 once a WRITE_ZEROES on a file fell back to punching, or
+			* a DISCARD on a block device to a punch without NO_HIDE_STALE */
 	bool busy;
 	bool has_vol;		       /* counted in the volume's in-flight */
 	bool rejected;		       /* refused by the validator (not an op in the figures) */

@@ -10,6 +10,11 @@
 #   --nvme-size SIZE       size of the sparse raw disk image (default 256M)
 #   --nvme-image FILE      use FILE as the raw image of nvme0 (not deleted,
 #                          guest writes persist) instead of a temporary one
+#   --nvme-bad-sector N    reads and writes touching 512-byte sector N of
+#                          nvme0's image fail with EIO (QEMU blkdebug under
+#                          the drive): the controller completes them with a
+#                          media error (2/0x81 Unrecovered Read Error, 2/0x80
+#                          Write Fault). Repeatable.
 #   --nvme2                add a second controller WITHOUT poll queues
 #                          (QEMU max_ioqpairs=1 => the driver cannot carve a
 #                          poll queue out of its single I/O queue); it is
@@ -56,6 +61,7 @@ nvme_size=256M
 nvme_image=""
 nvme2=0
 nvme2_size=""
+bad_sectors=()
 timeout_s=300
 mem=1G
 smp=2
@@ -79,6 +85,7 @@ while [ $# -gt 0 ]; do
         --nvme-poll-queues) need_arg "$@"; poll_queues=$2; shift ;;
         --nvme-size)        need_arg "$@"; nvme_size=$2; shift ;;
         --nvme-image)       need_arg "$@"; nvme_image=$2; shift ;;
+        --nvme-bad-sector)  need_arg "$@"; bad_sectors+=("$2"); shift ;;
         --nvme2)            nvme2=1 ;;
         --nvme2-size)       need_arg "$@"; nvme2_size=$2; nvme2=1; shift ;;
         --file)             need_arg "$@"; files+=("$2"); shift ;;
@@ -101,6 +108,9 @@ done
 case $poll_queues in ''|*[!0-9]*) udie "--nvme-poll-queues must be a number" ;; esac
 case $timeout_s in ''|*[!0-9]*) udie "--timeout must be a number of seconds" ;; esac
 case $smp in ''|*[!0-9]*) udie "--smp must be a number" ;; esac
+for b in "${bad_sectors[@]+"${bad_sectors[@]}"}"; do
+    case $b in ''|*[!0-9]*) udie "--nvme-bad-sector must be a sector number, got '$b'" ;; esac
+done
 [ -n "$nvme2_size" ] || nvme2_size=$nvme_size
 for e in "${envs[@]+"${envs[@]}"}"; do
     case $e in [A-Za-z_]*=*) ;; *) udie "--env wants NAME=VALUE, got '$e'" ;; esac
@@ -432,13 +442,26 @@ else
     disk1=$BUILD/nvme0.img
     truncate -s "$nvme_size" "$disk1" || die "bad --nvme-size $nvme_size"
 fi
+# Bad sectors: blkdebug between the raw format and the image file. Its
+# rules fire on the raw driver's read_aio/write_aio events; QEMU's NVMe
+# turns the EIO into a media error status for the guest.
+drive1="file=$disk1"
+if [ "${#bad_sectors[@]}" -gt 0 ]; then
+    for b in "${bad_sectors[@]}"; do
+        for ev in read_aio write_aio; do
+            printf '[inject-error]\nevent = "%s"\nerrno = "5"\nsector = "%s"\n\n' "$ev" "$b"
+        done
+    done > "$BUILD/blkdebug.conf"
+    drive1="file=blkdebug:$BUILD/blkdebug.conf:$disk1"
+    vlog "bad sectors on nvme0: ${bad_sectors[*]}"
+fi
 qargs=(
     -accel tcg -cpu max -m "$mem" -smp "$smp"
     -nodefaults -no-user-config -display none -monitor none -no-reboot
     -serial "file:$BUILD/console.raw"
     -kernel "$VMLINUZ" -initrd "$BUILD/initrd.img"
     -append "console=ttyS0 panic=-1 $([ "$verbose" = 1 ] || printf quiet) $append"
-    -drive "file=$disk1,if=none,id=nvm,format=raw,cache=unsafe"
+    -drive "$drive1,if=none,id=nvm,format=raw,cache=unsafe"
     -device "nvme,serial=ringdvm0001,drive=nvm,addr=04.0"
 )
 if [ "$nvme2" = 1 ]; then
@@ -471,7 +494,15 @@ qpid=""
 elapsed=$(( $(date +%s) - start ))
 
 if [ -s "$BUILD/qemu.err" ]; then
-    sed "s/^/$PROG: qemu: /" "$BUILD/qemu.err" >&2
+    # The bad sectors' errors, one line per failed request: counted, not listed.
+    injected=0
+    [ "${#bad_sectors[@]}" -eq 0 ] || injected=$(grep -c '^qemu-system-[^:]*: aio failed: Input/output error$' "$BUILD/qemu.err" || true)
+    if [ "$injected" -gt 0 ]; then
+        grep -v '^qemu-system-[^:]*: aio failed: Input/output error$' "$BUILD/qemu.err" | sed "s/^/$PROG: qemu: /" >&2 || true
+        printf '%s: qemu: %s requests failed on the bad sectors (--nvme-bad-sector)\n' "$PROG" "$injected" >&2
+    else
+        sed "s/^/$PROG: qemu: /" "$BUILD/qemu.err" >&2
+    fi
 fi
 marker=$(tr -d '\r' < "$BUILD/console.raw" | sed -n "s/^RINGD-VM-EXIT=\([0-9][0-9]*\) $nonce\$/\1/p" | tail -n 1)
 if [ -n "$marker" ]; then

@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,19 @@
 
 #define VM_TIMEOUT_S "1500"
 
-/* Run @cmd (sh -c) in a fresh VM with ringd, ringd-probe and @files. */
-static void run_in_vm(const char *cmd, const char *const *files, unsigned int nfiles)
+/*
+ * Bad sectors of nvme0n1 for vm-guest-tests' media suite: 1 MiB into each
+ * of its windows at 216M, 224M, 232M and 240M (in 512-byte sectors), away
+ * from everything else the guest suites touch and from the partition scan.
+ */
+static const char *const bad_sectors[] = { "444416", "460800", "477184", "493568" };
+#define NBAD (sizeof(bad_sectors) / sizeof(bad_sectors[0]))
+
+/* Run @cmd (sh -c) in a fresh VM with ringd, ringd-probe and @files;
+ * with @bad, nvme0n1 has the bad_sectors. */
+static void run_in_vm(const char *cmd, const char *const *files, unsigned int nfiles, bool bad)
 {
-	const char *argv[32];
+	const char *argv[48];
 	unsigned int n = 0, i;
 	int status, rc;
 	pid_t pid;
@@ -35,11 +45,19 @@ static void run_in_vm(const char *cmd, const char *const *files, unsigned int nf
 	argv[n++] = "--nvme2";
 	argv[n++] = "--timeout";
 	argv[n++] = VM_TIMEOUT_S;
+	for (i = 0; bad && i < NBAD; i++) {
+		argv[n++] = "--nvme-bad-sector";
+		argv[n++] = bad_sectors[i];
+	}
+	if (bad) {
+		argv[n++] = "--env";
+		argv[n++] = "RINGD_VM_BAD_SECTORS=444416,460800,477184,493568";
+	}
 	argv[n++] = "--file";
 	argv[n++] = RINGD_BIN;
 	argv[n++] = "--file";
 	argv[n++] = RINGD_PROBE_BIN;
-	for (i = 0; i < nfiles && n < 26; i++) {
+	for (i = 0; i < nfiles && n < 42; i++) {
 		argv[n++] = "--file";
 		argv[n++] = files[i];
 	}
@@ -67,12 +85,13 @@ static void run_in_vm(const char *cmd, const char *const *files, unsigned int nf
 		     rc);
 }
 
-/* vm-guest-tests: every data path on the emulated namespace. */
+/* vm-guest-tests: every data path on the emulated namespace, and a media
+ * error on each (the bad sectors). */
 Test(vm, nvme_suite_in_guest, .timeout = 1800)
 {
 	const char *files[] = { GUEST_TESTS };
 
-	run_in_vm("mkdir -p /var/tmp && " GUEST_TESTS " --verbose=0 --jobs=1", files, 1);
+	run_in_vm("mkdir -p /var/tmp && " GUEST_TESTS " --verbose=0 --jobs=1", files, 1, true);
 }
 
 /*
@@ -97,5 +116,5 @@ Test(vm, restart_loop_on_nvme_in_guest, .timeout = 1800)
 		  "RINGD_RESTART_CONF_FILE=/etc/ringd-vm/restart-polled.conf " SYSTEMD_TESTS
 		  " --verbose=0 --jobs=1 --filter 'restart/sigkill_loop_with_fd_store*'; "
 		  "echo $? >/tmp/rc; } 2>&1 | grep -v 'Test is disabled'; exit $(cat /tmp/rc)",
-		  files, 3);
+		  files, 3, false);
 }

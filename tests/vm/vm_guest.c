@@ -4,7 +4,9 @@
  * serves volumes on the emulated namespace nvme0n1 (serial ringdvm0001,
  * poll queues) over every data path, and the per-path completion counters
  * prove which path carried each request. nvme1n1 (serial ringdvm0002) has
- * no poll queues.
+ * no poll queues. test-vm boots the guest with bad sectors on nvme0n1
+ * (run-vm.sh --nvme-bad-sector: QEMU blkdebug fails them, the controller
+ * reports media errors) at 1 MiB into each window of conf_media.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -16,6 +18,7 @@
 
 #include "harness.h"
 #include "pathio.h"
+#include "pathops.h"
 #include "probe.h"
 
 #define BS 4096u /* I/O block; a multiple of the namespace's LBA size */
@@ -351,4 +354,219 @@ Test(nvme, auto_poll_skips_polled_passthrough_on_old_kernels)
 	rp_roundtrip(&g_d, "pt", BS, 2, 8, 61, true, &st);
 	expect_only(&st, "passthrough", 17, 0);
 	stop();
+}
+
+/*
+ * Issue 11's operations on the polled block path and both passthrough
+ * paths: windows of nvme0n1 large enough for a write-zeroes of more than
+ * 65536 blocks (one NVMe Write Zeroes at most), which passthrough splits.
+ */
+static const char conf_ops[] =
+    "[daemon]\n"
+    "socket = @DIR@/ringd.sock\n"
+    "state_dir = @DIR@/state\n"
+    "log_level = info\n"
+    "[volume zpolled]\n"
+    "path = /dev/nvme0n1\n"
+    "offset = 0\nsize = 72M\ndirect = yes\npoll = on\npassthrough = off\n"
+    "[volume zpt]\n"
+    "nvme = ringdvm0001:1\n"
+    "offset = 72M\nsize = 72M\npoll = off\npassthrough = on\n"
+    "[volume zptpoll]\n"
+    "path = /dev/nvme0n1\n"
+    "offset = 144M\nsize = 72M\npoll = on\npassthrough = on\n"
+    "[tenant root]\n"
+    "uid = 0\n"
+    "volumes = zpolled:rw, zpt:rw, zptpoll:rw\n";
+
+#define ZERO_OFF (4u << 20)
+#define ZERO_LEN ((66u << 20) + 4096) /* three Write Zeroes at 512-byte blocks */
+
+static void start_ops(void)
+{
+	need_nvme();
+	rt_daemon_start(&g_d, conf_ops);
+}
+
+static void ops_on(const char *vol, enum po_path path, uint64_t seed)
+{
+	uint64_t split;
+	struct po o;
+
+	po_open(&o, &g_d, vol);
+	split = 65536ull * o.info.block_size;
+	cr_assert_gt(ZERO_LEN, split, "%s: blocks of %u: the write-zeroes would not be split", vol,
+		     o.info.block_size);
+	po_vectored(&o, 64 << 10, seed);
+	po_dsync(&o, 256 << 10, seed + 1);
+	po_chain(&o, 512 << 10, seed + 2);
+	po_discard(&o, 1 << 20, (2 << 20) + 4096, seed + 3);
+	po_misaligned(&o, 1 << 20);
+	po_write_zeroes(&o, ZERO_OFF, ZERO_LEN, split, seed + 4);
+	po_close(&o, path);
+}
+
+Test(ops, polled_block, .init = start_ops, .fini = stop)
+{
+	ops_on("zpolled", PO_POLLED, 101);
+}
+
+Test(ops, passthrough, .init = start_ops, .fini = stop)
+{
+	ops_on("zpt", PO_PASSTHROUGH, 102);
+}
+
+Test(ops, polled_passthrough, .init = start_ops, .fini = stop)
+{
+	ops_on("zptpoll", PO_PASSTHROUGH_POLLED, 103);
+}
+
+/*
+ * Item 6 of issue 11: one media error, one errno on every path. Each
+ * window has a bad sector 1 MiB in (test-vm passes their absolute numbers
+ * to run-vm.sh --nvme-bad-sector and sets RINGD_VM_BAD_SECTORS). The error
+ * reaches the tenant that hit it; another tenant doing I/O elsewhere on the
+ * same window at the same time sees none.
+ */
+static const char conf_media[] =
+    "[daemon]\n"
+    "socket = @DIR@/ringd.sock\n"
+    "state_dir = @DIR@/state\n"
+    "log_level = info\n"
+    "[volume mintr]\n"
+    "path = /dev/nvme0n1\n"
+    "offset = 216M\nsize = 8M\ndirect = yes\npoll = off\npassthrough = off\n"
+    "[volume mpolled]\n"
+    "path = /dev/nvme0n1\n"
+    "offset = 224M\nsize = 8M\ndirect = yes\npoll = on\npassthrough = off\n"
+    "[volume mpt]\n"
+    "path = /dev/nvme0n1\n"
+    "offset = 232M\nsize = 8M\npoll = off\npassthrough = on\n"
+    "[volume mptpoll]\n"
+    "path = /dev/nvme0n1\n"
+    "offset = 240M\nsize = 8M\npoll = on\npassthrough = on\n"
+    "[tenant root]\n"
+    "uid = 0\n"
+    "volumes = mintr:rw, mpolled:rw, mpt:rw, mptpoll:rw\n"
+    "[tenant other]\n"
+    "uid = 61002\n"
+    "volumes = mintr:rw, mpolled:rw, mpt:rw, mptpoll:rw\n";
+
+#define MEDIA_BAD    (1u << 20) /* in each window of conf_media */
+#define OTHER_OFF    (4u << 20) /* where the other tenant works */
+#define OTHER_ROUNDS 64
+
+static void start_media(void)
+{
+	need_nvme();
+	if (!getenv("RINGD_VM_BAD_SECTORS"))
+		cr_skip_test("no bad sectors on nvme0n1 (test-vm boots the guest with "
+			     "run-vm.sh --nvme-bad-sector and sets RINGD_VM_BAD_SECTORS)");
+	rt_daemon_start(&g_d, conf_media);
+}
+
+struct other {
+	const char *vol;
+	enum po_path path;
+	uint64_t seed;
+};
+
+/* The other tenant (uid 61002, a child process): rounds of verified 8 KiB
+ * writes and reads away from the bad sector, then its counters: no error,
+ * every completion on the volume's data path. Returns 0 or the failed step. */
+static int other_main(void *arg)
+{
+	const struct other *c = arg;
+	struct ringd_volume_info info;
+	struct ringd_stats st;
+	struct ringd *rd;
+	uint64_t on_path;
+	uint8_t *buf;
+	int h, r;
+
+	if (rt_connect(&g_d, 8, 16, 1u << 20, &rd))
+		return 2;
+	h = ringd_open(rd, c->vol, RINGD_RDWR, &info);
+	if (h < 0)
+		return 3;
+	buf = ringd_buf_alloc(rd, 8192, 4096);
+	if (!buf)
+		return 4;
+	for (r = 0; r < OTHER_ROUNDS; r++) {
+		uint64_t off = OTHER_OFF + (uint64_t)(r % 16) * 8192;
+		struct ringd_sqe *sqe;
+		struct ringd_cqe *cqe;
+		int op;
+
+		for (op = 0; op < 2; op++) {
+			sqe = ringd_get_sqe(rd);
+			if (!sqe)
+				return 5;
+			if (op) {
+				memset(buf, 0, 8192);
+				ringd_prep_read(sqe, h, buf, 8192, off);
+			} else {
+				rt_fill(buf, 8192, c->seed + (uint64_t)r, off);
+				ringd_prep_write(sqe, h, buf, 8192, off);
+			}
+			if (ringd_submit(rd) != 1 || ringd_wait_cqe_timeout(rd, &cqe, 60000))
+				return 6;
+			if (cqe->res != 8192)
+				return op ? 8 : 7;
+			ringd_cqe_seen(rd, cqe);
+		}
+		if (rt_check(buf, 8192, c->seed + (uint64_t)r, off) != -1)
+			return 9;
+	}
+	if (ringd_stats(rd, &st))
+		return 10;
+	if (st.errors)
+		return 11;
+	on_path = c->path == PO_INTERRUPT     ? st.completions_interrupt
+		  : c->path == PO_POLLED      ? st.completions_polled
+		  : c->path == PO_PASSTHROUGH ? st.completions_passthrough
+					      : st.completions_passthrough_polled;
+	if (on_path != 2 * OTHER_ROUNDS)
+		return 12;
+	ringd_disconnect(rd);
+	return 0;
+}
+
+static void media_error_on(const char *vol, enum po_path path, uint64_t seed)
+{
+	struct other c = { .vol = vol, .path = path, .seed = seed + 1 };
+	struct po o;
+	pid_t pid;
+	int st;
+
+	po_open(&o, &g_d, vol);
+	pid = rt_fork_as(61002, 61002, other_main, &c);
+	cr_assert_gt(pid, 0);
+	po_media_error(&o, MEDIA_BAD, MEDIA_BAD + (1u << 20), seed);
+	po_close(&o, path);
+	st = rt_wait_child(pid);
+	cr_assert_eq(st, 0,
+		     "%s: the other tenant failed at step %d (7/8: its write/read failed, 11: it "
+		     "saw errors, 12: its completions were not all on the path)",
+		     vol, st);
+}
+
+Test(media, error_is_eio_on_interrupt_block, .init = start_media, .fini = stop)
+{
+	media_error_on("mintr", PO_INTERRUPT, 201);
+}
+
+Test(media, error_is_eio_on_polled_block, .init = start_media, .fini = stop)
+{
+	media_error_on("mpolled", PO_POLLED, 202);
+}
+
+Test(media, error_is_eio_on_passthrough, .init = start_media, .fini = stop)
+{
+	media_error_on("mpt", PO_PASSTHROUGH, 203);
+}
+
+Test(media, error_is_eio_on_polled_passthrough, .init = start_media, .fini = stop)
+{
+	media_error_on("mptpoll", PO_PASSTHROUGH_POLLED, 204);
 }
