@@ -26,7 +26,14 @@
  *                  went to sleep (or was preempted) per I/O.
  *
  * Workload "idle" connects, does a few NOPs and then sits still: it measures
- * what idle sessions cost the daemon.
+ * what idle sessions cost the daemon. Workload "readv" reads --vecs
+ * vectors of --bs bytes (adjacent in the file) per request, IORING_OP_READV
+ * on the direct engine and RINGD_OP_READV through the daemon.
+ *
+ * Durable writes, two ways: --dsync sets RWF_DSYNC / RINGD_RW_DSYNC on each
+ * write; --fdatasync follows each write with an fdatasync linked to it
+ * (IOSQE_IO_LINK / RINGD_SQE_LINK), the pair counted as one I/O whose
+ * latency ends when the fdatasync completes.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -67,17 +74,24 @@
 #define H_MAX_MSB  48u
 #define H_BUCKETS  (H_LINEAR + (H_MAX_MSB - H_SUB_BITS) * (1u << H_SUB_BITS))
 
-enum workload { WL_NOP, WL_RANDREAD, WL_RANDWRITE, WL_RW, WL_IDLE };
+enum workload { WL_NOP, WL_RANDREAD, WL_RANDWRITE, WL_RW, WL_IDLE, WL_READV, WL_COUNT };
 enum engine { ENG_DIRECT, ENG_RINGD };
-enum io_op { IO_NOP, IO_READ, IO_WRITE };
+enum io_op { IO_NOP, IO_READ, IO_WRITE, IO_READV };
 
-static const char *const wl_names[] = { "nop", "randread", "randwrite", "rw", "idle" };
+static const char *const wl_names[] = { "nop", "randread", "randwrite", "rw", "idle", "readv" };
 static const char *const eng_names[] = { "direct", "ringd" };
+
+/* user_data of the write half of a --fdatasync pair; its fdatasync carries
+ * the bare slot, and its completion is the pair's. */
+#define PAIR_WRITE (1u << 31)
 
 struct opts {
 	enum engine engine;
 	enum workload wl;
 	unsigned int bs, qd, batch, procs, rwmix, spin_us;
+	unsigned int vecs;	/* readv: vectors of bs bytes per request */
+	unsigned int req_bytes; /* bytes per request: bs, or vecs * bs for readv */
+	bool dsync, fdatasync;	/* writes durable: RWF_DSYNC, or a linked fdatasync */
 	double runtime;
 	const char *volume, *file, *socket, *label;
 	const char *summary, *cdf; /* append a TSV line / write the latency CDF */
@@ -131,8 +145,9 @@ struct worker {
 	const struct opts *o;
 	struct worker_res *res;
 	unsigned int id;
-	uint64_t size; /* addressable bytes */
-	uint8_t *bufs; /* qd * bs */
+	uint64_t size;	    /* addressable bytes */
+	uint8_t *bufs;	    /* qd * req_bytes */
+	struct iovec *iovs; /* readv: qd * vecs, fixed per slot */
 	/* direct */
 	struct io_uring ring;
 	int fd;
@@ -231,6 +246,32 @@ static int64_t counter_read(int fd)
 	return (int64_t)v;
 }
 
+/* SQ entries for a worker: two per slot when writes carry an fdatasync. */
+static unsigned int ring_entries(const struct opts *o)
+{
+	unsigned int n = o->fdatasync ? 2 * o->qd : o->qd;
+
+	return n < 8 ? 8 : n;
+}
+
+/* Whether the workload only reads (the target opens read-only). */
+static bool read_only(const struct opts *o)
+{
+	return o->wl == WL_RANDREAD || o->wl == WL_READV;
+}
+
+/* readv: slot i's vectors cover its req_bytes of bufs, bs bytes each. */
+static void fill_iovecs(struct worker *w)
+{
+	const struct opts *o = w->o;
+	unsigned int i;
+
+	for (i = 0; i < o->qd * o->vecs; i++) {
+		w->iovs[i].iov_base = w->bufs + (size_t)i * o->bs;
+		w->iovs[i].iov_len = o->bs;
+	}
+}
+
 /* --- direct: liburing in this process ------------------------------------- */
 
 static int direct_setup(struct worker *w)
@@ -240,7 +281,8 @@ static int direct_setup(struct worker *w)
 	struct stat st;
 	int ret;
 
-	ret = io_uring_queue_init(o->qd < 8 ? 8 : o->qd, &w->ring, 0);
+	/* A --fdatasync pair takes two SQEs per slot. */
+	ret = io_uring_queue_init(ring_entries(o), &w->ring, 0);
 	if (ret < 0) {
 		snprintf(w->res->msg, sizeof(w->res->msg), "io_uring_queue_init: %s",
 			 strerror(-ret));
@@ -248,7 +290,7 @@ static int direct_setup(struct worker *w)
 	}
 	if (o->wl == WL_NOP || o->wl == WL_IDLE)
 		return 0;
-	w->fd = open(o->file, (o->wl == WL_RANDREAD ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	w->fd = open(o->file, (read_only(o) ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (w->fd < 0 || fstat(w->fd, &st) < 0) {
 		ret = -errno;
 		snprintf(w->res->msg, sizeof(w->res->msg), "%s: %s", o->file, strerror(errno));
@@ -258,27 +300,48 @@ static int direct_setup(struct worker *w)
 	ret = io_uring_register_files(&w->ring, &w->fd, 1);
 	if (!ret) {
 		iov.iov_base = w->bufs;
-		iov.iov_len = (size_t)o->qd * o->bs;
+		iov.iov_len = (size_t)o->qd * o->req_bytes;
 		ret = io_uring_register_buffers(&w->ring, &iov, 1);
 	}
 	if (ret < 0)
 		snprintf(w->res->msg, sizeof(w->res->msg), "io_uring register: %s", strerror(-ret));
+	if (!ret && o->wl == WL_READV) {
+		w->iovs = calloc((size_t)o->qd * o->vecs, sizeof(*w->iovs));
+		if (!w->iovs) {
+			snprintf(w->res->msg, sizeof(w->res->msg), "iovecs: out of memory");
+			return -ENOMEM;
+		}
+		fill_iovecs(w);
+	}
 	return ret;
 }
 
 static void direct_prep(struct worker *w, uint32_t slot, enum io_op op, uint64_t off)
 {
+	const struct opts *o = w->o;
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-	void *buf = w->bufs + (size_t)slot * w->o->bs;
+	void *buf = w->bufs + (size_t)slot * o->req_bytes;
 
-	/* The ring has at least qd entries and never more than qd in flight. */
+	/* The ring has room for every slot (two SQEs each with --fdatasync)
+	 * and never more than qd slots in flight. */
 	if (op == IO_NOP) {
 		io_uring_prep_nop(sqe);
 	} else {
 		if (op == IO_READ)
-			io_uring_prep_read_fixed(sqe, 0, buf, w->o->bs, off, 0);
+			io_uring_prep_read_fixed(sqe, 0, buf, o->bs, off, 0);
+		else if (op == IO_READV)
+			io_uring_prep_readv(sqe, 0, w->iovs + (size_t)slot * o->vecs, o->vecs, off);
 		else
-			io_uring_prep_write_fixed(sqe, 0, buf, w->o->bs, off, 0);
+			io_uring_prep_write_fixed(sqe, 0, buf, o->bs, off, 0);
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
+	if (op == IO_WRITE && o->dsync)
+		sqe->rw_flags = RWF_DSYNC;
+	if (op == IO_WRITE && o->fdatasync) {
+		sqe->flags |= IOSQE_IO_LINK;
+		io_uring_sqe_set_data64(sqe, slot | PAIR_WRITE);
+		sqe = io_uring_get_sqe(&w->ring);
+		io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
 		sqe->flags |= IOSQE_FIXED_FILE;
 	}
 	io_uring_sqe_set_data64(sqe, slot);
@@ -310,6 +373,7 @@ static void direct_teardown(struct worker *w)
 	io_uring_queue_exit(&w->ring);
 	if (w->fd >= 0)
 		close(w->fd);
+	free(w->iovs);
 }
 
 static const struct engine_ops direct_ops = {
@@ -321,10 +385,12 @@ static const struct engine_ops direct_ops = {
 static int ringd_setup(struct worker *w)
 {
 	const struct opts *o = w->o;
+	/* The iovecs too: the daemon reads them from the data area. */
+	size_t iov_bytes = o->wl == WL_READV ? (size_t)o->qd * o->vecs * sizeof(struct iovec) : 0;
 	struct ringd_opts ro = {
 		.socket_path = o->socket,
-		.sq_entries = o->qd < 8 ? 8 : o->qd,
-		.buf_size = (size_t)o->qd * o->bs + 4096,
+		.sq_entries = ring_entries(o),
+		.buf_size = (size_t)o->qd * o->req_bytes + iov_bytes + 8192,
 		.spin_us = o->spin_us,
 	};
 	struct ringd_volume_info info;
@@ -338,15 +404,18 @@ static int ringd_setup(struct worker *w)
 		tool_error(w->res->msg, sizeof(w->res->msg), what, ret, tool_socket(o->socket));
 		return ret;
 	}
-	w->bufs = ringd_buf_alloc(w->rd, (size_t)o->qd * o->bs, 4096);
-	if (!w->bufs) {
+	w->bufs = ringd_buf_alloc(w->rd, (size_t)o->qd * o->req_bytes, 4096);
+	if (iov_bytes && w->bufs)
+		w->iovs = ringd_buf_alloc(w->rd, iov_bytes, 64);
+	if (!w->bufs || (iov_bytes && !w->iovs)) {
 		snprintf(w->res->msg, sizeof(w->res->msg), "ringd_buf_alloc: no room");
 		return -ENOMEM;
 	}
+	if (w->iovs)
+		fill_iovecs(w);
 	if (o->wl == WL_NOP || o->wl == WL_IDLE)
 		return 0;
-	w->handle =
-	    ringd_open(w->rd, o->volume, o->wl == WL_RANDREAD ? RINGD_RDONLY : RINGD_RDWR, &info);
+	w->handle = ringd_open(w->rd, o->volume, read_only(o) ? RINGD_RDONLY : RINGD_RDWR, &info);
 	if (w->handle < 0) {
 		char what[128];
 
@@ -360,16 +429,28 @@ static int ringd_setup(struct worker *w)
 
 static void ringd_prep(struct worker *w, uint32_t slot, enum io_op op, uint64_t off)
 {
+	const struct opts *o = w->o;
 	struct ringd_sqe *sqe = ringd_get_sqe(w->rd);
-	void *buf = w->bufs + (size_t)slot * w->o->bs;
+	void *buf = w->bufs + (size_t)slot * o->req_bytes;
 
-	/* The SQ has at least qd entries and never more than qd in flight. */
+	/* The SQ has room for every slot (two SQEs each with --fdatasync)
+	 * and never more than qd slots in flight. */
 	if (op == IO_NOP)
 		ringd_prep_nop(sqe);
 	else if (op == IO_READ)
-		ringd_prep_read(sqe, w->handle, buf, w->o->bs, off);
+		ringd_prep_read(sqe, w->handle, buf, o->bs, off);
+	else if (op == IO_READV)
+		ringd_prep_readv(sqe, w->handle, w->iovs + (size_t)slot * o->vecs, o->vecs, off);
 	else
-		ringd_prep_write(sqe, w->handle, buf, w->o->bs, off);
+		ringd_prep_write(sqe, w->handle, buf, o->bs, off);
+	if (op == IO_WRITE && o->dsync)
+		ringd_sqe_set_rw_flags(sqe, RINGD_RW_DSYNC);
+	if (op == IO_WRITE && o->fdatasync) {
+		ringd_sqe_set_flags(sqe, RINGD_SQE_LINK);
+		ringd_sqe_set_data64(sqe, slot | PAIR_WRITE);
+		sqe = ringd_get_sqe(w->rd);
+		ringd_prep_fsync(sqe, w->handle, RINGD_FSYNC_DATASYNC);
+	}
 	ringd_sqe_set_data64(sqe, slot);
 }
 
@@ -418,6 +499,8 @@ static enum io_op pick_op(const struct opts *o, uint64_t *seed)
 		return IO_WRITE;
 	case WL_RW:
 		return rnd(seed) % 100 < o->rwmix ? IO_READ : IO_WRITE;
+	case WL_READV:
+		return IO_READV;
 	default:
 		return IO_NOP;
 	}
@@ -430,14 +513,16 @@ static int worker_loop(struct worker *w, const struct engine_ops *e, volatile st
 	struct worker_res *r = w->res;
 	uint64_t *stamp = calloc(o->qd, sizeof(*stamp));
 	uint32_t *free_slots = calloc(o->qd, sizeof(*free_slots));
+	int32_t *pair_err = calloc(o->qd, sizeof(*pair_err)); /* a pair's write */
+	bool *paired = calloc(o->qd, sizeof(*paired));	      /* write + fdatasync */
 	struct done *d = calloc(o->qd, sizeof(*d));
 	uint64_t seed = 0x9e3779b97f4a7c15ull * (w->id + 1) ^ (uint64_t)getpid();
-	uint64_t nblocks = w->size / o->bs, ios = 0, bytes = 0, errors = 0;
+	uint64_t nblocks = w->size / o->req_bytes, ios = 0, bytes = 0, errors = 0;
 	unsigned int inflight = 0, nfree = o->qd, i;
 	bool stopping = false;
 	int ret = 0;
 
-	if (!stamp || !free_slots || !d) {
+	if (!stamp || !free_slots || !pair_err || !paired || !d) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -450,6 +535,7 @@ static int worker_loop(struct worker *w, const struct engine_ops *e, volatile st
 		free_slots[i] = o->qd - 1 - i;
 	for (;;) {
 		unsigned int n = 0, wait_nr = 0, m;
+		unsigned int slots_done = 0; /* a pair's write frees no slot */
 		uint64_t t;
 
 		if (!stopping && __atomic_load_n(&sh->stop, __ATOMIC_RELAXED))
@@ -460,9 +546,10 @@ static int worker_loop(struct worker *w, const struct engine_ops *e, volatile st
 		while (!stopping && n < o->batch && nfree) {
 			uint32_t slot = free_slots[--nfree];
 			enum io_op op = pick_op(o, &seed);
-			uint64_t off = op == IO_NOP ? 0 : (rnd(&seed) % nblocks) * o->bs;
+			uint64_t off = op == IO_NOP ? 0 : (rnd(&seed) % nblocks) * o->req_bytes;
 
 			e->prep(w, slot, op, off);
+			paired[slot] = op == IO_WRITE && o->fdatasync;
 			stamp[slot] = t;
 			n++;
 		}
@@ -479,8 +566,8 @@ static int worker_loop(struct worker *w, const struct engine_ops *e, volatile st
 			continue;
 		t = o->no_lat ? 0 : now_ns();
 		for (i = 0; i < m; i++) {
-			uint32_t slot = d[i].slot;
-			int32_t want = o->wl == WL_NOP ? 0 : (int32_t)o->bs;
+			uint32_t slot = d[i].slot & ~PAIR_WRITE;
+			int32_t want = o->wl == WL_NOP ? 0 : (int32_t)o->req_bytes;
 
 			if (slot >= o->qd) {
 				snprintf(r->msg, sizeof(r->msg), "completion for unknown slot %u",
@@ -488,7 +575,26 @@ static int worker_loop(struct worker *w, const struct engine_ops *e, volatile st
 				ret = -EPROTO;
 				goto out;
 			}
+			/* A pair's write: the slot stays busy until its fdatasync;
+			 * a short write is an error like a failed one. */
+			if (d[i].slot & PAIR_WRITE) {
+				pair_err[slot] = d[i].res == want ? 0
+						 : d[i].res < 0	  ? d[i].res
+								  : -EIO;
+				continue;
+			}
+			/* A pair's fdatasync stands for the pair: the write's error
+			 * first (the fdatasync then says -ECANCELED), else its own. */
+			if (paired[slot]) {
+				if (pair_err[slot])
+					d[i].res = pair_err[slot];
+				else if (!d[i].res)
+					d[i].res = want;
+				paired[slot] = 0;
+				pair_err[slot] = 0;
+			}
 			free_slots[nfree++] = slot;
+			slots_done++;
 			if (stopping)
 				continue;
 			if (d[i].res != want) {
@@ -501,7 +607,7 @@ static int worker_loop(struct worker *w, const struct engine_ops *e, volatile st
 			if (!o->no_lat)
 				r->hist[hist_idx(t - stamp[slot])]++;
 		}
-		inflight -= m;
+		inflight -= slots_done;
 		__atomic_store_n(&r->ios, ios, __ATOMIC_RELAXED);
 	}
 out:
@@ -510,6 +616,8 @@ out:
 	__atomic_store_n(&r->ios, ios, __ATOMIC_RELAXED);
 	free(stamp);
 	free(free_slots);
+	free(pair_err);
+	free(paired);
 	free(d);
 	return ret;
 }
@@ -559,7 +667,7 @@ static int worker_main(const struct opts *o, unsigned int id, volatile struct sh
 		sched_setaffinity(0, sizeof(set), &set);
 	}
 	if (o->engine == ENG_DIRECT) {
-		w->bufs = mmap(NULL, (size_t)o->qd * o->bs, PROT_READ | PROT_WRITE,
+		w->bufs = mmap(NULL, (size_t)o->qd * o->req_bytes, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (w->bufs == MAP_FAILED) {
 			r->setup_err = -ENOMEM;
@@ -571,7 +679,7 @@ static int worker_main(const struct opts *o, unsigned int id, volatile struct sh
 		r->setup_err = ret;
 		goto out_ready;
 	}
-	memset(w->bufs, 0xa5, (size_t)o->qd * o->bs);
+	memset(w->bufs, 0xa5, (size_t)o->qd * o->req_bytes);
 	if (o->wl == WL_IDLE) {
 		ret = worker_idle(w, e, sh);
 		if (ret)
@@ -667,13 +775,18 @@ static void usage(FILE *f)
 {
 	fputs("usage: ringd-bench [options]\n"
 	      "  -e, --engine ringd|direct   through the daemon, or liburing on --file (ringd)\n"
-	      "  -w, --workload W            nop, randread, randwrite, rw, idle (randread)\n"
+	      "  -w, --workload W            nop, randread, randwrite, rw, idle, readv (randread)\n"
 	      "  -b, --bs SIZE               block size (4K)\n"
 	      "  -q, --qd N                  requests in flight per process (32)\n"
 	      "  -B, --batch N               submit and complete batch (min(qd, 32))\n"
 	      "  -p, --procs N               worker processes (1)\n"
 	      "  -t, --runtime SEC           measured time, may be fractional (5)\n"
 	      "  -M, --rwmix PCT             reads in %% for rw (50)\n"
+	      "      --vecs N                readv: vectors of --bs per request, 1-64 (4)\n"
+	      "      --dsync                 writes durable on completion (RWF_DSYNC,\n"
+	      "                              RINGD_RW_DSYNC)\n"
+	      "      --fdatasync             each write followed by a linked fdatasync; the\n"
+	      "                              pair is one I/O\n"
 	      "  -v, --volume NAME           volume (ringd engine)\n"
 	      "  -f, --file PATH             backing file (direct engine)\n"
 	      "  -S, --size SIZE             limit offsets to the first SIZE bytes\n"
@@ -719,6 +832,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "cdf", required_argument, NULL, 7 },
 		{ "series", required_argument, NULL, 8 },
 		{ "interval", required_argument, NULL, 9 },
+		{ "vecs", required_argument, NULL, 10 },
+		{ "dsync", no_argument, NULL, 11 },
+		{ "fdatasync", no_argument, NULL, 12 },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -738,6 +854,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->procs = 1;
 	o->runtime = 5;
 	o->rwmix = 50;
+	o->vecs = 4;
 	o->cpu = -1;
 	while ((c = getopt_long(argc, argv, "e:w:b:q:B:p:t:M:v:f:S:s:d:jhV", lo, NULL)) != -1) {
 		switch (c) {
@@ -749,9 +866,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->engine = (enum engine)i;
 			break;
 		case 'w':
-			for (i = 0; i < 5 && strcmp(optarg, wl_names[i]); i++)
+			for (i = 0; i < WL_COUNT && strcmp(optarg, wl_names[i]); i++)
 				;
-			if (i == 5)
+			if (i == WL_COUNT)
 				goto bad;
 			o->wl = (enum workload)i;
 			break;
@@ -831,6 +948,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 7:
 			o->cdf = optarg;
 			break;
+		case 10:
+			if (parse_uint(optarg, 1, RINGD_MAX_VECS, &o->vecs))
+				goto bad;
+			break;
+		case 11:
+			o->dsync = true;
+			break;
+		case 12:
+			o->fdatasync = true;
+			break;
 		case 'j':
 			o->json = true;
 			break;
@@ -866,10 +993,38 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (o->wl == WL_IDLE && o->qd < 8)
 		o->qd = 8;
+	if ((o->dsync || o->fdatasync) && o->wl != WL_RANDWRITE && o->wl != WL_RW) {
+		fprintf(stderr, "ringd-bench: --dsync and --fdatasync apply to randwrite and rw\n");
+		return -EINVAL;
+	}
+	if (o->dsync && o->fdatasync) {
+		fprintf(stderr, "ringd-bench: --dsync and --fdatasync are two ways to durable "
+				"writes: pick one\n");
+		return -EINVAL;
+	}
+	if (o->wl == WL_READV && (uint64_t)o->vecs * o->bs > (64u << 20)) {
+		fprintf(stderr, "ringd-bench: --vecs x --bs is over 64 MiB\n");
+		return -EINVAL;
+	}
+	o->req_bytes = o->wl == WL_READV ? o->vecs * o->bs : o->bs;
 	return 0;
 bad:
 	fprintf(stderr, "ringd-bench: bad value '%s'\n", optarg);
 	return -EINVAL;
+}
+
+/* The workload as the text and TSV outputs name it: "readv4" (vectors),
+ * "randwrite+dsync", "randwrite+fdatasync". Returns @buf. */
+static const char *wl_desc(const struct opts *o, char *buf, size_t len)
+{
+	if (o->wl == WL_READV)
+		snprintf(buf, len, "readv%u", o->vecs);
+	else
+		snprintf(buf, len, "%s%s", wl_names[o->wl],
+			 o->dsync	? "+dsync"
+			 : o->fdatasync ? "+fdatasync"
+					: "");
+	return buf;
 }
 
 static double hist_pct(const uint64_t *h, uint64_t total, double p)
@@ -931,11 +1086,12 @@ int main(int argc, char **argv)
 	unsigned int i, j;
 	int32_t first_err = 0;
 	struct utsname un;
-	char date[64];
+	char date[64], wl[32];
 	time_t now;
 
 	if (parse_args(argc, argv, &o))
 		return 2;
+	wl_desc(&o, wl, sizeof(wl));
 	shsize = sizeof(*sh) + (size_t)o.procs * sizeof(struct worker_res);
 	sh = mmap(NULL, shsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {
@@ -997,12 +1153,11 @@ int main(int argc, char **argv)
 		iops = (double)(cur - last_ios) * 1e9 / (double)(t - last_t);
 		if (series)
 			fprintf(series, "%.3f %.0f %.2f\n", (double)(t - t0) / 1e9, iops,
-				iops * o.bs / 1e6);
+				iops * o.req_bytes / 1e6);
 		if (!o.quiet)
 			fprintf(stderr, "%s[%5.1f/%.1fs] %s %s qd=%u procs=%u: %.0f IOPS%s",
 				tty ? "\r" : "", (double)(t - t0) / 1e9, o.runtime,
-				eng_names[o.engine], wl_names[o.wl], o.qd, o.procs, iops,
-				tty ? "   " : "\n");
+				eng_names[o.engine], wl, o.qd, o.procs, iops, tty ? "   " : "\n");
 		last_ios = cur;
 		last_t = t;
 	}
@@ -1088,9 +1243,9 @@ reap:
 			fprintf(f,
 				"%s\t%s\t%s\t%u\t%u\t%u\t%u\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t"
 				"%.3f\t%.4f\t%.4f\t%.4f\t%.4f\n",
-				o.label ? o.label : "-", eng_names[o.engine], wl_names[o.wl], o.bs,
-				o.qd, o.batch, o.procs, iops, mbs, p50, p99, p999,
-				100 * ccpu / elapsed, dok ? 100 * dcpu / elapsed : -1,
+				o.label ? o.label : "-", eng_names[o.engine], wl, o.bs, o.qd,
+				o.batch, o.procs, iops, mbs, p50, p99, p999, 100 * ccpu / elapsed,
+				dok ? 100 * dcpu / elapsed : -1,
 				ios && sys_ok ? (double)syscalls * per : -1,
 				ios && dsys >= 0 ? (double)dsys * per : -1,
 				ios ? (double)ctxsw * per : -1,
@@ -1116,8 +1271,7 @@ reap:
 		}
 		if (!o.json) {
 			printf("%s %s bs=%u qd=%u batch=%u procs=%u: %.0f IOPS, %.1f MB/s",
-			       eng_names[o.engine], wl_names[o.wl], o.bs, o.qd, o.batch, o.procs,
-			       iops, mbs);
+			       eng_names[o.engine], wl, o.bs, o.qd, o.batch, o.procs, iops, mbs);
 			if (hist_n)
 				printf(", lat p50 %.2f p99 %.2f p99.9 %.2f us", p50, p99, p999);
 			printf("\n  CPU: clients %.2f s (%.0f%%)", ccpu, 100 * ccpu / elapsed);
@@ -1147,6 +1301,9 @@ reap:
 		printf(", \"cpus\": %ld,\n", sysconf(_SC_NPROCESSORS_ONLN));
 		printf("  \"bs\": %u, \"qd\": %u, \"batch\": %u, \"procs\": %u, \"rwmix\": %u,\n",
 		       o.bs, o.qd, o.batch, o.procs, o.rwmix);
+		printf("  \"vecs\": %u, \"request_bytes\": %u, \"dsync\": %s, \"fdatasync\": %s,\n",
+		       o.wl == WL_READV ? o.vecs : 1, o.req_bytes, o.dsync ? "true" : "false",
+		       o.fdatasync ? "true" : "false");
 		printf("  \"runtime_s\": %.4f, \"ios\": %llu, \"errors\": %llu,\n", elapsed,
 		       (unsigned long long)ios, (unsigned long long)errors);
 		printf("  \"iops\": %.1f, \"mb_s\": %.3f,\n", iops, mbs);
