@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: run the direct-io_uring vs ringd comparison matrix on this
 # machine and write tests/bench/results/ (JSON per run, results.tsv,
-# gnuplot PNG+SVG plots, summary.md), then the QoS section (run-qos.sh).
+# gnuplot PNG+SVG plots, summary.md), then the QoS section (run-qos.sh)
+# and the readv / durable-write section (run-dataops.sh).
 #
 #   tests/bench/run-bench.sh BUILD_DIR [RESULTS_DIR]
 #
@@ -51,7 +52,8 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir -p "$out"
-rm -f "$out"/*.json "$out"/*.dat "$out"/results.tsv "$out"/*.png "$out"/*.svg "$out"/summary.md
+rm -f "$out"/*.json "$out"/*.dat "$out"/results.tsv "$out"/*.png "$out"/*.svg "$out"/summary.md \
+	"$out"/dataops.tsv "$out"/dataops.md
 tsv="$out/results.tsv"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -205,4 +207,8 @@ wait "$daemon_pid" 2>/dev/null || true
 daemon_pid=
 "$src/tests/bench/run-qos.sh" "$build" "$out"
 cat "$out/qos.md" >>"$out/summary.md"
+
+# readv vs reads, DSYNC vs write + fdatasync (its own daemon, pinned the same way).
+"$src/tests/bench/run-dataops.sh" "$build" "$out"
+cat "$out/dataops.md" >>"$out/summary.md"
 echo "run-bench: results in $out (summary.md)"
