@@ -7,7 +7,23 @@
  *   volume=db1                 ; the ringd volume (required)
  *   ringd_socket=/run/ringd/ringd.sock   ; else $RINGD_SOCKET, else the default
  *   ringd_spin_us=20           ; libringd's spin before sleeping (0: default)
+ *   ringd_vectored=1           ; reads and writes as READV/WRITEV (default 0)
  *
+ * What fio asks for, and what it becomes:
+ *   read, write                READ, WRITE (READV/WRITEV of one vector with
+ *                              ringd_vectored=1, as fio's io_uring engine
+ *                              does by default)
+ *   write with sync=1/dsync    WRITE with RINGD_RW_DSYNC: durable on completion
+ *                              (ringd has no O_SYNC of its own; a volume's
+ *                              size never changes, so DSYNC is what counts)
+ *   trim (rw=trim, randtrim, trimwrite, trim_percentage)
+ *                              DISCARD of the io_u's range (a file volume then
+ *                              reads zeros: trim_verify_zero=1 holds)
+ *   fdatasync=N                FSYNC with RINGD_FSYNC_DATASYNC
+ *   fsync=N, sync_file_range   FSYNC
+ *
+ * fio hands an engine one buffer per io_u: it never builds a vector of
+ * several buffers, so the vectored path carries one vector per request.
  * fio's I/O buffers are allocated in the session's shared data area
  * (iomem_alloc), so the daemon reads and writes them in place: the engine
  * adds no copy. The job's filename is only a label; the volume is the target.
@@ -16,6 +32,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "fio.h"
 #include "optgroup.h"
@@ -35,6 +52,7 @@ struct rfio_options {
 	char *volume;
 	char *socket;
 	unsigned int spin_us;
+	unsigned int vectored;
 };
 
 static struct fio_option rfio_opts[] = {
@@ -68,6 +86,16 @@ static struct fio_option rfio_opts[] = {
 	    .group = FIO_OPT_G_INVALID,
 	},
 	{
+	    .name = "ringd_vectored",
+	    .lname = "ringd vectored",
+	    .type = FIO_OPT_BOOL,
+	    .off1 = offsetof(struct rfio_options, vectored),
+	    .help = "Issue reads and writes as READV/WRITEV of one vector",
+	    .def = "0",
+	    .category = FIO_OPT_C_ENGINE,
+	    .group = FIO_OPT_G_INVALID,
+	},
+	{
 	    .name = NULL,
 	},
 };
@@ -82,6 +110,7 @@ struct rfio_data {
 	unsigned int nevents;
 	struct ringd_cqe *cqes;
 	unsigned int depth;
+	struct iovec *iovecs; /* ringd_vectored: one per io_u, in the data area */
 };
 
 /* Connect a session with a data area of @buf_size bytes and open the
@@ -108,7 +137,9 @@ static int rfio_connect(struct thread_data *td, struct rfio_data *d, size_t buf_
 		log_err("ringd: connect: %s\n", strerror(-ret));
 		return ret;
 	}
-	d->handle = ringd_open(d->rd, o->volume, td_write(td) ? RINGD_RDWR : RINGD_RDONLY, &info);
+	/* Trim needs a read-write handle as much as write does. */
+	d->handle = ringd_open(d->rd, o->volume,
+			       td_write(td) || td_trim(td) ? RINGD_RDWR : RINGD_RDONLY, &info);
 	if (d->handle < 0) {
 		ret = d->handle;
 		log_err("ringd: open %s: %s\n", o->volume, strerror(-ret));
@@ -161,14 +192,24 @@ static void rfio_cleanup(struct thread_data *td)
  * fio knows how much it needs. */
 static int rfio_iomem_alloc(struct thread_data *td, size_t total_mem)
 {
+	struct rfio_options *o = td->eo;
 	struct rfio_data *d = td->io_ops_data;
+	size_t iov_bytes = o->vectored ? (size_t)d->depth * sizeof(struct iovec) : 0;
 
-	if (!d->rd && rfio_connect(td, d, total_mem + 4096))
+	/* The iovecs too: the daemon reads them from the data area. */
+	if (!d->rd && rfio_connect(td, d, total_mem + 4096 + iov_bytes + 64))
 		return 1;
 	td->orig_buffer = ringd_buf_alloc(d->rd, total_mem, 4096);
 	if (!td->orig_buffer) {
 		log_err("ringd: %zu bytes of buffers do not fit the data area\n", total_mem);
 		return 1;
+	}
+	if (iov_bytes) {
+		d->iovecs = ringd_buf_alloc(d->rd, iov_bytes, 64);
+		if (!d->iovecs) {
+			log_err("ringd: no room for the iovecs in the data area\n");
+			return 1;
+		}
 	}
 	return 0;
 }
@@ -179,6 +220,10 @@ static void rfio_iomem_free(struct thread_data *td)
 
 	if (d && d->rd && td->orig_buffer)
 		ringd_buf_free(d->rd, td->orig_buffer);
+	if (d && d->rd && d->iovecs)
+		ringd_buf_free(d->rd, d->iovecs);
+	if (d)
+		d->iovecs = NULL;
 	td->orig_buffer = NULL;
 }
 
@@ -226,17 +271,37 @@ static int rfio_close_file(struct thread_data fio_unused *td, struct fio_file fi
 	return 0;
 }
 
+/* A read or write of @io_u into @sqe: plain, or as one vector when the
+ * job asked for ringd_vectored (the iovec lives in the data area). */
+static void rfio_prep_rw(struct rfio_data *d, struct ringd_sqe *sqe, struct io_u *io_u)
+{
+	unsigned int len = (unsigned int)io_u->xfer_buflen;
+	int write = io_u->ddir == DDIR_WRITE;
+
+	if (d->iovecs && io_u->index < d->depth) {
+		struct iovec *iov = &d->iovecs[io_u->index];
+
+		/* Requeues may have moved xfer_buf: set it every time. */
+		iov->iov_base = io_u->xfer_buf;
+		iov->iov_len = len;
+		if (write)
+			ringd_prep_writev(sqe, d->handle, iov, 1, io_u->offset);
+		else
+			ringd_prep_readv(sqe, d->handle, iov, 1, io_u->offset);
+	} else if (write) {
+		ringd_prep_write(sqe, d->handle, io_u->xfer_buf, len, io_u->offset);
+	} else {
+		ringd_prep_read(sqe, d->handle, io_u->xfer_buf, len, io_u->offset);
+	}
+}
+
 static enum fio_q_status rfio_queue(struct thread_data *td, struct io_u *io_u)
 {
 	struct rfio_data *d = td->io_ops_data;
 	struct ringd_sqe *sqe;
 
 	fio_ro_check(td, io_u);
-	if (io_u->ddir == DDIR_TRIM) {
-		io_u->error = EOPNOTSUPP;
-		return FIO_Q_COMPLETED;
-	}
-	if (io_u->xfer_buflen > UINT32_MAX) {
+	if (io_u->xfer_buflen > UINT32_MAX && io_u->ddir != DDIR_TRIM) {
 		io_u->error = EINVAL;
 		return FIO_Q_COMPLETED;
 	}
@@ -245,17 +310,22 @@ static enum fio_q_status rfio_queue(struct thread_data *td, struct io_u *io_u)
 		return FIO_Q_BUSY;
 	switch (io_u->ddir) {
 	case DDIR_READ:
-		ringd_prep_read(sqe, d->handle, io_u->xfer_buf, (unsigned int)io_u->xfer_buflen,
-				io_u->offset);
+		rfio_prep_rw(d, sqe, io_u);
 		break;
 	case DDIR_WRITE:
-		ringd_prep_write(sqe, d->handle, io_u->xfer_buf, (unsigned int)io_u->xfer_buflen,
-				 io_u->offset);
+		rfio_prep_rw(d, sqe, io_u);
+		/* sync=1 (O_SYNC) and sync=dsync (O_DSYNC) alike: durable
+		 * when the CQE arrives, as the open flag makes a write(2). */
+		if (td->o.sync_io)
+			ringd_sqe_set_rw_flags(sqe, RINGD_RW_DSYNC);
+		break;
+	case DDIR_TRIM:
+		ringd_prep_discard(sqe, d->handle, io_u->offset, io_u->xfer_buflen);
 		break;
 	case DDIR_DATASYNC:
 		ringd_prep_fsync(sqe, d->handle, RINGD_FSYNC_DATASYNC);
 		break;
-	default:
+	default: /* DDIR_SYNC, DDIR_SYNC_FILE_RANGE: the whole volume */
 		ringd_prep_fsync(sqe, d->handle, 0);
 		break;
 	}
@@ -305,8 +375,11 @@ static unsigned int rfio_reap(struct rfio_data *d, unsigned int max)
 			io_u->error = -res;
 		} else {
 			io_u->error = 0;
+			/* A discard's res is 0 for the whole range. */
 			if (io_u->ddir == DDIR_READ || io_u->ddir == DDIR_WRITE)
 				io_u->resid = io_u->xfer_buflen - (unsigned long long)res;
+			else
+				io_u->resid = 0;
 		}
 		d->events[d->nevents++] = io_u;
 	}

@@ -26,7 +26,14 @@
  *                  went to sleep (or was preempted) per I/O.
  *
  * Workload "idle" connects, does a few NOPs and then sits still: it measures
- * what idle sessions cost the daemon.
+ * what idle sessions cost the daemon. Workload "readv" reads --vecs
+ * vectors of --bs bytes (adjacent in the file) per request, IORING_OP_READV
+ * on the direct engine and RINGD_OP_READV through the daemon.
+ *
+ * Durable writes, two ways: --dsync sets RWF_DSYNC / RINGD_RW_DSYNC on each
+ * write; --fdatasync follows each write with an fdatasync linked to it
+ * (IOSQE_IO_LINK / RINGD_SQE_LINK), the pair counted as one I/O whose
+ * latency ends when the fdatasync completes.
  *
  * --loop plain replaces the batched loop with the one most programs are
  * written as (liburing's canonical loop): wait for one completion, reap
@@ -76,17 +83,24 @@
 #define H_MAX_MSB  48u
 #define H_BUCKETS  (H_LINEAR + (H_MAX_MSB - H_SUB_BITS) * (1u << H_SUB_BITS))
 
-enum workload { WL_NOP, WL_RANDREAD, WL_RANDWRITE, WL_RW, WL_IDLE };
+enum workload { WL_NOP, WL_RANDREAD, WL_RANDWRITE, WL_RW, WL_IDLE, WL_READV, WL_COUNT };
 enum engine { ENG_DIRECT, ENG_RINGD };
-enum io_op { IO_NOP, IO_READ, IO_WRITE };
+enum io_op { IO_NOP, IO_READ, IO_WRITE, IO_READV };
 
-static const char *const wl_names[] = { "nop", "randread", "randwrite", "rw", "idle" };
+static const char *const wl_names[] = { "nop", "randread", "randwrite", "rw", "idle", "readv" };
 static const char *const eng_names[] = { "direct", "ringd" };
+
+/* user_data of the write half of a --fdatasync pair; its fdatasync carries
+ * the bare slot, and its completion is the pair's. */
+#define PAIR_WRITE (1u << 31)
 
 struct opts {
 	enum engine engine;
 	enum workload wl;
 	unsigned int bs, qd, batch, procs, rwmix, spin_us;
+	unsigned int vecs;	/* readv: vectors of bs bytes per request */
+	unsigned int req_bytes; /* bytes per request: bs, or vecs * bs for readv */
+	bool dsync, fdatasync;	/* writes durable: RWF_DSYNC, or a linked fdatasync */
 	double runtime;
 	const char *volume, *file, *socket, *label;
 	const char *summary, *cdf; /* append a TSV line / write the latency CDF */
@@ -96,11 +110,11 @@ struct opts {
 	pid_t daemon_pid;
 	bool json, quiet, no_lat;
 	bool plain; /* --loop plain */
-	int cpu;    /* pin workers here; -1: no */
 	unsigned int idle_sessions;
 	uid_t idle_uids[64];
 	unsigned int nidle_uids;
 	const char *idle_report;
+	int cpu; /* pin workers here; -1: no */
 };
 
 /* What one worker reports, in memory shared with the parent. */
@@ -152,8 +166,9 @@ struct worker {
 	const struct opts *o;
 	struct worker_res *res;
 	unsigned int id;
-	uint64_t size; /* addressable bytes */
-	uint8_t *bufs; /* qd * bs */
+	uint64_t size;	    /* addressable bytes */
+	uint8_t *bufs;	    /* qd * req_bytes */
+	struct iovec *iovs; /* readv: qd * vecs, fixed per slot */
 	/* direct */
 	struct io_uring ring;
 	int fd;
@@ -252,6 +267,32 @@ static int64_t counter_read(int fd)
 	return (int64_t)v;
 }
 
+/* SQ entries for a worker: two per slot when writes carry an fdatasync. */
+static unsigned int ring_entries(const struct opts *o)
+{
+	unsigned int n = o->fdatasync ? 2 * o->qd : o->qd;
+
+	return n < 8 ? 8 : n;
+}
+
+/* Whether the workload only reads (the target opens read-only). */
+static bool read_only(const struct opts *o)
+{
+	return o->wl == WL_RANDREAD || o->wl == WL_READV;
+}
+
+/* readv: slot i's vectors cover its req_bytes of bufs, bs bytes each. */
+static void fill_iovecs(struct worker *w)
+{
+	const struct opts *o = w->o;
+	unsigned int i;
+
+	for (i = 0; i < o->qd * o->vecs; i++) {
+		w->iovs[i].iov_base = w->bufs + (size_t)i * o->bs;
+		w->iovs[i].iov_len = o->bs;
+	}
+}
+
 /* --- direct: liburing in this process ------------------------------------- */
 
 static int direct_setup(struct worker *w)
@@ -261,7 +302,8 @@ static int direct_setup(struct worker *w)
 	struct stat st;
 	int ret;
 
-	ret = io_uring_queue_init(o->qd < 8 ? 8 : o->qd, &w->ring, 0);
+	/* A --fdatasync pair takes two SQEs per slot. */
+	ret = io_uring_queue_init(ring_entries(o), &w->ring, 0);
 	if (ret < 0) {
 		snprintf(w->res->msg, sizeof(w->res->msg), "io_uring_queue_init: %s",
 			 strerror(-ret));
@@ -269,7 +311,7 @@ static int direct_setup(struct worker *w)
 	}
 	if (o->wl == WL_NOP || o->wl == WL_IDLE)
 		return 0;
-	w->fd = open(o->file, (o->wl == WL_RANDREAD ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	w->fd = open(o->file, (read_only(o) ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (w->fd < 0 || fstat(w->fd, &st) < 0) {
 		ret = -errno;
 		snprintf(w->res->msg, sizeof(w->res->msg), "%s: %s", o->file, strerror(errno));
@@ -279,27 +321,48 @@ static int direct_setup(struct worker *w)
 	ret = io_uring_register_files(&w->ring, &w->fd, 1);
 	if (!ret) {
 		iov.iov_base = w->bufs;
-		iov.iov_len = (size_t)o->qd * o->bs;
+		iov.iov_len = (size_t)o->qd * o->req_bytes;
 		ret = io_uring_register_buffers(&w->ring, &iov, 1);
 	}
 	if (ret < 0)
 		snprintf(w->res->msg, sizeof(w->res->msg), "io_uring register: %s", strerror(-ret));
+	if (!ret && o->wl == WL_READV) {
+		w->iovs = calloc((size_t)o->qd * o->vecs, sizeof(*w->iovs));
+		if (!w->iovs) {
+			snprintf(w->res->msg, sizeof(w->res->msg), "iovecs: out of memory");
+			return -ENOMEM;
+		}
+		fill_iovecs(w);
+	}
 	return ret;
 }
 
 static void direct_prep(struct worker *w, uint32_t slot, enum io_op op, uint64_t off)
 {
+	const struct opts *o = w->o;
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-	void *buf = w->bufs + (size_t)slot * w->o->bs;
+	void *buf = w->bufs + (size_t)slot * o->req_bytes;
 
-	/* The ring has at least qd entries and never more than qd in flight. */
+	/* The ring has room for every slot (two SQEs each with --fdatasync)
+	 * and never more than qd slots in flight. */
 	if (op == IO_NOP) {
 		io_uring_prep_nop(sqe);
 	} else {
 		if (op == IO_READ)
-			io_uring_prep_read_fixed(sqe, 0, buf, w->o->bs, off, 0);
+			io_uring_prep_read_fixed(sqe, 0, buf, o->bs, off, 0);
+		else if (op == IO_READV)
+			io_uring_prep_readv(sqe, 0, w->iovs + (size_t)slot * o->vecs, o->vecs, off);
 		else
-			io_uring_prep_write_fixed(sqe, 0, buf, w->o->bs, off, 0);
+			io_uring_prep_write_fixed(sqe, 0, buf, o->bs, off, 0);
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
+	if (op == IO_WRITE && o->dsync)
+		sqe->rw_flags = RWF_DSYNC;
+	if (op == IO_WRITE && o->fdatasync) {
+		sqe->flags |= IOSQE_IO_LINK;
+		io_uring_sqe_set_data64(sqe, slot | PAIR_WRITE);
+		sqe = io_uring_get_sqe(&w->ring);
+		io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
 		sqe->flags |= IOSQE_FIXED_FILE;
 	}
 	io_uring_sqe_set_data64(sqe, slot);
@@ -339,6 +402,7 @@ static void direct_teardown(struct worker *w)
 	io_uring_queue_exit(&w->ring);
 	if (w->fd >= 0)
 		close(w->fd);
+	free(w->iovs);
 }
 
 static const struct engine_ops direct_ops = {
@@ -350,10 +414,12 @@ static const struct engine_ops direct_ops = {
 static int ringd_setup(struct worker *w)
 {
 	const struct opts *o = w->o;
+	/* The iovecs too: the daemon reads them from the data area. */
+	size_t iov_bytes = o->wl == WL_READV ? (size_t)o->qd * o->vecs * sizeof(struct iovec) : 0;
 	struct ringd_opts ro = {
 		.socket_path = o->socket,
-		.sq_entries = o->qd < 8 ? 8 : o->qd,
-		.buf_size = (size_t)o->qd * o->bs + 4096,
+		.sq_entries = ring_entries(o),
+		.buf_size = (size_t)o->qd * o->req_bytes + iov_bytes + 8192,
 		.spin_us = o->spin_us,
 	};
 	struct ringd_volume_info info;
@@ -367,15 +433,18 @@ static int ringd_setup(struct worker *w)
 		tool_error(w->res->msg, sizeof(w->res->msg), what, ret, tool_socket(o->socket));
 		return ret;
 	}
-	w->bufs = ringd_buf_alloc(w->rd, (size_t)o->qd * o->bs, 4096);
-	if (!w->bufs) {
+	w->bufs = ringd_buf_alloc(w->rd, (size_t)o->qd * o->req_bytes, 4096);
+	if (iov_bytes && w->bufs)
+		w->iovs = ringd_buf_alloc(w->rd, iov_bytes, 64);
+	if (!w->bufs || (iov_bytes && !w->iovs)) {
 		snprintf(w->res->msg, sizeof(w->res->msg), "ringd_buf_alloc: no room");
 		return -ENOMEM;
 	}
+	if (w->iovs)
+		fill_iovecs(w);
 	if (o->wl == WL_NOP || o->wl == WL_IDLE)
 		return 0;
-	w->handle =
-	    ringd_open(w->rd, o->volume, o->wl == WL_RANDREAD ? RINGD_RDONLY : RINGD_RDWR, &info);
+	w->handle = ringd_open(w->rd, o->volume, read_only(o) ? RINGD_RDONLY : RINGD_RDWR, &info);
 	if (w->handle < 0) {
 		char what[128];
 
@@ -389,16 +458,28 @@ static int ringd_setup(struct worker *w)
 
 static void ringd_prep(struct worker *w, uint32_t slot, enum io_op op, uint64_t off)
 {
+	const struct opts *o = w->o;
 	struct ringd_sqe *sqe = ringd_get_sqe(w->rd);
-	void *buf = w->bufs + (size_t)slot * w->o->bs;
+	void *buf = w->bufs + (size_t)slot * o->req_bytes;
 
-	/* The SQ has at least qd entries and never more than qd in flight. */
+	/* The SQ has room for every slot (two SQEs each with --fdatasync)
+	 * and never more than qd slots in flight. */
 	if (op == IO_NOP)
 		ringd_prep_nop(sqe);
 	else if (op == IO_READ)
-		ringd_prep_read(sqe, w->handle, buf, w->o->bs, off);
+		ringd_prep_read(sqe, w->handle, buf, o->bs, off);
+	else if (op == IO_READV)
+		ringd_prep_readv(sqe, w->handle, w->iovs + (size_t)slot * o->vecs, o->vecs, off);
 	else
-		ringd_prep_write(sqe, w->handle, buf, w->o->bs, off);
+		ringd_prep_write(sqe, w->handle, buf, o->bs, off);
+	if (op == IO_WRITE && o->dsync)
+		ringd_sqe_set_rw_flags(sqe, RINGD_RW_DSYNC);
+	if (op == IO_WRITE && o->fdatasync) {
+		ringd_sqe_set_flags(sqe, RINGD_SQE_LINK);
+		ringd_sqe_set_data64(sqe, slot | PAIR_WRITE);
+		sqe = ringd_get_sqe(w->rd);
+		ringd_prep_fsync(sqe, w->handle, RINGD_FSYNC_DATASYNC);
+	}
 	ringd_sqe_set_data64(sqe, slot);
 }
 
@@ -454,6 +535,8 @@ static enum io_op pick_op(const struct opts *o, uint64_t *seed)
 		return IO_WRITE;
 	case WL_RW:
 		return rnd(seed) % 100 < o->rwmix ? IO_READ : IO_WRITE;
+	case WL_READV:
+		return IO_READV;
 	default:
 		return IO_NOP;
 	}
@@ -463,9 +546,11 @@ static enum io_op pick_op(const struct opts *o, uint64_t *seed)
 struct wstate {
 	uint64_t *stamp;
 	uint32_t *free_slots;
+	int32_t *pair_err; /* a --fdatasync pair's write result */
+	bool *paired;	   /* the slot holds a write + fdatasync pair */
 	struct done *d;
 	uint64_t seed, nblocks, ios, bytes, errors;
-	unsigned int inflight, nfree;
+	unsigned int inflight, nfree; /* slots */
 	bool stopping;
 };
 
@@ -477,11 +562,13 @@ static int ws_init(struct worker *w, struct wstate *s)
 	memset(s, 0, sizeof(*s));
 	s->stamp = calloc(o->qd, sizeof(*s->stamp));
 	s->free_slots = calloc(o->qd, sizeof(*s->free_slots));
+	s->pair_err = calloc(o->qd, sizeof(*s->pair_err));
+	s->paired = calloc(o->qd, sizeof(*s->paired));
 	s->d = calloc(o->qd, sizeof(*s->d));
 	s->seed = 0x9e3779b97f4a7c15ull * (w->id + 1) ^ (uint64_t)getpid();
-	s->nblocks = w->size / o->bs;
+	s->nblocks = w->size / o->req_bytes;
 	s->nfree = o->qd;
-	if (!s->stamp || !s->free_slots || !s->d)
+	if (!s->stamp || !s->free_slots || !s->pair_err || !s->paired || !s->d)
 		return -ENOMEM;
 	if (o->wl != WL_NOP && !s->nblocks) {
 		snprintf(w->res->msg, sizeof(w->res->msg), "the target is smaller than one block");
@@ -499,6 +586,8 @@ static void ws_fini(struct worker *w, struct wstate *s)
 	__atomic_store_n(&w->res->ios, s->ios, __ATOMIC_RELAXED);
 	free(s->stamp);
 	free(s->free_slots);
+	free(s->pair_err);
+	free(s->paired);
 	free(s->d);
 }
 
@@ -514,9 +603,10 @@ static unsigned int ws_prep(struct worker *w, const struct engine_ops *e, struct
 	while (!s->stopping && n < max && s->nfree) {
 		uint32_t slot = s->free_slots[--s->nfree];
 		enum io_op op = pick_op(o, &s->seed);
-		uint64_t off = op == IO_NOP ? 0 : (rnd(&s->seed) % s->nblocks) * o->bs;
+		uint64_t off = op == IO_NOP ? 0 : (rnd(&s->seed) % s->nblocks) * o->req_bytes;
 
 		e->prep(w, slot, op, off);
+		s->paired[slot] = op == IO_WRITE && o->fdatasync;
 		s->stamp[slot] = t;
 		n++;
 	}
@@ -530,30 +620,47 @@ static int ws_done(struct worker *w, struct wstate *s, unsigned int m)
 	const struct opts *o = w->o;
 	struct worker_res *r = w->res;
 	uint64_t t = o->no_lat || !m ? 0 : now_ns();
-	int32_t want = o->wl == WL_NOP ? 0 : (int32_t)o->bs;
+	int32_t want = o->wl == WL_NOP ? 0 : (int32_t)o->req_bytes;
 	unsigned int i;
 
 	for (i = 0; i < m; i++) {
-		uint32_t slot = s->d[i].slot;
+		uint32_t slot = s->d[i].slot & ~PAIR_WRITE;
+		int32_t res = s->d[i].res;
 
 		if (slot >= o->qd) {
 			snprintf(r->msg, sizeof(r->msg), "completion for unknown slot %u", slot);
 			return -EPROTO;
 		}
+		/* A pair's write: the slot stays busy until its fdatasync;
+		 * a short write is an error like a failed one. */
+		if (s->d[i].slot & PAIR_WRITE) {
+			s->pair_err[slot] = res == want ? 0 : res < 0 ? res : -EIO;
+			continue;
+		}
+		/* A pair's fdatasync stands for the pair: the write's error
+		 * first (the fdatasync then says -ECANCELED), else its own. */
+		if (s->paired[slot]) {
+			if (s->pair_err[slot])
+				res = s->pair_err[slot];
+			else if (!res)
+				res = want;
+			s->paired[slot] = false;
+			s->pair_err[slot] = 0;
+		}
 		s->free_slots[s->nfree++] = slot;
+		s->inflight--;
 		if (s->stopping)
 			continue;
-		if (s->d[i].res != want) {
+		if (res != want) {
 			if (!s->errors)
-				r->first_err = s->d[i].res;
+				r->first_err = res;
 			s->errors++;
 		}
 		s->ios++;
-		s->bytes += s->d[i].res > 0 ? (uint64_t)s->d[i].res : 0;
+		s->bytes += res > 0 ? (uint64_t)res : 0;
 		if (!o->no_lat)
 			r->hist[hist_idx(t - s->stamp[slot])]++;
 	}
-	s->inflight -= m;
 	__atomic_store_n(&r->ios, s->ios, __ATOMIC_RELAXED);
 	return 0;
 }
@@ -609,16 +716,14 @@ static int worker_plain(struct worker *w, const struct engine_ops *e, volatile s
 	if (!ret && ws_prep(w, e, &s, o->qd))
 		ret = e->submit(w, 0);
 	while (!ret && !ws_finished(&s, sh)) {
-		unsigned int m;
-
 		ret = e->wait(w);
 		if (ret) {
 			snprintf(w->res->msg, sizeof(w->res->msg), "wait: %s", strerror(-ret));
 			break;
 		}
-		m = e->reap(w, s.d, o->qd);
-		ret = ws_done(w, &s, m);
-		if (!ret && ws_prep(w, e, &s, m))
+		ret = ws_done(w, &s, e->reap(w, s.d, o->qd));
+		/* One new request for each slot that completed. */
+		if (!ret && ws_prep(w, e, &s, o->qd))
 			ret = e->submit(w, 0);
 	}
 	ws_fini(w, &s);
@@ -670,7 +775,7 @@ static int worker_main(const struct opts *o, unsigned int id, volatile struct sh
 		sched_setaffinity(0, sizeof(set), &set);
 	}
 	if (o->engine == ENG_DIRECT) {
-		w->bufs = mmap(NULL, (size_t)o->qd * o->bs, PROT_READ | PROT_WRITE,
+		w->bufs = mmap(NULL, (size_t)o->qd * o->req_bytes, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (w->bufs == MAP_FAILED) {
 			r->setup_err = -ENOMEM;
@@ -682,7 +787,7 @@ static int worker_main(const struct opts *o, unsigned int id, volatile struct sh
 		r->setup_err = ret;
 		goto out_ready;
 	}
-	memset(w->bufs, 0xa5, (size_t)o->qd * o->bs);
+	memset(w->bufs, 0xa5, (size_t)o->qd * o->req_bytes);
 	if (o->wl == WL_IDLE) {
 		ret = worker_idle(w, e, sh);
 		if (ret)
@@ -930,13 +1035,18 @@ static void usage(FILE *f)
 {
 	fputs("usage: ringd-bench [options]\n"
 	      "  -e, --engine ringd|direct   through the daemon, or liburing on --file (ringd)\n"
-	      "  -w, --workload W            nop, randread, randwrite, rw, idle (randread)\n"
+	      "  -w, --workload W            nop, randread, randwrite, rw, idle, readv (randread)\n"
 	      "  -b, --bs SIZE               block size (4K)\n"
 	      "  -q, --qd N                  requests in flight per process (32)\n"
 	      "  -B, --batch N               submit and complete batch (min(qd, 32))\n"
 	      "  -p, --procs N               worker processes (1)\n"
 	      "  -t, --runtime SEC           measured time, may be fractional (5)\n"
 	      "  -M, --rwmix PCT             reads in %% for rw (50)\n"
+	      "      --vecs N                readv: vectors of --bs per request, 1-64 (4)\n"
+	      "      --dsync                 writes durable on completion (RWF_DSYNC,\n"
+	      "                              RINGD_RW_DSYNC)\n"
+	      "      --fdatasync             each write followed by a linked fdatasync; the\n"
+	      "                              pair is one I/O\n"
 	      "  -v, --volume NAME           volume (ringd engine)\n"
 	      "  -f, --file PATH             backing file (direct engine)\n"
 	      "  -S, --size SIZE             limit offsets to the first SIZE bytes\n"
@@ -986,10 +1096,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "cdf", required_argument, NULL, 7 },
 		{ "series", required_argument, NULL, 8 },
 		{ "interval", required_argument, NULL, 9 },
-		{ "loop", required_argument, NULL, 10 },
-		{ "idle-sessions", required_argument, NULL, 11 },
-		{ "idle-uids", required_argument, NULL, 12 },
-		{ "idle-report", required_argument, NULL, 13 },
+		{ "vecs", required_argument, NULL, 10 },
+		{ "dsync", no_argument, NULL, 11 },
+		{ "fdatasync", no_argument, NULL, 12 },
+		{ "loop", required_argument, NULL, 13 },
+		{ "idle-sessions", required_argument, NULL, 14 },
+		{ "idle-uids", required_argument, NULL, 15 },
+		{ "idle-report", required_argument, NULL, 16 },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1009,6 +1122,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->procs = 1;
 	o->runtime = 5;
 	o->rwmix = 50;
+	o->vecs = 4;
 	o->cpu = -1;
 	while ((c = getopt_long(argc, argv, "e:w:b:q:B:p:t:M:v:f:S:s:d:jhV", lo, NULL)) != -1) {
 		switch (c) {
@@ -1020,9 +1134,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->engine = (enum engine)i;
 			break;
 		case 'w':
-			for (i = 0; i < 5 && strcmp(optarg, wl_names[i]); i++)
+			for (i = 0; i < WL_COUNT && strcmp(optarg, wl_names[i]); i++)
 				;
-			if (i == 5)
+			if (i == WL_COUNT)
 				goto bad;
 			o->wl = (enum workload)i;
 			break;
@@ -1102,21 +1216,31 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 7:
 			o->cdf = optarg;
 			break;
-		case 10:
+		case 13:
 			if (strcmp(optarg, "plain") && strcmp(optarg, "batch"))
 				goto bad;
 			o->plain = !strcmp(optarg, "plain");
 			break;
-		case 11:
+		case 14:
 			if (parse_uint(optarg, 0, 65536, &o->idle_sessions))
 				goto bad;
 			break;
-		case 12:
+		case 15:
 			if (parse_uids(optarg, o))
 				goto bad;
 			break;
-		case 13:
+		case 16:
 			o->idle_report = optarg;
+			break;
+		case 10:
+			if (parse_uint(optarg, 1, RINGD_MAX_VECS, &o->vecs))
+				goto bad;
+			break;
+		case 11:
+			o->dsync = true;
+			break;
+		case 12:
+			o->fdatasync = true;
 			break;
 		case 'j':
 			o->json = true;
@@ -1153,6 +1277,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (o->wl == WL_IDLE && o->qd < 8)
 		o->qd = 8;
+	if ((o->dsync || o->fdatasync) && o->wl != WL_RANDWRITE && o->wl != WL_RW) {
+		fprintf(stderr, "ringd-bench: --dsync and --fdatasync apply to randwrite and rw\n");
+		return -EINVAL;
+	}
+	if (o->dsync && o->fdatasync) {
+		fprintf(stderr, "ringd-bench: --dsync and --fdatasync are two ways to durable "
+				"writes: pick one\n");
+		return -EINVAL;
+	}
+	if (o->wl == WL_READV && (uint64_t)o->vecs * o->bs > (64u << 20)) {
+		fprintf(stderr, "ringd-bench: --vecs x --bs is over 64 MiB\n");
+		return -EINVAL;
+	}
+	o->req_bytes = o->wl == WL_READV ? o->vecs * o->bs : o->bs;
 	if (o->idle_sessions && o->engine != ENG_RINGD) {
 		fprintf(stderr, "ringd-bench: --idle-sessions needs the ringd engine\n");
 		return -EINVAL;
@@ -1163,6 +1301,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
 bad:
 	fprintf(stderr, "ringd-bench: bad value '%s'\n", optarg);
 	return -EINVAL;
+}
+
+/* The workload as the text and TSV outputs name it: "readv4" (vectors),
+ * "randwrite+dsync", "randwrite+fdatasync". Returns @buf. */
+static const char *wl_desc(const struct opts *o, char *buf, size_t len)
+{
+	if (o->wl == WL_READV)
+		snprintf(buf, len, "readv%u", o->vecs);
+	else
+		snprintf(buf, len, "%s%s", wl_names[o->wl],
+			 o->dsync	? "+dsync"
+			 : o->fdatasync ? "+fdatasync"
+					: "");
+	return buf;
 }
 
 static double hist_pct(const uint64_t *h, uint64_t total, double p)
@@ -1208,8 +1360,8 @@ int main(int argc, char **argv)
 {
 	/* Static: nothing to free on the many ways out. */
 	static pid_t pids[MAX_PROCS], holders[64];
-	static uint64_t hist[H_BUCKETS];
 	struct idle_figures idle = { 0 };
+	static uint64_t hist[H_BUCKETS];
 	struct opts o;
 	size_t shsize;
 	struct shared *sh;
@@ -1225,11 +1377,12 @@ int main(int argc, char **argv)
 	unsigned int i, j;
 	int32_t first_err = 0;
 	struct utsname un;
-	char date[64];
+	char date[64], wl[32];
 	time_t now;
 
 	if (parse_args(argc, argv, &o))
 		return 2;
+	wl_desc(&o, wl, sizeof(wl));
 	shsize = sizeof(*sh) + (size_t)o.procs * sizeof(struct worker_res);
 	sh = mmap(NULL, shsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {
@@ -1297,12 +1450,11 @@ int main(int argc, char **argv)
 		iops = (double)(cur - last_ios) * 1e9 / (double)(t - last_t);
 		if (series)
 			fprintf(series, "%.3f %.0f %.2f\n", (double)(t - t0) / 1e9, iops,
-				iops * o.bs / 1e6);
+				iops * o.req_bytes / 1e6);
 		if (!o.quiet)
 			fprintf(stderr, "%s[%5.1f/%.1fs] %s %s qd=%u procs=%u: %.0f IOPS%s",
 				tty ? "\r" : "", (double)(t - t0) / 1e9, o.runtime,
-				eng_names[o.engine], wl_names[o.wl], o.qd, o.procs, iops,
-				tty ? "   " : "\n");
+				eng_names[o.engine], wl, o.qd, o.procs, iops, tty ? "   " : "\n");
 		last_ios = cur;
 		last_t = t;
 	}
@@ -1404,9 +1556,9 @@ reap:
 			fprintf(f,
 				"%s\t%s\t%s\t%u\t%u\t%u\t%u\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t"
 				"%.3f\t%.4f\t%.4f\t%.4f\t%.4f\n",
-				o.label ? o.label : "-", eng_names[o.engine], wl_names[o.wl], o.bs,
-				o.qd, o.batch, o.procs, iops, mbs, p50, p99, p999,
-				100 * ccpu / elapsed, dok ? 100 * dcpu / elapsed : -1,
+				o.label ? o.label : "-", eng_names[o.engine], wl, o.bs, o.qd,
+				o.batch, o.procs, iops, mbs, p50, p99, p999, 100 * ccpu / elapsed,
+				dok ? 100 * dcpu / elapsed : -1,
 				ios && sys_ok ? (double)syscalls * per : -1,
 				ios && dsys >= 0 ? (double)dsys * per : -1,
 				ios ? (double)ctxsw * per : -1,
@@ -1432,8 +1584,7 @@ reap:
 		}
 		if (!o.json) {
 			printf("%s %s bs=%u qd=%u batch=%u procs=%u: %.0f IOPS, %.1f MB/s",
-			       eng_names[o.engine], wl_names[o.wl], o.bs, o.qd, o.batch, o.procs,
-			       iops, mbs);
+			       eng_names[o.engine], wl, o.bs, o.qd, o.batch, o.procs, iops, mbs);
 			if (hist_n)
 				printf(", lat p50 %.2f p99 %.2f p99.9 %.2f us", p50, p99, p999);
 			printf("\n  CPU: clients %.2f s (%.0f%%)", ccpu, 100 * ccpu / elapsed);
@@ -1463,6 +1614,9 @@ reap:
 		printf(", \"cpus\": %ld,\n", sysconf(_SC_NPROCESSORS_ONLN));
 		printf("  \"bs\": %u, \"qd\": %u, \"batch\": %u, \"procs\": %u, \"rwmix\": %u,\n",
 		       o.bs, o.qd, o.batch, o.procs, o.rwmix);
+		printf("  \"vecs\": %u, \"request_bytes\": %u, \"dsync\": %s, \"fdatasync\": %s,\n",
+		       o.wl == WL_READV ? o.vecs : 1, o.req_bytes, o.dsync ? "true" : "false",
+		       o.fdatasync ? "true" : "false");
 		printf("  \"runtime_s\": %.4f, \"ios\": %llu, \"errors\": %llu,\n", elapsed,
 		       (unsigned long long)ios, (unsigned long long)errors);
 		printf("  \"iops\": %.1f, \"mb_s\": %.3f,\n", iops, mbs);

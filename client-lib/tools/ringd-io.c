@@ -4,7 +4,9 @@
  *
  *   ringd-io [-s SOCKET] info VOLUME
  *   ringd-io [-s SOCKET] read VOLUME OFFSET LEN > out
- *   ringd-io [-s SOCKET] write VOLUME OFFSET < in
+ *   ringd-io [-s SOCKET] write [--dsync] VOLUME OFFSET < in
+ *   ringd-io [-s SOCKET] discard VOLUME OFFSET LEN
+ *   ringd-io [-s SOCKET] zero VOLUME OFFSET LEN
  *   ringd-io [-s SOCKET] stats
  *   ringd-io [-s SOCKET] volumes
  */
@@ -12,6 +14,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +29,18 @@ static void usage(FILE *f)
 {
 	fputs("usage: ringd-io [-s SOCKET] info VOLUME\n"
 	      "       ringd-io [-s SOCKET] read VOLUME OFFSET LEN > out\n"
-	      "       ringd-io [-s SOCKET] write VOLUME OFFSET < in\n"
+	      "       ringd-io [-s SOCKET] write [--dsync] VOLUME OFFSET < in\n"
+	      "       ringd-io [-s SOCKET] discard VOLUME OFFSET LEN\n"
+	      "       ringd-io [-s SOCKET] zero VOLUME OFFSET LEN\n"
 	      "       ringd-io [-s SOCKET] stats\n"
 	      "       ringd-io [-s SOCKET] volumes\n"
 	      "       ringd-io -h | --help | -V | --version\n"
 	      "SOCKET defaults to $RINGD_SOCKET, then /run/ringd/ringd.sock.\n"
-	      "OFFSET and LEN take K, M, G suffixes (powers of 1024).\n",
+	      "OFFSET and LEN take K, M, G suffixes (powers of 1024).\n"
+	      "--dsync: each write completes only once its data is durable (RINGD_RW_DSYNC);\n"
+	      "  without it, one fdatasync follows the last write.\n"
+	      "discard: the range's contents become undefined (zeros on a file volume);\n"
+	      "zero: the range reads as zeros. Both take a 64-bit LEN.\n",
 	      f);
 }
 
@@ -62,19 +71,12 @@ static int check_range(const char *op, const char *vol, const struct ringd_volum
 	return 1;
 }
 
-/* Run one I/O to completion. Returns bytes or -errno. */
-static int do_io(struct ringd *rd, int write, int h, void *buf, unsigned int len, uint64_t off)
+/* Run one prepared SQE to completion. Returns its CQE's res or -errno. */
+static int run1(struct ringd *rd)
 {
-	struct ringd_sqe *sqe = ringd_get_sqe(rd);
 	struct ringd_cqe *cqe;
 	int ret;
 
-	if (!sqe)
-		return -EBUSY;
-	if (write)
-		ringd_prep_write(sqe, h, buf, len, off);
-	else
-		ringd_prep_read(sqe, h, buf, len, off);
 	ret = ringd_submit_and_wait(rd, 1);
 	if (ret < 0)
 		return ret;
@@ -84,6 +86,24 @@ static int do_io(struct ringd *rd, int write, int h, void *buf, unsigned int len
 	ret = cqe->res;
 	ringd_cqe_seen(rd, cqe);
 	return ret;
+}
+
+/* Run one I/O to completion; @rw_flags (RINGD_RW_DSYNC) on a write.
+ * Returns bytes or -errno. */
+static int do_io(struct ringd *rd, int write, int h, void *buf, unsigned int len, uint64_t off,
+		 unsigned int rw_flags)
+{
+	struct ringd_sqe *sqe = ringd_get_sqe(rd);
+
+	if (!sqe)
+		return -EBUSY;
+	if (write) {
+		ringd_prep_write(sqe, h, buf, len, off);
+		ringd_sqe_set_rw_flags(sqe, rw_flags);
+	} else {
+		ringd_prep_read(sqe, h, buf, len, off);
+	}
+	return run1(rd);
 }
 
 static int cmd_info(struct ringd *rd, const char *vol)
@@ -124,7 +144,7 @@ static int cmd_read(struct ringd *rd, const char *vol, uint64_t off, uint64_t le
 		return die("buffer", -ENOMEM);
 	while (len) {
 		unsigned int n = len > CHUNK ? CHUNK : (unsigned int)len;
-		int ret = do_io(rd, 0, h, buf, n, off);
+		int ret = do_io(rd, 0, h, buf, n, off, 0);
 
 		if (ret < 0)
 			return die("read", ret);
@@ -141,7 +161,7 @@ static int cmd_read(struct ringd *rd, const char *vol, uint64_t off, uint64_t le
 	return fflush(stdout) ? die("stdout", -EIO) : 0;
 }
 
-static int cmd_write(struct ringd *rd, const char *vol, uint64_t off)
+static int cmd_write(struct ringd *rd, const char *vol, uint64_t off, bool dsync)
 {
 	struct ringd_volume_info info;
 	int h = ringd_open(rd, vol, RINGD_RDWR, &info);
@@ -178,7 +198,8 @@ static int cmd_write(struct ringd *rd, const char *vol, uint64_t off)
 			return 1;
 		}
 		while (done < n) {
-			int ret = do_io(rd, 1, h, buf + done, (unsigned int)(n - done), off);
+			int ret = do_io(rd, 1, h, buf + done, (unsigned int)(n - done), off,
+					dsync ? RINGD_RW_DSYNC : 0);
 
 			if (ret < 0)
 				return die("write", ret);
@@ -189,22 +210,60 @@ static int cmd_write(struct ringd *rd, const char *vol, uint64_t off)
 	}
 	if (ferror(stdin))
 		return die("stdin", -EIO);
-	{
+	/* Every write was durable when it completed: no fdatasync to add. */
+	if (!dsync) {
 		struct ringd_sqe *sqe = ringd_get_sqe(rd);
-		struct ringd_cqe *cqe;
 		int ret;
 
+		if (!sqe)
+			return die("fsync", -EBUSY);
 		ringd_prep_fsync(sqe, h, RINGD_FSYNC_DATASYNC);
-		ret = ringd_submit_and_wait(rd, 1);
-		if (ret >= 0)
-			ret = ringd_wait_cqe(rd, &cqe);
+		ret = run1(rd);
 		if (ret < 0)
 			return die("fsync", ret);
-		if (cqe->res < 0)
-			return die("fsync", cqe->res);
-		ringd_cqe_seen(rd, cqe);
 	}
-	fprintf(stderr, "ringd-io: wrote %llu bytes to %s\n", (unsigned long long)total, vol);
+	fprintf(stderr, "ringd-io: wrote %llu bytes to %s%s\n", (unsigned long long)total, vol,
+		dsync ? " (each write durable)" : "");
+	return 0;
+}
+
+/*
+ * discard (@zero false) or write-zeroes [@off, @off + @len) of @vol. The
+ * daemon splits a long range as the device needs, so one request covers
+ * it. Returns the exit status.
+ */
+static int cmd_trim(struct ringd *rd, const char *vol, uint64_t off, uint64_t len, bool zero)
+{
+	const char *op = zero ? "zero" : "discard";
+	struct ringd_volume_info info;
+	int h = ringd_open(rd, vol, RINGD_RDWR, &info);
+	struct ringd_sqe *sqe;
+	int ret;
+
+	if (h < 0)
+		return die(vol, h);
+	if (off % info.align || len % info.align) {
+		fprintf(stderr,
+			"ringd-io: %s is a direct volume: OFFSET and LEN must be multiples of %u\n",
+			vol, info.align);
+		return 1;
+	}
+	if (check_range(op, vol, &info, off, len))
+		return 1;
+	if (!len)
+		return 0;
+	sqe = ringd_get_sqe(rd);
+	if (!sqe)
+		return die(op, -EBUSY);
+	if (zero)
+		ringd_prep_write_zeroes(sqe, h, off, len);
+	else
+		ringd_prep_discard(sqe, h, off, len);
+	ret = run1(rd);
+	if (ret < 0)
+		return die(op, ret);
+	fprintf(stderr, "ringd-io: %s %llu bytes at %llu of %s\n", zero ? "zeroed" : "discarded",
+		(unsigned long long)len, (unsigned long long)off, vol);
 	return 0;
 }
 
@@ -258,6 +317,7 @@ int main(int argc, char **argv)
 	struct ringd *rd;
 	uint64_t off, len;
 	const char *cmd;
+	bool dsync = false;
 	static const struct option lo[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
@@ -291,12 +351,20 @@ int main(int argc, char **argv)
 	cmd = argv[optind++];
 	argc -= optind;
 	argv += optind;
+	/* write's one option comes right after the command word. */
+	if (!strcmp(cmd, "write") && argc && !strcmp(argv[0], "--dsync")) {
+		dsync = true;
+		argc--;
+		argv++;
+	}
 	if (!((!strcmp(cmd, "info") && argc == 1) || (!strcmp(cmd, "read") && argc == 3) ||
-	      (!strcmp(cmd, "write") && argc == 2) || (!strcmp(cmd, "stats") && argc == 0) ||
+	      (!strcmp(cmd, "write") && argc == 2) || (!strcmp(cmd, "discard") && argc == 3) ||
+	      (!strcmp(cmd, "zero") && argc == 3) || (!strcmp(cmd, "stats") && argc == 0) ||
 	      (!strcmp(cmd, "volumes") && argc == 0))) {
 		usage(stderr);
 		return 2;
 	}
+
 	if ((argc >= 2 && tool_parse_size(argv[1], &off)) ||
 	    (argc == 3 && tool_parse_size(argv[2], &len))) {
 		fprintf(stderr,
@@ -317,7 +385,9 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "read"))
 		ret = cmd_read(rd, argv[0], off, len);
 	else if (!strcmp(cmd, "write"))
-		ret = cmd_write(rd, argv[0], off);
+		ret = cmd_write(rd, argv[0], off, dsync);
+	else if (!strcmp(cmd, "discard") || !strcmp(cmd, "zero"))
+		ret = cmd_trim(rd, argv[0], off, len, !strcmp(cmd, "zero"));
 	else if (!strcmp(cmd, "volumes"))
 		ret = cmd_volumes(rd);
 	else

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make bench: run the direct-io_uring vs ringd comparison matrix on this
 # machine and write tests/bench/results/ (JSON per run, results.tsv,
-# gnuplot PNG+SVG plots, summary.md), then the QoS section (run-qos.sh) and
-# the plain-loop and 1000-session section (run-plain.sh).
+# gnuplot PNG+SVG plots, summary.md), then the QoS section (run-qos.sh),
+# the readv / durable-write section (run-dataops.sh), the plain-loop and
+# 1000-session section (run-plain.sh) and the peers (run-peers.sh).
 #
 #   tests/bench/run-bench.sh BUILD_DIR [RESULTS_DIR]
 #
@@ -52,7 +53,8 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir -p "$out"
-rm -f "$out"/*.json "$out"/*.dat "$out"/results.tsv "$out"/*.png "$out"/*.svg "$out"/summary.md
+rm -f "$out"/*.json "$out"/*.dat "$out"/results.tsv "$out"/*.png "$out"/*.svg "$out"/summary.md \
+	"$out"/dataops.tsv "$out"/dataops.md
 tsv="$out/results.tsv"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -206,6 +208,10 @@ wait "$daemon_pid" 2>/dev/null || true
 daemon_pid=
 "$src/tests/bench/run-qos.sh" "$build" "$out"
 cat "$out/qos.md" >>"$out/summary.md"
+
+# readv vs reads, DSYNC vs write + fdatasync (its own daemon, pinned the same way).
+"$src/tests/bench/run-dataops.sh" "$build" "$out"
+cat "$out/dataops.md" >>"$out/summary.md"
 # The plain loop, pinned and not, and 1000 idle sessions (its own daemons).
 "$src/tests/bench/run-plain.sh" "$build" "$out"
 cat "$out/plain.md" >>"$out/summary.md"

@@ -210,3 +210,111 @@ Test(fio, missing_volume_option_fails_cleanly, .init = daemon_start, .fini = dae
 	cr_assert_neq(ret, 0, "fio succeeded without volume=");
 	cr_assert(log_has(log, "needs volume=NAME"), "no message naming the missing option");
 }
+
+/* Run the job @body and assert that fio exits 0 with no errors. */
+static void fio_ok(const char *what, const char *body)
+{
+	char log[160];
+	int ret;
+
+	ret = run_fio(body, log, sizeof(log));
+	if (ret || fio_err(log))
+		dump(log);
+	cr_assert_eq(ret, 0, "%s: fio exited with %d", what, ret);
+	cr_assert_eq(fio_err(log), 0, "%s: fio reported errors (or no result line)", what);
+}
+
+/* Whether @len bytes at @off of the backing file @name are all zero. */
+static bool backing_is_zero(const char *name, uint64_t off, size_t len)
+{
+	char path[192];
+	uint8_t *buf = malloc(len);
+	bool zero;
+	size_t i;
+
+	cr_assert_not_null(buf);
+	snprintf(path, sizeof(path), "%s/state/%s", g_d.dir, name);
+	cr_assert_eq(rt_pread_file(path, buf, len, off), 0, "read %s", path);
+	for (i = 0; i < len && !buf[i]; i++)
+		;
+	zero = i == len;
+	free(buf);
+	return zero;
+}
+
+/* Fill @len bytes at @off of the backing file @name with a pattern. */
+static void backing_fill(const char *name, uint64_t off, size_t len)
+{
+	char path[192];
+	uint8_t *buf = malloc(len);
+
+	cr_assert_not_null(buf);
+	rt_fill(buf, len, 0xf10, off);
+	snprintf(path, sizeof(path), "%s/state/%s", g_d.dir, name);
+	cr_assert_eq(rt_pwrite_file(path, buf, len, off), 0, "write %s", path);
+	free(buf);
+}
+
+/*
+ * rw=trim and rw=randtrim become discards: the jobs complete without
+ * errors, and the range a sequential trim covered reads as zeros in the
+ * file (a discard on a file volume punches a hole) on both volumes.
+ */
+Test(fio, trim_jobs_discard_the_range, .init = daemon_start, .fini = daemon_stop, .timeout = 120)
+{
+	need_fio();
+	backing_fill("fio.img", 0, 4 << 20);
+	backing_fill("fiodirect.img", 0, 4 << 20);
+	cr_assert(!backing_is_zero("fio.img", 0, 4 << 20));
+	fio_ok("trim", "[t]\nvolume=fiovol\nrw=trim\nbs=64k\niodepth=8\nsize=4m\n");
+	cr_assert(backing_is_zero("fio.img", 0, 4 << 20), "rw=trim left data behind");
+	fio_ok("trim direct", "[t]\nvolume=fiodirect\nrw=trim\nbs=1m\niodepth=4\nsize=4m\n");
+	cr_assert(backing_is_zero("fiodirect.img", 0, 4 << 20), "rw=trim left data behind");
+	fio_ok("randtrim", "[t]\nvolume=fiovol\nrw=randtrim\nbs=4k\niodepth=16\nsize=16m\n");
+}
+
+/*
+ * fio's verify around a trim: 8 MiB written with checksums and verified,
+ * the first 4 MiB trimmed, then that half must read as zeros (a pattern
+ * verify of 0) and the other half must still carry the checksums
+ * (verify_only). (fio 3.33's trim_percentage cannot be used: fio itself
+ * asserts on a trim in a job without trim in rw.)
+ */
+Test(fio, trimmed_range_verifies_as_zeros_and_the_rest_intact, .init = daemon_start,
+     .fini = daemon_stop, .timeout = 120)
+{
+	need_fio();
+	fio_ok("trim verify", "[global]\nvolume=fiovol\nbs=4k\niodepth=8\nverify_fatal=1\n"
+			      "[w]\nrw=write\nsize=8m\nverify=crc32c\ndo_verify=1\n"
+			      "[t]\nstonewall\nrw=trim\nbs=64k\nsize=4m\n"
+			      "[z]\nstonewall\nrw=read\nsize=4m\nverify=pattern\n"
+			      "verify_pattern=0\n"
+			      "[k]\nstonewall\nrw=write\noffset=4m\nsize=4m\nverify=crc32c\n"
+			      "verify_only=1\n");
+}
+
+/* sync=1 and sync=dsync writes go out as DSYNC writes; fdatasync=N as
+ * datasyncs in between. The data checks out with fio's verify. */
+Test(fio, sync_and_fdatasync_jobs_verify, .init = daemon_start, .fini = daemon_stop, .timeout = 120)
+{
+	need_fio();
+	fio_ok("sync=1", "[s]\nvolume=fiovol\nrw=randwrite\nbs=4k\niodepth=8\nsize=4m\nsync=1\n"
+			 "verify=crc32c\ndo_verify=1\nverify_fatal=1\n");
+	fio_ok("sync=dsync direct", "[s]\nvolume=fiodirect\nrw=randwrite\nbs=4k\niodepth=4\n"
+				    "size=4m\nsync=dsync\nverify=crc32c\ndo_verify=1\n"
+				    "verify_fatal=1\n");
+	fio_ok("fdatasync", "[s]\nvolume=fiovol\nrw=randwrite\nbs=4k\niodepth=8\nsize=4m\n"
+			    "fdatasync=8\nverify=crc32c\ndo_verify=1\nverify_fatal=1\n");
+}
+
+/* ringd_vectored=1: reads and writes as READV/WRITEV, verified, on the
+ * buffered and the direct volume, with mixed sizes. */
+Test(fio, vectored_requests_verify, .init = daemon_start, .fini = daemon_stop, .timeout = 120)
+{
+	need_fio();
+	fio_ok("vectored", "[v]\nvolume=fiovol\nringd_vectored=1\nrw=randwrite\nbs=4k\n"
+			   "iodepth=16\nsize=8m\nverify=crc32c\ndo_verify=1\nverify_fatal=1\n");
+	fio_ok("vectored direct", "[v]\nvolume=fiodirect\nringd_vectored=1\nrw=randrw\n"
+				  "bsrange=4k-64k\nblockalign=4k\niodepth=8\nsize=8m\n"
+				  "verify=crc32c\ndo_verify=1\nverify_fatal=1\n");
+}
