@@ -969,6 +969,62 @@ DTEST(h36_link_on_every_sqe_of_a_full_ring)
 	hs_finish(&g_d);
 }
 
+/*
+ * Sessions that go away with a full ring of linked SQEs consumed, held
+ * and running: the held requests are completed or dropped with their
+ * session, and nothing they counted stays counted.
+ */
+DTEST(h36_closed_mid_chain_leaks_nothing)
+{
+	struct ringd_cqe cqes[32];
+	struct rt_admin_stats ad;
+	struct victim v;
+	unsigned int round, i, n;
+	uint32_t base;
+	struct hc c;
+	int h;
+
+	vt_start(&g_d, &v);
+	base = hs_sessions_now(&g_d);
+	for (round = 0; round < 20; round++) {
+		attach(&c, 32, 64, 2 * HS_MB);
+		h = open_vol(&c, "hostile", RINGD_RDWR);
+		for (i = 0; i < c.sq_entries; i++) {
+			struct ringd_sqe *q = hc_sqe(&c);
+
+			lk_prep(&c, q, h, i, i, round + 1);
+			q->flags = RINGD_SQE_LINK;
+		}
+		hc_submit(&c);
+		/* Gone at once, or after the chain got going. */
+		if (round & 1)
+			(void)hc_reap(&c, cqes, 4, DO_REAP_MS);
+		hc_detach(&c);
+	}
+	vt_finish(&v);
+	cr_assert(rt_wait_for(10000, hs_sessions_now(&g_d) == base - 1),
+		  "%u sessions left, %u before", hs_sessions_now(&g_d), base);
+	cr_assert(rt_wait_for(10000, !rt_admin_stats(&g_d, &ad) && ad.requests_inflight == 0),
+		  "%u requests still in flight", ad.requests_inflight);
+	/* The tenant's in-flight count is back to 0: a full ring of
+	 * independent reads, more than its cap, all run. */
+	attach(&c, 32, 64, 2 * HS_MB);
+	h = open_vol(&c, "hostile", RINGD_RDWR);
+	n = c.sq_entries;
+	cr_assert_gt(n, HS_HOSTILE_TENANT_INFLIGHT);
+	for (i = 0; i < n; i++) {
+		struct ringd_sqe *q = hc_sqe(&c);
+
+		hc_prep_rw(q, RINGD_OP_READ, h, (uint64_t)i * 4096, (uint64_t)i * 4096, 4096, i);
+	}
+	hc_submit(&c);
+	cr_assert_eq(hc_reap(&c, cqes, n, DO_REAP_MS), n, "the tenant's in-flight count leaked");
+	for (i = 0; i < n; i++)
+		cr_assert_eq(cqes[i].res, 4096);
+	hc_detach(&c);
+	hs_finish(&g_d);
+}
+
 /* ---------------------------------------------------------------- H37 */
 
 #define CX_UD	 0xb0b0b0b0ull /* every request of the other session */
