@@ -5,11 +5,13 @@
  * write-zeroes, link chains and cancel.
  */
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "it.h"
@@ -305,4 +307,91 @@ Test(dataops, cancel_results)
 	cr_assert_eq(res[1], -ECANCELED, "read: %d", res[1]);
 	cr_assert_eq(res[2], 0, "cancel: %d", res[2]);
 	ringd_disconnect(o.rd);
+}
+
+Test(dataops, cancel_of_a_request_in_the_kernel)
+{
+	struct ops o;
+	uint8_t *a;
+	int res[2];
+	unsigned int round, already = 0, cancelled = 0;
+
+	ops_open(&o, "buffered");
+	a = ringd_buf_alloc(o.rd, 4096, 4096);
+	for (round = 0; round < 20; round++) {
+		/* The read is issued before the cancel is taken: the kernel
+		 * either stops it (0, and the read says -ECANCELED) or it is
+		 * past stopping (-EALREADY, and the read completes). */
+		struct ringd_sqe *sqe = ringd_get_sqe(o.rd);
+
+		ringd_prep_read(sqe, o.h, a, 4096, (uint64_t)round * 4096);
+		ringd_sqe_set_data64(sqe, 0);
+		sqe = ringd_get_sqe(o.rd);
+		ringd_prep_cancel64(sqe, 0, 0);
+		ringd_sqe_set_data64(sqe, 1);
+		cr_assert_eq(ringd_submit(o.rd), 2);
+		reap(o.rd, 2, res, NULL);
+		if (res[1] == -EALREADY) {
+			cr_assert_eq(res[0], 4096, "read after -EALREADY: %d", res[0]);
+			already++;
+		} else {
+			cr_assert_eq(res[1], 0, "cancel: %d", res[1]);
+			cr_assert_eq(res[0], -ECANCELED, "read after a cancel: %d", res[0]);
+			cancelled++;
+		}
+	}
+	cr_log_info("cancel of an issued read: %u -EALREADY, %u cancelled", already, cancelled);
+	ringd_disconnect(o.rd);
+}
+
+Test(dataops, chain_across_a_full_sq)
+{
+	struct ringd *rd;
+	uint8_t *a, *b;
+	int h, ret, res[12];
+	uint64_t order[12];
+	unsigned int i, n = 0;
+
+	/* An 8-entry SQ: a chain of 12 goes in two submits, the link on the
+	 * 8th SQE joining them. */
+	ret = rt_connect(&g_d, 8, 32, 1u << 20, &rd);
+	cr_assert_eq(ret, 0);
+	h = ringd_open(rd, "buffered", RINGD_RDWR, NULL);
+	cr_assert_geq(h, 0);
+	a = ringd_buf_alloc(rd, 11 * 4096, 4096);
+	b = ringd_buf_alloc(rd, 4096, 4096);
+	for (i = 0; i < 11; i++)
+		memset(a + i * 4096, 0x40 + (int)i, 4096);
+	for (i = 0; i < 12; i++) {
+		struct ringd_sqe *sqe = ringd_get_sqe(rd);
+
+		if (!sqe) {
+			unsigned int tries = 0;
+
+			cr_assert_eq(ringd_submit(rd), 8, "the first 8");
+			n = 8;
+			/* Room again once the daemon took them (held, most of them). */
+			while (!(sqe = ringd_get_sqe(rd)) && tries++ < 10000)
+				usleep(500);
+			cr_assert_not_null(sqe, "the daemon never took the first 8 SQEs");
+		}
+		/* Eleven writes of the same block, each with its own byte, then the read. */
+		if (i < 11)
+			ringd_prep_write(sqe, h, a + i * 4096, 4096, 1 << 20);
+		else
+			ringd_prep_read(sqe, h, b, 4096, 1 << 20);
+		if (i < 11)
+			ringd_sqe_set_flags(sqe, RINGD_SQE_LINK);
+		ringd_sqe_set_data64(sqe, i);
+	}
+	cr_assert_eq(n, 8);
+	cr_assert_eq(ringd_submit(rd), 4);
+	reap(rd, 12, res, order);
+	for (i = 0; i < 12; i++) {
+		cr_assert_eq(res[i], 4096, "SQE %u: %d", i, res[i]);
+		cr_assert_eq(order[i], i, "completion %u was SQE %llu", i,
+			     (unsigned long long)order[i]);
+	}
+	cr_assert_eq(memcmp(b, a + 10 * 4096, 4096), 0, "the read saw the last write");
+	ringd_disconnect(rd);
 }
