@@ -173,7 +173,9 @@ if command -v fio >/dev/null && [ -f "$engine" ]; then
 		# fio wants whole seconds.
 		printf 'iodepth_batch_complete_min=1\nsize=%s\ntime_based=1\nruntime=%s\n' \
 			"$volsize" "$(( ${rt%.*} > 0 ? ${rt%.*} : 1 ))"
-		printf 'norandommap=1\nrandrepeat=0\ngroup_reporting=1\n[job]\n'
+		# invalidate=0: fio would drop the page cache of the file first, and
+		# its io_uring engine would then read the disk while ringd reads the cache.
+		printf 'norandommap=1\nrandrepeat=0\ngroup_reporting=1\ninvalidate=0\n[job]\n'
 		printf '%s\n' "$@"
 	}
 	fio_job "ioengine=io_uring" "filename=$work/bench.img" "fixedbufs=1" "registerfiles=1" \

@@ -208,7 +208,9 @@ job() {
 		"$qd" $(( qd >= 4 ? qd / 4 : 1 ))
 	printf 'iodepth_batch_complete_min=1\nsize=%s\ntime_based=1\nruntime=%s\n' \
 		"$volsize" "$fio_rt"
-	printf 'norandommap=1\nrandrepeat=0\ngroup_reporting=1\n'
+	# invalidate=0: fio would otherwise drop the file's page cache before
+	# each job, and the paths would read the disk, not the cache.
+	printf 'norandommap=1\nrandrepeat=0\ngroup_reporting=1\ninvalidate=0\n'
 	# Percentiles of the whole latency, submission to completion.
 	printf 'lat_percentiles=1\nclat_percentiles=0\npercentile_list=50:99\n[job]\n'
 	case $1 in
