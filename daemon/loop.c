@@ -22,6 +22,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -245,8 +246,18 @@ static int srv_iterate(struct srv *s)
 		return ret;
 	}
 	s->reaped = srv_reap(s);
-	if (polling && !s->reaped)
-		srv_cpu_relax();
+	/*
+	 * Polling with requests the kernel handed to its io-wq workers
+	 * (buffered writes, fsync, fallocate): those workers need a CPU, and
+	 * the one they share with this loop is busy polling, so give it up
+	 * between checks. Otherwise one pause.
+	 */
+	if (polling && !s->reaped) {
+		if (s->rq.inflight > s->rg.poll_inflight)
+			sched_yield();
+		else
+			srv_cpu_relax();
+	}
 	return 0;
 }
 
