@@ -29,7 +29,9 @@ bench="$build/client-lib/ringd-bench"
 ringd="$build/daemon/ringd"
 engine="$build/client-lib/fio/libringd-fio.so"
 
-[ "$(id -u)" = 0 ] || { echo "run-bench: needs root" >&2; exit 1; }
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_setup bench
 for b in "$bench" "$ringd"; do
 	[ -x "$b" ] || { echo "run-bench: $b is not built" >&2; exit 1; }
 done
@@ -40,17 +42,6 @@ if [ ! -e /sys/kernel/tracing/events/raw_syscalls ] && [ -d /sys/kernel/tracing 
 	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 fi
 
-work=$(mktemp -d /var/tmp/ringd-bench.XXXXXX)
-chmod 755 "$work"
-daemon_pid=
-cleanup() {
-	if [ -n "$daemon_pid" ]; then
-		kill -TERM "$daemon_pid" 2>/dev/null || true
-		wait "$daemon_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 mkdir -p "$out"
 rm -f "$out"/*.json "$out"/*.dat "$out"/results.tsv "$out"/*.png "$out"/*.svg "$out"/summary.md \
@@ -81,17 +72,8 @@ EOF
 # A buffered volume, filled with data and read once so that every read
 # hits the page cache: what is measured is software overhead.
 echo "run-bench: filling a $volsize volume"
-dd if=/dev/urandom of="$work/bench.img" bs=1M count=$(( $(numfmt --from=iec "$volsize") >> 20 )) \
-	status=none
-cat "$work/bench.img" >/dev/null
-
-taskset -c "$dcpu" "$ringd" -c "$work/ringd.conf" 2>"$work/ringd.log" &
-daemon_pid=$!
-for _ in $(seq 100); do
-	[ -S "$work/ringd.sock" ] && break
-	sleep 0.05
-done
-[ -S "$work/ringd.sock" ] || { cat "$work/ringd.log"; exit 1; }
+bench_fill "$work/bench.img" "$volsize"
+bench_daemon "$work/ringd.conf" "$dcpu"
 
 # run NAME ENGINE ARGS...: one point, JSON in $out/NAME.json, a TSV line.
 # Each point runs $repeat times and the run with the most IOPS is kept:
@@ -165,7 +147,6 @@ repeat=$fig_repeat
 echo "run-bench: 64 idle sessions, daemon CPU over ${idle}s"
 repeat=1 run "idle64-ringd" ringd --workload idle --procs 64 --runtime "$idle"
 
-fio_ratio=
 if command -v fio >/dev/null && [ -f "$engine" ]; then
 	echo "run-bench: fio, libringd-fio vs fio's io_uring engine"
 	fio_job() { # ENGINE-LINES...
@@ -205,9 +186,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 	"$repeat"
 
 # Per-tenant QoS (its own daemons, pinned the same way).
-kill -TERM "$daemon_pid" 2>/dev/null || true
-wait "$daemon_pid" 2>/dev/null || true
-daemon_pid=
+bench_stop_daemon
 "$src/tests/bench/run-qos.sh" "$build" "$out"
 cat "$out/qos.md" >>"$out/summary.md"
 

@@ -31,7 +31,9 @@ ccpu=${BENCH_CLIENT_CPU:-1}
 bench="$build/client-lib/ringd-bench"
 ringd="$build/daemon/ringd"
 
-[ "$(id -u)" = 0 ] || { echo "run-dataops: needs root" >&2; exit 1; }
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_setup dataops
 for b in "$bench" "$ringd"; do
 	[ -x "$b" ] || { echo "run-dataops: $b is not built" >&2; exit 1; }
 done
@@ -39,18 +41,6 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 rm -f "$out"/dataops-*.json "$out/dataops.tsv" "$out/dataops.md"
 tsv="$out/dataops.tsv"
-
-work=$(mktemp -d /var/tmp/ringd-dataops.XXXXXX)
-chmod 755 "$work"
-daemon_pid=
-cleanup() {
-	if [ -n "$daemon_pid" ]; then
-		kill -TERM "$daemon_pid" 2>/dev/null || true
-		wait "$daemon_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 cat >"$work/ringd.conf" <<EOF
 [daemon]
@@ -69,18 +59,8 @@ max_inflight = 1024
 EOF
 
 echo "run-dataops: filling a $volsize volume"
-dd if=/dev/urandom of="$work/bench.img" bs=1M count=$(( $(numfmt --from=iec "$volsize") >> 20 )) \
-	status=none
-sync "$work/bench.img"
-cat "$work/bench.img" >/dev/null
-
-taskset -c "$dcpu" "$ringd" -c "$work/ringd.conf" 2>"$work/ringd.log" &
-daemon_pid=$!
-for _ in $(seq 100); do
-	[ -S "$work/ringd.sock" ] && break
-	sleep 0.05
-done
-[ -S "$work/ringd.sock" ] || { cat "$work/ringd.log" >&2; exit 1; }
+bench_fill "$work/bench.img" "$volsize"
+bench_daemon "$work/ringd.conf" "$dcpu"
 
 # run NAME ENGINE ARGS...: one point, best of $repeat by IOPS, JSON in
 # $out/dataops-NAME.json and its TSV line (ringd-bench --summary) in $tsv.

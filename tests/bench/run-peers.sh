@@ -36,7 +36,9 @@ ringd="$build/daemon/ringd"
 engine="$build/client-lib/fio/libringd-fio.so"
 fio_rt=$(( ${rt%.*} > 0 ? ${rt%.*} : 1 ))
 
-[ "$(id -u)" = 0 ] || { echo "run-peers: needs root" >&2; exit 1; }
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_setup peers
 command -v gnuplot >/dev/null || { echo "run-peers: gnuplot missing (make deps)" >&2; exit 1; }
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -66,9 +68,6 @@ skip() {
 	echo "run-peers: ${short[$1]}: not measured: ${why[$1]}"
 }
 
-work=$(mktemp -d /var/tmp/ringd-peers.XXXXXX)
-chmod 755 "$work"
-daemon_pid=
 # mounted PATH: something is mounted on PATH.
 mounted() {
 	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts
@@ -82,7 +81,8 @@ stop() {
 	done
 	kill -KILL "$1" 2>/dev/null || true
 }
-cleanup() {
+# Run by bench_cleanup before it stops ringd and removes $work.
+bench_cleanup_hook() {
 	local f
 	for f in "$work"/qsd-*.pid; do
 		[ -s "$f" ] && stop "$(cat "$f")"
@@ -91,13 +91,7 @@ cleanup() {
 	if mounted "$work/fuse.img"; then
 		umount "$work/fuse.img" 2>/dev/null || umount -l "$work/fuse.img" || true
 	fi
-	if [ -n "$daemon_pid" ]; then
-		kill -TERM "$daemon_pid" 2>/dev/null || true
-		wait "$daemon_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
 }
-trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -113,8 +107,7 @@ fi
 # cache, so what is measured is each path's software overhead.
 img="$work/bench.img"
 echo "run-peers: filling a $volsize file"
-dd if=/dev/urandom of="$img" bs=1M count=$(( $(numfmt --from=iec "$volsize") >> 20 )) status=none
-cat "$img" >/dev/null
+bench_fill "$img" "$volsize"
 
 # ringd serving the file as a buffered volume, as run-bench.sh starts it.
 if [ ! -x "$ringd" ]; then

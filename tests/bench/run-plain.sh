@@ -29,24 +29,13 @@ bench="$build/client-lib/ringd-bench"
 # The idle sessions' tenants: uids without passwd entries, as in the tests.
 IDLE_UIDS=61201,61202,61203,61204
 
-[ "$(id -u)" = 0 ] || { echo "run-plain: needs root" >&2; exit 1; }
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_setup plain
 mkdir -p "$out"
-work=$(mktemp -d /var/tmp/ringd-plain.XXXXXX)
-chmod 755 "$work"
-daemon_pid=
-cleanup() {
-	if [ -n "$daemon_pid" ]; then
-		kill -TERM "$daemon_pid" 2>/dev/null || true
-		wait "$daemon_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 echo "run-plain: filling a $volsize volume"
-dd if=/dev/urandom of="$work/bench.img" bs=1M count=$(( $(numfmt --from=iec "$volsize") >> 20 )) \
-	status=none
-cat "$work/bench.img" >/dev/null
+bench_fill "$work/bench.img" "$volsize"
 
 {
 	cat <<EOF
@@ -74,24 +63,7 @@ EOF
 
 # start PINNED: (re)start ringd, on CPU $dcpu if PINNED is yes.
 start() {
-	if [ -n "$daemon_pid" ]; then
-		kill -TERM "$daemon_pid"
-		wait "$daemon_pid" || true
-		daemon_pid=
-	fi
-	rm -f "$work/ringd.sock"
-	if [ "$1" = yes ]; then
-		taskset -c "$dcpu" "$ringd" -c "$work/ringd.conf" 2>>"$work/ringd.log" &
-	else
-		"$ringd" -c "$work/ringd.conf" 2>>"$work/ringd.log" &
-	fi
-	daemon_pid=$!
-	for _ in $(seq 100); do
-		[ -S "$work/ringd.sock" ] && return 0
-		sleep 0.05
-	done
-	cat "$work/ringd.log"
-	exit 1
+	bench_daemon "$work/ringd.conf" "$([ "$1" = yes ] && echo "$dcpu")"
 }
 
 tsv="$out/plain.tsv"

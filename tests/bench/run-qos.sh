@@ -21,21 +21,12 @@ ringd="$build/daemon/ringd"
 # Tenants are uids without passwd entries, as in the tests.
 UA=61101 UB=61102
 
-[ "$(id -u)" = 0 ] || { echo "run-qos: needs root" >&2; exit 1; }
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_setup qos
 command -v gnuplot >/dev/null || { echo "run-qos: gnuplot missing (make deps)" >&2; exit 1; }
 mkdir -p "$out"
 
-work=$(mktemp -d /var/tmp/ringd-qos.XXXXXX)
-chmod 755 "$work"
-daemon_pid=
-cleanup() {
-	if [ -n "$daemon_pid" ]; then
-		kill -TERM "$daemon_pid" 2>/dev/null || true
-		wait "$daemon_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 # The client and its library where every uid can reach them.
 mkdir -p "$work/bin"
@@ -50,17 +41,10 @@ chmod 1777 "$work/res"
 bench="$work/bin/ringd-bench"
 
 echo "run-qos: filling a $volsize volume"
-dd if=/dev/urandom of="$work/bench.img" bs=1M count=$(( $(numfmt --from=iec "$volsize") >> 20 )) \
-	status=none
-cat "$work/bench.img" >/dev/null
+bench_fill "$work/bench.img" "$volsize"
 
 # daemon QOS-DAEMON-KEYS A-KEYS B-KEYS: (re)start ringd with tenants a and b.
 daemon() {
-	if [ -n "$daemon_pid" ]; then
-		kill -TERM "$daemon_pid"
-		wait "$daemon_pid" || true
-		daemon_pid=
-	fi
 	cat >"$work/ringd.conf" <<EOF
 [daemon]
 socket = $work/ringd.sock
@@ -89,15 +73,7 @@ max_inflight = 1024
 max_tenant_inflight = 1024
 $3
 EOF
-	rm -f "$work/ringd.sock"
-	taskset -c "$dcpu" "$ringd" -c "$work/ringd.conf" 2>>"$work/ringd.log" &
-	daemon_pid=$!
-	for _ in $(seq 100); do
-		[ -S "$work/ringd.sock" ] && return 0
-		sleep 0.05
-	done
-	cat "$work/ringd.log" >&2
-	exit 1
+	bench_daemon "$work/ringd.conf" "$dcpu"
 }
 
 # client NAME UID ARGS...: one ringd-bench run as UID in the background;
