@@ -988,3 +988,43 @@ int hs_stable_fd_count(pid_t pid)
 	}
 	return best;
 }
+
+void hs_teardown(struct rt_daemon *d)
+{
+	char cmd[300];
+
+	if (getenv("HS_KEEP_LOG") && d->dir[0]) {
+		snprintf(cmd, sizeof(cmd), "cp %s %s", d->log, getenv("HS_KEEP_LOG"));
+		(void)!system(cmd);
+	}
+	if (d->pid > 0)
+		rt_daemon_stop(d);
+}
+
+void hs_attach(const struct rt_daemon *d, struct hc *c, uint32_t sq, uint32_t cq, uint64_t data)
+{
+	int ret = hc_attach(d->sock, sq, cq, data, c);
+
+	cr_assert_eq(ret, 0, "hostile attach: %s", strerror(-ret));
+}
+
+int hs_open(struct hc *c, const char *name, uint32_t flags)
+{
+	int h = hc_open(c, name, flags);
+
+	cr_assert_geq(h, 0, "open %s: %s", name, strerror(-h));
+	return h;
+}
+
+int32_t hs_one(struct hc *c, const struct ringd_sqe *proto, int timeout_ms)
+{
+	struct ringd_sqe *sqe = hc_sqe(c);
+	struct ringd_cqe cqe;
+
+	memcpy(sqe, proto, sizeof(*sqe));
+	hc_submit(c);
+	cr_assert_eq(hc_reap(c, &cqe, 1, timeout_ms), 1, "no completion for op %u", proto->opcode);
+	cr_assert_eq(cqe.user_data, proto->user_data);
+	cr_assert_eq(cqe.flags, 0);
+	return cqe.res;
+}

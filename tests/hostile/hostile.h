@@ -155,6 +155,19 @@ void hs_start(struct rt_daemon *d, const char *stall);
  * and stop it (exit status 0). */
 void hs_finish(struct rt_daemon *d);
 
+/* A suite's .fini: stop the daemon if a test left it running (the tests
+ * call hs_finish() themselves to assert on it). HS_KEEP_LOG=file keeps
+ * the daemon's log there (HS_LOG=debug for more of it). */
+void hs_teardown(struct rt_daemon *d);
+
+/* hc_attach() / hc_open() that assert success. */
+void hs_attach(const struct rt_daemon *d, struct hc *c, uint32_t sq, uint32_t cq, uint64_t data);
+int hs_open(struct hc *c, const char *name, uint32_t flags);
+
+/* Submit a copy of @proto and return its CQE's res; asserts that the CQE
+ * arrives within @timeout_ms and carries @proto's user_data and no flags. */
+int32_t hs_one(struct hc *c, const struct ringd_sqe *proto, int timeout_ms);
+
 /* Write canary patterns around every tenant extent of the backing files. */
 void cn_write(const struct rt_daemon *d);
 /* Assert every canary byte is unchanged. */

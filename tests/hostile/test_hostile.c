@@ -35,15 +35,7 @@ static void setup(void)
 /* Only cleanup: the tests call hs_finish() themselves to assert on it. */
 static void teardown(void)
 {
-	char cmd[300];
-
-	/* Debugging aid: HS_LOG=debug HS_KEEP_LOG=file keeps the daemon's log. */
-	if (getenv("HS_KEEP_LOG") && g_d.dir[0]) {
-		snprintf(cmd, sizeof(cmd), "cp %s %s", g_d.log, getenv("HS_KEEP_LOG"));
-		(void)!system(cmd);
-	}
-	if (g_d.pid > 0)
-		rt_daemon_stop(&g_d);
+	hs_teardown(&g_d);
 }
 
 #define HTEST(name) Test(hostile, name, .init = setup, .fini = teardown, .timeout = 120)
@@ -51,31 +43,18 @@ static void teardown(void)
 /* Attach the hostile tenant with small rings; asserts success. */
 static void attach(struct hc *c, uint32_t sq, uint32_t cq, uint64_t data)
 {
-	int ret = hc_attach(g_d.sock, sq, cq, data, c);
-
-	cr_assert_eq(ret, 0, "hostile attach: %s", strerror(-ret));
+	hs_attach(&g_d, c, sq, cq, data);
 }
 
 static int open_vol(struct hc *c, const char *name, uint32_t flags)
 {
-	int h = hc_open(c, name, flags);
-
-	cr_assert_geq(h, 0, "open %s: %s", name, strerror(-h));
-	return h;
+	return hs_open(c, name, flags);
 }
 
 /* Submit one SQE and return its CQE's res; asserts the CQE arrives. */
 static int32_t one(struct hc *c, const struct ringd_sqe *proto)
 {
-	struct ringd_sqe *sqe = hc_sqe(c);
-	struct ringd_cqe cqe;
-
-	memcpy(sqe, proto, sizeof(*sqe));
-	hc_submit(c);
-	cr_assert_eq(hc_reap(c, &cqe, 1, 20000), 1, "no completion for op %u", proto->opcode);
-	cr_assert_eq(cqe.user_data, proto->user_data);
-	cr_assert_eq(cqe.flags, 0);
-	return cqe.res;
+	return hs_one(c, proto, 20000);
 }
 
 static struct ringd_sqe rw(uint8_t op, int h, uint64_t off, uint64_t addr, uint32_t len)
