@@ -270,6 +270,7 @@ static void loop_dataops(const char *vol, uint64_t seed)
 	po_discard(&o, 8 << 20, (1 << 20) + 4096, seed + 3);
 	po_misaligned(&o, 16 << 20);
 	po_chain(&o, 20 << 20, seed + 4);
+	po_cancel(&o, PO_INTERRUPT, 20 << 20);
 	po_close(&o, PO_INTERRUPT);
 	stop();
 }

@@ -388,6 +388,50 @@ void po_chain(struct po *o, uint64_t off, uint64_t seed)
 		     o->vol);
 }
 
+void po_cancel(struct po *o, enum po_path path, uint64_t off)
+{
+	struct ringd_cqe *cqe;
+	struct ringd_sqe *sqe;
+	int res[2], ret;
+	unsigned int i;
+
+	sqe = po_sqe(o);
+	ringd_prep_cancel64(sqe, 0x7777, 0);
+	ret = po_run(o, sqe, 9);
+	cr_assert_eq(ret, -ENOENT, "%s: cancel of nothing: %d", o->vol, ret);
+	o->errors++;
+	/* The read is issued before the cancel is taken, in the same pass. */
+	sqe = po_sqe(o);
+	ringd_prep_read(sqe, o->h, o->buf2, 4096, off);
+	ringd_sqe_set_data64(sqe, 0);
+	sqe = po_sqe(o);
+	ringd_prep_cancel64(sqe, 0, 0);
+	ringd_sqe_set_data64(sqe, 1);
+	ret = ringd_submit(o->rd);
+	cr_assert_eq(ret, 2, "submit: %d", ret);
+	for (i = 0; i < 2; i++) {
+		ret = ringd_wait_cqe_timeout(o->rd, &cqe, 120000);
+		cr_assert_eq(ret, 0, "%s: cancel completion %u: %s", o->vol, i, strerror(-ret));
+		cr_assert_lt(cqe->user_data, 2u);
+		res[cqe->user_data] = cqe->res;
+		ringd_cqe_seen(o->rd, cqe);
+	}
+	o->data++;
+	/* Only the main ring (the interrupt block path) asks the kernel. */
+	if (path == PO_INTERRUPT)
+		o->other++;
+	if (res[1] == 0 && path == PO_INTERRUPT) {
+		cr_assert_eq(res[0], -ECANCELED, "%s: cancelled read: %d", o->vol, res[0]);
+		o->errors++;
+	} else {
+		cr_assert_eq(res[1], -EALREADY, "%s: cancel of an issued read: %d", o->vol, res[1]);
+		cr_assert_eq(res[0], 4096, "%s: read after -EALREADY: %d", o->vol, res[0]);
+		o->errors++;
+	}
+	printf("volume %s: cancel of an issued read: %s\n", o->vol,
+	       res[1] ? "-EALREADY" : "cancelled");
+}
+
 void po_media_error(struct po *o, uint64_t bad, uint64_t good, uint64_t seed)
 {
 	struct iovec *iov = ringd_buf_alloc(o->rd, sizeof(*iov), 64);

@@ -75,6 +75,11 @@ void po_misaligned(struct po *o, uint64_t off);
  * succeed, complete in order, and the read sees the write. */
 void po_chain(struct po *o, uint64_t off, uint64_t seed);
 
+/* Cancel results on the volume's @path: -ENOENT for nothing in flight; for
+ * a read issued just before, -EALREADY (the read completes) or, on the
+ * main ring only, 0 (the kernel stopped it: the read says -ECANCELED). */
+void po_cancel(struct po *o, enum po_path path, uint64_t off);
+
 /*
  * A device fault at @bad (a unit the device fails to read and write): a
  * read, a readv and a write covering it complete -EIO on the volume's path,

@@ -400,6 +400,7 @@ static void ops_on(const char *vol, enum po_path path, uint64_t seed)
 	po_vectored(&o, 64 << 10, seed);
 	po_dsync(&o, 256 << 10, seed + 1);
 	po_chain(&o, 512 << 10, seed + 2);
+	po_cancel(&o, path, 512 << 10);
 	po_discard(&o, 1 << 20, (2 << 20) + 4096, seed + 3);
 	po_misaligned(&o, 1 << 20);
 	po_write_zeroes(&o, ZERO_OFF, ZERO_LEN, split, seed + 4);
