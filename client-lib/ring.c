@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -454,6 +455,7 @@ int rg_wait(struct rg_ring *r, int ctl_fd, unsigned int nr, uint64_t deadline_us
 			{ .fd = ctl_fd, .events = POLLIN },
 		};
 		int timeout_ms = -1;
+		uint64_t left_ms;
 
 		ret = rg_state(r);
 		if (ret)
@@ -462,7 +464,9 @@ int rg_wait(struct rg_ring *r, int ctl_fd, unsigned int nr, uint64_t deadline_us
 			now = clk_now_us();
 			if (now >= deadline_us)
 				return -ETIME;
-			timeout_ms = (int)((deadline_us - now + 999) / 1000);
+			/* poll() takes an int: past 24.8 days, wake and look again. */
+			left_ms = (deadline_us - now + 999) / 1000;
+			timeout_ms = left_ms > INT_MAX ? INT_MAX : (int)left_ms;
 		}
 		__atomic_fetch_or(&r->hdr->cq_flags, RINGD_CQ_WAITING, __ATOMIC_RELAXED);
 		/* Our flag before our re-check of the CQ tail. */
