@@ -1,0 +1,632 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rv_: the "ringd" SQLite VFS (ringd-sqlite.h). Database files live in
+ * directory volumes of the daemon: "VOLUME/path/to.db" opens path/to.db of
+ * volume VOLUME with ringd_open_file(), and every read, write and sync is a
+ * request on the process's one ring.
+ *
+ * One struct ringd per process serves every connection and thread. It is
+ * not thread-safe, so everything that touches it holds rv_mu, and I/O runs
+ * one request at a time through a single bounce buffer in the shared data
+ * area (the daemon only reads and writes that area): SQLite's page buffers
+ * are copied in and out, at most rv_chunk bytes per request.
+ *
+ * Locking: the main database is opened with RINGD_LOCK, which excludes
+ * every other session (so every other process) until it is closed; the
+ * SQLite lock levels are then only tracked here, for SQLite's own checks.
+ * There is no shared memory (io_methods version 1), so SQLite allows WAL
+ * only in locking_mode=EXCLUSIVE and keeps the WAL index on its heap.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The extension API's struct without its sqlite3_* -> sqlite3_api-> macros:
+ * this library calls the libsqlite3 it is linked against. */
+#define SQLITE_CORE 1
+#include <sqlite3.h>
+#include <sqlite3ext.h>
+
+#include "ringd-sqlite.h"
+#include "ringd.h"
+
+#define RV_MAX_PATHNAME 512
+/* The largest request: within the daemon's default max_io_size (1M); halved
+ * on -EINVAL down to the smallest it may be configured to (4K). */
+#define RV_CHUNK_MAX (256u * 1024u)
+#define RV_CHUNK_MIN 4096u
+
+struct rv_file {
+	sqlite3_file base; /* first: SQLite casts */
+	int handle;
+	int lock; /* SQLITE_LOCK_*: tracked only, RINGD_LOCK excludes others */
+	bool delete_on_close;
+	char volume[RV_MAX_PATHNAME];
+	char path[RV_MAX_PATHNAME];
+};
+
+/* The process's connection to the daemon, made on first use. */
+static pthread_mutex_t rv_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct ringd *rv_rd;
+static void *rv_buf;
+static unsigned int rv_chunk = RV_CHUNK_MAX;
+/* The volume of the last main database opened: temporary files go there. */
+static char rv_temp_volume[RV_MAX_PATHNAME];
+static unsigned long rv_temp_seq;
+/* The VFS this one leaves time, randomness and dlopen to ("unix"). */
+static sqlite3_vfs *rv_base;
+
+/* Connect (once) with rv_mu held. Returns 0 or -errno. */
+static int rv_connect_locked(void)
+{
+	struct ringd_opts o = { 0 }; /* socket: $RINGD_SOCKET, else the default */
+	int ret;
+
+	if (rv_rd)
+		return 0;
+	ret = ringd_connect(&o, &rv_rd);
+	if (ret)
+		return ret;
+	rv_buf = ringd_buf_alloc(rv_rd, RV_CHUNK_MAX, 4096);
+	if (!rv_buf) {
+		ringd_disconnect(rv_rd);
+		rv_rd = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * Split "VOLUME/path" (leading slashes ignored) into @vol and @path.
+ * Returns 0, or -EINVAL if either part is empty, -ENAMETOOLONG.
+ */
+static int rv_split(const char *name, char vol[RV_MAX_PATHNAME], char path[RV_MAX_PATHNAME])
+{
+	const char *slash;
+	size_t vlen;
+
+	while (*name == '/')
+		name++;
+	slash = strchr(name, '/');
+	if (!slash || slash == name || !slash[1])
+		return -EINVAL;
+	vlen = (size_t)(slash - name);
+	if (vlen >= RV_MAX_PATHNAME || strlen(slash + 1) >= RV_MAX_PATHNAME)
+		return -ENAMETOOLONG;
+	memcpy(vol, name, vlen);
+	vol[vlen] = '\0';
+	memcpy(path, slash + 1, strlen(slash + 1) + 1);
+	return 0;
+}
+
+/* One read or write of at most rv_chunk bytes through rv_buf, rv_mu held.
+ * Returns the CQE's res (bytes or -errno). */
+static int rv_rw_locked(int write, int handle, unsigned int len, uint64_t off)
+{
+	struct ringd_sqe *sqe = ringd_get_sqe(rv_rd);
+	struct ringd_cqe *cqe;
+	int ret;
+
+	if (!sqe)
+		return -EBUSY; /* one request at a time: cannot happen */
+	if (write)
+		ringd_prep_write(sqe, handle, rv_buf, len, off);
+	else
+		ringd_prep_read(sqe, handle, rv_buf, len, off);
+	ret = ringd_submit_and_wait(rv_rd, 1);
+	if (ret < 0)
+		return ret;
+	ret = ringd_wait_cqe(rv_rd, &cqe);
+	if (ret)
+		return ret;
+	ret = cqe->res;
+	ringd_cqe_seen(rv_rd, cqe);
+	return ret;
+}
+
+/*
+ * Read or write @len bytes at @off of @handle from or into @data, in
+ * chunks. Returns the bytes moved (fewer than @len on a short read, at the
+ * end of the file), or -errno.
+ */
+static long rv_io(int write, int handle, void *data, size_t len, uint64_t off)
+{
+	size_t done = 0;
+	long ret = 0;
+
+	pthread_mutex_lock(&rv_mu);
+	while (done < len) {
+		unsigned int n = len - done < rv_chunk ? (unsigned int)(len - done) : rv_chunk;
+		int res;
+
+		if (write)
+			memcpy(rv_buf, (char *)data + done, n);
+		res = rv_rw_locked(write, handle, n, off + done);
+		if (res == -EINVAL && rv_chunk > RV_CHUNK_MIN && n > RV_CHUNK_MIN) {
+			/* A daemon with a smaller max_io_size. */
+			rv_chunk /= 2;
+			continue;
+		}
+		if (res < 0) {
+			ret = res;
+			goto out;
+		}
+		if (!write)
+			memcpy((char *)data + done, rv_buf, (size_t)res);
+		done += (size_t)res;
+		if ((unsigned int)res < n && (!write || res == 0))
+			break; /* end of file, or a write that made no progress */
+	}
+	ret = (long)done;
+out:
+	pthread_mutex_unlock(&rv_mu);
+	return ret;
+}
+
+static int rv_close(sqlite3_file *f)
+{
+	struct rv_file *rf = (struct rv_file *)f;
+
+	pthread_mutex_lock(&rv_mu);
+	ringd_close(rv_rd, rf->handle);
+	if (rf->delete_on_close)
+		ringd_unlink(rv_rd, rf->volume, rf->path);
+	pthread_mutex_unlock(&rv_mu);
+	return SQLITE_OK;
+}
+
+static int rv_read(sqlite3_file *f, void *data, int amt, sqlite3_int64 off)
+{
+	struct rv_file *rf = (struct rv_file *)f;
+	long n = rv_io(0, rf->handle, data, (size_t)amt, (uint64_t)off);
+
+	if (n < 0)
+		return SQLITE_IOERR_READ;
+	if (n < amt) {
+		/* SQLite requires the unread rest to be zeros. */
+		memset((char *)data + n, 0, (size_t)(amt - n));
+		return SQLITE_IOERR_SHORT_READ;
+	}
+	return SQLITE_OK;
+}
+
+static int rv_write(sqlite3_file *f, const void *data, int amt, sqlite3_int64 off)
+{
+	struct rv_file *rf = (struct rv_file *)f;
+	long n = rv_io(1, rf->handle, (void *)data, (size_t)amt, (uint64_t)off);
+
+	if (n == -EDQUOT || n == -ENOSPC)
+		return SQLITE_FULL;
+	if (n != amt)
+		return SQLITE_IOERR_WRITE;
+	return SQLITE_OK;
+}
+
+static int rv_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	struct rv_file *rf = (struct rv_file *)f;
+	int ret;
+
+	pthread_mutex_lock(&rv_mu);
+	ret = ringd_truncate(rv_rd, rf->handle, (uint64_t)size);
+	pthread_mutex_unlock(&rv_mu);
+	if (ret == -EDQUOT || ret == -ENOSPC)
+		return SQLITE_FULL;
+	return ret ? SQLITE_IOERR_TRUNCATE : SQLITE_OK;
+}
+
+static int rv_sync(sqlite3_file *f, int flags)
+{
+	struct rv_file *rf = (struct rv_file *)f;
+	struct ringd_cqe *cqe;
+	struct ringd_sqe *sqe;
+	int ret;
+
+	pthread_mutex_lock(&rv_mu);
+	sqe = ringd_get_sqe(rv_rd);
+	if (!sqe) {
+		ret = -EBUSY;
+		goto out;
+	}
+	ringd_prep_fsync(sqe, rf->handle,
+			 (flags & SQLITE_SYNC_DATAONLY) ? RINGD_FSYNC_DATASYNC : 0);
+	ret = ringd_submit_and_wait(rv_rd, 1);
+	if (ret < 0)
+		goto out;
+	ret = ringd_wait_cqe(rv_rd, &cqe);
+	if (ret)
+		goto out;
+	ret = cqe->res;
+	ringd_cqe_seen(rv_rd, cqe);
+out:
+	pthread_mutex_unlock(&rv_mu);
+	return ret < 0 ? SQLITE_IOERR_FSYNC : SQLITE_OK;
+}
+
+static int rv_file_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	struct rv_file *rf = (struct rv_file *)f;
+	struct ringd_volume_info info;
+	int ret;
+
+	pthread_mutex_lock(&rv_mu);
+	ret = ringd_fstat(rv_rd, rf->handle, &info);
+	pthread_mutex_unlock(&rv_mu);
+	if (ret)
+		return SQLITE_IOERR_FSTAT;
+	*size = (sqlite3_int64)info.size;
+	return SQLITE_OK;
+}
+
+static int rv_lock(sqlite3_file *f, int level)
+{
+	struct rv_file *rf = (struct rv_file *)f;
+
+	if (level > rf->lock)
+		rf->lock = level;
+	return SQLITE_OK;
+}
+
+static int rv_unlock(sqlite3_file *f, int level)
+{
+	struct rv_file *rf = (struct rv_file *)f;
+
+	if (level < rf->lock)
+		rf->lock = level;
+	return SQLITE_OK;
+}
+
+static int rv_check_reserved_lock(sqlite3_file *f, int *out)
+{
+	struct rv_file *rf = (struct rv_file *)f;
+
+	*out = rf->lock >= SQLITE_LOCK_RESERVED;
+	return SQLITE_OK;
+}
+
+static int rv_file_control(sqlite3_file *f, int op, void *arg)
+{
+	(void)f;
+	if (op == SQLITE_FCNTL_VFSNAME) {
+		*(char **)arg = sqlite3_mprintf("ringd");
+		return SQLITE_OK;
+	}
+	return SQLITE_NOTFOUND;
+}
+
+static int rv_sector_size(sqlite3_file *f)
+{
+	(void)f;
+	return 4096;
+}
+
+static int rv_device_characteristics(sqlite3_file *f)
+{
+	(void)f;
+	/* As the unix VFS on a local file: the daemon writes to one. */
+	return SQLITE_IOCAP_POWERSAFE_OVERWRITE;
+}
+
+static const sqlite3_io_methods rv_io_methods = {
+	.iVersion = 1, /* no xShm*: WAL only in exclusive locking mode */
+	.xClose = rv_close,
+	.xRead = rv_read,
+	.xWrite = rv_write,
+	.xTruncate = rv_truncate,
+	.xSync = rv_sync,
+	.xFileSize = rv_file_size,
+	.xLock = rv_lock,
+	.xUnlock = rv_unlock,
+	.xCheckReservedLock = rv_check_reserved_lock,
+	.xFileControl = rv_file_control,
+	.xSectorSize = rv_sector_size,
+	.xDeviceCharacteristics = rv_device_characteristics,
+};
+
+/* SQLite's code for a failed open or namespace call returning -@err. */
+static int rv_open_error(int err)
+{
+	switch (err) {
+	case -EBUSY:
+		return SQLITE_BUSY;
+	case -EDQUOT:
+	case -ENOSPC:
+		return SQLITE_FULL;
+	case -ENOMEM:
+		return SQLITE_NOMEM;
+	default:
+		return SQLITE_CANTOPEN;
+	}
+}
+
+/*
+ * Open a unique temporary file in the volume of the last main database
+ * (SQLite names none for temp databases, sorters and statement journals),
+ * rv_mu held. Returns the handle or -errno.
+ */
+static int rv_open_temp_locked(struct rv_file *rf)
+{
+	int attempt, h = -ENOENT;
+
+	if (!rv_temp_volume[0])
+		return -ENOENT; /* no database of this process says where */
+	snprintf(rf->volume, sizeof(rf->volume), "%s", rv_temp_volume);
+	for (attempt = 0; attempt < 16; attempt++) {
+		snprintf(rf->path, sizeof(rf->path), ".ringd-sqlite-tmp-%ld-%lu", (long)getpid(),
+			 ++rv_temp_seq);
+		h = ringd_open_file(rv_rd, rf->volume, rf->path,
+				    RINGD_RDWR | RINGD_CREAT | RINGD_EXCL | RINGD_TRUNC, 0600,
+				    NULL);
+		if (h != -EEXIST)
+			break;
+	}
+	return h;
+}
+
+static int rv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
+{
+	struct rv_file *rf = (struct rv_file *)f;
+	int rflags, h, ret;
+
+	(void)vfs;
+	memset(rf, 0, sizeof(*rf));
+	rf->handle = -1;
+	rflags = (flags & SQLITE_OPEN_READWRITE) ? RINGD_RDWR : RINGD_RDONLY;
+	if (flags & SQLITE_OPEN_CREATE)
+		rflags |= RINGD_CREAT;
+	if (flags & SQLITE_OPEN_EXCLUSIVE)
+		rflags |= RINGD_EXCL;
+	/* The database excludes other processes; its journal and WAL are only
+	 * ever touched by the holder of that lock. */
+	if (flags & SQLITE_OPEN_MAIN_DB)
+		rflags |= RINGD_LOCK;
+	if (name) {
+		ret = rv_split(name, rf->volume, rf->path);
+		if (ret)
+			return SQLITE_CANTOPEN;
+	}
+
+	pthread_mutex_lock(&rv_mu);
+	ret = rv_connect_locked();
+	if (ret) {
+		pthread_mutex_unlock(&rv_mu);
+		return rv_open_error(ret);
+	}
+	if (!name) {
+		h = rv_open_temp_locked(rf);
+		rf->delete_on_close = true;
+	} else {
+		h = ringd_open_file(rv_rd, rf->volume, rf->path, rflags, 0644, NULL);
+		/* As the unix VFS does: read-only when writing is not allowed. */
+		if ((h == -EROFS || h == -EACCES) && (rflags & RINGD_RDWR) &&
+		    !(flags & SQLITE_OPEN_CREATE)) {
+			h = ringd_open_file(rv_rd, rf->volume, rf->path,
+					    (rflags & ~RINGD_RDWR) | RINGD_RDONLY, 0644, NULL);
+			if (h >= 0)
+				flags = (flags & ~SQLITE_OPEN_READWRITE) | SQLITE_OPEN_READONLY;
+		}
+		rf->delete_on_close = (flags & SQLITE_OPEN_DELETEONCLOSE) != 0;
+		if (h >= 0 && (flags & SQLITE_OPEN_MAIN_DB))
+			snprintf(rv_temp_volume, sizeof(rv_temp_volume), "%s", rf->volume);
+	}
+	pthread_mutex_unlock(&rv_mu);
+	if (h < 0)
+		return rv_open_error(h);
+	rf->handle = h;
+	rf->base.pMethods = &rv_io_methods;
+	if (out_flags)
+		*out_flags = flags;
+	return SQLITE_OK;
+}
+
+/* Run a namespace call that needs the connection; returns its result. */
+static int rv_connected(int (*fn)(const char *, const char *, void *), const char *name, void *arg)
+{
+	char vol[RV_MAX_PATHNAME], path[RV_MAX_PATHNAME];
+	int ret = rv_split(name, vol, path);
+
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&rv_mu);
+	ret = rv_connect_locked();
+	if (!ret)
+		ret = fn(vol, path, arg);
+	pthread_mutex_unlock(&rv_mu);
+	return ret;
+}
+
+static int rv_unlink_fn(const char *vol, const char *path, void *arg)
+{
+	(void)arg;
+	return ringd_unlink(rv_rd, vol, path);
+}
+
+static int rv_stat_fn(const char *vol, const char *path, void *arg)
+{
+	return ringd_stat(rv_rd, vol, path, arg);
+}
+
+static int rv_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
+{
+	int ret;
+
+	/* The daemon makes namespace changes durable before it answers. */
+	(void)vfs;
+	(void)sync_dir;
+	ret = rv_connected(rv_unlink_fn, name, NULL);
+	if (ret == -ENOENT)
+		return SQLITE_IOERR_DELETE_NOENT;
+	return ret ? SQLITE_IOERR_DELETE : SQLITE_OK;
+}
+
+static int rv_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
+{
+	struct ringd_volume_info info = { 0 };
+	int ret;
+
+	(void)vfs;
+	ret = rv_connected(rv_stat_fn, name, &info);
+	*out = 0;
+	if (ret == -ENOENT || ret == -EINVAL)
+		return SQLITE_OK;
+	if (ret == -EISDIR) {
+		*out = 1;
+		return SQLITE_OK;
+	}
+	if (ret)
+		return SQLITE_IOERR_ACCESS;
+	/* As the unix VFS: an empty file does not count as an existing
+	 * journal (SQLITE_ACCESS_EXISTS); rights are the daemon's to check. */
+	*out = flags == SQLITE_ACCESS_EXISTS ? info.size > 0 : 1;
+	return SQLITE_OK;
+}
+
+static int rv_full_pathname(sqlite3_vfs *vfs, const char *name, int n_out, char *out)
+{
+	(void)vfs;
+	/* Names are already absolute within the daemon: VOLUME/path. */
+	while (*name == '/')
+		name++;
+	if ((int)strlen(name) >= n_out)
+		return SQLITE_CANTOPEN;
+	memcpy(out, name, strlen(name) + 1);
+	return SQLITE_OK;
+}
+
+static void *rv_dlopen(sqlite3_vfs *vfs, const char *name)
+{
+	(void)vfs;
+	return rv_base->xDlOpen(rv_base, name);
+}
+
+static void rv_dlerror(sqlite3_vfs *vfs, int n, char *msg)
+{
+	(void)vfs;
+	rv_base->xDlError(rv_base, n, msg);
+}
+
+static void (*rv_dlsym(sqlite3_vfs *vfs, void *h, const char *sym))(void)
+{
+	(void)vfs;
+	return rv_base->xDlSym(rv_base, h, sym);
+}
+
+static void rv_dlclose(sqlite3_vfs *vfs, void *h)
+{
+	(void)vfs;
+	rv_base->xDlClose(rv_base, h);
+}
+
+static int rv_randomness(sqlite3_vfs *vfs, int n, char *out)
+{
+	(void)vfs;
+	return rv_base->xRandomness(rv_base, n, out);
+}
+
+static int rv_sleep(sqlite3_vfs *vfs, int us)
+{
+	(void)vfs;
+	return rv_base->xSleep(rv_base, us);
+}
+
+static int rv_current_time(sqlite3_vfs *vfs, double *t)
+{
+	(void)vfs;
+	return rv_base->xCurrentTime(rv_base, t);
+}
+
+static int rv_get_last_error(sqlite3_vfs *vfs, int n, char *msg)
+{
+	(void)vfs;
+	if (n > 0)
+		snprintf(msg, (size_t)n, "%s", ringd_last_message());
+	return 0;
+}
+
+static int rv_current_time_int64(sqlite3_vfs *vfs, sqlite3_int64 *t)
+{
+	(void)vfs;
+	return rv_base->xCurrentTimeInt64(rv_base, t);
+}
+
+static sqlite3_vfs rv_vfs = {
+	.iVersion = 2,
+	.szOsFile = sizeof(struct rv_file),
+	.mxPathname = RV_MAX_PATHNAME,
+	.zName = "ringd",
+	.xOpen = rv_open,
+	.xDelete = rv_delete,
+	.xAccess = rv_access,
+	.xFullPathname = rv_full_pathname,
+	.xDlOpen = rv_dlopen,
+	.xDlError = rv_dlerror,
+	.xDlSym = rv_dlsym,
+	.xDlClose = rv_dlclose,
+	.xRandomness = rv_randomness,
+	.xSleep = rv_sleep,
+	.xCurrentTime = rv_current_time,
+	.xGetLastError = rv_get_last_error,
+	.xCurrentTimeInt64 = rv_current_time_int64,
+};
+
+int ringd_sqlite_register(int make_default)
+{
+	int ret = sqlite3_initialize();
+
+	if (ret != SQLITE_OK)
+		return ret;
+	pthread_mutex_lock(&rv_mu);
+	if (!rv_base) {
+		rv_base = sqlite3_vfs_find("unix");
+		if (!rv_base)
+			rv_base = sqlite3_vfs_find(NULL);
+	}
+	pthread_mutex_unlock(&rv_mu);
+	if (!rv_base || rv_base == &rv_vfs || rv_base->iVersion < 2)
+		return SQLITE_ERROR;
+	return sqlite3_vfs_register(&rv_vfs, make_default);
+}
+
+/*
+ * The extension entry point: SQLite derives its name from the file name
+ * (libringd-sqlite.so -> sqlite3_ringdsqlite_init). Registers the VFS (not
+ * as the default) and asks SQLite to keep the library loaded, since the
+ * VFS outlives the connection that loaded it. Returns
+ * SQLITE_OK_LOAD_PERMANENTLY, or an error with *@err set.
+ */
+int sqlite3_ringdsqlite_init(sqlite3 *db, char **err, const sqlite3_api_routines *api);
+int sqlite3_ringdsqlite_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
+{
+	int ret;
+
+	(void)db;
+	/* This library calls the libsqlite3 it was linked with: the host must
+	 * be using that one, not a copy of its own. */
+	if (api && api->vfs_register != sqlite3_vfs_register) {
+		if (err)
+			*err = api->mprintf("libringd-sqlite: the host does not use the system "
+					    "libsqlite3 (%s); link it with -lsqlite3",
+					    api->libversion());
+		return SQLITE_ERROR;
+	}
+	ret = ringd_sqlite_register(0);
+	if (ret != SQLITE_OK) {
+		if (err)
+			*err = sqlite3_mprintf("libringd-sqlite: cannot register the ringd VFS");
+		return ret;
+	}
+	return SQLITE_OK_LOAD_PERMANENTLY;
+}
+
+/* The generic entry point, for hosts that load by that name. */
+int sqlite3_extension_init(sqlite3 *db, char **err, const sqlite3_api_routines *api);
+int sqlite3_extension_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
+{
+	return sqlite3_ringdsqlite_init(db, err, api);
+}
