@@ -82,10 +82,17 @@ enum ringd_op {
 #define RINGD_RDONLY 0u
 #define RINGD_RDWR   1u
 
+/* More flags of ringd_open_file() (OpenFile.flags), files of directory volumes. */
+#define RINGD_CREAT (1u << 8)  /* create the file if it does not exist */
+#define RINGD_EXCL  (1u << 9)  /* with RINGD_CREAT: -EEXIST if it exists */
+#define RINGD_TRUNC (1u << 10) /* truncate to 0 (needs RINGD_RDWR) */
+#define RINGD_LOCK  (1u << 11) /* exclusive lock until close: -EBUSY if held */
+
 /* Opened.flags / ringd_volume_info.flags. */
 #define RINGD_VOL_DIRECT   (1u << 0) /* O_DIRECT: alignment enforced */
 #define RINGD_VOL_READONLY (1u << 1) /* volume is read-only for everyone */
 #define RINGD_VOL_BLOCKDEV (1u << 2) /* backed by a block device */
+#define RINGD_VOL_FILE	   (1u << 3) /* a file of a directory volume */
 
 /*
  * A submission. 64 bytes. Every field not used by the opcode must be zero,

@@ -96,6 +96,38 @@ int ringd_open(struct ringd *rd, const char *volume, int flags, struct ringd_vol
 /* Close a handle. Returns 0 or -EBADF. I/O already submitted on it completes. */
 int ringd_close(struct ringd *rd, int handle);
 
+/*
+ * Files of directory volumes ([volume X] dir = ...). @path is relative and
+ * resolved beneath the volume's directory; "..", absolute paths, symlinks
+ * and magic links are refused (-EXDEV or -ELOOP, ringd_last_message()
+ * says which). Namespace changes are durable when the call returns.
+ *
+ * ringd_open_file(): @flags RINGD_RDONLY or RINGD_RDWR, with RINGD_CREAT,
+ * RINGD_EXCL, RINGD_TRUNC, RINGD_LOCK; @mode as for open(2) (the file
+ * belongs to the daemon). Returns a handle >= 0 that every ring operation
+ * takes: reads past the end are short, writes past the end extend the
+ * file; a write that would take the volume past its size fails with
+ * -EDQUOT and writes nothing. @info (may be NULL) gets the file's size.
+ * Errors: -ENOENT, -EEXIST, -EISDIR, -EBUSY (RINGD_LOCK held by another
+ * session), -EACCES, -EROFS, -EMFILE, -EXDEV, -ELOOP, -ENAMETOOLONG,
+ * -EINVAL (not a directory volume, bad flags, not a regular file).
+ */
+int ringd_open_file(struct ringd *rd, const char *volume, const char *path, int flags,
+		    unsigned int mode, struct ringd_volume_info *info);
+/* Remove a file (-EISDIR: use it on files only; an empty directory goes too). */
+int ringd_unlink(struct ringd *rd, const char *volume, const char *path);
+/* Rename within one volume, replacing @to if it is a file. */
+int ringd_rename(struct ringd *rd, const char *volume, const char *from, const char *to);
+int ringd_mkdir(struct ringd *rd, const char *volume, const char *path, unsigned int mode);
+/* Set a file's size (-EDQUOT past the volume's size; needs a RINGD_RDWR handle). */
+int ringd_truncate(struct ringd *rd, int handle, uint64_t size);
+/* The handle's current size (a file's grows with its writes). */
+int ringd_fstat(struct ringd *rd, int handle, struct ringd_volume_info *info);
+/* The size of the file at @path: 0, or -ENOENT if there is none, -EISDIR
+ * for a directory (info->size 0). @info may be NULL. */
+int ringd_stat(struct ringd *rd, const char *volume, const char *path,
+	       struct ringd_volume_info *info);
+
 /* Allocate @len bytes aligned to @align (a power of two; 0 means 64) in the
  * shared data area. Returns NULL when it is exhausted. */
 void *ringd_buf_alloc(struct ringd *rd, size_t len, size_t align);
