@@ -39,6 +39,74 @@ int ringd_open(struct ringd *rd, const char *volume, int flags, struct ringd_vol
 	return cc_handle_open(rd, volume, flags, info);
 }
 
+int ringd_open_file(struct ringd *rd, const char *volume, const char *path, int flags,
+		    unsigned int mode, struct ringd_volume_info *info)
+{
+	if (!rd || !volume || !path)
+		return -EINVAL;
+	if (strlen(volume) >= RG_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (rcn_ctl_live(rd))
+		return -ENOTCONN;
+	return cc_handle_open_file(rd, volume, path, flags, mode, info);
+}
+
+/* A PathOp through a live control connection. */
+static int ringd_path_call(struct ringd *rd, int kind, const char *volume, const char *path,
+			   const char *path2, unsigned int mode, struct ringd_volume_info *info)
+{
+	if (!rd || !volume || !path || (kind == CC_RENAME && !path2))
+		return -EINVAL;
+	if (strlen(volume) >= RG_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (rcn_ctl_live(rd))
+		return -ENOTCONN;
+	return cc_path_op(rd, kind, volume, path, path2, mode, info);
+}
+
+int ringd_unlink(struct ringd *rd, const char *volume, const char *path)
+{
+	return ringd_path_call(rd, CC_UNLINK, volume, path, NULL, 0, NULL);
+}
+
+int ringd_rename(struct ringd *rd, const char *volume, const char *from, const char *to)
+{
+	return ringd_path_call(rd, CC_RENAME, volume, from, to, 0, NULL);
+}
+
+int ringd_mkdir(struct ringd *rd, const char *volume, const char *path, unsigned int mode)
+{
+	return ringd_path_call(rd, CC_MKDIR, volume, path, NULL, mode, NULL);
+}
+
+int ringd_stat(struct ringd *rd, const char *volume, const char *path,
+	       struct ringd_volume_info *info)
+{
+	return ringd_path_call(rd, CC_STAT, volume, path, NULL, 0, info);
+}
+
+int ringd_truncate(struct ringd *rd, int handle, uint64_t size)
+{
+	if (!rd)
+		return -EINVAL;
+	if (!rg_handle(&rd->ring, handle))
+		return -EBADF;
+	if (rcn_ctl_live(rd))
+		return -ENOTCONN;
+	return cc_truncate(rd, handle, size);
+}
+
+int ringd_fstat(struct ringd *rd, int handle, struct ringd_volume_info *info)
+{
+	if (!rd || !info)
+		return -EINVAL;
+	if (!rg_handle(&rd->ring, handle))
+		return -EBADF;
+	if (rcn_ctl_live(rd))
+		return -ENOTCONN;
+	return cc_fstat(rd, handle, info);
+}
+
 int ringd_close(struct ringd *rd, int handle)
 {
 	if (!rd)

@@ -351,6 +351,10 @@ out_free:
 
 void cc_disconnect(struct ringd *rd)
 {
+	unsigned int i;
+
+	for (i = 0; i < RG_MAX_HANDLES; i++)
+		free(rd->ring.handles[i].path);
 	buf_fini(&rd->buf);
 	rg_tables_fini(&rd->ring);
 	if (rd->ringlive >= 0)
@@ -395,6 +399,159 @@ int cc_volume_open(struct ringd *rd, const char *volume, int flags, struct ringd
 	return ret;
 }
 
+/* Fill @info from an Opened reply. */
+static void cc_info(const Ringd__Opened *o, struct ringd_volume_info *info)
+{
+	if (!info)
+		return;
+	info->size = o->size;
+	info->block_size = o->block_size;
+	info->align = o->align;
+	info->flags = o->flags;
+}
+
+/* Send @rq and expect @want back. Returns 0 with *@out, or -errno. */
+static int cc_call_expect(struct ringd *rd, Ringd__Request *rq, Ringd__Reply__MsgCase want,
+			  Ringd__Reply **out)
+{
+	int ret = cc_call(rd, rd->sock, rq, out, NULL, 0, NULL);
+
+	if (ret)
+		return ret;
+	if ((*out)->msg_case != want) {
+		ringd__reply__free_unpacked(*out, NULL);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int cc_file_open(struct ringd *rd, const char *volume, const char *path, int flags,
+		 unsigned int mode, struct ringd_volume_info *info)
+{
+	Ringd__Request rq = RINGD__REQUEST__INIT;
+	Ringd__OpenFile o = RINGD__OPEN_FILE__INIT;
+	Ringd__Reply *r;
+	int ret;
+
+	o.volume = (char *)volume;
+	o.path = (char *)path;
+	o.flags = (uint32_t)flags;
+	o.has_mode = true;
+	o.mode = mode;
+	rq.msg_case = RINGD__REQUEST__MSG_OPEN_FILE;
+	rq.open_file = &o;
+	ret = cc_call_expect(rd, &rq, RINGD__REPLY__MSG_OPENED, &r);
+	if (ret)
+		return ret;
+	ret = r->opened->handle;
+	cc_info(r->opened, info);
+	ringd__reply__free_unpacked(r, NULL);
+	return ret;
+}
+
+int cc_path_op(struct ringd *rd, int kind, const char *volume, const char *path, const char *path2,
+	       unsigned int mode, struct ringd_volume_info *info)
+{
+	Ringd__Request rq = RINGD__REQUEST__INIT;
+	Ringd__PathOp p = RINGD__PATH_OP__INIT;
+	Ringd__Reply *r;
+	int ret;
+
+	static_assert((int)CC_STAT == (int)RINGD__PATH_OP__KIND__STAT &&
+			  (int)CC_RENAME == (int)RINGD__PATH_OP__KIND__RENAME,
+		      "enum cc_path_kind follows the protocol");
+	p.kind = (Ringd__PathOp__Kind)kind;
+	p.volume = (char *)volume;
+	p.path = (char *)path;
+	p.path2 = (char *)path2;
+	p.has_mode = mode != 0;
+	p.mode = mode;
+	rq.msg_case = RINGD__REQUEST__MSG_PATH_OP;
+	rq.path_op = &p;
+	ret = cc_call_expect(rd, &rq,
+			     kind == RINGD__PATH_OP__KIND__STAT ? RINGD__REPLY__MSG_OPENED
+								: RINGD__REPLY__MSG_DONE,
+			     &r);
+	if (ret)
+		return ret;
+	if (kind == RINGD__PATH_OP__KIND__STAT)
+		cc_info(r->opened, info);
+	ringd__reply__free_unpacked(r, NULL);
+	return 0;
+}
+
+int cc_truncate(struct ringd *rd, int handle, uint64_t size)
+{
+	Ringd__Request rq = RINGD__REQUEST__INIT;
+	Ringd__Truncate t = RINGD__TRUNCATE__INIT;
+	struct rg_handle *h = rg_handle(&rd->ring, handle);
+	Ringd__Reply *r;
+	int ret;
+
+	if (!h)
+		return -EBADF;
+	t.handle = h->dh;
+	t.size = size;
+	rq.msg_case = RINGD__REQUEST__MSG_TRUNCATE;
+	rq.truncate = &t;
+	ret = cc_call_expect(rd, &rq, RINGD__REPLY__MSG_DONE, &r);
+	if (!ret)
+		ringd__reply__free_unpacked(r, NULL);
+	return ret;
+}
+
+int cc_fstat(struct ringd *rd, int handle, struct ringd_volume_info *info)
+{
+	Ringd__Request rq = RINGD__REQUEST__INIT;
+	Ringd__Fstat f = RINGD__FSTAT__INIT;
+	struct rg_handle *h = rg_handle(&rd->ring, handle);
+	Ringd__Reply *r;
+	int ret;
+
+	if (!h)
+		return -EBADF;
+	f.handle = h->dh;
+	rq.msg_case = RINGD__REQUEST__MSG_FSTAT;
+	rq.fstat = &f;
+	ret = cc_call_expect(rd, &rq, RINGD__REPLY__MSG_OPENED, &r);
+	if (ret)
+		return ret;
+	cc_info(r->opened, info);
+	ringd__reply__free_unpacked(r, NULL);
+	return 0;
+}
+
+int cc_handle_open_file(struct ringd *rd, const char *volume, const char *path, int flags,
+			unsigned int mode, struct ringd_volume_info *info)
+{
+	struct rg_handle *h;
+	char *copy;
+	int i, dh;
+
+	if (strlen(volume) >= sizeof(h->name))
+		return -ENAMETOOLONG;
+	i = rg_handle_free_slot(&rd->ring);
+	if (i < 0)
+		return i;
+	copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	dh = cc_file_open(rd, volume, path, flags, mode, info);
+	if (dh < 0) {
+		free(copy);
+		return dh;
+	}
+	h = &rd->ring.handles[i];
+	memcpy(h->name, volume, strlen(volume) + 1);
+	free(h->path);
+	h->path = copy;
+	/* A reconnect opens the same file again, without creating or truncating it. */
+	h->flags = flags & ~(int)(RINGD_CREAT | RINGD_EXCL | RINGD_TRUNC);
+	h->dh = dh;
+	h->open = true;
+	return i;
+}
+
 int cc_handle_open(struct ringd *rd, const char *volume, int flags, struct ringd_volume_info *info)
 {
 	struct rg_handle *h;
@@ -411,6 +568,8 @@ int cc_handle_open(struct ringd *rd, const char *volume, int flags, struct ringd
 	/* Handles are ours, so they keep their numbers across a reconnect. */
 	h = &rd->ring.handles[i];
 	memcpy(h->name, volume, strlen(volume) + 1);
+	free(h->path);
+	h->path = NULL;
 	h->flags = flags;
 	h->dh = dh;
 	h->open = true;
@@ -438,6 +597,8 @@ int cc_handle_close(struct ringd *rd, int handle)
 		ringd__reply__free_unpacked(r, NULL);
 	}
 	h->open = false;
+	free(h->path);
+	h->path = NULL;
 	return ret == -EBADF ? 0 : ret;
 }
 

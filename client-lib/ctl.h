@@ -67,6 +67,21 @@ int cc_volume_open(struct ringd *rd, const char *volume, int flags, struct ringd
  * -ENAMETOOLONG, -EMFILE, or cc_volume_open()'s -errno. */
 int cc_handle_open(struct ringd *rd, const char *volume, int flags, struct ringd_volume_info *info);
 
+/* OpenFile on the current session. Returns the daemon's handle or -errno. */
+int cc_file_open(struct ringd *rd, const char *volume, const char *path, int flags,
+		 unsigned int mode, struct ringd_volume_info *info);
+/* ... under a free handle of the application, remembered for a reconnect. */
+int cc_handle_open_file(struct ringd *rd, const char *volume, const char *path, int flags,
+			unsigned int mode, struct ringd_volume_info *info);
+/* PathOp kinds (the values of Ringd__PathOp__Kind). */
+enum cc_path_kind { CC_UNLINK = 0, CC_MKDIR = 1, CC_RENAME = 2, CC_STAT = 3 };
+/* PathOp @kind (enum cc_path_kind); @info filled for CC_STAT. Returns 0 or -errno. */
+int cc_path_op(struct ringd *rd, int kind, const char *volume, const char *path, const char *path2,
+	       unsigned int mode, struct ringd_volume_info *info);
+/* Truncate / Fstat of the application's handle @handle. Returns 0 or -errno. */
+int cc_truncate(struct ringd *rd, int handle, uint64_t size);
+int cc_fstat(struct ringd *rd, int handle, struct ringd_volume_info *info);
+
 /* Close the application's handle @handle. Returns 0 (also when the daemon
  * no longer knew it), -EBADF (not open), -EBADMSG (an unexpected reply:
  * the handle is closed all the same), or the call's -errno (the handle

@@ -125,7 +125,8 @@ static int rcn_resubmit(struct ringd *rd, const struct ringd_sqe *prepared, uint
 
 	for (i = 0; i < RG_MAX_HANDLES; i++)
 		if ((h = rg_handle(r, (int)i)))
-			h->dh = cc_volume_open(rd, h->name, h->flags, NULL);
+			h->dh = h->path ? cc_file_open(rd, h->name, h->path, h->flags, 0, NULL)
+					: cc_volume_open(rd, h->name, h->flags, NULL);
 	order = malloc(sizeof(*order) * (r->nreqs ? r->nreqs : 1));
 	if (!order)
 		return -ENOMEM;

@@ -28,6 +28,7 @@ struct rg_req {
  * the ring translates it to the daemon's handle at submit. */
 struct rg_handle {
 	char name[RG_NAME_MAX];
+	char *path; /* a file of a directory volume (malloc'd), or NULL */
 	int flags;
 	int dh; /* the daemon's handle in the current session */
 	bool open;

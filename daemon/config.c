@@ -412,6 +412,11 @@ static int cfg_volume_key(struct cfg_parse *p, const char *key, const char *v)
 			return cfg_fail(p, key, "empty or too long");
 		return 1;
 	}
+	if (!strcmp(key, "dir")) {
+		if (!*v || !cfg_copy(vol->dir, sizeof(vol->dir), v))
+			return cfg_fail(p, key, "empty or too long");
+		return 1;
+	}
 	if (!strcmp(key, "create_size"))
 		return cfg_size_key(p, key, v, &vol->create_size);
 	if (!strcmp(key, "offset"))
@@ -803,10 +808,20 @@ static void cfg_finish(struct cfg_parse *p)
 
 		p->line = v->line;
 		snprintf(p->section, sizeof(p->section), "volume %s", v->name);
-		if (!v->path[0] && !v->nvme[0])
-			cfg_fail(p, "path", "missing: every volume needs a path (or nvme)");
-		if (v->path[0] && v->nvme[0])
-			cfg_fail(p, "nvme", "give either path or nvme, not both");
+		if (!v->path[0] && !v->nvme[0] && !v->dir[0])
+			cfg_fail(p, "path", "missing: every volume needs a path (or nvme, or dir)");
+		if (!!v->path[0] + !!v->nvme[0] + !!v->dir[0] > 1)
+			cfg_fail(p, v->dir[0] ? "dir" : "nvme",
+				 "give one of path, nvme and dir, not several");
+		if (v->dir[0] && !v->size)
+			cfg_fail(p, "size",
+				 "missing: a directory volume needs size (the most bytes its files "
+				 "hold)");
+		if (v->dir[0] &&
+		    (v->offset || v->create_size || v->poll == CFG_ON || v->passthrough == CFG_ON))
+			cfg_fail(p, "dir",
+				 "offset, create_size, poll and passthrough do not apply to a "
+				 "directory volume");
 		if (v->nvme[0] && v->create_size)
 			cfg_fail(p, "create_size", "an NVMe namespace cannot be created");
 		if (v->offset + v->size < v->offset)

@@ -22,6 +22,7 @@ struct cfg_volume {
 	char name[CFG_NAME_MAX];
 	char path[PATH_MAX];
 	char nvme[CFG_NAME_MAX + 16]; /* "SERIAL:NSID" instead of a path, or "" */
+	char dir[PATH_MAX];	      /* a directory volume: its files live here, or "" */
 	enum cfg_mode poll;	      /* IOPOLL ring (needs an NVMe poll queue) */
 	enum cfg_mode passthrough;    /* NVMe URING_CMD on the generic char device */
 	uint64_t create_size;	      /* 0: never create */

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "control.h"
 #include "log.h"
+#include "nsops.h"
 #include "metrics.h"
 #include "sysd.h"
 
@@ -51,6 +52,11 @@ int cp_init(struct ctlplane *cp, const struct cfg *cfg, struct sessions *st, str
 	cp->pending = calloc(st->max, sizeof(*cp->pending));
 	if (!cp->pending)
 		return -ENOMEM;
+	ret = ns_start(&cp->ns);
+	if (ret) {
+		log_err("namespace worker: %s", strerror(-ret));
+		return ret;
+	}
 	cp->listen_fd = sysd_take_listen_fd();
 	if (cp->listen_fd < 0) {
 		ret = ctl_listen(cfg, &cp->listen_fd, &cp->lock_fd);
@@ -81,6 +87,7 @@ void cp_stop_listening(struct ctlplane *cp)
 void cp_fini(struct ctlplane *cp)
 {
 	cp_stop_listening(cp);
+	ns_stop(&cp->ns);
 	if (cp->lock_fd >= 0)
 		close(cp->lock_fd);
 	cp->lock_fd = -1;
@@ -993,6 +1000,14 @@ int cp_request(struct ctlplane *cp, struct sess *se, const Ringd__Request *rq)
 		return cp_tenant_stats(cp, se);
 	case RINGD__REQUEST__MSG_LIST_VOLUMES:
 		return cp_list_volumes(cp, se, rq->list_volumes);
+	case RINGD__REQUEST__MSG_OPEN_FILE:
+		return nso_open_file(cp, se, rq->open_file);
+	case RINGD__REQUEST__MSG_PATH_OP:
+		return nso_path_op(cp, se, rq->path_op);
+	case RINGD__REQUEST__MSG_TRUNCATE:
+		return nso_truncate(cp, se, rq->truncate);
+	case RINGD__REQUEST__MSG_FSTAT:
+		return nso_fstat(cp, se, rq->fstat);
 	case RINGD__REQUEST__MSG_ADMIN:
 		if (!se->admin)
 			return ctl_send_error(se->sock, EPERM,
@@ -1018,6 +1033,9 @@ static unsigned int cp_read(struct ctlplane *cp, struct sess *se, unsigned int b
 		int ret;
 
 		if (se->state == SESS_CLOSING || se->state == SESS_FREED || se->sock < 0)
+			return i;
+		/* Replies go in order: the next message waits for the worker. */
+		if (se->ns_busy)
 			return i;
 		ret = ctl_recv(se->sock, &rq);
 		if (ret == -EAGAIN || ret == -EINTR)
@@ -1054,6 +1072,11 @@ static void cp_defer(struct ctlplane *cp, struct sess *se)
 	cp->pending[cp->npending].slot = se->slot;
 	cp->pending[cp->npending].id = se->id;
 	cp->npending++;
+}
+
+void cp_resume(struct ctlplane *cp, struct sess *se)
+{
+	cp_defer(cp, se);
 }
 
 void cp_readable(struct ctlplane *cp, struct sess *se, int32_t revents)

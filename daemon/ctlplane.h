@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "figures.h"
+#include "nsworker.h"
 #include "qos.h"
 #include "reload.h"
 #include "reqs.h"
@@ -75,6 +76,8 @@ struct ctlplane {
 	size_t mx_len;
 	struct cp_waiter waiters[CP_MAX_WAITERS];
 	unsigned int nwaiters;
+	/* Directory volumes' namespace calls run here (nsops.c). */
+	struct ns_worker ns;
 };
 
 /* Take the listening socket (from systemd, or bind it), arm its poll
@@ -82,6 +85,9 @@ struct ctlplane {
 int cp_init(struct ctlplane *cp, const struct cfg *cfg, struct sessions *st, struct rings *rg,
 	    struct vols *vols, struct reqs *rq, struct usage *use, struct qos *qos,
 	    uint64_t listen_tag);
+
+/* @se's namespace request was answered: read its next control messages. */
+void cp_resume(struct ctlplane *cp, struct sess *se);
 
 /* Stop accepting: close the listening socket (unlinking it if ours). */
 void cp_stop_listening(struct ctlplane *cp);

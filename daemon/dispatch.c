@@ -85,8 +85,8 @@ static inline void disp_figures(struct disp *d, const struct sess *se, const str
 {
 	if (!d->fig || d->fig->off || !r->t0_ns || r->rejected)
 		return;
-	fig_done(d->fig, se->tenant, r->has_vol ? (int)r->vol : -1, r->op, res, r->path,
-		 d->clock_ns > r->t0_ns ? d->clock_ns - r->t0_ns : 0);
+	fig_done(d->fig, se->tenant, r->has_vol ? (int)vols_owner(d->vols, r->vol) : -1, r->op, res,
+		 r->path, d->clock_ns > r->t0_ns ? d->clock_ns - r->t0_ns : 0);
 }
 
 void disp_clock(struct disp *d)
@@ -362,7 +362,7 @@ bool disp_adopt(struct disp *d, struct sess *se, uint32_t idx)
 
 	r->link = (jq->flags & JR_F_LINK) != 0;
 	if (r->op != RINGD_OP_NOP && r->op != RINGD_OP_CANCEL) {
-		if (jq->vol >= d->vols->n || d->vols->vv[jq->vol].removed) {
+		if (!vols_valid(d->vols, jq->vol) || d->vols->vv[jq->vol].removed) {
 			disp_finish(d, se, idx, -ENODEV);
 			return false;
 		}
@@ -630,7 +630,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		.handles = se->handles,
 		.nhandles = se->nhandles,
 		.vols = d->vols->vv,
-		.nvols = d->vols->n,
+		.nvols = VOLS_ALL,
 		.data = se->data,
 		.data_size = se->data_size,
 		.max_io = d->cfg->max_io_size,
@@ -679,6 +679,10 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		val_sqe_fetch(&sqe, &se->sqes[idx]);
 		io.vecs = vecs;
 		ret = val_sqe(&sqe, &ctx, &io);
+		/* A write that grows a file is counted against its volume's size first. */
+		if (!ret)
+			ret = vols_quota(d->vols, io.vol, io.op, io.dev_off,
+					 io.op == RINGD_OP_WRITE_ZEROES ? io.dev_len : io.len);
 		qr = disp_qos_req(&io, ret);
 		/*
 		 * Over a limit: the request waits at the head of its SQ (our

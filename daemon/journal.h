@@ -37,6 +37,7 @@
 #define JR_VERSION     2u	   /* 2: vectors, links, durable writes, discard */
 #define JR_MAX_HANDLES 64u
 #define JR_MAX_VOLUMES 256u
+#define JR_MAX_FILES   1024u /* files of directory volumes open at once */
 
 enum jr_req_state { JR_FREE = 0, JR_PENDING = 1, JR_POSTING = 2 };
 

@@ -35,6 +35,7 @@
 #include "clock.h"
 #include "control.h"
 #include "log.h"
+#include "nsops.h"
 #include "recover.h"
 #include "sysd.h"
 #include "tags.h"
@@ -121,6 +122,11 @@ void srv_cqe(struct srv *s, const struct kr_cqe *c)
 	}
 	case TAG_POLLRM:
 		sess_poll_removed(&s->st, idx >> 1, idx & 1, c->res);
+		break;
+	case TAG_NS:
+		nso_event(&s->cp);
+		if (!kr_poll_more(c))
+			rg_arm_poll(&s->rg, s->cp.ns.efd, srv_tag(TAG_NS, 0));
 		break;
 	case TAG_RELOAD:
 		rl_event(&s->rl, kr_poll_more(c), srv_tag(TAG_RELOAD, 0));
@@ -432,7 +438,7 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 	s->ready = SRV_READY_JOURNAL;
 	memset(&rp, 0, sizeof(rp));
 	rp.entries = SRV_KR_ENTRIES;
-	rp.nr_files = VOLS_MAX;
+	rp.nr_files = VOLS_ALL;
 	rp.nr_bufs = s->cfg.max_sessions;
 	rp.sqpoll = s->cfg.sqpoll;
 	rp.sqpoll_cpu = s->cfg.sqpoll_cpu;
@@ -479,6 +485,8 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 	s->cp.rl = &s->rl;
 	if (!ret)
 		ret = rg_arm_poll(&s->rg, s->signal_fd, srv_tag(TAG_SIGNAL, 0));
+	if (!ret)
+		ret = rg_arm_poll(&s->rg, s->cp.ns.efd, srv_tag(TAG_NS, 0));
 	if (!ret)
 		ret = rg_submit(&s->rg);
 	if (ret < 0) {

@@ -811,6 +811,17 @@ static void sess_release_broken(struct sessions *st, struct sess *se)
 	log_debug("session %llu: broken, shared memory released", (unsigned long long)se->id);
 }
 
+/* Let go of @se's handle @i (open). */
+static void sess_handle_drop(struct sessions *st, struct sess *se, uint32_t i)
+{
+	struct val_handle *h = &se->handles[i];
+
+	if (vols_is_file(h->vol))
+		vols_file_put(st->vols, h->vol, se->id, h->locked);
+	memset(h, 0, sizeof(*h));
+	se->handles_open--;
+}
+
 void sess_close(struct sessions *st, struct sess *se)
 {
 	if (se->state == SESS_CLOSING || se->state == SESS_FREED)
@@ -835,6 +846,14 @@ void sess_close(struct sessions *st, struct sess *se)
 	if (se->sock >= 0) {
 		ctl_hangup(se->sock);
 		se->sock = -1;
+	}
+	/* Files close (and their locks go) now; their I/O keeps them open. */
+	if (se->handles) {
+		uint32_t i;
+
+		for (i = 0; i < se->nhandles; i++)
+			if (se->handles[i].open && vols_is_file(se->handles[i].vol))
+				sess_handle_drop(st, se, i);
 	}
 	sess_settle(st, se);
 }
@@ -972,13 +991,12 @@ void sess_doorbell_drain(struct sess *se)
 	(void)!recvmmsg(se->wake_fd, mm, 64, MSG_DONTWAIT | MSG_TRUNC, NULL);
 }
 
-int sess_handle_open(struct sessions *st, struct sess *se, const char *name, uint32_t flags,
-		     int *handle, char *err, size_t errlen)
+/* May @se's tenant use volume @name (@rw: to write)? Returns its index or -errno with @err. */
+static int sess_grant(struct sessions *st, struct sess *se, const char *name, bool rw, char *err,
+		      size_t errlen)
 {
 	const struct cfg_tenant *t;
 	const struct cfg_grant *g;
-	bool rw = flags == RINGD_RDWR;
-	unsigned int i;
 	int vi;
 
 	if (se->tenant < 0 || (unsigned int)se->tenant >= st->cfg->ntenants) {
@@ -987,11 +1005,6 @@ int sess_handle_open(struct sessions *st, struct sess *se, const char *name, uin
 		return -EACCES;
 	}
 	t = &st->cfg->tenants[se->tenant];
-
-	if (flags != RINGD_RDONLY && flags != RINGD_RDWR) {
-		snprintf(err, errlen, "open flags must be RINGD_RDONLY or RINGD_RDWR");
-		return -EINVAL;
-	}
 	vi = vols_find(st->vols, name);
 	if (vi < 0) {
 		snprintf(err, errlen, "no volume called '%s'", name);
@@ -1010,22 +1023,92 @@ int sess_handle_open(struct sessions *st, struct sess *se, const char *name, uin
 		snprintf(err, errlen, "tenant %s may only read volume '%s'", t->name, name);
 		return -EACCES;
 	}
+	return vi;
+}
+
+/* A free handle of @se, or -EMFILE with @err. */
+static int sess_free_handle(struct sess *se, char *err, size_t errlen)
+{
+	uint32_t i;
+
 	for (i = 0; i < se->nhandles; i++)
 		if (!se->handles[i].open)
-			break;
-	if (i == se->nhandles) {
-		snprintf(err, errlen, "all %u volume handles of this session are open",
-			 se->nhandles);
-		return -EMFILE;
-	}
-	se->handles[i].open = true;
-	se->handles[i].writable = rw;
-	se->handles[i].write_revoked = false;
-	se->handles[i].revoked = 0;
-	se->handles[i].vol = (uint32_t)vi;
+			return (int)i;
+	snprintf(err, errlen, "all %u volume handles of this session are open", se->nhandles);
+	return -EMFILE;
+}
+
+static void sess_handle_fill(struct sessions *st, struct sess *se, int i, uint32_t vol, bool rw,
+			     bool locked)
+{
+	se->handles[i] = (struct val_handle){
+		.open = true,
+		.writable = rw,
+		.locked = locked,
+		.vol = vol,
+	};
 	se->handles_open++;
 	sess_journal_handles(st, se);
-	*handle = (int)i;
+}
+
+int sess_handle_open(struct sessions *st, struct sess *se, const char *name, uint32_t flags,
+		     int *handle, char *err, size_t errlen)
+{
+	bool rw = flags == RINGD_RDWR;
+	int vi, i;
+
+	if (flags != RINGD_RDONLY && flags != RINGD_RDWR) {
+		snprintf(err, errlen, "open flags must be RINGD_RDONLY or RINGD_RDWR");
+		return -EINVAL;
+	}
+	vi = sess_grant(st, se, name, rw, err, errlen);
+	if (vi < 0)
+		return vi;
+	if (st->vols->v[vi].isdir) {
+		snprintf(err, errlen,
+			 "volume '%s' is a directory volume: open its files with ringd_open_file()",
+			 name);
+		return -EISDIR;
+	}
+	i = sess_free_handle(se, err, errlen);
+	if (i < 0)
+		return i;
+	sess_handle_fill(st, se, i, (uint32_t)vi, rw, false);
+	*handle = i;
+	return 0;
+}
+
+int sess_dir_access(struct sessions *st, struct sess *se, const char *name, bool rw, char *err,
+		    size_t errlen)
+{
+	int vi = sess_grant(st, se, name, rw, err, errlen);
+
+	if (vi >= 0 && !st->vols->v[vi].isdir) {
+		snprintf(err, errlen, "volume '%s' is not a directory volume (no dir =)", name);
+		return -EINVAL;
+	}
+	if (vi >= 0 && !se->handles) {
+		snprintf(err, errlen, "this connection has no session");
+		return -EPERM;
+	}
+	return vi;
+}
+
+int sess_file_install(struct sessions *st, struct sess *se, uint32_t file, bool rw, bool lock,
+		      int *handle, char *err, size_t errlen)
+{
+	int i = sess_free_handle(se, err, errlen);
+
+	if (i >= 0 && lock && vols_file_lock(st->vols, file, se->id)) {
+		snprintf(err, errlen, "the file is locked (RINGD_LOCK) by another session");
+		i = -EBUSY;
+	}
+	if (i < 0) {
+		vols_file_put(st->vols, file, se->id, false);
+		return i;
+	}
+	sess_handle_fill(st, se, i, file, rw, lock);
+	*handle = i;
 	return 0;
 }
 
@@ -1036,8 +1119,7 @@ int sess_handle_close(struct sessions *st, struct sess *se, int handle)
 	handle = (int)idx_nospec((uint32_t)handle, se->nhandles);
 	if (!se->handles[handle].open)
 		return -EBADF;
-	memset(&se->handles[handle], 0, sizeof(se->handles[handle]));
-	se->handles_open--;
+	sess_handle_drop(st, se, (uint32_t)handle);
 	sess_journal_handles(st, se);
 	return 0;
 }
@@ -1063,7 +1145,8 @@ static void sess_apply_rights(struct sessions *st, struct sess *se, const char *
 
 		if (!h->open || h->revoked || st->vols->vv[h->vol].removed)
 			continue;
-		g = t ? cfg_tenant_grant(st->cfg, t, st->vols->v[h->vol].name) : NULL;
+		g = t ? cfg_tenant_grant(st->cfg, t, st->vols->v[vols_owner(st->vols, h->vol)].name)
+		      : NULL;
 		if (!g) {
 			h->revoked = -EACCES;
 		} else if (h->writable && !g->rw) {

@@ -64,6 +64,7 @@ struct sess {
 	bool ctrl_poll;
 	bool doorbell_poll;
 	bool ctrl_pending;	/* more control messages may be queued (ctlplane) */
+	bool ns_busy;		/* a namespace request is with the worker: read no more */
 	struct sess *ctrl_next; /* ctlplane's list of those */
 
 	/* The mapping and the daemon's private copy of its layout. */
@@ -205,6 +206,21 @@ void sess_rotate(struct sessions *st);
 /* Open volume @name for @se. Returns 0 with *@handle, or -errno with @err. */
 int sess_handle_open(struct sessions *st, struct sess *se, const char *name, uint32_t flags,
 		     int *handle, char *err, size_t errlen);
+/*
+ * May @se open files of directory volume @name (@rw: for writing)? Returns
+ * the volume's index, or -errno with @err (-EINVAL: not a directory volume).
+ */
+int sess_dir_access(struct sessions *st, struct sess *se, const char *name, bool rw, char *err,
+		    size_t errlen);
+
+/*
+ * Give @se a handle on file @file (a reference from vols_file_get(), which
+ * this takes over), taking its RINGD_LOCK if @lock. Returns 0 with
+ * *@handle, or -EMFILE / -EBUSY with @err (the reference dropped).
+ */
+int sess_file_install(struct sessions *st, struct sess *se, uint32_t file, bool rw, bool lock,
+		      int *handle, char *err, size_t errlen);
+
 /* Close @handle of @se. Returns 0 or -EBADF. */
 int sess_handle_close(struct sessions *st, struct sess *se, int handle);
 

@@ -20,6 +20,7 @@ enum srv_tag {
 	TAG_KRING = 6,	  /* the passthrough ring's completion eventfd readable */
 	TAG_POLLRM = 7,	  /* low 32 bits: session slot << 1 | doorbell; a poll removal done */
 	TAG_RELOAD = 8,	  /* the reload thread's eventfd readable: a parsed config waits */
+	TAG_NS = 9,	  /* the namespace worker's eventfd readable: jobs are done */
 };
 
 static inline uint64_t srv_tag(enum srv_tag t, uint32_t idx)

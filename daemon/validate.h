@@ -30,6 +30,7 @@ struct val_handle {
 	bool open;
 	bool writable;
 	bool write_revoked; /* was writable until a reload took write access away */
+	bool locked;	    /* a file's RINGD_LOCK is held through this handle */
 	int32_t revoked;    /* non-zero (-EACCES): a reload took all access away */
 	uint32_t vol;	    /* index into val_ctx.vols */
 };

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -17,17 +19,42 @@ int vols_init(struct vols *vs, struct rings *rg, struct jr *jr)
 	vs->rg = rg;
 	vs->jr = jr;
 	vs->v = calloc(VOLS_MAX, sizeof(*vs->v));
-	vs->vv = calloc(VOLS_MAX, sizeof(*vs->vv));
-	vs->inflight = calloc(VOLS_MAX, sizeof(*vs->inflight));
-	vs->open = calloc(VOLS_MAX, sizeof(*vs->open));
-	if (!vs->v || !vs->vv || !vs->inflight || !vs->open)
+	vs->vv = calloc(VOLS_ALL, sizeof(*vs->vv));
+	vs->inflight = calloc(VOLS_ALL, sizeof(*vs->inflight));
+	vs->open = calloc(VOLS_ALL, sizeof(*vs->open));
+	vs->files = calloc(VOLS_FILES, sizeof(*vs->files));
+	vs->used = calloc(VOLS_MAX, sizeof(*vs->used));
+	if (!vs->v || !vs->vv || !vs->inflight || !vs->open || !vs->files || !vs->used)
 		return -ENOMEM;
 	for (i = 0; i < VOLS_MAX; i++) {
 		vs->v[i].fd = -1;
 		vs->v[i].ng_fd = -1;
-		vs->vv[i].removed = true;
 	}
+	for (i = 0; i < VOLS_ALL; i++)
+		vs->vv[i].removed = true;
+	for (i = 0; i < VOLS_FILES; i++)
+		vs->files[i].fd = -1;
 	return 0;
+}
+
+/* Close file @idx: settle its bytes and free its entry. */
+static void vols_file_release(struct vols *vs, uint32_t idx)
+{
+	struct vols_file *f = &vs->files[idx - VOLS_MAX];
+	uint64_t *used = &vs->used[f->dir];
+	struct stat st;
+
+	rg_file_set(vs->rg, RG_MAIN, idx, -1);
+	/* Writes that failed or came short were counted in full: resync. */
+	if (!f->unlinked && !fstat(f->fd, &st) && (uint64_t)st.st_size != f->size)
+		*used += (uint64_t)st.st_size - f->size;
+	else if (f->unlinked)
+		*used -= *used < f->size ? *used : f->size;
+	close(f->fd);
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	vs->open[idx] = false;
+	vs->nfiles--;
 }
 
 /* Drop volume @idx's file slots on every ring and close its fds. */
@@ -37,6 +64,13 @@ static void vols_release(struct vols *vs, uint32_t idx)
 
 	if (!vs->open[idx])
 		return;
+	if (vols_is_file(idx))
+		return vols_file_release(vs, idx);
+	if (v->isdir) {
+		vol_close(v);
+		vs->open[idx] = false;
+		return;
+	}
 	rg_file_set(vs->rg, RG_MAIN, idx, -1);
 	if (v->polled)
 		rg_file_set(vs->rg, RG_POLL, idx, -1);
@@ -54,6 +88,12 @@ void vols_fini(struct vols *vs)
 		for (i = 0; i < vs->n; i++)
 			if (vs->open[i])
 				vol_close(&vs->v[i]);
+	if (vs->files)
+		for (i = 0; i < VOLS_FILES; i++)
+			if (vs->files[i].used)
+				close(vs->files[i].fd);
+	free(vs->files);
+	free(vs->used);
 	free(vs->v);
 	free(vs->vv);
 	free(vs->inflight);
@@ -114,7 +154,7 @@ int vols_install(struct vols *vs, struct vol *v, uint32_t idx)
 		return -ENOSPC;
 	}
 	v->v.file_slot = idx;
-	ret = rg_file_set(vs->rg, RG_MAIN, idx, v->fd);
+	ret = v->isdir ? 0 : rg_file_set(vs->rg, RG_MAIN, idx, v->fd);
 	if (ret) {
 		log_err("volume %s: cannot register %s: %s", v->name, v->path, strerror(-ret));
 		vol_close(v);
@@ -130,9 +170,16 @@ int vols_install(struct vols *vs, struct vol *v, uint32_t idx)
 	vs->vv[idx] = v->v;
 	vs->open[idx] = true;
 	vs->inflight[idx] = 0;
+	vs->used[idx] = v->used;
 	if (idx >= vs->n)
 		vs->n = idx + 1;
 	vs->live++;
+	if (v->isdir) {
+		log_info("volume %s: directory %s, size %llu (its files hold %llu)%s%s", v->name,
+			 v->path, (unsigned long long)v->v.size, (unsigned long long)v->used,
+			 v->direct ? ", direct" : "", v->v.readonly ? ", read-only" : "");
+		return 0;
+	}
 	log_info("volume %s: %s [%llu, +%llu) %s%s block %u, %s%s%s", v->name, v->path,
 		 (unsigned long long)v->v.base, (unsigned long long)v->v.size,
 		 v->direct ? "direct" : "buffered", v->v.readonly ? " read-only" : "",
@@ -159,25 +206,180 @@ int vols_add(struct vols *vs, const struct cfg_volume *cv, const char *state_dir
 
 void vols_remove(struct vols *vs, uint32_t idx)
 {
+	uint32_t i;
+
 	jr_vol_remove(vs->jr, idx);
 	if (idx >= vs->n || vs->vv[idx].removed)
 		return;
 	vs->vv[idx].removed = true;
 	vs->live--;
+	/* Its open files take no more I/O either; they close with their handles. */
+	for (i = 0; vs->v[idx].isdir && i < VOLS_FILES; i++)
+		if (vs->files[i].used && vs->files[i].dir == idx)
+			vs->vv[VOLS_MAX + i].removed = true;
 	if (!vs->inflight[idx])
 		vols_release(vs, idx);
 }
 
 void vols_io_start(struct vols *vs, uint32_t idx)
 {
-	if (idx < vs->n)
+	if (vols_valid(vs, idx))
 		vs->inflight[idx]++;
+}
+
+/* Whether @idx may be closed now: nothing in flight and, for a file, no handle. */
+static bool vols_idle(const struct vols *vs, uint32_t idx)
+{
+	if (vs->inflight[idx])
+		return false;
+	if (vols_is_file(idx))
+		return !vs->files[idx - VOLS_MAX].refs;
+	return vs->vv[idx].removed;
 }
 
 void vols_io_done(struct vols *vs, uint32_t idx)
 {
-	if (idx >= vs->n || !vs->inflight[idx])
+	if (!vols_valid(vs, idx) || !vs->inflight[idx])
 		return;
+	if (vols_is_file(idx)) {
+		vs->inflight[idx]--;
+		if (vols_idle(vs, idx))
+			vols_release(vs, idx);
+		return;
+	}
 	if (!--vs->inflight[idx] && vs->vv[idx].removed)
 		vols_release(vs, idx);
+}
+
+int vols_file_get(struct vols *vs, uint32_t dir, int fd, uint64_t dev, uint64_t ino, uint64_t size)
+{
+	const struct vol *d = &vs->v[dir];
+	struct vols_file *f;
+	uint32_t i, idx, free_i = VOLS_FILES;
+	int ret;
+
+	for (i = 0; i < VOLS_FILES; i++) {
+		f = &vs->files[i];
+		if (!f->used) {
+			if (free_i == VOLS_FILES)
+				free_i = i;
+			continue;
+		}
+		/* A file whose last handle went (still draining) is not reused. */
+		if (f->dir == dir && f->dev == dev && f->ino == ino && f->refs &&
+		    !vs->vv[VOLS_MAX + i].removed) {
+			close(fd);
+			f->refs++;
+			return (int)(VOLS_MAX + i);
+		}
+	}
+	if (free_i == VOLS_FILES) {
+		close(fd);
+		return -EMFILE;
+	}
+	idx = VOLS_MAX + free_i;
+	ret = rg_file_set(vs->rg, RG_MAIN, idx, fd);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	f = &vs->files[free_i];
+	*f = (struct vols_file){
+		.used = true, .fd = fd, .dir = dir, .refs = 1, .dev = dev, .ino = ino, .size = size
+	};
+	vs->vv[idx] = (struct val_vol){
+		.base = 0,
+		/* No extent: a file ends where the volume's size (vols_quota) says. */
+		.size = INT64_MAX,
+		.align = d->v.align,
+		.zero_align = d->v.align,
+		.file_slot = idx,
+		.readonly = d->v.readonly,
+	};
+	vs->open[idx] = true;
+	vs->inflight[idx] = 0;
+	vs->nfiles++;
+	return (int)idx;
+}
+
+int vols_file_lock(struct vols *vs, uint32_t idx, uint64_t sid)
+{
+	struct vols_file *f = &vs->files[idx - VOLS_MAX];
+
+	if (f->lock_owner && f->lock_owner != sid)
+		return -EBUSY;
+	f->lock_owner = sid;
+	return 0;
+}
+
+void vols_file_put(struct vols *vs, uint32_t idx, uint64_t sid, bool locked)
+{
+	struct vols_file *f;
+
+	if (!vols_is_file(idx) || !vs->files[idx - VOLS_MAX].used)
+		return;
+	f = &vs->files[idx - VOLS_MAX];
+	if (locked && f->lock_owner == sid)
+		f->lock_owner = 0;
+	if (f->refs && !--f->refs) {
+		vs->vv[idx].removed = true;
+		if (vols_idle(vs, idx))
+			vols_release(vs, idx);
+	}
+}
+
+int vols_file_grow(struct vols *vs, uint32_t idx, uint64_t end)
+{
+	struct vols_file *f = &vs->files[idx - VOLS_MAX];
+	uint64_t *used = &vs->used[f->dir], more;
+
+	if (end <= f->size)
+		return 0;
+	more = end - f->size;
+	if (*used + more < *used || *used + more > vs->vv[f->dir].size)
+		return -EDQUOT;
+	*used += more;
+	f->size = end;
+	return 0;
+}
+
+void vols_file_shrunk(struct vols *vs, uint32_t idx, uint64_t size)
+{
+	struct vols_file *f = &vs->files[idx - VOLS_MAX];
+	uint64_t *used = &vs->used[f->dir], less;
+
+	if (size >= f->size)
+		return;
+	less = f->size - size;
+	*used -= *used < less ? *used : less;
+	f->size = size;
+}
+
+void vols_file_gone(struct vols *vs, uint32_t dir, uint64_t dev, uint64_t ino, uint64_t size)
+{
+	uint32_t i;
+	bool open = false;
+
+	for (i = 0; i < VOLS_FILES; i++) {
+		struct vols_file *f = &vs->files[i];
+
+		if (f->used && f->dir == dir && f->dev == dev && f->ino == ino) {
+			f->unlinked = true;
+			open = true;
+		}
+	}
+	if (!open && dir < VOLS_MAX)
+		vs->used[dir] -= vs->used[dir] < size ? vs->used[dir] : size;
+}
+
+int vols_quota(struct vols *vs, uint32_t idx, uint8_t op, uint64_t off, uint64_t len)
+{
+	uint64_t end;
+
+	if (!vols_is_file(idx) ||
+	    (op != RINGD_OP_WRITE && op != RINGD_OP_WRITEV && op != RINGD_OP_WRITE_ZEROES))
+		return 0;
+	if (__builtin_add_overflow(off, len, &end))
+		return -EDQUOT;
+	return vols_file_grow(vs, idx, end);
 }

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "volume.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -222,6 +223,127 @@ static int vol_modes(const struct cfg_volume *cv, struct vol *v, char *err, size
 	return 0;
 }
 
+/* mkdir -p @path, the last component 0700 (the others 0755). */
+static int vol_mkdirs(const char *path)
+{
+	char buf[PATH_MAX];
+	char *c;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (c = buf + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*c = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Sum st_size of the regular files beneath @fd (taken: closed here). */
+static int vol_dir_walk(int fd, uint64_t *bytes, unsigned int depth)
+{
+	struct dirent *e;
+	DIR *d;
+	int ret = 0;
+
+	if (depth > 64) {
+		close(fd);
+		return -ELOOP;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	while (!ret && (e = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* gone meanwhile */
+		if (S_ISREG(st.st_mode))
+			*bytes += (uint64_t)st.st_size;
+		else if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), e->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0)
+				ret = vol_dir_walk(sub, bytes, depth + 1);
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+int vol_dir_usage(int dirfd, uint64_t *bytes)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	*bytes = 0;
+	if (fd < 0)
+		return -errno;
+	return vol_dir_walk(fd, bytes, 0);
+}
+
+/* A directory volume: create the directory if missing, open it, count its bytes. */
+static int vol_open_dir(const struct cfg_volume *cv, const char *state_dir, struct vol *out,
+			char *err, size_t errlen)
+{
+	struct stat st;
+	uint64_t used;
+	int ret;
+
+	ret = cv->dir[0] == '/'
+		  ? snprintf(out->path, sizeof(out->path), "%s", cv->dir)
+		  : snprintf(out->path, sizeof(out->path), "%s/%s", state_dir, cv->dir);
+	if (ret < 0 || (size_t)ret >= sizeof(out->path)) {
+		snprintf(err, errlen, "volume %s: dir too long", cv->name);
+		return -ENAMETOOLONG;
+	}
+	out->isdir = true;
+	out->direct = cv->direct;
+	ret = vol_mkdirs(out->path);
+	if (!ret) {
+		out->fd = open(out->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (out->fd < 0)
+			ret = -errno;
+	}
+	if (ret) {
+		snprintf(err, errlen, "volume %s: dir = %s: %s", cv->name, out->path,
+			 strerror(-ret));
+		return ret;
+	}
+	if (fstat(out->fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 0077)) {
+		if (!fchown(out->fd, geteuid(), getegid()) && !fchmod(out->fd, 0700))
+			log_warn("volume %s: %s made the daemon's, mode 0700", cv->name, out->path);
+	}
+	ret = vol_dir_usage(out->fd, &used);
+	if (ret) {
+		snprintf(err, errlen, "volume %s: cannot count the bytes under %s: %s", cv->name,
+			 out->path, strerror(-ret));
+		vol_close(out);
+		return ret;
+	}
+	out->block_size = (uint32_t)(st.st_blksize ? st.st_blksize : 4096);
+	out->v.base = 0;
+	out->v.size = cv->size;
+	out->v.readonly = cv->readonly;
+	out->v.align = cv->direct ? 4096 : 1;
+	out->v.zero_align = out->v.align;
+	out->used = used;
+	if (used > cv->size)
+		log_warn("volume %s: its files hold %llu bytes, more than size = %llu: writes that "
+			 "grow a file get -EDQUOT until files are removed",
+			 cv->name, (unsigned long long)used, (unsigned long long)cv->size);
+	return 0;
+}
+
 int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out, char *err,
 	     size_t errlen)
 {
@@ -232,6 +354,8 @@ int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out
 	out->fd = -1;
 	out->ng_fd = -1;
 	snprintf(out->name, sizeof(out->name), "%s", cv->name);
+	if (cv->dir[0])
+		return vol_open_dir(cv, state_dir, out, err, errlen);
 	if (cv->nvme[0]) {
 		struct kp_device d;
 

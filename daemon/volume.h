@@ -13,6 +13,8 @@ struct vol {
 	char path[PATH_MAX];
 	int fd;
 	bool blockdev;
+	bool isdir;    /* a directory volume: fd is the directory, files are opened in it */
+	uint64_t used; /* isdir: bytes its files hold, as found by vol_open() */
 	bool direct;
 	uint32_t block_size; /* logical block size of the backing */
 	struct val_vol v;    /* what the validator sees */
@@ -36,6 +38,12 @@ struct vol {
  */
 int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out, char *err,
 	     size_t errlen);
+
+/*
+ * Bytes the regular files beneath directory fd @dirfd hold (st_size, not
+ * allocated blocks). Returns 0 or -errno.
+ */
+int vol_dir_usage(int dirfd, uint64_t *bytes);
 
 /* Close the backing fd (and the passthrough char device). */
 void vol_close(struct vol *v);

@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include "nsworker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define NS_RESOLVE                                                                                 \
+	(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
+
+struct ns_job *ns_job_new(enum ns_op op)
+{
+	struct ns_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->op = op;
+	j->dirfd = j->fd = -1;
+	return j;
+}
+
+void ns_job_free(struct ns_job *j)
+{
+	if (!j)
+		return;
+	if (j->dirfd >= 0)
+		close(j->dirfd);
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j);
+}
+
+int ns_path_check(const char *path, char *msg, size_t len)
+{
+	const char *c = path;
+	size_t n = strnlen(path, NS_PATH_MAX);
+
+	if (!n) {
+		snprintf(msg, len, "empty path");
+		return -EINVAL;
+	}
+	if (n == NS_PATH_MAX) {
+		snprintf(msg, len, "path longer than %d bytes", NS_PATH_MAX - 1);
+		return -ENAMETOOLONG;
+	}
+	if (path[0] == '/') {
+		snprintf(msg, len, "'%s' is absolute: paths are relative to the volume", path);
+		return -EXDEV;
+	}
+	while (*c) {
+		size_t l = strcspn(c, "/");
+
+		if (l == 2 && c[0] == '.' && c[1] == '.') {
+			snprintf(msg, len, "'%s' goes up with '..': paths stay inside the volume",
+				 path);
+			return -EXDEV;
+		}
+		c += l;
+		while (*c == '/')
+			c++;
+	}
+	return 0;
+}
+
+static int ns_openat2(int dirfd, const char *path, int flags, unsigned mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)flags | O_CLOEXEC,
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = NS_RESOLVE,
+	};
+	long fd;
+
+	do
+		fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* The job's answer for -errno @err on @path. */
+static void ns_fail(struct ns_job *j, int err, const char *what, const char *path)
+{
+	j->res = err;
+	if (err == -EXDEV)
+		snprintf(j->msg, sizeof(j->msg), "%s '%s': the path leaves the volume", what, path);
+	else if (err == -ELOOP)
+		snprintf(j->msg, sizeof(j->msg),
+			 "%s '%s': the path goes through a symbolic link (refused)", what, path);
+	else
+		snprintf(j->msg, sizeof(j->msg), "%s '%s': %s", what, path, strerror(-err));
+}
+
+/*
+ * Open the directory that holds @path's last component (beneath @dirfd)
+ * and point *@name at that component. Returns the directory fd or -errno.
+ */
+static int ns_parent(int dirfd, const char *path, char *buf, const char **name)
+{
+	size_t n = strlen(path);
+	char *slash;
+
+	memcpy(buf, path, n + 1);
+	while (n > 1 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+	slash = strrchr(buf, '/');
+	if (!slash) {
+		*name = buf;
+		return ns_openat2(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
+	}
+	*slash = '\0';
+	*name = slash + 1;
+	return ns_openat2(dirfd, buf, O_RDONLY | O_DIRECTORY, 0);
+}
+
+static bool ns_bad_name(const char *name)
+{
+	return !*name || !strcmp(name, ".") || !strcmp(name, "..");
+}
+
+static void ns_stat_fill(struct ns_inode *in, const struct stat *st)
+{
+	in->valid = true;
+	in->isreg = S_ISREG(st->st_mode);
+	in->dev = st->st_dev;
+	in->ino = st->st_ino;
+	in->size = (uint64_t)st->st_size;
+}
+
+/* fsync the directory holding @path. */
+static int ns_sync_parent(int dirfd, const char *path)
+{
+	char buf[NS_PATH_MAX];
+	const char *name;
+	int pfd = ns_parent(dirfd, path, buf, &name), ret = 0;
+
+	if (pfd < 0)
+		return pfd;
+	if (fsync(pfd) < 0)
+		ret = -errno;
+	close(pfd);
+	return ret;
+}
+
+static void ns_open(struct ns_job *j)
+{
+	int flags = j->oflags & ~(O_CREAT | O_EXCL | O_TRUNC);
+	struct stat st;
+	int fd = -1, ret;
+
+	/* Learn whether we create it: the parent is fsynced only then. */
+	if (j->oflags & O_CREAT) {
+		fd = ns_openat2(j->dirfd, j->path, flags | O_CREAT | O_EXCL, j->mode);
+		if (fd >= 0)
+			j->created = true;
+		else if (fd != -EEXIST || (j->oflags & O_EXCL))
+			return ns_fail(j, fd, "open", j->path);
+	}
+	if (fd < 0)
+		fd = ns_openat2(j->dirfd, j->path, flags | O_NONBLOCK, 0);
+	if (fd < 0)
+		return ns_fail(j, fd, "open", j->path);
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		close(fd);
+		return ns_fail(j, ret, "open", j->path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		j->res = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		snprintf(j->msg, sizeof(j->msg), "open '%s': %s", j->path,
+			 S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+		return;
+	}
+	if (j->created) {
+		ret = ns_sync_parent(j->dirfd, j->path);
+		if (ret) {
+			close(fd);
+			return ns_fail(j, ret, "create", j->path);
+		}
+	}
+	ns_stat_fill(&j->st, &st);
+	j->fd = fd;
+}
+
+static void ns_unlink(struct ns_job *j)
+{
+	char buf[NS_PATH_MAX];
+	const char *name;
+	struct stat st;
+	int pfd = ns_parent(j->dirfd, j->path, buf, &name), ret = 0;
+
+	if (pfd < 0)
+		return ns_fail(j, pfd, "unlink", j->path);
+	if (ns_bad_name(name))
+		ret = -EINVAL;
+	else if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = -errno;
+	else if (unlinkat(pfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
+		ret = -errno;
+	else {
+		ns_stat_fill(&j->st, &st);
+		if (fsync(pfd) < 0)
+			ret = -errno;
+	}
+	close(pfd);
+	if (ret)
+		ns_fail(j, ret, "unlink", j->path);
+}
+
+static void ns_rename(struct ns_job *j)
+{
+	char b1[NS_PATH_MAX], b2[NS_PATH_MAX];
+	const char *n1, *n2;
+	int p1, p2, ret = 0;
+	struct stat st;
+
+	p1 = ns_parent(j->dirfd, j->path, b1, &n1);
+	if (p1 < 0)
+		return ns_fail(j, p1, "rename", j->path);
+	p2 = ns_parent(j->dirfd, j->path2, b2, &n2);
+	if (p2 < 0) {
+		close(p1);
+		return ns_fail(j, p2, "rename to", j->path2);
+	}
+	if (ns_bad_name(n1) || ns_bad_name(n2))
+		ret = -EINVAL;
+	else {
+		if (!fstatat(p2, n2, &st, AT_SYMLINK_NOFOLLOW))
+			ns_stat_fill(&j->gone, &st);
+		if (renameat(p1, n1, p2, n2) < 0) {
+			ret = -errno;
+			j->gone.valid = false;
+		} else if (fsync(p2) < 0 || fsync(p1) < 0)
+			ret = -errno;
+	}
+	close(p1);
+	close(p2);
+	if (ret)
+		ns_fail(j, ret, "rename", j->path);
+}
+
+static void ns_mkdir(struct ns_job *j)
+{
+	char buf[NS_PATH_MAX];
+	const char *name;
+	int pfd = ns_parent(j->dirfd, j->path, buf, &name), ret = 0;
+
+	if (pfd < 0)
+		return ns_fail(j, pfd, "mkdir", j->path);
+	if (ns_bad_name(name))
+		ret = -EINVAL;
+	else if (mkdirat(pfd, name, j->mode & 0777) < 0 || fsync(pfd) < 0)
+		ret = -errno;
+	close(pfd);
+	if (ret)
+		ns_fail(j, ret, "mkdir", j->path);
+}
+
+static void ns_truncate(struct ns_job *j)
+{
+	if (ftruncate(j->fd, (off_t)j->size) < 0 || fsync(j->fd) < 0) {
+		j->res = -errno;
+		snprintf(j->msg, sizeof(j->msg), "truncate to %llu: %s",
+			 (unsigned long long)j->size, strerror(errno));
+	}
+}
+
+static void ns_stat(struct ns_job *j)
+{
+	struct stat st;
+	int fd = ns_openat2(j->dirfd, j->path, O_PATH, 0);
+
+	if (fd < 0)
+		return ns_fail(j, fd, "stat", j->path);
+	if (fstat(fd, &st) < 0) {
+		ns_fail(j, -errno, "stat", j->path);
+	} else {
+		ns_stat_fill(&j->st, &st);
+		if (S_ISDIR(st.st_mode)) {
+			j->res = -EISDIR;
+			j->st.size = 0;
+		}
+	}
+	close(fd);
+}
+
+void ns_run(struct ns_job *j)
+{
+	j->res = ns_path_check(j->path, j->msg, sizeof(j->msg));
+	if (!j->res && j->op == NS_RENAME)
+		j->res = ns_path_check(j->path2, j->msg, sizeof(j->msg));
+	if (j->res && j->op != NS_TRUNCATE)
+		return;
+	j->res = 0;
+	switch (j->op) {
+	case NS_OPEN:
+		ns_open(j);
+		break;
+	case NS_UNLINK:
+		ns_unlink(j);
+		break;
+	case NS_RENAME:
+		ns_rename(j);
+		break;
+	case NS_MKDIR:
+		ns_mkdir(j);
+		break;
+	case NS_TRUNCATE:
+		ns_truncate(j);
+		break;
+	case NS_STAT:
+		ns_stat(j);
+		break;
+	}
+}
+
+static void *ns_main(void *arg)
+{
+	struct ns_worker *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		struct ns_job *j, **tail;
+
+		while (!w->queue && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		j = w->queue;
+		if (!j)
+			break;
+		w->queue = j->next;
+		if (!w->queue)
+			w->queue_tail = NULL;
+		pthread_mutex_unlock(&w->mu);
+		j->next = NULL;
+		ns_run(j);
+		pthread_mutex_lock(&w->mu);
+		for (tail = &w->done; *tail; tail = &(*tail)->next)
+			;
+		*tail = j;
+		eventfd_write(w->efd, 1);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+int ns_start(struct ns_worker *w)
+{
+	int ret;
+
+	memset(w, 0, sizeof(*w));
+	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->efd < 0)
+		return -errno;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	ret = pthread_create(&w->thread, NULL, ns_main, w);
+	if (ret) {
+		close(w->efd);
+		w->efd = -1;
+		return -ret;
+	}
+	w->started = true;
+	return 0;
+}
+
+void ns_stop(struct ns_worker *w)
+{
+	struct ns_job *j;
+
+	if (!w->started)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	while ((j = ns_reap(w)))
+		while (j) {
+			struct ns_job *next = j->next;
+
+			ns_job_free(j);
+			j = next;
+		}
+	close(w->efd);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	w->started = false;
+}
+
+void ns_submit(struct ns_worker *w, struct ns_job *j)
+{
+	j->next = NULL;
+	pthread_mutex_lock(&w->mu);
+	if (w->queue_tail)
+		w->queue_tail->next = j;
+	else
+		w->queue = j;
+	w->queue_tail = j;
+	w->queued++;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+struct ns_job *ns_reap(struct ns_worker *w)
+{
+	struct ns_job *j, *k;
+	eventfd_t v;
+
+	eventfd_read(w->efd, &v);
+	pthread_mutex_lock(&w->mu);
+	j = w->done;
+	w->done = NULL;
+	for (k = j; k; k = k->next)
+		w->queued--;
+	pthread_mutex_unlock(&w->mu);
+	return j;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ns_: the namespace worker, a thread that does the slow filesystem calls
+ * of directory volumes (openat2, create, unlink, rename, mkdir, truncate,
+ * fsync of the directory) so that the event loop never waits on them.
+ *
+ * The loop fills a job, hands it over with ns_submit() and forgets it; the
+ * thread runs jobs one at a time, in order, and puts each finished job on
+ * a done list, then writes the eventfd the loop polls. The thread touches
+ * nothing but the job: every fd it uses is the job's own (a dup), so a
+ * reload that closes a volume while its job runs changes nothing for it.
+ *
+ * Paths are relative and resolved beneath the job's directory with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+ * RESOLVE_NO_XDEV. Every change of the namespace is made durable (the
+ * directories involved fsynced, a truncated file fsynced) before the job
+ * is done.
+ */
+#ifndef RINGD_DAEMON_NSWORKER_H
+#define RINGD_DAEMON_NSWORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define NS_PATH_MAX 1024 /* bytes of a relative path, NUL included */
+
+enum ns_op { NS_OPEN, NS_UNLINK, NS_RENAME, NS_MKDIR, NS_TRUNCATE, NS_STAT };
+
+/* An inode a job removed or found (for the quota). */
+struct ns_inode {
+	bool valid;
+	bool isreg;
+	uint64_t dev, ino, size;
+};
+
+struct ns_job {
+	enum ns_op op;
+	/* In: owned by the job, closed by ns_job_free(). */
+	int dirfd;     /* the volume's directory (a dup) */
+	int fd;	       /* NS_TRUNCATE: the file (a dup); NS_OPEN: the result */
+	int oflags;    /* NS_OPEN: open(2) flags (O_CREAT, O_EXCL, O_DIRECT...) */
+	unsigned mode; /* NS_OPEN, NS_MKDIR */
+	uint64_t size; /* NS_TRUNCATE */
+	char path[NS_PATH_MAX];
+	char path2[NS_PATH_MAX]; /* NS_RENAME: the new name */
+
+	/* Out. */
+	int res;       /* 0 or -errno */
+	char msg[NS_PATH_MAX * 2 + 128]; /* why, when res < 0 */
+	bool created;  /* NS_OPEN: the file did not exist */
+	struct ns_inode st;   /* NS_OPEN, NS_STAT: the file; NS_UNLINK: the removed one */
+	struct ns_inode gone; /* NS_RENAME: the file it replaced */
+
+	/* The loop's: who waits for it, and what for. */
+	uint32_t slot;
+	uint64_t sid;
+	uint32_t vol;
+	int32_t handle;
+	uint32_t want; /* the client's flags */
+	uint64_t old_size;
+	struct ns_job *next;
+};
+
+struct ns_worker {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct ns_job *queue, *queue_tail, *done;
+	int efd; /* readable when done is not empty */
+	bool stop;
+	bool started;
+	unsigned int queued; /* jobs not yet reaped */
+};
+
+/* A zeroed job with no fds. NULL if out of memory. */
+struct ns_job *ns_job_new(enum ns_op op);
+/* Close the job's fds and free it. */
+void ns_job_free(struct ns_job *j);
+
+/* Start the thread. Returns 0 or -errno. */
+int ns_start(struct ns_worker *w);
+/* Finish the queued jobs, stop the thread and free what was not reaped. */
+void ns_stop(struct ns_worker *w);
+
+/* Hand @j to the thread. */
+void ns_submit(struct ns_worker *w, struct ns_job *j);
+/* Take the finished jobs, oldest first (a list through ->next). */
+struct ns_job *ns_reap(struct ns_worker *w);
+
+/* Run @j here (the thread does this; also the unit tests). */
+void ns_run(struct ns_job *j);
+
+/* Whether @path is one the worker would take: relative, not empty, no
+ * component "..", shorter than NS_PATH_MAX. Returns 0 or -errno with @msg. */
+int ns_path_check(const char *path, char *msg, size_t len);
+
+#endif

@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Directory volumes through the real daemon: files created, grown, read,
+ * renamed and removed by tenants; the volume's size as a quota; paths that
+ * try to leave the volume; RINGD_LOCK; two tenants who cannot touch each
+ * other's files.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "it.h"
+#include "ringd.h"
+
+static struct rt_daemon g_d;
+
+static const char conf[] = "[volume db]\n"
+			   "dir = db.d\n"
+			   "size = 1M\n"
+			   "\n"
+			   "[volume dbdirect]\n"
+			   "dir = dbdirect.d\n"
+			   "size = 4M\n"
+			   "direct = yes\n"
+			   "\n"
+			   "[volume other]\n"
+			   "dir = other.d\n"
+			   "size = 1M\n"
+			   "\n"
+			   "[volume plain]\n"
+			   "path = plain.img\n"
+			   "create_size = 1M\n"
+			   "\n"
+			   "[tenant root]\n"
+			   "uid = 0\n"
+			   "volumes = db:rw, dbdirect:rw, plain:rw\n"
+			   "\n"
+			   "[tenant b]\n"
+			   "uid = 61002\n"
+			   "volumes = other:rw\n";
+
+static void start(void)
+{
+	rt_daemon_start(&g_d, conf);
+}
+
+static void stop(void)
+{
+	it_stop(&g_d);
+}
+
+TestSuite(dirvol, .init = start, .fini = stop, .timeout = 60);
+
+static struct ringd *conn(void)
+{
+	struct ringd *rd;
+	int ret = rt_connect(&g_d, 16, 32, 1u << 20, &rd);
+
+	cr_assert_eq(ret, 0, "connect: %s", strerror(-ret));
+	return rd;
+}
+
+static int io1(struct ringd *rd, bool write, int h, void *buf, unsigned int len, uint64_t off)
+{
+	struct ringd_sqe *sqe = ringd_get_sqe(rd);
+
+	cr_assert_not_null(sqe);
+	if (write)
+		ringd_prep_write(sqe, h, buf, len, off);
+	else
+		ringd_prep_read(sqe, h, buf, len, off);
+	return it_run1(rd, sqe, 7);
+}
+
+static int fsync1(struct ringd *rd, int h)
+{
+	struct ringd_sqe *sqe = ringd_get_sqe(rd);
+
+	ringd_prep_fsync(sqe, h, 0);
+	return it_run1(rd, sqe, 8);
+}
+
+Test(dirvol, create_write_extend_read_short)
+{
+	struct ringd *rd = conn();
+	struct ringd_volume_info info;
+	char *buf = ringd_buf_alloc(rd, 8192, 4096);
+	char path[256];
+	struct stat st;
+	int h, ret;
+
+	h = ringd_open_file(rd, "db", "a.db", RINGD_RDWR | RINGD_CREAT | RINGD_EXCL, 0600, &info);
+	cr_assert_geq(h, 0, "open: %s (%s)", strerror(-h), ringd_last_message());
+	cr_assert_eq(info.size, 0);
+	cr_assert(info.flags & RINGD_VOL_FILE);
+	cr_assert_eq(ringd_open_file(rd, "db", "a.db", RINGD_RDWR | RINGD_CREAT | RINGD_EXCL, 0600,
+				     NULL),
+		     -EEXIST);
+	rt_fill(buf, 8192, 1, 0);
+	cr_assert_eq(io1(rd, true, h, buf, 8192, 4096), 8192);
+	cr_assert_eq(fsync1(rd, h), 0);
+	cr_assert_eq(ringd_fstat(rd, h, &info), 0);
+	cr_assert_eq(info.size, 12288);
+	memset(buf, 0, 8192);
+	/* Past the end: short. */
+	cr_assert_eq(io1(rd, false, h, buf, 8192, 8192), 4096);
+	cr_assert_eq(rt_check(buf, 4096, 1, 4096), -1);
+	cr_assert_eq(io1(rd, false, h, buf, 4096, 65536), 0);
+	/* The file is the daemon's, in the volume's directory. */
+	snprintf(path, sizeof(path), "%s/state/db.d/a.db", g_d.dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_size, 12288);
+	cr_assert_eq(st.st_uid, 0u);
+	snprintf(path, sizeof(path), "%s/state/db.d", g_d.dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0700);
+	/* Truncate down and up; a reopen sees the size. */
+	cr_assert_eq(ringd_truncate(rd, h, 100), 0);
+	cr_assert_eq(ringd_fstat(rd, h, &info), 0);
+	cr_assert_eq(info.size, 100);
+	cr_assert_eq(ringd_close(rd, h), 0);
+	h = ringd_open_file(rd, "db", "a.db", RINGD_RDONLY, 0, &info);
+	cr_assert_geq(h, 0);
+	cr_assert_eq(info.size, 100);
+	cr_assert_eq(io1(rd, true, h, buf, 10, 0), -EBADF, "writes on a read-only handle");
+	cr_assert_eq(ringd_truncate(rd, h, 0), -EBADF);
+	cr_assert_eq(ringd_close(rd, h), 0);
+	h = ringd_open_file(rd, "db", "a.db", RINGD_RDWR | RINGD_TRUNC, 0, &info);
+	cr_assert_geq(h, 0, "%s", strerror(-h));
+	cr_assert_eq(info.size, 0);
+	cr_assert_eq(ringd_close(rd, h), 0);
+	ret = ringd_unlink(rd, "db", "a.db");
+	cr_assert_eq(ret, 0, "%s", strerror(-ret));
+	cr_assert_eq(ringd_open_file(rd, "db", "a.db", RINGD_RDWR, 0, NULL), -ENOENT);
+	ringd_disconnect(rd);
+}
+
+Test(dirvol, namespace_ops)
+{
+	struct ringd *rd = conn();
+	struct ringd_volume_info info;
+	char *buf = ringd_buf_alloc(rd, 4096, 4096);
+	int h;
+
+	cr_assert_eq(ringd_mkdir(rd, "db", "sub", 0700), 0);
+	cr_assert_eq(ringd_mkdir(rd, "db", "sub", 0700), -EEXIST);
+	h = ringd_open_file(rd, "db", "sub/x", RINGD_RDWR | RINGD_CREAT, 0600, NULL);
+	cr_assert_geq(h, 0, "%s", strerror(-h));
+	rt_fill(buf, 4096, 2, 0);
+	cr_assert_eq(io1(rd, true, h, buf, 4096, 0), 4096);
+	cr_assert_eq(ringd_rename(rd, "db", "sub/x", "y"), 0);
+	/* The handle follows the inode. */
+	memset(buf, 0, 4096);
+	cr_assert_eq(io1(rd, false, h, buf, 4096, 0), 4096);
+	cr_assert_eq(rt_check(buf, 4096, 2, 0), -1);
+	cr_assert_eq(ringd_stat(rd, "db", "y", &info), 0);
+	cr_assert_eq(info.size, 4096);
+	cr_assert_eq(ringd_stat(rd, "db", "sub/x", &info), -ENOENT);
+	cr_assert_eq(ringd_stat(rd, "db", "sub", &info), -EISDIR);
+	cr_assert_eq(ringd_open_file(rd, "db", "sub", RINGD_RDWR, 0, NULL), -EISDIR);
+	cr_assert_eq(ringd_unlink(rd, "db", "sub"), 0, "an empty directory goes");
+	cr_assert_eq(ringd_unlink(rd, "db", "y"), 0);
+	cr_assert_eq(ringd_close(rd, h), 0);
+	/* Bad flags and the wrong kind of volume. */
+	cr_assert_eq(ringd_open_file(rd, "db", "z", RINGD_RDONLY | RINGD_CREAT, 0, NULL), -EINVAL);
+	cr_assert_eq(ringd_open_file(rd, "db", "z", RINGD_RDWR | RINGD_EXCL, 0, NULL), -EINVAL);
+	cr_assert_eq(ringd_open_file(rd, "db", "z", RINGD_RDWR | (1 << 20), 0, NULL), -EINVAL);
+	cr_assert_eq(ringd_open_file(rd, "plain", "z", RINGD_RDWR | RINGD_CREAT, 0, NULL), -EINVAL);
+	cr_assert_eq(ringd_open(rd, "db", RINGD_RDWR, NULL), -EISDIR);
+	cr_assert_eq(ringd_open_file(rd, "nope", "z", RINGD_RDWR | RINGD_CREAT, 0, NULL), -ENOENT);
+	ringd_disconnect(rd);
+}
+
+Test(dirvol, paths_cannot_leave_the_volume)
+{
+	struct ringd *rd = conn();
+	char link[256], outside[256];
+	int ret;
+
+	cr_assert_eq(ringd_open_file(rd, "db", "../other.d/f", RINGD_RDWR | RINGD_CREAT, 0, NULL),
+		     -EXDEV);
+	cr_assert(strstr(ringd_last_message(), ".."), "%s", ringd_last_message());
+	cr_assert_eq(ringd_open_file(rd, "db", "/etc/passwd", RINGD_RDONLY, 0, NULL), -EXDEV);
+	cr_assert_eq(ringd_open_file(rd, "db", "", RINGD_RDONLY, 0, NULL), -EINVAL);
+	cr_assert_eq(ringd_unlink(rd, "db", "../plain.img"), -EXDEV);
+	cr_assert_eq(ringd_mkdir(rd, "db", "a/../../x", 0700), -EXDEV);
+	/* A symlink planted in the directory by root is never followed. */
+	snprintf(outside, sizeof(outside), "%s/outside", g_d.dir);
+	cr_assert_eq(close(open(outside, O_WRONLY | O_CREAT, 0600)), 0);
+	snprintf(link, sizeof(link), "%s/state/db.d/evil", g_d.dir);
+	cr_assert_eq(symlink(outside, link), 0);
+	ret = ringd_open_file(rd, "db", "evil", RINGD_RDONLY, 0, NULL);
+	cr_assert_eq(ret, -ELOOP, "%s", strerror(-ret));
+	cr_assert(strstr(ringd_last_message(), "symbolic link"), "%s", ringd_last_message());
+	snprintf(link, sizeof(link), "%s/state/db.d/evildir", g_d.dir);
+	cr_assert_eq(symlink(g_d.dir, link), 0);
+	cr_assert_eq(ringd_open_file(rd, "db", "evildir/outside", RINGD_RDONLY, 0, NULL), -ELOOP);
+	cr_assert_eq(ringd_open_file(rd, "db", "evildir/new", RINGD_RDWR | RINGD_CREAT, 0, NULL),
+		     -ELOOP);
+	/* Renaming out of the volume. */
+	cr_assert_geq(ringd_open_file(rd, "db", "r", RINGD_RDWR | RINGD_CREAT, 0, NULL), 0);
+	cr_assert_eq(ringd_rename(rd, "db", "r", "../other.d/r"), -EXDEV);
+	cr_assert_eq(ringd_rename(rd, "db", "r", "evildir/r"), -ELOOP);
+	cr_assert_eq(access(outside, F_OK), 0);
+	ringd_disconnect(rd);
+}
+
+Test(dirvol, quota_edquot_writes_nothing_and_deletes_free_space)
+{
+	struct ringd *rd = conn();
+	char *buf = ringd_buf_alloc(rd, 65536, 4096);
+	int h1, h2, ret;
+	uint64_t off;
+
+	h1 = ringd_open_file(rd, "db", "q1", RINGD_RDWR | RINGD_CREAT, 0600, NULL);
+	cr_assert_geq(h1, 0);
+	rt_fill(buf, 65536, 3, 0);
+	for (off = 0; off < (1u << 20); off += 65536)
+		cr_assert_eq(io1(rd, true, h1, buf, 65536, off), 65536, "at %llu",
+			     (unsigned long long)off);
+	/* The volume (1 MiB) is full: growing anything fails and writes nothing. */
+	cr_assert_eq(io1(rd, true, h1, buf, 1, 1u << 20), -EDQUOT);
+	h2 = ringd_open_file(rd, "db", "q2", RINGD_RDWR | RINGD_CREAT, 0600, NULL);
+	cr_assert_geq(h2, 0);
+	cr_assert_eq(io1(rd, true, h2, buf, 4096, 0), -EDQUOT);
+	cr_assert_eq(ringd_truncate(rd, h2, 10), -EDQUOT);
+	/* Overwriting inside the file still works. */
+	cr_assert_eq(io1(rd, true, h1, buf, 4096, 0), 4096);
+	/* Removing the full file frees its bytes at its close. */
+	cr_assert_eq(ringd_unlink(rd, "db", "q1"), 0);
+	cr_assert_eq(io1(rd, true, h2, buf, 4096, 0), -EDQUOT, "q1 is still open");
+	cr_assert_eq(ringd_close(rd, h1), 0);
+	ret = io1(rd, true, h2, buf, 65536, 0);
+	cr_assert_eq(ret, 65536, "%s", strerror(-ret));
+	/* Shrinking frees too. */
+	cr_assert_eq(ringd_truncate(rd, h2, 0), 0);
+	cr_assert_eq(ringd_truncate(rd, h2, 1u << 20), 0);
+	cr_assert_eq(ringd_truncate(rd, h2, (1u << 20) + 1), -EDQUOT);
+	cr_assert_eq(ringd_close(rd, h2), 0);
+	cr_assert_eq(ringd_unlink(rd, "db", "q2"), 0);
+	ringd_disconnect(rd);
+}
+
+Test(dirvol, lock_is_exclusive_per_session_until_close)
+{
+	struct ringd *a = conn(), *b = conn();
+	int ha, hb;
+
+	ha = ringd_open_file(a, "db", "l.db", RINGD_RDWR | RINGD_CREAT | RINGD_LOCK, 0600, NULL);
+	cr_assert_geq(ha, 0);
+	cr_assert_eq(ringd_open_file(b, "db", "l.db", RINGD_RDWR | RINGD_LOCK, 0, NULL), -EBUSY);
+	/* Without the lock it opens, but may not truncate the locked file. */
+	hb = ringd_open_file(b, "db", "l.db", RINGD_RDWR, 0, NULL);
+	cr_assert_geq(hb, 0);
+	cr_assert_eq(ringd_truncate(b, hb, 0), -EBUSY);
+	cr_assert_eq(ringd_open_file(b, "db", "l.db", RINGD_RDWR | RINGD_TRUNC, 0, NULL), -EBUSY);
+	cr_assert_eq(ringd_close(a, ha), 0);
+	ha = ringd_open_file(b, "db", "l.db", RINGD_RDWR | RINGD_LOCK, 0, NULL);
+	cr_assert_geq(ha, 0, "free after close");
+	/* A session that goes away lets go of its lock. */
+	ringd_disconnect(b);
+	ha = ringd_open_file(a, "db", "l.db", RINGD_RDWR | RINGD_LOCK, 0, NULL);
+	cr_assert_geq(ha, 0, "free after disconnect: %s", strerror(-ha));
+	ringd_disconnect(a);
+}
+
+static int tenant_b(void *arg)
+{
+	struct rt_daemon *d = arg;
+	struct ringd *rd;
+	int h, fails = 0;
+
+	if (rt_connect(d, 8, 16, 65536, &rd))
+		return 100;
+	fails += ringd_open_file(rd, "db", "a", RINGD_RDONLY, 0, NULL) != -EACCES;
+	fails += ringd_unlink(rd, "db", "victim") != -EACCES;
+	fails += ringd_rename(rd, "db", "victim", "x") != -EACCES;
+	fails += ringd_stat(rd, "db", "victim", NULL) != -EACCES;
+	fails += ringd_open_file(rd, "other", "../db.d/victim", RINGD_RDONLY, 0, NULL) != -EXDEV;
+	h = ringd_open_file(rd, "other", "mine", RINGD_RDWR | RINGD_CREAT, 0600, NULL);
+	fails += h < 0;
+	ringd_disconnect(rd);
+	return fails;
+}
+
+Test(dirvol, a_tenant_cannot_touch_another_tenants_files)
+{
+	struct ringd *rd = conn();
+	char path[256];
+	struct stat st;
+	pid_t pid;
+
+	cr_assert_geq(ringd_open_file(rd, "db", "victim", RINGD_RDWR | RINGD_CREAT, 0600, NULL), 0);
+	pid = rt_fork_as(RT_UID_B, RT_UID_B, tenant_b, &g_d);
+	cr_assert_eq(rt_wait_child(pid), 0, "tenant b got through somewhere");
+	cr_assert_eq(ringd_stat(rd, "db", "victim", NULL), 0);
+	snprintf(path, sizeof(path), "%s/state/other.d/mine", g_d.dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_uid, 0u, "files belong to the daemon, not the tenant");
+	ringd_disconnect(rd);
+}
+
+Test(dirvol, direct_files_enforce_alignment)
+{
+	struct ringd *rd = conn();
+	struct ringd_volume_info info;
+	char *buf = ringd_buf_alloc(rd, 8192, 4096);
+	int h, ret;
+
+	h = ringd_open_file(rd, "dbdirect", "d", RINGD_RDWR | RINGD_CREAT, 0600, &info);
+	if (h == -EINVAL) {
+		cr_skip_test("the state directory's filesystem refuses O_DIRECT: %s",
+			     ringd_last_message());
+		return;
+	}
+	cr_assert_geq(h, 0, "%s", ringd_last_message());
+	cr_assert(info.flags & RINGD_VOL_DIRECT);
+	cr_assert_eq(info.align, 4096);
+	rt_fill(buf, 8192, 4, 0);
+	ret = io1(rd, true, h, buf, 8192, 0);
+	cr_assert_eq(ret, 8192, "%s", strerror(-ret));
+	cr_assert_eq(io1(rd, true, h, buf, 100, 0), -EINVAL);
+	memset(buf, 0, 8192);
+	cr_assert_eq(io1(rd, false, h, buf, 8192, 0), 8192);
+	cr_assert_eq(rt_check(buf, 8192, 4, 0), -1);
+	ringd_disconnect(rd);
+}
