@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -200,6 +201,20 @@ static int sqlite_run(const char *uri, const char *sql)
 	return tenant_run(argv, in_dir("run.sql"), in_dir("run.out"), in_dir("run.err"));
 }
 
+/* Temporary files of the VFS in the db1 volume's directory. */
+static int system_count_tmp(void)
+{
+	DIR *dir = opendir(in_dir("db1"));
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(dir);
+	while ((e = readdir(dir)))
+		n += !strncmp(e->d_name, ".ringd-sqlite-tmp-", 18);
+	closedir(dir);
+	return n;
+}
+
 Test(no_io_uring, blocks_plain_io_uring_and_sets_no_new_privs)
 {
 	const char *out = "/tmp/ringd-no-io-uring.out", *err = "/tmp/ringd-no-io-uring.err";
@@ -314,6 +329,41 @@ Test(sqlite, second_process_gets_busy, .init = daemon_start, .fini = daemon_stop
 	cr_assert_eq(st, 0, "third open: exit %d: %s %s", st, slurp(in_dir("run.out")),
 		     slurp(in_dir("run.err")));
 	cr_assert_str_eq(slurp(in_dir("run.out")), "opened\n42\n");
+}
+
+Test(sqlite, temp_files_live_in_the_volume_until_closed, .init = daemon_start, .fini = daemon_stop,
+     .timeout = 60)
+{
+	const char *argv[] = { SQLITE_RUN_BIN, "file:db1/tmp.db?vfs=ringd", NULL };
+	/* A temp table on a file: SQLite opens it with no name. */
+	const char *sql = "PRAGMA temp_store=FILE;\nCREATE TABLE t(x);\n"
+			  "CREATE TEMP TABLE tt(x, pad);\n"
+			  /* 5M: more than the page cache holds, so it spills. */
+			  "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
+			  "WHERE i < 5000) INSERT INTO tt(x) SELECT i FROM c;\n"
+			  "UPDATE tt SET pad = zeroblob(1000);\n"
+			  "INSERT INTO t SELECT x FROM tt WHERE x % 1000 = 0;\n"
+			  "SELECT group_concat(x) FROM t;\nSELECT 'done';\n";
+	int pfd[2], st;
+	pid_t pid;
+
+	need_sqlite();
+	cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0);
+	pid = tenant_spawn(argv, NULL, pfd[0], in_dir("tmp.out"), in_dir("tmp.err"));
+	close(pfd[0]);
+	cr_assert_eq(write(pfd[1], sql, strlen(sql)), (ssize_t)strlen(sql));
+	if (!rt_wait_for(10000, strstr(slurp(in_dir("tmp.out")), "done\n") != NULL)) {
+		dump("sqlite-run stdout", in_dir("tmp.out"));
+		dump("sqlite-run stderr", in_dir("tmp.err"));
+		cr_assert_fail("sqlite-run did not get through the temp table");
+	}
+	cr_assert_str_eq(slurp(in_dir("tmp.out")), "opened\n1000,2000,3000,4000,5000\ndone\n");
+	/* While the connection is open, its temp file is in the database's volume. */
+	cr_assert_eq(system_count_tmp(), 1, "temp files in db1 while open");
+	close(pfd[1]);
+	st = rt_wait_child(pid);
+	cr_assert_eq(st, 0, "sqlite-run exited %d: %s", st, slurp(in_dir("tmp.err")));
+	cr_assert_eq(system_count_tmp(), 0, "temp files left in db1 after close");
 }
 
 Test(sqlite, quota_full_then_space_reusable, .init = daemon_start, .fini = daemon_stop,
@@ -484,8 +534,11 @@ static void bank_crash(bool wal, int kills)
 	cr_assert_eq(st, 0, "final bank run exited %d: %s", st, slurp(in_dir("bank.err")));
 
 	st = tenant_run(check, NULL, in_dir("bank.out"), in_dir("bank.err"));
-	fprintf(stderr, "bank %s, %d kills (%d left a hot journal): %s", wal ? "WAL" : "DELETE",
-		kills, hot, slurp(in_dir("bank.out")));
+	if (wal)
+		fprintf(stderr, "bank WAL, %d kills: %s", kills, slurp(in_dir("bank.out")));
+	else
+		fprintf(stderr, "bank DELETE, %d kills (%d left a hot journal): %s", kills, hot,
+			slurp(in_dir("bank.out")));
 	cr_assert_eq(st, 0, "bank check exited %d: %s %s", st, slurp(in_dir("bank.out")),
 		     slurp(in_dir("bank.err")));
 	cr_assert(strstr(slurp(in_dir("bank.out")), "check: ok:"));
