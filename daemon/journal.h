@@ -34,7 +34,7 @@
 #include "ringd_abi.h"
 
 #define JR_MAGIC       0x4c4e524au /* "JRNL" */
-#define JR_VERSION     2u	   /* 2: vectors, links, durable writes, discard */
+#define JR_VERSION     3u	   /* 2: vectors, links, durable writes, discard; 3: files */
 #define JR_MAX_HANDLES 64u
 #define JR_MAX_VOLUMES 256u
 #define JR_MAX_FILES   1024u /* files of directory volumes open at once */
@@ -88,10 +88,19 @@ struct jr_handle {
 	uint8_t open;
 	uint8_t writable;
 	uint8_t write_revoked;
-	uint8_t pad;
+	uint8_t locked; /* a file's RINGD_LOCK is held through it */
 	int32_t revoked;
-	uint32_t vol; /* index into jr_hdr.vol_names */
+	uint32_t vol; /* index into jr_hdr.vol_names, or a file (JR_MAX_VOLUMES + i) */
 	uint32_t pad2;
+};
+
+/* An open file of a directory volume; its fd is in the fd store as "file-I". */
+struct jr_file {
+	uint32_t used;
+	uint32_t dir; /* the directory volume's index */
+	uint64_t lock_owner;
+	uint32_t unlinked;
+	uint32_t pad;
 };
 
 struct jr_sess {
@@ -119,6 +128,7 @@ struct jr_hdr {
 	uint32_t pad;
 	char vol_names[JR_MAX_VOLUMES][CFG_NAME_MAX];
 	uint8_t vol_removed[JR_MAX_VOLUMES];
+	struct jr_file files[JR_MAX_FILES];
 };
 
 struct jr {

@@ -468,9 +468,13 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 		return ret;
 	s->cp.fig = &s->fig;
 	if (recovering) {
+		vols_file_restore(&s->vols);
 		ret = rcv_recover(&s->disp);
 		if (ret)
 			return ret;
+		vols_file_sweep(&s->vols);
+	} else {
+		memset(s->jr.hdr->files, 0, sizeof(s->jr.hdr->files));
 	}
 	sysd_fdstore_remove("ringlive");
 	sysd_fdstore("ringlive", s->rg.live_rd);

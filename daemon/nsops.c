@@ -179,9 +179,9 @@ int nso_truncate(struct ctlplane *cp, struct sess *se, const Ringd__Truncate *tr
 	if (!vh)
 		return ret;
 	if (!vols_is_file(vh->vol))
-		return ctl_send_error(se->sock, EINVAL,
-				      "handle %d is a volume, not a file: volumes have a fixed size",
-				      tr->handle);
+		return ctl_send_error(
+		    se->sock, EINVAL,
+		    "handle %d is a volume, not a file: volumes have a fixed size", tr->handle);
 	if (!vh->writable)
 		return ctl_send_error(se->sock, EBADF, "handle %d is read-only", tr->handle);
 	f = &cp->vols->files[vh->vol - VOLS_MAX];

@@ -46,9 +46,9 @@ struct ns_job {
 	char path2[NS_PATH_MAX]; /* NS_RENAME: the new name */
 
 	/* Out. */
-	int res;       /* 0 or -errno */
+	int res;			 /* 0 or -errno */
 	char msg[NS_PATH_MAX * 2 + 128]; /* why, when res < 0 */
-	bool created;  /* NS_OPEN: the file did not exist */
+	bool created;			 /* NS_OPEN: the file did not exist */
 	struct ns_inode st;   /* NS_OPEN, NS_STAT: the file; NS_UNLINK: the removed one */
 	struct ns_inode gone; /* NS_RENAME: the file it replaced */
 

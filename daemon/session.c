@@ -409,6 +409,7 @@ static void sess_journal_handles(struct sessions *st, struct sess *se)
 		js->handles[i].write_revoked = se->handles[i].write_revoked;
 		js->handles[i].revoked = se->handles[i].revoked;
 		js->handles[i].open = se->handles[i].open;
+		js->handles[i].locked = se->handles[i].locked;
 	}
 	js->nhandles = n;
 }
@@ -706,10 +707,14 @@ int sess_restore(struct sessions *st, uint32_t slot, const struct jr_sess *js, i
 		se->handles[i].writable = jh->writable;
 		se->handles[i].write_revoked = jh->write_revoked;
 		se->handles[i].revoked = jh->revoked;
-		/* A volume this instance does not have is "removed": -ENODEV. */
-		se->handles[i].vol = jh->vol < st->vols->n ? jh->vol : 0;
-		if (jh->vol >= st->vols->n)
+		/* A volume (or file) this instance does not have is "removed": -ENODEV. */
+		se->handles[i].vol = vols_valid(st->vols, jh->vol) ? jh->vol : 0;
+		if (!vols_valid(st->vols, jh->vol))
 			se->handles[i].revoked = -ENODEV;
+		else if (vols_is_file(jh->vol)) {
+			st->vols->files[jh->vol - VOLS_MAX].refs++;
+			se->handles[i].locked = jh->locked;
+		}
 		se->handles_open++;
 	}
 	/* The client's CQ head must lie within what was posted. */
@@ -854,6 +859,7 @@ void sess_close(struct sessions *st, struct sess *se)
 		for (i = 0; i < se->nhandles; i++)
 			if (se->handles[i].open && vols_is_file(se->handles[i].vol))
 				sess_handle_drop(st, se, i);
+		sess_journal_handles(st, se);
 	}
 	sess_settle(st, se);
 }

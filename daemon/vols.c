@@ -4,12 +4,14 @@
 #include "vols.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "sysd.h"
 
 int vols_init(struct vols *vs, struct rings *rg, struct jr *jr)
 {
@@ -37,6 +39,36 @@ int vols_init(struct vols *vs, struct rings *rg, struct jr *jr)
 	return 0;
 }
 
+/* fd-store name of file @idx's fd. */
+static void vols_file_name(uint32_t idx, char *buf, size_t len)
+{
+	snprintf(buf, len, "file-%u", idx - VOLS_MAX);
+}
+
+/* Record file @idx in the journal and its fd in the fd store (@open), or
+ * forget it, so that a restarted daemon re-adopts the files its sessions
+ * have open. */
+static void vols_file_journal(struct vols *vs, uint32_t idx, bool open)
+{
+	struct jr_file *jf = &vs->jr->hdr->files[idx - VOLS_MAX];
+	const struct vols_file *f = &vs->files[idx - VOLS_MAX];
+	char name[32];
+
+	vols_file_name(idx, name, sizeof(name));
+	if (!open) {
+		jr_commit(&jf->used, 0);
+		sysd_fdstore_remove(name);
+		return;
+	}
+	jf->dir = f->dir;
+	jf->lock_owner = f->lock_owner;
+	jf->unlinked = f->unlinked;
+	if (!jf->used) {
+		sysd_fdstore(name, f->fd);
+		jr_commit(&jf->used, 1);
+	}
+}
+
 /* Close file @idx: settle its bytes and free its entry. */
 static void vols_file_release(struct vols *vs, uint32_t idx)
 {
@@ -51,6 +83,7 @@ static void vols_file_release(struct vols *vs, uint32_t idx)
 	else if (f->unlinked)
 		*used -= *used < f->size ? *used : f->size;
 	close(f->fd);
+	vols_file_journal(vs, idx, false);
 	memset(f, 0, sizeof(*f));
 	f->fd = -1;
 	vs->open[idx] = false;
@@ -251,15 +284,43 @@ void vols_io_done(struct vols *vs, uint32_t idx)
 		vols_release(vs, idx);
 }
 
+/* Install @fd as file @idx (free) of directory volume @dir. Takes @fd. */
+static int vols_file_install(struct vols *vs, uint32_t idx, uint32_t dir, int fd, uint64_t dev,
+			     uint64_t ino, uint64_t size)
+{
+	struct vols_file *f = &vs->files[idx - VOLS_MAX];
+	int ret = rg_file_set(vs->rg, RG_MAIN, idx, fd);
+
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	*f = (struct vols_file){
+		.used = true, .fd = fd, .dir = dir, .refs = 1, .dev = dev, .ino = ino, .size = size
+	};
+	vs->vv[idx] = (struct val_vol){
+		.base = 0,
+		/* No extent: a file ends where the volume's size (vols_quota) says. */
+		.size = INT64_MAX,
+		.align = vs->v[dir].v.align,
+		.zero_align = vs->v[dir].v.align,
+		.file_slot = idx,
+		.readonly = vs->v[dir].v.readonly,
+	};
+	vs->open[idx] = true;
+	vs->inflight[idx] = 0;
+	vs->nfiles++;
+	vols_file_journal(vs, idx, true);
+	return (int)idx;
+}
+
 int vols_file_get(struct vols *vs, uint32_t dir, int fd, uint64_t dev, uint64_t ino, uint64_t size)
 {
-	const struct vol *d = &vs->v[dir];
-	struct vols_file *f;
-	uint32_t i, idx, free_i = VOLS_FILES;
-	int ret;
+	uint32_t i, free_i = VOLS_FILES;
 
 	for (i = 0; i < VOLS_FILES; i++) {
-		f = &vs->files[i];
+		struct vols_file *f = &vs->files[i];
+
 		if (!f->used) {
 			if (free_i == VOLS_FILES)
 				free_i = i;
@@ -277,29 +338,7 @@ int vols_file_get(struct vols *vs, uint32_t dir, int fd, uint64_t dev, uint64_t 
 		close(fd);
 		return -EMFILE;
 	}
-	idx = VOLS_MAX + free_i;
-	ret = rg_file_set(vs->rg, RG_MAIN, idx, fd);
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	f = &vs->files[free_i];
-	*f = (struct vols_file){
-		.used = true, .fd = fd, .dir = dir, .refs = 1, .dev = dev, .ino = ino, .size = size
-	};
-	vs->vv[idx] = (struct val_vol){
-		.base = 0,
-		/* No extent: a file ends where the volume's size (vols_quota) says. */
-		.size = INT64_MAX,
-		.align = d->v.align,
-		.zero_align = d->v.align,
-		.file_slot = idx,
-		.readonly = d->v.readonly,
-	};
-	vs->open[idx] = true;
-	vs->inflight[idx] = 0;
-	vs->nfiles++;
-	return (int)idx;
+	return vols_file_install(vs, VOLS_MAX + free_i, dir, fd, dev, ino, size);
 }
 
 int vols_file_lock(struct vols *vs, uint32_t idx, uint64_t sid)
@@ -309,6 +348,7 @@ int vols_file_lock(struct vols *vs, uint32_t idx, uint64_t sid)
 	if (f->lock_owner && f->lock_owner != sid)
 		return -EBUSY;
 	f->lock_owner = sid;
+	vols_file_journal(vs, idx, true);
 	return 0;
 }
 
@@ -319,8 +359,10 @@ void vols_file_put(struct vols *vs, uint32_t idx, uint64_t sid, bool locked)
 	if (!vols_is_file(idx) || !vs->files[idx - VOLS_MAX].used)
 		return;
 	f = &vs->files[idx - VOLS_MAX];
-	if (locked && f->lock_owner == sid)
+	if (locked && f->lock_owner == sid) {
 		f->lock_owner = 0;
+		vols_file_journal(vs, idx, true);
+	}
 	if (f->refs && !--f->refs) {
 		vs->vv[idx].removed = true;
 		if (vols_idle(vs, idx))
@@ -366,6 +408,7 @@ void vols_file_gone(struct vols *vs, uint32_t dir, uint64_t dev, uint64_t ino, u
 		if (f->used && f->dir == dir && f->dev == dev && f->ino == ino) {
 			f->unlinked = true;
 			open = true;
+			vols_file_journal(vs, VOLS_MAX + i, true);
 		}
 	}
 	if (!open && dir < VOLS_MAX)
@@ -382,4 +425,69 @@ int vols_quota(struct vols *vs, uint32_t idx, uint8_t op, uint64_t off, uint64_t
 	if (__builtin_add_overflow(off, len, &end))
 		return -EDQUOT;
 	return vols_file_grow(vs, idx, end);
+}
+
+void vols_file_restore(struct vols *vs)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < VOLS_FILES; i++) {
+		struct jr_file *jf = &vs->jr->hdr->files[i];
+		uint32_t idx = VOLS_MAX + i;
+		uint64_t lock;
+		bool unlinked;
+		struct stat st;
+		char name[32];
+		int fd, ret;
+
+		if (!jf->used)
+			continue;
+		vols_file_name(idx, name, sizeof(name));
+		fd = sysd_take_fd(name);
+		if (fd < 0 || jf->dir >= vs->n || vs->vv[jf->dir].removed ||
+		    !vs->v[jf->dir].isdir || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			log_warn("recovery: open file %u of volume index %u is gone: its handles "
+				 "get -ENODEV",
+				 i, jf->dir);
+			if (fd >= 0)
+				close(fd);
+			jr_commit(&jf->used, 0);
+			sysd_fdstore_remove(name);
+			continue;
+		}
+		lock = jf->lock_owner;
+		unlinked = jf->unlinked != 0;
+		/* Still in the store and the journal: the same record goes on. */
+		ret = vols_file_install(vs, idx, jf->dir, fd, st.st_dev, st.st_ino,
+					(uint64_t)st.st_size);
+		if (ret < 0) {
+			log_warn("recovery: open file %u not re-adopted: %s", i, strerror(-ret));
+			jr_commit(&jf->used, 0);
+			sysd_fdstore_remove(name);
+			continue;
+		}
+		vs->files[i].refs = 0; /* counted again from the sessions' handles */
+		vs->files[i].lock_owner = lock;
+		vs->files[i].unlinked = unlinked;
+		/* The directory walk did not see it: count it until its last close. */
+		if (unlinked)
+			vs->used[jf->dir] += (uint64_t)st.st_size;
+		vols_file_journal(vs, idx, true);
+		n++;
+	}
+	if (n)
+		log_info("recovery: %u open files re-adopted", n);
+}
+
+void vols_file_sweep(struct vols *vs)
+{
+	uint32_t i;
+
+	for (i = 0; i < VOLS_FILES; i++) {
+		if (!vs->files[i].used || vs->files[i].refs)
+			continue;
+		vs->vv[VOLS_MAX + i].removed = true;
+		if (vols_idle(vs, VOLS_MAX + i))
+			vols_release(vs, VOLS_MAX + i);
+	}
 }

@@ -135,6 +135,15 @@ void vols_file_shrunk(struct vols *vs, uint32_t idx, uint64_t size);
  * namespace: its bytes are free now, or at its last close if it is open. */
 void vols_file_gone(struct vols *vs, uint32_t dir, uint64_t dev, uint64_t ino, uint64_t size);
 
+/*
+ * Recovery: re-adopt the files a previous instance had open (journal and
+ * fd store), at the same indexes, with no references yet; the restored
+ * sessions' handles count them again, and vols_file_sweep() then closes
+ * the ones no handle names once their recovered I/O is done.
+ */
+void vols_file_restore(struct vols *vs);
+void vols_file_sweep(struct vols *vs);
+
 /* The volume's quota check for a validated request (writes that grow a
  * file). Returns 0 or -EDQUOT. */
 int vols_quota(struct vols *vs, uint32_t idx, uint8_t op, uint64_t off, uint64_t len);

@@ -101,9 +101,9 @@ Test(dirvol, create_write_extend_read_short)
 	cr_assert_geq(h, 0, "open: %s (%s)", strerror(-h), ringd_last_message());
 	cr_assert_eq(info.size, 0);
 	cr_assert(info.flags & RINGD_VOL_FILE);
-	cr_assert_eq(ringd_open_file(rd, "db", "a.db", RINGD_RDWR | RINGD_CREAT | RINGD_EXCL, 0600,
-				     NULL),
-		     -EEXIST);
+	cr_assert_eq(
+	    ringd_open_file(rd, "db", "a.db", RINGD_RDWR | RINGD_CREAT | RINGD_EXCL, 0600, NULL),
+	    -EEXIST);
 	rt_fill(buf, 8192, 1, 0);
 	cr_assert_eq(io1(rd, true, h, buf, 8192, 4096), 8192);
 	cr_assert_eq(fsync1(rd, h), 0);

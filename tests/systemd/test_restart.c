@@ -114,6 +114,15 @@ static void swap_halves(uint8_t *b)
 }
 
 static volatile sig_atomic_t g_stop;
+static bool g_files; /* each client writes a file of directory volume "files" */
+
+static const char files_conf[] = "[volume files]\n"
+				 "dir = files.d\n"
+				 "size = 64M\n"
+				 "\n"
+				 "[tenant root]\n"
+				 "uid = 0\n"
+				 "volumes = files:rw\n";
 
 /*
  * The VM suite reuses this test on NVMe volumes: $RINGD_RESTART_CONF_FILE
@@ -211,7 +220,23 @@ static int client_main(const char *sock, uint32_t client, int ready_fd, struct c
 		fail(r, ret);
 		return 1;
 	}
-	h = ringd_open(rd, restart_volume(), RINGD_RDWR, NULL);
+	if (g_files) {
+		/* Its own file of a directory volume, locked: a restart must
+		 * keep (fd store) or take again (reconnect) both. */
+		char path[32];
+
+		snprintf(path, sizeof(path), "client%u.dat", client);
+		h = ringd_open_file(rd, "files", path, RINGD_RDWR | RINGD_CREAT | RINGD_LOCK, 0600,
+				    NULL);
+		base = 0;
+		/* Reads of blocks never written are full (zeros), as on a volume. */
+		ret = h < 0 ? 0 : ringd_truncate(rd, h, (uint64_t)NBLOCKS * BS);
+		if (ret) {
+			fail(r, ret);
+			return 1;
+		}
+	} else
+		h = ringd_open(rd, restart_volume(), RINGD_RDWR, NULL);
 	if (h < 0) {
 		fail(r, h);
 		return 1;
@@ -409,7 +434,7 @@ static void kill_loop(bool use_store, const char *what)
 	char c;
 	int ret;
 
-	ret = rt_daemon_prepare(&g_d, restart_conf());
+	ret = rt_daemon_prepare(&g_d, g_files ? files_conf : restart_conf());
 	cr_assert_eq(ret, 0);
 	ret = rt_notify_open(&g_n, g_d.dir);
 	cr_assert_eq(ret, 0);
@@ -487,6 +512,20 @@ Test(restart, sigkill_loop_with_fd_store_loses_nothing, .timeout = 300)
 Test(restart, sigkill_loop_without_fd_store_clients_reconnect, .timeout = 300)
 {
 	kill_loop(false, "no fd store, client reconnect");
+}
+
+/* The same on locked files of a directory volume: the fd store keeps the
+ * files and their locks; a reconnect opens and locks them again. */
+Test(restart, sigkill_loop_on_directory_volume_files_with_fd_store, .timeout = 300)
+{
+	g_files = true;
+	kill_loop(true, "directory volume, fd store");
+}
+
+Test(restart, sigkill_loop_on_directory_volume_files_clients_reconnect, .timeout = 300)
+{
+	g_files = true;
+	kill_loop(false, "directory volume, no fd store, client reconnect");
 }
 
 /*
