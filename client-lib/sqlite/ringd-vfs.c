@@ -83,6 +83,23 @@ static int rv_connect_locked(void)
 }
 
 /*
+ * Run control call @call (an expression returning 0, a count or -errno)
+ * with rv_mu held, once more if it failed with -ENOTCONN. libringd
+ * reconnects before a call once it knows the daemon went away, but a call
+ * during which it learns that (a restart under it) fails: the second try
+ * reconnects (waiting up to 30 s for the new daemon) and reopens every
+ * handle. Each call below is idempotent, or its retry is handled by the
+ * caller (an unlink that already happened: -ENOENT).
+ */
+#define RV_CTL(call)                                                                               \
+	({                                                                                         \
+		int __ret = (call);                                                                \
+		if (__ret == -ENOTCONN)                                                            \
+			__ret = (call);                                                            \
+		__ret;                                                                             \
+	})
+
+/*
  * Split "VOLUME/path" (leading slashes ignored) into @vol and @path.
  * Returns 0, or -EINVAL if either part is empty, -ENAMETOOLONG.
  */
@@ -174,9 +191,10 @@ static int rv_close(sqlite3_file *f)
 	struct rv_file *rf = (struct rv_file *)f;
 
 	pthread_mutex_lock(&rv_mu);
-	ringd_close(rv_rd, rf->handle);
+	/* Closing releases the RINGD_LOCK: it must reach the daemon. */
+	RV_CTL(ringd_close(rv_rd, rf->handle));
 	if (rf->delete_on_close)
-		ringd_unlink(rv_rd, rf->volume, rf->path);
+		RV_CTL(ringd_unlink(rv_rd, rf->volume, rf->path));
 	pthread_mutex_unlock(&rv_mu);
 	return SQLITE_OK;
 }
@@ -214,7 +232,7 @@ static int rv_truncate(sqlite3_file *f, sqlite3_int64 size)
 	int ret;
 
 	pthread_mutex_lock(&rv_mu);
-	ret = ringd_truncate(rv_rd, rf->handle, (uint64_t)size);
+	ret = RV_CTL(ringd_truncate(rv_rd, rf->handle, (uint64_t)size));
 	pthread_mutex_unlock(&rv_mu);
 	if (ret == -EDQUOT || ret == -ENOSPC)
 		return SQLITE_FULL;
@@ -256,7 +274,7 @@ static int rv_file_size(sqlite3_file *f, sqlite3_int64 *size)
 	int ret;
 
 	pthread_mutex_lock(&rv_mu);
-	ret = ringd_fstat(rv_rd, rf->handle, &info);
+	ret = RV_CTL(ringd_fstat(rv_rd, rf->handle, &info));
 	pthread_mutex_unlock(&rv_mu);
 	if (ret)
 		return SQLITE_IOERR_FSTAT;
@@ -402,12 +420,13 @@ static int rv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flag
 		h = rv_open_temp_locked(rf);
 		rf->delete_on_close = true;
 	} else {
-		h = ringd_open_file(rv_rd, rf->volume, rf->path, rflags, 0644, NULL);
+		h = RV_CTL(ringd_open_file(rv_rd, rf->volume, rf->path, rflags, 0644, NULL));
 		/* As the unix VFS does: read-only when writing is not allowed. */
 		if ((h == -EROFS || h == -EACCES) && (rflags & RINGD_RDWR) &&
 		    !(flags & SQLITE_OPEN_CREATE)) {
-			h = ringd_open_file(rv_rd, rf->volume, rf->path,
-					    (rflags & ~RINGD_RDWR) | RINGD_RDONLY, 0644, NULL);
+			h = RV_CTL(ringd_open_file(rv_rd, rf->volume, rf->path,
+						   (rflags & ~RINGD_RDWR) | RINGD_RDONLY, 0644,
+						   NULL));
 			if (h >= 0)
 				flags = (flags & ~SQLITE_OPEN_READWRITE) | SQLITE_OPEN_READONLY;
 		}
@@ -443,13 +462,21 @@ static int rv_connected(int (*fn)(const char *, const char *, void *), const cha
 
 static int rv_unlink_fn(const char *vol, const char *path, void *arg)
 {
+	int ret = ringd_unlink(rv_rd, vol, path);
+
 	(void)arg;
-	return ringd_unlink(rv_rd, vol, path);
+	/* Retried after the daemon went away: the first try may have done it. */
+	if (ret == -ENOTCONN) {
+		ret = ringd_unlink(rv_rd, vol, path);
+		if (ret == -ENOENT)
+			ret = 0;
+	}
+	return ret;
 }
 
 static int rv_stat_fn(const char *vol, const char *path, void *arg)
 {
-	return ringd_stat(rv_rd, vol, path, arg);
+	return RV_CTL(ringd_stat(rv_rd, vol, path, arg));
 }
 
 static int rv_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
