@@ -366,9 +366,9 @@ static int rv_open_error(int err)
 /*
  * Open a unique temporary file in the volume of the last main database
  * (SQLite names none for temp databases, sorters and statement journals),
- * rv_mu held. Returns the handle or -errno.
+ * rv_mu held. Returns the handle (and @info) or -errno.
  */
-static int rv_open_temp_locked(struct rv_file *rf)
+static int rv_open_temp_locked(struct rv_file *rf, struct ringd_volume_info *info)
 {
 	int attempt, h = -ENOENT;
 
@@ -378,9 +378,9 @@ static int rv_open_temp_locked(struct rv_file *rf)
 	for (attempt = 0; attempt < 16; attempt++) {
 		snprintf(rf->path, sizeof(rf->path), ".ringd-sqlite-tmp-%ld-%lu", (long)getpid(),
 			 ++rv_temp_seq);
-		h = ringd_open_file(rv_rd, rf->volume, rf->path,
-				    RINGD_RDWR | RINGD_CREAT | RINGD_EXCL | RINGD_TRUNC, 0600,
-				    NULL);
+		h = RV_CTL(ringd_open_file(rv_rd, rf->volume, rf->path,
+					   RINGD_RDWR | RINGD_CREAT | RINGD_EXCL | RINGD_TRUNC,
+					   0600, info));
 		if (h != -EEXIST)
 			break;
 	}
@@ -390,6 +390,7 @@ static int rv_open_temp_locked(struct rv_file *rf)
 static int rv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
 {
 	struct rv_file *rf = (struct rv_file *)f;
+	struct ringd_volume_info info = { 0 };
 	int rflags, h, ret;
 
 	(void)vfs;
@@ -417,23 +418,34 @@ static int rv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flag
 		return rv_open_error(ret);
 	}
 	if (!name) {
-		h = rv_open_temp_locked(rf);
+		h = rv_open_temp_locked(rf, &info);
 		rf->delete_on_close = true;
 	} else {
-		h = RV_CTL(ringd_open_file(rv_rd, rf->volume, rf->path, rflags, 0644, NULL));
+		h = RV_CTL(ringd_open_file(rv_rd, rf->volume, rf->path, rflags, 0644, &info));
 		/* As the unix VFS does: read-only when writing is not allowed. */
 		if ((h == -EROFS || h == -EACCES) && (rflags & RINGD_RDWR) &&
 		    !(flags & SQLITE_OPEN_CREATE)) {
 			h = RV_CTL(ringd_open_file(rv_rd, rf->volume, rf->path,
 						   (rflags & ~RINGD_RDWR) | RINGD_RDONLY, 0644,
-						   NULL));
+						   &info));
 			if (h >= 0)
 				flags = (flags & ~SQLITE_OPEN_READWRITE) | SQLITE_OPEN_READONLY;
 		}
 		rf->delete_on_close = (flags & SQLITE_OPEN_DELETEONCLOSE) != 0;
-		if (h >= 0 && (flags & SQLITE_OPEN_MAIN_DB))
-			snprintf(rv_temp_volume, sizeof(rv_temp_volume), "%s", rf->volume);
 	}
+	/*
+	 * SQLite reads and writes at any offset (a 100-byte header, journal
+	 * records): a direct (O_DIRECT) volume, which requires alignment, is
+	 * not for it.
+	 */
+	if (h >= 0 && info.align > 1) {
+		RV_CTL(ringd_close(rv_rd, h));
+		if (!name)
+			RV_CTL(ringd_unlink(rv_rd, rf->volume, rf->path));
+		h = -EINVAL;
+	}
+	if (h >= 0 && name && (flags & SQLITE_OPEN_MAIN_DB))
+		snprintf(rv_temp_volume, sizeof(rv_temp_volume), "%s", rf->volume);
 	pthread_mutex_unlock(&rv_mu);
 	if (h < 0)
 		return rv_open_error(h);
