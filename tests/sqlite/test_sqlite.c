@@ -225,13 +225,15 @@ static int system_count_tmp(void)
 
 Test(no_io_uring, blocks_plain_io_uring_and_sets_no_new_privs)
 {
-	const char *out = "/tmp/ringd-no-io-uring.out", *err = "/tmp/ringd-no-io-uring.err";
+	char out[64], err[64];
 	const char *probe[] = { URING_PROBE_BIN, NULL };
 	const char *status[] = { "/usr/bin/grep", "-E",
 				 "^(NoNewPrivs|Seccomp):", "/proc/self/status", NULL };
 	pid_t pid;
 	int st;
 
+	snprintf(out, sizeof(out), "/tmp/ringd-no-io-uring.%d.out", (int)getpid());
+	snprintf(err, sizeof(err), "/tmp/ringd-no-io-uring.%d.err", (int)getpid());
 	/* Outside the wrapper: plain io_uring works (or the host forbids it). */
 	pid = fork();
 	cr_assert_geq(pid, 0);
