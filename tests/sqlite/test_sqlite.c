@@ -391,6 +391,20 @@ Test(sqlite, direct_volume_is_refused_at_open, .init = daemon_start, .fini = dae
 	cr_assert_eq(st, 0, "sqlite-run exited %d: %s", st, slurp(in_dir("run.out")));
 }
 
+/* One process, eight threads, each its own connection and database, all on
+ * the process's one session: the VFS serializes them on its mutex. */
+Test(sqlite, threads_share_one_session, .init = daemon_start, .fini = daemon_stop, .timeout = 120)
+{
+	const char *argv[] = { SQLITE_THREADS_BIN, "db1", "8", "200", NULL };
+	int st;
+
+	need_sqlite();
+	st = tenant_run(argv, NULL, in_dir("threads.out"), in_dir("threads.err"));
+	cr_assert_eq(st, 0, "sqlite-threads exited %d: %s %s", st, slurp(in_dir("threads.out")),
+		     slurp(in_dir("threads.err")));
+	cr_assert_str_eq(slurp(in_dir("threads.out")), "threads: ok\n");
+}
+
 Test(sqlite, quota_full_then_space_reusable, .init = daemon_start, .fini = daemon_stop,
      .timeout = 120)
 {
