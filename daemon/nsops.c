@@ -95,6 +95,11 @@ int nso_open_file(struct ctlplane *cp, struct sess *se, const Ringd__OpenFile *o
 		return ctl_send_error(se->sock, EMFILE,
 				      "all %u volume handles of this session are open",
 				      se->nhandles);
+	/* A storm of opens past the tenant's files never reaches the worker. */
+	if (use_get(cp->use, se->tenant).files >= cp->cfg->tenants[se->tenant].max_open_files)
+		return ctl_send_error(
+		    se->sock, EMFILE, "tenant %s has max_open_files = %u files open",
+		    cp->cfg->tenants[se->tenant].name, cp->cfg->tenants[se->tenant].max_open_files);
 	j = nso_job(cp, se, NS_OPEN, vi);
 	if (j) {
 		if (!nso_copy(j->path, of->path, se, &ret)) {
