@@ -54,7 +54,8 @@ rl_outcome(struct reloader *rl, int ret, const char *fmt, ...)
 /* Same backing, extent and mode? */
 static bool rl_same_volume(const struct cfg_volume *a, const struct cfg_volume *b)
 {
-	return !strcmp(a->path, b->path) && !strcmp(a->nvme, b->nvme) && a->offset == b->offset &&
+	return !strcmp(a->path, b->path) && !strcmp(a->nvme, b->nvme) && !strcmp(a->dir, b->dir) &&
+	       a->offset == b->offset &&
 	       a->size == b->size && a->direct == b->direct && a->readonly == b->readonly &&
 	       a->poll == b->poll && a->passthrough == b->passthrough;
 }
