@@ -903,8 +903,11 @@ static int churn_write(struct ringd *rd, int h, void *buf, unsigned int len)
  */
 static int churner(const struct opts *o, volatile struct shared *sh)
 {
-	struct ringd_opts ro = { .socket_path = o->socket, .sq_entries = 8, .cq_entries = 16,
-				 .buf_size = 64u << 10, .flags = RINGD_OPT_NO_RECONNECT };
+	struct ringd_opts ro = { .socket_path = o->socket,
+				 .sq_entries = 8,
+				 .cq_entries = 16,
+				 .buf_size = 64u << 10,
+				 .flags = RINGD_OPT_NO_RECONNECT };
 	struct ringd *rd = NULL;
 	char a[64], b[64];
 	void *buf = NULL;

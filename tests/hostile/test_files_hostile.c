@@ -42,8 +42,9 @@ static uint64_t now_ms(void)
 static int lock_holder(void *arg)
 {
 	int ready = *(int *)arg;
-	struct ringd_opts o = { .socket_path = g_d.sock, .sq_entries = 16, .cq_entries = 16,
-				.buf_size = 1u << 20 };
+	struct ringd_opts o = {
+		.socket_path = g_d.sock, .sq_entries = 16, .cq_entries = 16, .buf_size = 1u << 20
+	};
 	struct ringd *rd;
 	char *buf;
 	int h, i;
@@ -74,8 +75,9 @@ static int lock_holder(void *arg)
 
 static int open_locked(int *h_out)
 {
-	struct ringd_opts o = { .socket_path = g_d.sock, .sq_entries = 8, .cq_entries = 16,
-				.buf_size = 65536 };
+	struct ringd_opts o = {
+		.socket_path = g_d.sock, .sq_entries = 8, .cq_entries = 16, .buf_size = 65536
+	};
 	struct ringd *rd;
 	int h;
 
@@ -172,8 +174,9 @@ struct storm_result {
 static int stormer(void *arg)
 {
 	unsigned int id = *(unsigned int *)arg;
-	struct ringd_opts o = { .socket_path = g_d.sock, .sq_entries = 8, .cq_entries = 16,
-				.buf_size = 65536 };
+	struct ringd_opts o = {
+		.socket_path = g_d.sock, .sq_entries = 8, .cq_entries = 16, .buf_size = 65536
+	};
 	struct storm_result r = { 0 };
 	struct ringd *rd;
 	uint64_t end = now_ms() + 3000;
@@ -261,12 +264,13 @@ Test(files_hostile, h39_h40_open_and_namespace_storms_stay_in_the_tenants_limits
 		cr_expect_eq(r.other_errors, 0, "stormer %u: %s", i, strerror(-r.first_error));
 	}
 	vt_finish(&v);
-	cr_log_info("H39/H40: %llu opens, %llu -EMFILE, %llu mkdirs, %llu renames, %llu unlinks "
-		    "from %u sessions; daemon fds %d -> peak %d; victim worst %llu us over %llu I/Os",
-		    (unsigned long long)tot.opens, (unsigned long long)tot.emfile,
-		    (unsigned long long)tot.creates,
-		    (unsigned long long)tot.renames, (unsigned long long)tot.unlinks, n, fds_before,
-		    fds_peak, (unsigned long long)v.worst_us, (unsigned long long)v.ops);
+	cr_log_info(
+	    "H39/H40: %llu opens, %llu -EMFILE, %llu mkdirs, %llu renames, %llu unlinks "
+	    "from %u sessions; daemon fds %d -> peak %d; victim worst %llu us over %llu I/Os",
+	    (unsigned long long)tot.opens, (unsigned long long)tot.emfile,
+	    (unsigned long long)tot.creates, (unsigned long long)tot.renames,
+	    (unsigned long long)tot.unlinks, n, fds_before, fds_peak,
+	    (unsigned long long)v.worst_us, (unsigned long long)v.ops);
 	cr_assert_geq(tot.opens, HS_HOSTILE_FILES, "the tenant could open its max_open_files");
 	cr_assert_gt(tot.emfile, 0, "max_open_files never bound");
 	cr_assert_gt(tot.unlinks, 0);
