@@ -879,21 +879,11 @@ static int idle_holder(const struct opts *o, uid_t uid, unsigned int count,
 static int churn_write(struct ringd *rd, int h, void *buf, unsigned int len)
 {
 	struct ringd_sqe *sqe = ringd_get_sqe(rd);
-	struct ringd_cqe *cqe;
-	int ret;
 
 	if (!sqe)
 		return -EBUSY;
 	ringd_prep_write(sqe, h, buf, len, 0);
-	ret = ringd_submit_and_wait(rd, 1);
-	if (ret < 0)
-		return ret;
-	ret = ringd_wait_cqe(rd, &cqe);
-	if (ret)
-		return ret;
-	ret = cqe->res;
-	ringd_cqe_seen(rd, cqe);
-	return ret;
+	return tool_run1(rd);
 }
 
 /*
