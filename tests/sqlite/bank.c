@@ -3,9 +3,9 @@
  * bank: money moves between accounts of a SQLite database on the ringd VFS,
  * one transfer per transaction, and must never appear or vanish.
  *
- *   bank [--wal|--delete] init  URI ACCOUNTS          ACCOUNTS accounts of 1000 each
- *   bank [--wal|--delete] run   URI SIDEFILE SEED [N] N transfers (0 or none: until killed)
- *   bank [--wal|--delete] check URI ACCOUNTS SIDEFILE
+ *   bank [--wal|--delete|--truncate|--persist] init  URI ACCOUNTS          ACCOUNTS accounts of
+ * 1000 each bank [--wal|--delete|--truncate|--persist] run   URI SIDEFILE SEED [N] N transfers (0
+ * or none: until killed) bank [--wal|--delete|--truncate|--persist] check URI ACCOUNTS SIDEFILE
  *
  * Each transfer takes the next id in txlog, moves a random amount between
  * two random accounts and logs it, in one transaction. Only after COMMIT
@@ -15,8 +15,8 @@
  * SIDEFILE is in txlog; it exits 0 only if all three hold.
  *
  * --wal: journal_mode=WAL in locking_mode=EXCLUSIVE (the ringd VFS has no
- * shared memory), set before the first read of every open; otherwise
- * (--delete, the default) journal_mode=DELETE. synchronous=FULL either way.
+ * shared memory), set before the first read of every open; otherwise that
+ * rollback journal mode (--delete, the default). synchronous=FULL always.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,7 +32,8 @@
 
 #define BANK_START 1000
 
-static bool g_wal;
+/* The journal mode: "wal" (with locking_mode=EXCLUSIVE) or a rollback mode. */
+static const char *g_mode = "delete";
 
 static void die_db(sqlite3 *db, const char *what)
 {
@@ -62,6 +63,20 @@ static long long num(const char *s)
 	return v;
 }
 
+/* The one value of @sql as text into @out; exits on error. */
+static void query1(sqlite3 *db, const char *sql, char *out, size_t len)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		die_db(db, sql);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		die_db(db, sql);
+	snprintf(out, len, "%s",
+		 sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
+	sqlite3_finalize(st);
+}
+
 /*
  * Open @uri and set the journal mode. SQLITE_BUSY (the lock of a killed
  * predecessor whose session the daemon has not yet dropped) is retried for
@@ -69,6 +84,7 @@ static long long num(const char *s)
  */
 static sqlite3 *bank_open(const char *uri)
 {
+	char sql[64], mode[16];
 	sqlite3 *db = NULL;
 	int rc, tries;
 
@@ -83,31 +99,17 @@ static sqlite3 *bank_open(const char *uri)
 	}
 	if (rc != SQLITE_OK)
 		die_db(db, "open");
-	if (g_wal) {
-		if (exec(db, "PRAGMA locking_mode=EXCLUSIVE") != SQLITE_OK)
-			die_db(db, "locking_mode");
-		if (exec(db, "PRAGMA journal_mode=WAL") != SQLITE_OK)
-			die_db(db, "journal_mode=WAL");
-	} else if (exec(db, "PRAGMA journal_mode=DELETE") != SQLITE_OK) {
-		die_db(db, "journal_mode=DELETE");
+	if (!strcmp(g_mode, "wal") && exec(db, "PRAGMA locking_mode=EXCLUSIVE") != SQLITE_OK)
+		die_db(db, "locking_mode");
+	snprintf(sql, sizeof(sql), "PRAGMA journal_mode=%s", g_mode);
+	query1(db, sql, mode, sizeof(mode));
+	if (strcmp(mode, g_mode)) {
+		fprintf(stderr, "bank: journal_mode %s, not %s\n", mode, g_mode);
+		exit(1);
 	}
 	if (exec(db, "PRAGMA synchronous=FULL") != SQLITE_OK)
 		die_db(db, "synchronous");
 	return db;
-}
-
-/* The one value of @sql as text into @out; exits on error. */
-static void query1(sqlite3 *db, const char *sql, char *out, size_t len)
-{
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		die_db(db, sql);
-	if (sqlite3_step(st) != SQLITE_ROW)
-		die_db(db, sql);
-	snprintf(out, len, "%s",
-		 sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
-	sqlite3_finalize(st);
 }
 
 static int cmd_init(const char *uri, long long accounts)
@@ -268,9 +270,10 @@ static int cmd_check(const char *uri, long long accounts, const char *side)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: bank [--wal|--delete] init URI ACCOUNTS\n"
-			"       bank [--wal|--delete] run URI SIDEFILE SEED [COUNT]\n"
-			"       bank [--wal|--delete] check URI ACCOUNTS SIDEFILE\n");
+	fprintf(stderr,
+		"usage: bank [--wal|--delete|--truncate|--persist] init URI ACCOUNTS\n"
+		"       bank [--wal|--delete|--truncate|--persist] run URI SIDEFILE SEED [COUNT]\n"
+		"       bank [--wal|--delete|--truncate|--persist] check URI ACCOUNTS SIDEFILE\n");
 	return 2;
 }
 
@@ -278,8 +281,9 @@ int main(int argc, char **argv)
 {
 	int rc;
 
-	if (argc > 1 && (!strcmp(argv[1], "--wal") || !strcmp(argv[1], "--delete"))) {
-		g_wal = !strcmp(argv[1], "--wal");
+	if (argc > 1 && (!strcmp(argv[1], "--wal") || !strcmp(argv[1], "--delete") ||
+			 !strcmp(argv[1], "--truncate") || !strcmp(argv[1], "--persist"))) {
+		g_mode = argv[1] + 2;
 		argc--;
 		argv++;
 	}

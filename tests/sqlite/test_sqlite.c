@@ -405,6 +405,72 @@ Test(sqlite, threads_share_one_session, .init = daemon_start, .fini = daemon_sto
 	cr_assert_str_eq(slurp(in_dir("threads.out")), "threads: ok\n");
 }
 
+/*
+ * Whether the rollback journal at @path is hot (a transaction was under
+ * way): it exists with a header. DELETE removes it at commit, TRUNCATE
+ * empties it, PERSIST zeroes its header's magic.
+ */
+static bool hot_journal(const char *path)
+{
+	static const uint8_t zero[8];
+	uint8_t magic[8];
+
+	return rt_pread_file(path, magic, sizeof(magic), 0) == 0 &&
+	       memcmp(magic, zero, sizeof(magic)) != 0;
+}
+
+/*
+ * Every rollback journal mode: a committed row stays, a rolled-back one
+ * goes (not with OFF, which has no journal to roll back from), and the
+ * journal file is left as the mode says: none for DELETE, MEMORY and OFF,
+ * an empty one for TRUNCATE, one with a zeroed header for PERSIST.
+ */
+Test(sqlite, rollback_journal_modes, .init = daemon_start, .fini = daemon_stop, .timeout = 60)
+{
+	static const struct {
+		const char *mode;
+		bool rollback;
+		int journal; /* -1 none, 0 empty, 1 with contents */
+	} modes[] = {
+		{ "delete", true, -1 }, { "truncate", true, 0 }, { "persist", true, 1 },
+		{ "memory", true, -1 }, { "off", false, -1 },
+	};
+	char uri[128], sql[512], want[128], journal[64];
+	unsigned int i;
+	struct stat stb;
+	int st;
+
+	need_sqlite();
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		snprintf(uri, sizeof(uri), "file:db1/jm-%s.db?vfs=ringd", modes[i].mode);
+		snprintf(sql, sizeof(sql),
+			 "PRAGMA journal_mode=%s;\n"
+			 "CREATE TABLE t(x);\n"
+			 "INSERT INTO t VALUES('kept');\n"
+			 "%s"
+			 "SELECT group_concat(x) FROM t;\nPRAGMA integrity_check;\n",
+			 modes[i].mode,
+			 modes[i].rollback ? "BEGIN; INSERT INTO t VALUES('gone'); ROLLBACK;\n"
+					   : "");
+		st = sqlite_run(uri, sql);
+		cr_assert_eq(st, 0, "%s: sqlite-run exited %d: %s", modes[i].mode, st,
+			     slurp(in_dir("run.err")));
+		snprintf(want, sizeof(want), "opened\n%s\nkept\nok\n", modes[i].mode);
+		cr_assert_str_eq(slurp(in_dir("run.out")), want, "journal_mode=%s", modes[i].mode);
+
+		snprintf(journal, sizeof(journal), "db1/jm-%s.db-journal", modes[i].mode);
+		st = stat(in_dir(journal), &stb);
+		if (modes[i].journal < 0)
+			cr_assert_neq(st, 0, "%s: a journal file was left", modes[i].mode);
+		else if (modes[i].journal == 0)
+			cr_assert(st == 0 && stb.st_size == 0, "%s: no empty journal file",
+				  modes[i].mode);
+		else
+			cr_assert(st == 0 && stb.st_size > 0 && !hot_journal(in_dir(journal)),
+				  "%s: no journal file with a zeroed header", modes[i].mode);
+	}
+}
+
 Test(sqlite, quota_full_then_space_reusable, .init = daemon_start, .fini = daemon_stop,
      .timeout = 120)
 {
@@ -524,11 +590,11 @@ Test(sqlite, speedtest1_wal_exclusive, .init = daemon_start, .fini = daemon_stop
  * (nearly always inside a transaction). Then a clean run, and `bank check`:
  * integrity_check ok, the money adds up, no reported commit lost.
  */
-static void bank_crash(bool wal, int kills)
+static void bank_crash(const char *mode, int kills)
 {
 	const char *uri = "file:db1/bank.db?vfs=ringd";
 	char side[] = "/tmp/ringd-bank-side.XXXXXX", seed[16];
-	const char *mode = wal ? "--wal" : "--delete";
+	bool wal = !strcmp(mode, "--wal");
 	const char *init[] = { BANK_BIN, mode, "init", uri, "20", NULL };
 	const char *check[] = { BANK_BIN, mode, "check", uri, "20", side, NULL };
 	const char *run[] = { BANK_BIN, mode, "run", uri, side, seed, NULL, NULL };
@@ -563,8 +629,7 @@ static void bank_crash(bool wal, int kills)
 		st = rt_wait_child(pid);
 		cr_assert_eq(st, 128 + SIGKILL, "round %d: exit %d: %s", i, st,
 			     slurp(in_dir("bank.err")));
-		/* A rollback journal left behind: killed inside a transaction. */
-		hot += !wal && access(in_dir("db1/bank.db-journal"), F_OK) == 0;
+		hot += hot_journal(in_dir("db1/bank.db-journal"));
 	}
 	/* A clean run carries on from whatever the kills left. */
 	run[6] = "50";
@@ -574,9 +639,9 @@ static void bank_crash(bool wal, int kills)
 
 	st = tenant_run(check, NULL, in_dir("bank.out"), in_dir("bank.err"));
 	if (wal)
-		fprintf(stderr, "bank WAL, %d kills: %s", kills, slurp(in_dir("bank.out")));
+		fprintf(stderr, "bank %s, %d kills: %s", mode, kills, slurp(in_dir("bank.out")));
 	else
-		fprintf(stderr, "bank DELETE, %d kills (%d left a hot journal): %s", kills, hot,
+		fprintf(stderr, "bank %s, %d kills (%d left a hot journal): %s", mode, kills, hot,
 			slurp(in_dir("bank.out")));
 	cr_assert_eq(st, 0, "bank check exited %d: %s %s", st, slurp(in_dir("bank.out")),
 		     slurp(in_dir("bank.err")));
@@ -591,13 +656,25 @@ static void bank_crash(bool wal, int kills)
 Test(sqlite, bank_survives_50_kills_delete_journal, .init = daemon_start, .fini = daemon_stop,
      .timeout = 300)
 {
-	bank_crash(false, 50);
+	bank_crash("--delete", 50);
+}
+
+Test(sqlite, bank_survives_50_kills_truncate_journal, .init = daemon_start, .fini = daemon_stop,
+     .timeout = 300)
+{
+	bank_crash("--truncate", 50);
+}
+
+Test(sqlite, bank_survives_50_kills_persist_journal, .init = daemon_start, .fini = daemon_stop,
+     .timeout = 300)
+{
+	bank_crash("--persist", 50);
 }
 
 Test(sqlite, bank_survives_50_kills_wal_exclusive, .init = daemon_start, .fini = daemon_stop,
      .timeout = 300)
 {
-	bank_crash(true, 50);
+	bank_crash("--wal", 50);
 }
 
 /*
