@@ -12,8 +12,12 @@
  * are copied in and out, at most rv_chunk bytes per request.
  *
  * Locking: the main database is opened with RINGD_LOCK, which excludes
- * every other session (so every other process) until it is closed; the
- * SQLite lock levels are then only tracked here, for SQLite's own checks.
+ * every other session (so every other process) until it is closed. Inside
+ * the process, connections to one database share one handle (a second
+ * handle of the same session would get the lock too, and closing either
+ * would release it), and SQLite's lock levels are kept between them here,
+ * as the unix VFS keeps them between the connections of one process: many
+ * SHARED, one RESERVED, PENDING to drain the readers, then EXCLUSIVE.
  * There is no shared memory (io_methods version 1), so SQLite allows WAL
  * only in locking_mode=EXCLUSIVE and keeps the WAL index on its heap.
  */
@@ -42,10 +46,24 @@
 #define RV_CHUNK_MAX (256u * 1024u)
 #define RV_CHUNK_MIN 4096u
 
+/* A main database open in this process: its one handle and its lock state
+ * across the process's connections (rv_mu). */
+struct rv_db {
+	struct rv_db *next;
+	char volume[RV_MAX_PATHNAME];
+	char path[RV_MAX_PATHNAME];
+	int handle;
+	bool writable;
+	unsigned int refs;    /* rv_files sharing the handle */
+	unsigned int nshared; /* of them, those at SHARED or above */
+	int lock;	      /* the highest SQLITE_LOCK_* any of them holds */
+};
+
 struct rv_file {
 	sqlite3_file base; /* first: SQLite casts */
 	int handle;
-	int lock; /* SQLITE_LOCK_*: tracked only, RINGD_LOCK excludes others */
+	int lock;	  /* SQLITE_LOCK_* this connection holds */
+	struct rv_db *db; /* main databases only, else NULL */
 	bool delete_on_close;
 	char volume[RV_MAX_PATHNAME];
 	char path[RV_MAX_PATHNAME];
@@ -61,6 +79,8 @@ static char rv_temp_volume[RV_MAX_PATHNAME];
 static unsigned long rv_temp_seq;
 /* The VFS this one leaves time, randomness and dlopen to ("unix"). */
 static sqlite3_vfs *rv_base;
+/* The main databases open in this process. */
+static struct rv_db *rv_dbs;
 
 /* Connect (once) with rv_mu held. Returns 0 or -errno. */
 static int rv_connect_locked(void)
@@ -105,20 +125,42 @@ static int rv_connect_locked(void)
  */
 static int rv_split(const char *name, char vol[RV_MAX_PATHNAME], char path[RV_MAX_PATHNAME])
 {
-	const char *slash;
-	size_t vlen;
+	const char *slash, *p;
+	size_t vlen, n = 0;
 
 	while (*name == '/')
 		name++;
 	slash = strchr(name, '/');
-	if (!slash || slash == name || !slash[1])
+	if (!slash || slash == name)
 		return -EINVAL;
 	vlen = (size_t)(slash - name);
-	if (vlen >= RV_MAX_PATHNAME || strlen(slash + 1) >= RV_MAX_PATHNAME)
+	if (vlen >= RV_MAX_PATHNAME)
 		return -ENAMETOOLONG;
 	memcpy(vol, name, vlen);
 	vol[vlen] = '\0';
-	memcpy(path, slash + 1, strlen(slash + 1) + 1);
+	/* One spelling per file ("a//b", "./a" are "a/b", "a"), so that the
+	 * process finds a database it has open under another one. */
+	for (p = slash; *p;) {
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		len = strcspn(p, "/");
+		if (len == 0 || (len == 1 && p[0] == '.')) {
+			p += len;
+			continue;
+		}
+		if (n + len + 2 > RV_MAX_PATHNAME)
+			return -ENAMETOOLONG;
+		if (n)
+			path[n++] = '/';
+		memcpy(path + n, p, len);
+		n += len;
+		p += len;
+	}
+	if (!n)
+		return -EINVAL;
+	path[n] = '\0';
 	return 0;
 }
 
@@ -186,11 +228,26 @@ out:
 	return ret;
 }
 
+static int rv_unlock(sqlite3_file *f, int level);
+
 static int rv_close(sqlite3_file *f)
 {
 	struct rv_file *rf = (struct rv_file *)f;
+	struct rv_db **pp;
 
+	rv_unlock(f, SQLITE_LOCK_NONE);
 	pthread_mutex_lock(&rv_mu);
+	if (rf->db && --rf->db->refs) {
+		/* Another connection of the process still uses the handle. */
+		pthread_mutex_unlock(&rv_mu);
+		return SQLITE_OK;
+	}
+	if (rf->db) {
+		for (pp = &rv_dbs; *pp != rf->db; pp = &(*pp)->next)
+			;
+		*pp = rf->db->next;
+		free(rf->db);
+	}
 	/* Closing releases the RINGD_LOCK: it must reach the daemon. */
 	RV_CTL(ringd_close(rv_rd, rf->handle));
 	if (rf->delete_on_close)
@@ -282,29 +339,76 @@ static int rv_file_size(sqlite3_file *f, sqlite3_int64 *size)
 	return SQLITE_OK;
 }
 
+/*
+ * Raise this connection's lock to @level (SHARED, RESERVED or EXCLUSIVE)
+ * against the other connections of the process to the same database, as
+ * unixLock() does within one process. Returns SQLITE_OK or SQLITE_BUSY;
+ * a failed EXCLUSIVE leaves PENDING, which lets no new reader in.
+ */
 static int rv_lock(sqlite3_file *f, int level)
 {
 	struct rv_file *rf = (struct rv_file *)f;
+	struct rv_db *db = rf->db;
+	int ret = SQLITE_OK;
 
-	if (level > rf->lock)
+	if (rf->lock >= level)
+		return SQLITE_OK;
+	if (!db) { /* journals and temp files: only their database's holder */
 		rf->lock = level;
-	return SQLITE_OK;
+		return SQLITE_OK;
+	}
+	pthread_mutex_lock(&rv_mu);
+	if (db->lock != rf->lock &&
+	    (db->lock >= SQLITE_LOCK_PENDING || level > SQLITE_LOCK_SHARED)) {
+		/* Another connection writes, or is draining the readers. */
+		ret = SQLITE_BUSY;
+	} else if (level == SQLITE_LOCK_SHARED) {
+		db->nshared++;
+		if (db->lock < SQLITE_LOCK_SHARED)
+			db->lock = SQLITE_LOCK_SHARED;
+		rf->lock = SQLITE_LOCK_SHARED;
+	} else if (level == SQLITE_LOCK_EXCLUSIVE && db->nshared > 1) {
+		/* Readers left: stop new ones and let SQLite retry. */
+		rf->lock = db->lock = SQLITE_LOCK_PENDING;
+		ret = SQLITE_BUSY;
+	} else {
+		rf->lock = db->lock = level;
+	}
+	pthread_mutex_unlock(&rv_mu);
+	return ret;
 }
 
+/* Lower this connection's lock to @level (SHARED or NONE). Returns SQLITE_OK. */
 static int rv_unlock(sqlite3_file *f, int level)
 {
 	struct rv_file *rf = (struct rv_file *)f;
+	struct rv_db *db = rf->db;
 
-	if (level < rf->lock)
+	if (rf->lock <= level)
+		return SQLITE_OK;
+	if (!db) {
 		rf->lock = level;
+		return SQLITE_OK;
+	}
+	pthread_mutex_lock(&rv_mu);
+	if (rf->lock > SQLITE_LOCK_SHARED)
+		db->lock = SQLITE_LOCK_SHARED; /* it was the one writer */
+	if (level == SQLITE_LOCK_NONE && rf->lock >= SQLITE_LOCK_SHARED && !--db->nshared)
+		db->lock = SQLITE_LOCK_NONE;
+	rf->lock = level;
+	pthread_mutex_unlock(&rv_mu);
 	return SQLITE_OK;
 }
 
+/* Whether any connection of the process holds RESERVED or more: then a
+ * journal beside the database is not hot. */
 static int rv_check_reserved_lock(sqlite3_file *f, int *out)
 {
 	struct rv_file *rf = (struct rv_file *)f;
 
-	*out = rf->lock >= SQLITE_LOCK_RESERVED;
+	pthread_mutex_lock(&rv_mu);
+	*out = (rf->db ? rf->db->lock : rf->lock) > SQLITE_LOCK_SHARED;
+	pthread_mutex_unlock(&rv_mu);
 	return SQLITE_OK;
 }
 
@@ -387,11 +491,111 @@ static int rv_open_temp_locked(struct rv_file *rf, struct ringd_volume_info *inf
 	return h;
 }
 
+/* The main database @vol/@path if this process has it open, rv_mu held. */
+static struct rv_db *rv_db_find(const char *vol, const char *path)
+{
+	struct rv_db *db;
+
+	for (db = rv_dbs; db; db = db->next)
+		if (!strcmp(db->volume, vol) && !strcmp(db->path, path))
+			return db;
+	return NULL;
+}
+
+/*
+ * Open @rf->volume/@rf->path with @rflags, rv_mu held, falling back to
+ * read-only (and saying so in *@flags) as the unix VFS does when writing
+ * is not allowed. Returns the handle (and @info) or -errno.
+ */
+static int rv_open_named_locked(struct rv_file *rf, int rflags, int *flags,
+				struct ringd_volume_info *info)
+{
+	int h = RV_CTL(ringd_open_file(rv_rd, rf->volume, rf->path, rflags, 0644, info));
+
+	if ((h == -EROFS || h == -EACCES) && (rflags & RINGD_RDWR) &&
+	    !(*flags & SQLITE_OPEN_CREATE)) {
+		h = RV_CTL(ringd_open_file(rv_rd, rf->volume, rf->path,
+					   (rflags & ~RINGD_RDWR) | RINGD_RDONLY, 0644, info));
+		if (h >= 0)
+			*flags = (*flags & ~SQLITE_OPEN_READWRITE) | SQLITE_OPEN_READONLY;
+	}
+	return h;
+}
+
+/*
+ * Open a main database, rv_mu held: the process's handle to it if it has
+ * one (read-only for this connection too if that handle is), else a new
+ * RINGD_LOCK handle. Returns 0 or -errno.
+ */
+static int rv_open_db_locked(struct rv_file *rf, int rflags, int *flags)
+{
+	struct ringd_volume_info info = { 0 };
+	struct rv_db *db = rv_db_find(rf->volume, rf->path);
+	int h;
+
+	if (db) {
+		if (!db->writable)
+			*flags = (*flags & ~SQLITE_OPEN_READWRITE) | SQLITE_OPEN_READONLY;
+		db->refs++;
+		rf->db = db;
+		rf->handle = db->handle;
+		return 0;
+	}
+	db = calloc(1, sizeof(*db));
+	if (!db)
+		return -ENOMEM;
+	h = rv_open_named_locked(rf, rflags | RINGD_LOCK, flags, &info);
+	if (h >= 0 && info.align > 1) {
+		/* SQLite reads and writes at any offset (a 100-byte header):
+		 * a direct (O_DIRECT) volume, which needs alignment, is not for it. */
+		RV_CTL(ringd_close(rv_rd, h));
+		h = -EINVAL;
+	}
+	if (h < 0) {
+		free(db);
+		return h;
+	}
+	memcpy(db->volume, rf->volume, sizeof(db->volume));
+	memcpy(db->path, rf->path, sizeof(db->path));
+	db->handle = h;
+	db->writable = (*flags & SQLITE_OPEN_READWRITE) != 0;
+	db->refs = 1;
+	db->next = rv_dbs;
+	rv_dbs = db;
+	rf->db = db;
+	rf->handle = h;
+	/* Temporary files of this process go beside it. */
+	snprintf(rv_temp_volume, sizeof(rv_temp_volume), "%s", rf->volume);
+	return 0;
+}
+
+/* Open a journal, WAL or temporary file, rv_mu held. Returns 0 or -errno. */
+static int rv_open_file_locked(struct rv_file *rf, bool named, int rflags, int *flags)
+{
+	struct ringd_volume_info info = { 0 };
+	int h;
+
+	if (named)
+		h = rv_open_named_locked(rf, rflags, flags, &info);
+	else
+		h = rv_open_temp_locked(rf, &info);
+	if (h >= 0 && info.align > 1) {
+		RV_CTL(ringd_close(rv_rd, h));
+		if (!named)
+			RV_CTL(ringd_unlink(rv_rd, rf->volume, rf->path));
+		h = -EINVAL;
+	}
+	if (h < 0)
+		return h;
+	rf->handle = h;
+	rf->delete_on_close = !named || (*flags & SQLITE_OPEN_DELETEONCLOSE);
+	return 0;
+}
+
 static int rv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
 {
 	struct rv_file *rf = (struct rv_file *)f;
-	struct ringd_volume_info info = { 0 };
-	int rflags, h, ret;
+	int rflags, ret;
 
 	(void)vfs;
 	memset(rf, 0, sizeof(*rf));
@@ -401,55 +605,20 @@ static int rv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flag
 		rflags |= RINGD_CREAT;
 	if (flags & SQLITE_OPEN_EXCLUSIVE)
 		rflags |= RINGD_EXCL;
-	/* The database excludes other processes; its journal and WAL are only
-	 * ever touched by the holder of that lock. */
-	if (flags & SQLITE_OPEN_MAIN_DB)
-		rflags |= RINGD_LOCK;
-	if (name) {
-		ret = rv_split(name, rf->volume, rf->path);
-		if (ret)
-			return SQLITE_CANTOPEN;
-	}
+	if (name && rv_split(name, rf->volume, rf->path))
+		return SQLITE_CANTOPEN;
 
 	pthread_mutex_lock(&rv_mu);
 	ret = rv_connect_locked();
-	if (ret) {
-		pthread_mutex_unlock(&rv_mu);
-		return rv_open_error(ret);
-	}
-	if (!name) {
-		h = rv_open_temp_locked(rf, &info);
-		rf->delete_on_close = true;
-	} else {
-		h = RV_CTL(ringd_open_file(rv_rd, rf->volume, rf->path, rflags, 0644, &info));
-		/* As the unix VFS does: read-only when writing is not allowed. */
-		if ((h == -EROFS || h == -EACCES) && (rflags & RINGD_RDWR) &&
-		    !(flags & SQLITE_OPEN_CREATE)) {
-			h = RV_CTL(ringd_open_file(rv_rd, rf->volume, rf->path,
-						   (rflags & ~RINGD_RDWR) | RINGD_RDONLY, 0644,
-						   &info));
-			if (h >= 0)
-				flags = (flags & ~SQLITE_OPEN_READWRITE) | SQLITE_OPEN_READONLY;
-		}
-		rf->delete_on_close = (flags & SQLITE_OPEN_DELETEONCLOSE) != 0;
-	}
-	/*
-	 * SQLite reads and writes at any offset (a 100-byte header, journal
-	 * records): a direct (O_DIRECT) volume, which requires alignment, is
-	 * not for it.
-	 */
-	if (h >= 0 && info.align > 1) {
-		RV_CTL(ringd_close(rv_rd, h));
-		if (!name)
-			RV_CTL(ringd_unlink(rv_rd, rf->volume, rf->path));
-		h = -EINVAL;
-	}
-	if (h >= 0 && name && (flags & SQLITE_OPEN_MAIN_DB))
-		snprintf(rv_temp_volume, sizeof(rv_temp_volume), "%s", rf->volume);
+	/* The database excludes other processes; its journal and WAL are only
+	 * ever touched by the holder of that lock. */
+	if (!ret && name && (flags & SQLITE_OPEN_MAIN_DB))
+		ret = rv_open_db_locked(rf, rflags, &flags);
+	else if (!ret)
+		ret = rv_open_file_locked(rf, name != NULL, rflags, &flags);
 	pthread_mutex_unlock(&rv_mu);
-	if (h < 0)
-		return rv_open_error(h);
-	rf->handle = h;
+	if (ret)
+		return rv_open_error(ret);
 	rf->base.pMethods = &rv_io_methods;
 	if (out_flags)
 		*out_flags = flags;
