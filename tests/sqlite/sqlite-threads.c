@@ -6,8 +6,15 @@
  * rows of 2000 bytes, ten per transaction, then checks its count and
  * PRAGMA integrity_check. Prints "threads: ok" and exits 0 if every thread
  * did; otherwise says which failed and how.
+ *
+ * sqlite-threads --same VOLUME THREADS ROWS: every thread's connection is
+ * to one database, VOLUME/threads-same.db (the main thread keeps one open
+ * too), and each makes ROWS increments of one counter, one BEGIN
+ * IMMEDIATE transaction each, reading it between them; SQLITE_BUSY is
+ * waited out (busy_timeout). The counter must end at THREADS * ROWS.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +26,7 @@ struct worker {
 	pthread_t tid;
 	const char *volume;
 	int id, rows;
+	bool same;
 	char error[256];
 };
 
@@ -83,19 +91,74 @@ static int work(struct worker *w)
 	return 0;
 }
 
+/* Open VOLUME/threads-same.db with a busy timeout; NULL on failure. */
+static sqlite3 *open_same(const char *volume)
+{
+	char uri[256];
+	sqlite3 *db = NULL;
+
+	snprintf(uri, sizeof(uri), "file:%s/threads-same.db?vfs=ringd", volume);
+	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+			    NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 30000);
+	return db;
+}
+
+static int work_same(struct worker *w)
+{
+	sqlite3 *db = open_same(w->volume);
+	char buf[64];
+	int i;
+
+	if (!db)
+		return worker_fail(w, NULL, "open");
+	for (i = 0; i < w->rows; i++) {
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
+			return worker_fail(w, db, "begin");
+		if (sqlite3_exec(db,
+				 "UPDATE c SET n = n + 1; "
+				 "INSERT INTO log(pad) VALUES(randomblob(500))",
+				 NULL, NULL, NULL))
+			return worker_fail(w, db, "update");
+		if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL))
+			return worker_fail(w, db, "commit");
+		/* A reader between the writers. */
+		if (query1(db, "SELECT n FROM c", buf, sizeof(buf)))
+			return worker_fail(w, db, "read");
+	}
+	if (sqlite3_close(db) != SQLITE_OK)
+		return worker_fail(w, db, "close");
+	return 0;
+}
+
 static void *worker_main(void *arg)
 {
-	work(arg);
+	struct worker *w = arg;
+
+	if (w->same)
+		work_same(w);
+	else
+		work(w);
 	return NULL;
 }
 
 int main(int argc, char **argv)
 {
 	struct worker *w;
+	sqlite3 *main_db = NULL;
 	int n, rows, i, failed = 0;
+	bool same = argc > 1 && !strcmp(argv[1], "--same");
+	char buf[64], want[64];
 
+	if (same) {
+		argc--;
+		argv++;
+	}
 	if (argc != 4) {
-		fprintf(stderr, "usage: sqlite-threads VOLUME THREADS ROWS\n");
+		fprintf(stderr, "usage: sqlite-threads [--same] VOLUME THREADS ROWS\n");
 		return 2;
 	}
 	n = (int)strtol(argv[2], NULL, 10);
@@ -108,6 +171,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sqlite-threads: no thread-safe SQLite, or no ringd VFS\n");
 		return 1;
 	}
+	if (same) {
+		main_db = open_same(argv[1]);
+		if (!main_db || sqlite3_exec(main_db,
+					     "CREATE TABLE c(n INTEGER); INSERT INTO c VALUES(0); "
+					     "CREATE TABLE log(id INTEGER PRIMARY KEY, pad BLOB)",
+					     NULL, NULL, NULL)) {
+			printf("setup: %s\n", main_db ? sqlite3_errmsg(main_db) : "no connection");
+			return 1;
+		}
+	}
 	w = calloc((size_t)n, sizeof(*w));
 	if (!w)
 		return 1;
@@ -115,6 +188,7 @@ int main(int argc, char **argv)
 		w[i].volume = argv[1];
 		w[i].id = i;
 		w[i].rows = rows;
+		w[i].same = same;
 		if (pthread_create(&w[i].tid, NULL, worker_main, &w[i])) {
 			fprintf(stderr, "sqlite-threads: pthread_create failed\n");
 			return 1;
@@ -128,6 +202,25 @@ int main(int argc, char **argv)
 		}
 	}
 	free(w);
+	if (same) {
+		snprintf(want, sizeof(want), "%d", n * rows);
+		if (query1(main_db, "SELECT n FROM c", buf, sizeof(buf)) || strcmp(buf, want)) {
+			printf("counter: %s, want %s\n", buf, want);
+			failed++;
+		}
+		if (query1(main_db, "SELECT count(*) FROM log", buf, sizeof(buf)) ||
+		    strcmp(buf, want)) {
+			printf("log: %s rows, want %s\n", buf, want);
+			failed++;
+		}
+		if (query1(main_db, "PRAGMA integrity_check", buf, sizeof(buf)) ||
+		    strcmp(buf, "ok")) {
+			printf("integrity_check: %s\n", buf);
+			failed++;
+		}
+		if (sqlite3_close(main_db) != SQLITE_OK)
+			failed++;
+	}
 	printf("threads: %s\n", failed ? "FAILED" : "ok");
 	return failed ? 1 : 0;
 }

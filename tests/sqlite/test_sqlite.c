@@ -310,7 +310,12 @@ Test(sqlite, shell_load_create_insert_select, .init = daemon_start, .fini = daem
 Test(sqlite, second_process_gets_busy, .init = daemon_start, .fini = daemon_stop, .timeout = 60)
 {
 	const char *argv[] = { SQLITE_RUN_BIN, "file:db1/busy.db?vfs=ringd", NULL };
-	const char *hold = "CREATE TABLE t(x); INSERT INTO t VALUES(42); SELECT 'held';\n";
+	/* A second connection to it in the holder comes and goes first: the
+	 * lock is the process's, not that connection's. */
+	const char *hold =
+	    "CREATE TABLE t(x); INSERT INTO t VALUES(42);\n"
+	    "ATTACH 'file:db1/busy.db?vfs=ringd' AS b; SELECT x FROM b.t; DETACH b;\n"
+	    "SELECT 'held';\n";
 	int pfd[2], st;
 	pid_t holder;
 
@@ -324,6 +329,7 @@ Test(sqlite, second_process_gets_busy, .init = daemon_start, .fini = daemon_stop
 		dump("holder stderr", in_dir("hold.err"));
 		cr_assert_fail("the first process never got to hold the database");
 	}
+	cr_assert_str_eq(slurp(in_dir("hold.out")), "opened\n42\nheld\n");
 
 	/* The second process cannot open it while the first has it open. */
 	st = sqlite_run(argv[1], "SELECT x FROM t;\n");
@@ -396,6 +402,23 @@ Test(sqlite, direct_volume_is_refused_at_open, .init = daemon_start, .fini = dae
 Test(sqlite, threads_share_one_session, .init = daemon_start, .fini = daemon_stop, .timeout = 120)
 {
 	const char *argv[] = { SQLITE_THREADS_BIN, "db1", "8", "200", NULL };
+	int st;
+
+	need_sqlite();
+	st = tenant_run(argv, NULL, in_dir("threads.out"), in_dir("threads.err"));
+	cr_assert_eq(st, 0, "sqlite-threads exited %d: %s %s", st, slurp(in_dir("threads.out")),
+		     slurp(in_dir("threads.err")));
+	cr_assert_str_eq(slurp(in_dir("threads.out")), "threads: ok\n");
+}
+
+/*
+ * Eight threads of one process, each its own connection to one database:
+ * they share the process's handle (and its RINGD_LOCK), and the VFS keeps
+ * SQLite's lock levels between them, so no increment is lost.
+ */
+Test(sqlite, threads_share_one_database, .init = daemon_start, .fini = daemon_stop, .timeout = 120)
+{
+	const char *argv[] = { SQLITE_THREADS_BIN, "--same", "db1", "8", "50", NULL };
 	int st;
 
 	need_sqlite();
