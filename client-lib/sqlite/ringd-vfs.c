@@ -62,8 +62,9 @@ struct rv_db {
 struct rv_file {
 	sqlite3_file base; /* first: SQLite casts */
 	int handle;
-	int lock;	  /* SQLITE_LOCK_* this connection holds */
-	struct rv_db *db; /* main databases only, else NULL */
+	int lock;	   /* SQLITE_LOCK_* this connection holds */
+	struct rv_db *db;  /* main databases only, else NULL */
+	unsigned long gen; /* rv_gen when opened: the session it belongs to */
 	bool delete_on_close;
 	char volume[RV_MAX_PATHNAME];
 	char path[RV_MAX_PATHNAME];
@@ -81,6 +82,8 @@ static unsigned long rv_temp_seq;
 static sqlite3_vfs *rv_base;
 /* The main databases open in this process. */
 static struct rv_db *rv_dbs;
+/* Bumped in a forked child, which must not use its parent's session. */
+static unsigned long rv_gen;
 
 /* Connect (once) with rv_mu held. Returns 0 or -errno. */
 static int rv_connect_locked(void)
@@ -190,23 +193,27 @@ static int rv_rw_locked(int write, int handle, unsigned int len, uint64_t off)
 }
 
 /*
- * Read or write @len bytes at @off of @handle from or into @data, in
- * chunks. Returns the bytes moved (fewer than @len on a short read, at the
- * end of the file), or -errno.
+ * Read or write @len bytes at @off of @rf from or into @data, in chunks.
+ * Returns the bytes moved (fewer than @len on a short read, at the end of
+ * the file), or -errno (-ESTALE: opened by the parent of a forked child).
  */
-static long rv_io(int write, int handle, void *data, size_t len, uint64_t off)
+static long rv_io(int write, const struct rv_file *rf, void *data, size_t len, uint64_t off)
 {
 	size_t done = 0;
 	long ret = 0;
 
 	pthread_mutex_lock(&rv_mu);
+	if (rf->gen != rv_gen) {
+		ret = -ESTALE;
+		goto out;
+	}
 	while (done < len) {
 		unsigned int n = len - done < rv_chunk ? (unsigned int)(len - done) : rv_chunk;
 		int res;
 
 		if (write)
 			memcpy(rv_buf, (char *)data + done, n);
-		res = rv_rw_locked(write, handle, n, off + done);
+		res = rv_rw_locked(write, rf->handle, n, off + done);
 		if (res == -EINVAL && rv_chunk > RV_CHUNK_MIN && n > RV_CHUNK_MIN) {
 			/* A daemon with a smaller max_io_size. */
 			rv_chunk /= 2;
@@ -237,6 +244,11 @@ static int rv_close(sqlite3_file *f)
 
 	rv_unlock(f, SQLITE_LOCK_NONE);
 	pthread_mutex_lock(&rv_mu);
+	if (rf->gen != rv_gen) {
+		/* The parent's: its handle and lock are the parent's to close. */
+		pthread_mutex_unlock(&rv_mu);
+		return SQLITE_OK;
+	}
 	if (rf->db && --rf->db->refs) {
 		/* Another connection of the process still uses the handle. */
 		pthread_mutex_unlock(&rv_mu);
@@ -259,7 +271,7 @@ static int rv_close(sqlite3_file *f)
 static int rv_read(sqlite3_file *f, void *data, int amt, sqlite3_int64 off)
 {
 	struct rv_file *rf = (struct rv_file *)f;
-	long n = rv_io(0, rf->handle, data, (size_t)amt, (uint64_t)off);
+	long n = rv_io(0, rf, data, (size_t)amt, (uint64_t)off);
 
 	if (n < 0)
 		return SQLITE_IOERR_READ;
@@ -274,7 +286,7 @@ static int rv_read(sqlite3_file *f, void *data, int amt, sqlite3_int64 off)
 static int rv_write(sqlite3_file *f, const void *data, int amt, sqlite3_int64 off)
 {
 	struct rv_file *rf = (struct rv_file *)f;
-	long n = rv_io(1, rf->handle, (void *)data, (size_t)amt, (uint64_t)off);
+	long n = rv_io(1, rf, (void *)data, (size_t)amt, (uint64_t)off);
 
 	if (n == -EDQUOT || n == -ENOSPC)
 		return SQLITE_FULL;
@@ -289,7 +301,8 @@ static int rv_truncate(sqlite3_file *f, sqlite3_int64 size)
 	int ret;
 
 	pthread_mutex_lock(&rv_mu);
-	ret = RV_CTL(ringd_truncate(rv_rd, rf->handle, (uint64_t)size));
+	ret =
+	    rf->gen != rv_gen ? -ESTALE : RV_CTL(ringd_truncate(rv_rd, rf->handle, (uint64_t)size));
 	pthread_mutex_unlock(&rv_mu);
 	if (ret == -EDQUOT || ret == -ENOSPC)
 		return SQLITE_FULL;
@@ -304,9 +317,9 @@ static int rv_sync(sqlite3_file *f, int flags)
 	int ret;
 
 	pthread_mutex_lock(&rv_mu);
-	sqe = ringd_get_sqe(rv_rd);
+	sqe = rf->gen == rv_gen ? ringd_get_sqe(rv_rd) : NULL;
 	if (!sqe) {
-		ret = -EBUSY;
+		ret = rf->gen == rv_gen ? -EBUSY : -ESTALE;
 		goto out;
 	}
 	ringd_prep_fsync(sqe, rf->handle,
@@ -331,7 +344,7 @@ static int rv_file_size(sqlite3_file *f, sqlite3_int64 *size)
 	int ret;
 
 	pthread_mutex_lock(&rv_mu);
-	ret = RV_CTL(ringd_fstat(rv_rd, rf->handle, &info));
+	ret = rf->gen != rv_gen ? -ESTALE : RV_CTL(ringd_fstat(rv_rd, rf->handle, &info));
 	pthread_mutex_unlock(&rv_mu);
 	if (ret)
 		return SQLITE_IOERR_FSTAT;
@@ -616,6 +629,7 @@ static int rv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flag
 		ret = rv_open_db_locked(rf, rflags, &flags);
 	else if (!ret)
 		ret = rv_open_file_locked(rf, name != NULL, rflags, &flags);
+	rf->gen = rv_gen;
 	pthread_mutex_unlock(&rv_mu);
 	if (ret)
 		return rv_open_error(ret);
@@ -783,12 +797,47 @@ static sqlite3_vfs rv_vfs = {
 	.xCurrentTimeInt64 = rv_current_time_int64,
 };
 
+/*
+ * fork(): the child shares its parent's session (rings, data area, socket),
+ * which only one process may drive. It forgets it, and connects its own on
+ * its next open; files it inherited fail with an I/O error (SQLite's
+ * connections must not cross a fork anyway). The mutex is held across the
+ * fork so that the child gets it in a consistent state.
+ */
+static void rv_atfork_prepare(void)
+{
+	pthread_mutex_lock(&rv_mu);
+}
+
+static void rv_atfork_parent(void)
+{
+	pthread_mutex_unlock(&rv_mu);
+}
+
+static void rv_atfork_child(void)
+{
+	rv_rd = NULL; /* the parent's, left as they are */
+	rv_buf = NULL;
+	rv_dbs = NULL;
+	rv_chunk = RV_CHUNK_MAX;
+	rv_gen++;
+	pthread_mutex_unlock(&rv_mu);
+}
+
+static pthread_once_t rv_once = PTHREAD_ONCE_INIT;
+
+static void rv_init_once(void)
+{
+	pthread_atfork(rv_atfork_prepare, rv_atfork_parent, rv_atfork_child);
+}
+
 int ringd_sqlite_register(int make_default)
 {
 	int ret = sqlite3_initialize();
 
 	if (ret != SQLITE_OK)
 		return ret;
+	pthread_once(&rv_once, rv_init_once);
 	pthread_mutex_lock(&rv_mu);
 	if (!rv_base) {
 		rv_base = sqlite3_vfs_find("unix");
