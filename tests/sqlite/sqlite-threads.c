@@ -12,6 +12,10 @@
  * too), and each makes ROWS increments of one counter, one BEGIN
  * IMMEDIATE transaction each, reading it between them; SQLITE_BUSY is
  * waited out (busy_timeout). The counter must end at THREADS * ROWS.
+ *
+ * sqlite-threads --fork VOLUME: a process with a database open forks; the
+ * child works on a database of its own (through a session of its own),
+ * then the parent carries on with its database. Both must succeed.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -19,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ringd-sqlite.h"
 
@@ -145,6 +151,78 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Run @sql on @db, then check that "SELECT count(*) FROM t" is @want and
+ * the integrity. Returns 0, or -1 with the reason printed. */
+static int one_db(sqlite3 *db, const char *sql, const char *want)
+{
+	char buf[64];
+
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL)) {
+		printf("%s: %s\n", sql, sqlite3_errmsg(db));
+		return -1;
+	}
+	if (query1(db, "SELECT count(*) FROM t", buf, sizeof(buf)) || strcmp(buf, want)) {
+		printf("count: %s, want %s (%s)\n", buf, want, sqlite3_errmsg(db));
+		return -1;
+	}
+	if (query1(db, "PRAGMA integrity_check", buf, sizeof(buf)) || strcmp(buf, "ok")) {
+		printf("integrity_check: %s\n", buf);
+		return -1;
+	}
+	return 0;
+}
+
+static sqlite3 *open_named(const char *volume, const char *name)
+{
+	char uri[256];
+	sqlite3 *db = NULL;
+
+	snprintf(uri, sizeof(uri), "file:%s/%s?vfs=ringd", volume, name);
+	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+			    NULL) != SQLITE_OK) {
+		printf("open %s: %s\n", uri, db ? sqlite3_errmsg(db) : "no memory");
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+static int fork_test(const char *volume)
+{
+	sqlite3 *db = open_named(volume, "fork-parent.db");
+	int status;
+	pid_t pid;
+
+	if (!db || one_db(db, "CREATE TABLE t(x); INSERT INTO t VALUES(1)", "1"))
+		return 1;
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		/* Not the parent's connection: a database and session of its own. */
+		sqlite3 *cdb = open_named(volume, "fork-child.db");
+
+		if (!cdb || one_db(cdb,
+				   "CREATE TABLE t(x); INSERT INTO t VALUES(1); "
+				   "INSERT INTO t SELECT x + 1 FROM t",
+				   "2"))
+			_exit(1);
+		_exit(sqlite3_close(cdb) == SQLITE_OK ? 0 : 1);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		printf("fork: the child failed (status %d)\n", status);
+		return 1;
+	}
+	/* The parent's session is as it left it. */
+	if (one_db(db, "INSERT INTO t VALUES(2); INSERT INTO t VALUES(3)", "3"))
+		return 1;
+	if (sqlite3_close(db) != SQLITE_OK)
+		return 1;
+	printf("fork: ok\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct worker *w;
@@ -153,12 +231,18 @@ int main(int argc, char **argv)
 	bool same = argc > 1 && !strcmp(argv[1], "--same");
 	char buf[64], want[64];
 
+	if (argc == 3 && !strcmp(argv[1], "--fork")) {
+		if (ringd_sqlite_register(0) != SQLITE_OK)
+			return 1;
+		return fork_test(argv[2]);
+	}
 	if (same) {
 		argc--;
 		argv++;
 	}
 	if (argc != 4) {
-		fprintf(stderr, "usage: sqlite-threads [--same] VOLUME THREADS ROWS\n");
+		fprintf(stderr, "usage: sqlite-threads [--same] VOLUME THREADS ROWS\n"
+				"       sqlite-threads --fork VOLUME\n");
 		return 2;
 	}
 	n = (int)strtol(argv[2], NULL, 10);

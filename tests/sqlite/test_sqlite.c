@@ -411,6 +411,21 @@ Test(sqlite, threads_share_one_session, .init = daemon_start, .fini = daemon_sto
 	cr_assert_str_eq(slurp(in_dir("threads.out")), "threads: ok\n");
 }
 
+/* A process with a database open forks: the child gets a session of its
+ * own for its database, and the parent's session carries on unharmed. */
+Test(sqlite, fork_child_gets_its_own_session, .init = daemon_start, .fini = daemon_stop,
+     .timeout = 60)
+{
+	const char *argv[] = { SQLITE_THREADS_BIN, "--fork", "db1", NULL };
+	int st;
+
+	need_sqlite();
+	st = tenant_run(argv, NULL, in_dir("fork.out"), in_dir("fork.err"));
+	cr_assert_eq(st, 0, "sqlite-threads --fork exited %d: %s %s", st, slurp(in_dir("fork.out")),
+		     slurp(in_dir("fork.err")));
+	cr_assert_str_eq(slurp(in_dir("fork.out")), "fork: ok\n");
+}
+
 /*
  * Eight threads of one process, each its own connection to one database:
  * they share the process's handle (and its RINGD_LOCK), and the VFS keeps
