@@ -10,10 +10,12 @@
  * The first component of a database name is the volume, the rest the path
  * inside it; the journal and the WAL sit beside the database. The process
  * connects to the daemon at $RINGD_SOCKET (else /run/ringd/ringd.sock) on
- * the first open. A database is locked against every other session while
- * it is open (a second process gets SQLITE_BUSY). Rollback journals work
- * in every mode; WAL only with PRAGMA locking_mode=EXCLUSIVE (the VFS has
- * no shared memory). From the sqlite3 shell: .load .../libringd-sqlite.so
+ * the first open (a forked child connects its own). A database is locked
+ * against every other process while this one has it open (they get
+ * SQLITE_BUSY); the connections of this process share it and take SQLite's
+ * locks among themselves. Rollback journals work in every mode; WAL only
+ * with PRAGMA locking_mode=EXCLUSIVE (the VFS has no shared memory). From
+ * the sqlite3 shell: .load .../libringd-sqlite.so
  */
 #ifndef RINGD_SQLITE_H
 #define RINGD_SQLITE_H
