@@ -4,7 +4,7 @@
  * directory volumes of a ringd daemon.
  *
  *	ringd_sqlite_register(0);
- *	sqlite3_open_v2("file:db1/app.db?vfs=ringd", &db,
+ *	sqlite3_open_v2("file:db/app.db?vfs=ringd", &db,
  *			SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, NULL);
  *
  * The first component of a database name is the volume, the rest the path
