@@ -26,6 +26,7 @@ int vols_init(struct vols *vs, struct rings *rg, struct jr *jr)
 	vs->open = calloc(VOLS_ALL, sizeof(*vs->open));
 	vs->files = calloc(VOLS_FILES, sizeof(*vs->files));
 	vs->used = calloc(VOLS_MAX, sizeof(*vs->used));
+	vs->files_cap = VOLS_FILES;
 	if (!vs->v || !vs->vv || !vs->inflight || !vs->open || !vs->files || !vs->used)
 		return -ENOMEM;
 	for (i = 0; i < VOLS_MAX; i++) {
@@ -339,9 +340,9 @@ int vols_file_get(struct vols *vs, uint32_t dir, int fd, uint64_t dev, uint64_t 
 			return (int)(VOLS_MAX + i);
 		}
 	}
-	if (free_i == VOLS_FILES && vs->files_hw < VOLS_FILES)
+	if (free_i == VOLS_FILES && vs->files_hw < vs->files_cap)
 		free_i = vs->files_hw;
-	if (free_i == VOLS_FILES) {
+	if (free_i >= vs->files_cap) {
 		close(fd);
 		return -EMFILE;
 	}
