@@ -28,40 +28,69 @@ void ringd_disconnect(struct ringd *rd)
 		cc_disconnect(rd);
 }
 
+/*
+ * @ret is a control call's result. If the daemon went away under the call
+ * (-ENOTCONN) and this session may be replaced, replace it and say the call
+ * should be made once more, as a replay (the daemon makes a replayed call
+ * idempotent: see Request.replay in ringd.proto).
+ */
+static bool ringd_again(struct ringd *rd, int ret)
+{
+	if (ret != -ENOTCONN || !rd->reconnect || rcn_ctl_live(rd))
+		return false;
+	rd->replay_next = true;
+	return true;
+}
+
 int ringd_open(struct ringd *rd, const char *volume, int flags, struct ringd_volume_info *info)
 {
+	int ret;
+
 	if (!rd || !volume || (flags != (int)RINGD_RDONLY && flags != (int)RINGD_RDWR))
 		return -EINVAL;
 	if (strlen(volume) >= RG_NAME_MAX)
 		return -ENAMETOOLONG;
 	if (rcn_ctl_live(rd))
 		return -ENOTCONN;
-	return cc_handle_open(rd, volume, flags, info);
+	ret = cc_handle_open(rd, volume, flags, info);
+	if (ringd_again(rd, ret))
+		ret = cc_handle_open(rd, volume, flags, info);
+	return ret;
 }
 
 int ringd_open_file(struct ringd *rd, const char *volume, const char *path, int flags,
 		    unsigned int mode, struct ringd_volume_info *info)
 {
+	int ret;
+
 	if (!rd || !volume || !path)
 		return -EINVAL;
 	if (strlen(volume) >= RG_NAME_MAX)
 		return -ENAMETOOLONG;
 	if (rcn_ctl_live(rd))
 		return -ENOTCONN;
-	return cc_handle_open_file(rd, volume, path, flags, mode, info);
+	ret = cc_handle_open_file(rd, volume, path, flags, mode, info);
+	if (ringd_again(rd, ret))
+		ret = cc_handle_open_file(rd, volume, path, flags, mode, info);
+	return ret;
 }
 
 /* A PathOp through a live control connection. */
 static int ringd_path_call(struct ringd *rd, int kind, const char *volume, const char *path,
 			   const char *path2, unsigned int mode, struct ringd_volume_info *info)
 {
+	int ret;
+
 	if (!rd || !volume || !path || (kind == CC_RENAME && !path2))
 		return -EINVAL;
 	if (strlen(volume) >= RG_NAME_MAX)
 		return -ENAMETOOLONG;
 	if (rcn_ctl_live(rd))
 		return -ENOTCONN;
-	return cc_path_op(rd, kind, volume, path, path2, mode, info);
+	ret = cc_path_op(rd, kind, volume, path, path2, mode, info);
+	if (ringd_again(rd, ret))
+		ret = cc_path_op(rd, kind, volume, path, path2, mode, info);
+	return ret;
 }
 
 int ringd_unlink(struct ringd *rd, const char *volume, const char *path)
@@ -99,21 +128,27 @@ int ringd_truncate(struct ringd *rd, int handle, uint64_t size)
 {
 	int ret = ringd_handle_call(rd, handle);
 
-	return ret ? ret : cc_truncate(rd, handle, size);
+	if (!ret && ringd_again(rd, ret = cc_truncate(rd, handle, size)))
+		ret = cc_truncate(rd, handle, size);
+	return ret;
 }
 
 int ringd_fstat(struct ringd *rd, int handle, struct ringd_volume_info *info)
 {
 	int ret = info ? ringd_handle_call(rd, handle) : -EINVAL;
 
-	return ret ? ret : cc_fstat(rd, handle, info);
+	if (!ret && ringd_again(rd, ret = cc_fstat(rd, handle, info)))
+		ret = cc_fstat(rd, handle, info);
+	return ret;
 }
 
 int ringd_close(struct ringd *rd, int handle)
 {
 	int ret = ringd_handle_call(rd, handle);
 
-	return ret ? ret : cc_handle_close(rd, handle);
+	if (!ret && ringd_again(rd, ret = cc_handle_close(rd, handle)))
+		ret = cc_handle_close(rd, handle);
+	return ret;
 }
 
 /* Counters of the current session: a lost session is not reconnected for

@@ -65,10 +65,11 @@ static int cc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__
 		.msg_controllen = sizeof(cbuf.buf),
 	};
 	struct pollfd pfd = { .fd = sock, .events = POLLIN };
-	size_t len = ringd__request__get_packed_size(rq);
-	unsigned int got = 0;
+	Ringd__Request copy = *rq;
+	unsigned int got = 0, restarts = 0;
 	struct cmsghdr *c;
 	Ringd__Reply *r;
+	size_t len;
 	ssize_t n;
 	int ret;
 
@@ -77,14 +78,30 @@ static int cc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__
 		*nfds = 0;
 	if (rd && rd->ring.dead)
 		return -ENOTCONN;
+	if (rd) {
+		/* Numbered, for a Restarted to name (never 0 in its low 32 bits). */
+		if (!(uint32_t)++rd->ctl_seq)
+			++rd->ctl_seq;
+		copy.has_seq = true;
+		copy.seq = rd->ctl_seq;
+	}
+	/* Sent again after a reconnect: the daemon makes it idempotent. */
+	if (rd && rd->replay_next) {
+		copy.has_replay = true;
+		copy.replay = true;
+		rd->replay_next = false;
+	}
+resend:
+	len = ringd__request__get_packed_size(&copy);
 	if (len > sizeof(buf))
 		return -EMSGSIZE;
-	ringd__request__pack(rq, buf);
+	ringd__request__pack(&copy, buf);
 	if (send(sock, buf, len, MSG_NOSIGNAL) < 0) {
 		/* A refusal may already be waiting for us: read it below. */
 		if (errno != EPIPE && errno != ECONNRESET)
 			return -errno;
 	}
+again:
 	ret = poll(&pfd, 1, CC_REPLY_TIMEOUT);
 	if (ret < 0)
 		return -errno;
@@ -123,6 +140,22 @@ static int cc_call(struct ringd *rd, int sock, const Ringd__Request *rq, Ringd__
 	if (!r || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
 		ret = -EBADMSG;
 		goto out_close_fds;
+	}
+	/*
+	 * The daemon was restarted (keeping our session) after it read this
+	 * request and before it answered: send it again, as a replay.
+	 */
+	if (r->msg_case == RINGD__REPLY__MSG_RESTARTED && !got && restarts++ < 8) {
+		bool ours = !r->restarted->has_seq || r->restarted->seq == (uint32_t)copy.seq;
+
+		ringd__reply__free_unpacked(r, NULL);
+		msg.msg_controllen = sizeof(cbuf.buf);
+		msg.msg_flags = 0;
+		if (!ours)
+			goto again; /* about a request already answered: ours is coming */
+		copy.has_replay = true;
+		copy.replay = true;
+		goto resend;
 	}
 	if (r->msg_case == RINGD__REPLY__MSG_ERROR) {
 		cc_set_message(r->error->message);

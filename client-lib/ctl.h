@@ -24,6 +24,8 @@ struct ringd {
 	struct rg_layout layout; /* of the first session: a reconnect must match it */
 	uint32_t max_io_size;	 /* from the Attached reply */
 	bool reconnect;		 /* reconnect on our own when the daemon goes away */
+	bool replay_next;	 /* the next control request is one sent again (replay) */
+	uint64_t ctl_seq;	 /* Request.seq of the last control request */
 	char socket_path[108];	 /* kept for reconnecting */
 };
 

@@ -153,6 +153,19 @@ out_unlock:
 
 int ctl_recv(int fd, Ringd__Request **out)
 {
+	return ctl_recv_peek(fd, out, false);
+}
+
+void ctl_drop(int fd)
+{
+	char b;
+
+	/* SOCK_SEQPACKET: a short read discards the rest of the packet. */
+	(void)!recv(fd, &b, 1, MSG_DONTWAIT | MSG_TRUNC);
+}
+
+int ctl_recv_peek(int fd, Ringd__Request **out, bool peek)
+{
 	uint8_t buf[CTL_MAX_MSG];
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
 	/*
@@ -167,7 +180,7 @@ int ctl_recv(int fd, Ringd__Request **out)
 	ssize_t n;
 
 	*out = NULL;
-	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | (peek ? MSG_PEEK : 0));
 	if (n < 0)
 		return -errno;
 	/* Before the EOF check: a zero-length packet can carry fds too. */

@@ -27,6 +27,10 @@ int ctl_listen(const struct cfg *cfg, int *out, int *lock_out);
  * here), -EMSGSIZE, -EBADMSG, or another -errno.
  */
 int ctl_recv(int fd, Ringd__Request **out);
+/* ctl_recv(), leaving the packet queued if @peek (take it with ctl_drop()). */
+int ctl_recv_peek(int fd, Ringd__Request **out, bool peek);
+/* Drop the next queued packet of @fd. */
+void ctl_drop(int fd);
 
 /* Send one reply (with up to 4 fds), never blocking. Returns 0 or -errno. */
 int ctl_send(int fd, const Ringd__Reply *r, const int *fds, unsigned int nfds);

@@ -974,6 +974,7 @@ static int cp_admin(struct ctlplane *cp, struct sess *se, const Ringd__Admin *a)
 int cp_request(struct ctlplane *cp, struct sess *se, const Ringd__Request *rq)
 {
 	Ringd__Reply r = RINGD__REPLY__INIT;
+	bool replay = rq->has_replay && rq->replay;
 
 	if (rq->msg_case == RINGD__REQUEST__MSG_HELLO)
 		return cp_hello(cp, se, rq->hello);
@@ -987,7 +988,8 @@ int cp_request(struct ctlplane *cp, struct sess *se, const Ringd__Request *rq)
 	case RINGD__REQUEST__MSG_CLOSE: {
 		Ringd__Closed c = RINGD__CLOSED__INIT;
 
-		if (se->admin || sess_handle_close(cp->st, se, rq->close->handle))
+		/* Replayed: the first try may have closed it. */
+		if (se->admin || (sess_handle_close(cp->st, se, rq->close->handle) && !replay))
 			return ctl_send_error(se->sock, EBADF, "handle %d is not open",
 					      rq->close->handle);
 		r.msg_case = RINGD__REPLY__MSG_CLOSED;
@@ -1001,9 +1003,9 @@ int cp_request(struct ctlplane *cp, struct sess *se, const Ringd__Request *rq)
 	case RINGD__REQUEST__MSG_LIST_VOLUMES:
 		return cp_list_volumes(cp, se, rq->list_volumes);
 	case RINGD__REQUEST__MSG_OPEN_FILE:
-		return nso_open_file(cp, se, rq->open_file);
+		return nso_open_file(cp, se, rq->open_file, replay);
 	case RINGD__REQUEST__MSG_PATH_OP:
-		return nso_path_op(cp, se, rq->path_op);
+		return nso_path_op(cp, se, rq->path_op, replay);
 	case RINGD__REQUEST__MSG_TRUNCATE:
 		return nso_truncate(cp, se, rq->truncate);
 	case RINGD__REQUEST__MSG_FSTAT:
@@ -1037,7 +1039,12 @@ static unsigned int cp_read(struct ctlplane *cp, struct sess *se, unsigned int b
 		/* Replies go in order: the next message waits for the worker. */
 		if (se->ns_busy)
 			return i;
-		ret = ctl_recv(se->sock, &rq);
+		/*
+		 * Peeked, journaled as unanswered, then taken: a restart at any
+		 * point either finds it still queued, or tells the client to
+		 * send it again (Restarted), never loses it.
+		 */
+		ret = ctl_recv_peek(se->sock, &rq, true);
 		if (ret == -EAGAIN || ret == -EINTR)
 			return i;
 		if (ret) {
@@ -1051,8 +1058,21 @@ static unsigned int cp_read(struct ctlplane *cp, struct sess *se, unsigned int b
 			sess_close(cp->st, se);
 			return i + 1;
 		}
+		se->ctl_seq = rq->has_seq ? rq->seq : 0;
+		/* Asked for again after a restart: the replay will come. */
+		if (se->restarted_seq && (uint32_t)se->ctl_seq == se->restarted_seq &&
+		    !(rq->has_replay && rq->replay)) {
+			se->restarted_seq = 0;
+			ctl_drop(se->sock);
+			ringd__request__free_unpacked(rq, NULL);
+			continue;
+		}
+		sess_ctl_answered(cp->st, se, false);
+		ctl_drop(se->sock);
 		ret = cp_request(cp, se, rq);
 		ringd__request__free_unpacked(rq, NULL);
+		if (!ret && !se->ns_busy)
+			sess_ctl_answered(cp->st, se, true);
 		if (ret) {
 			/* Includes a reply the client could not take at once. */
 			sess_close(cp->st, se);

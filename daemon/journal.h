@@ -112,8 +112,9 @@ struct jr_sess {
 	uint32_t sq_head, cq_tail; /* committed private indices */
 	uint32_t nhandles;
 	uint64_t region_size, sq_array_off, sqes_off, cqes_off, data_off, data_size;
-	uint32_t chain_cancel; /* a link chain failed: its next SQEs get -ECANCELED */
-	uint32_t pad;
+	uint32_t chain_cancel;	 /* a link chain failed: its next SQEs get -ECANCELED */
+	uint32_t ctl_unanswered; /* low 32 bits of the seq of a namespace request with
+				  * the worker, not answered yet; 0: none */
 	struct jr_handle handles[JR_MAX_HANDLES];
 };
 

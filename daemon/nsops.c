@@ -53,6 +53,8 @@ static int nso_submit(struct ctlplane *cp, struct sess *se, struct ns_job *j)
 	if (!j)
 		return ctl_send_error(se->sock, ENOMEM, "out of memory (or fds) for the request");
 	se->ns_busy = true;
+	/* Still unanswered (journaled since it was read, see cp_read()). */
+	sess_ctl_answered(cp->st, se, false);
 	ns_submit(&cp->ns, j);
 	return 0;
 }
@@ -83,7 +85,7 @@ static int nso_dir(struct ctlplane *cp, struct sess *se, const char *name, bool 
 	return -1;
 }
 
-int nso_open_file(struct ctlplane *cp, struct sess *se, const Ringd__OpenFile *of)
+int nso_open_file(struct ctlplane *cp, struct sess *se, const Ringd__OpenFile *of, bool replay)
 {
 	uint32_t f = of->flags;
 	bool refused, rw = (f & RINGD_RDWR) != 0;
@@ -118,16 +120,18 @@ int nso_open_file(struct ctlplane *cp, struct sess *se, const Ringd__OpenFile *o
 			ns_job_free(j);
 			return ret;
 		}
+		/* Replayed: the first try may have created it. */
 		j->oflags = (cp->vols->vv[vi].readonly ? O_RDONLY : O_RDWR) |
 			    (cp->vols->v[vi].direct ? O_DIRECT : 0) |
-			    ((f & RINGD_CREAT) ? O_CREAT : 0) | ((f & RINGD_EXCL) ? O_EXCL : 0);
+			    ((f & RINGD_CREAT) ? O_CREAT : 0) |
+			    ((f & RINGD_EXCL) && !replay ? O_EXCL : 0);
 		j->mode = of->has_mode && of->mode ? of->mode & 0777 : 0600;
 		j->want = f;
 	}
 	return nso_submit(cp, se, j);
 }
 
-int nso_path_op(struct ctlplane *cp, struct sess *se, const Ringd__PathOp *po)
+int nso_path_op(struct ctlplane *cp, struct sess *se, const Ringd__PathOp *po, bool replay)
 {
 	static const enum ns_op ops[] = { NS_UNLINK, NS_MKDIR, NS_RENAME, NS_STAT };
 	bool refused;
@@ -153,6 +157,7 @@ int nso_path_op(struct ctlplane *cp, struct sess *se, const Ringd__PathOp *po)
 			return ret;
 		}
 		j->mode = po->has_mode && po->mode ? po->mode & 0777 : 0700;
+		j->replay = replay;
 	}
 	return nso_submit(cp, se, j);
 }
@@ -429,8 +434,12 @@ void nso_event(struct ctlplane *cp)
 			se->ns_busy = false;
 		if (nso_finish(cp, se, j, &more) && se)
 			sess_close(cp->st, se);
-		else if (se && !more)
+		else if (se && !more) {
+			/* After the answer: a restart in between sends a Restarted
+			 * for a seq the client is already past, which it ignores. */
+			sess_ctl_answered(cp->st, se, true);
 			cp_resume(cp, se);
+		}
 		if (j->op == NS_TRUNCATE)
 			vols_file_put(cp->vols, j->file, 0, false);
 		ns_job_free(j);

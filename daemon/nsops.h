@@ -15,8 +15,9 @@
 
 struct ctlplane;
 
-int nso_open_file(struct ctlplane *cp, struct sess *se, const Ringd__OpenFile *of);
-int nso_path_op(struct ctlplane *cp, struct sess *se, const Ringd__PathOp *po);
+/* @replay: the request is sent again after a restart (Request.replay). */
+int nso_open_file(struct ctlplane *cp, struct sess *se, const Ringd__OpenFile *of, bool replay);
+int nso_path_op(struct ctlplane *cp, struct sess *se, const Ringd__PathOp *po, bool replay);
 int nso_truncate(struct ctlplane *cp, struct sess *se, const Ringd__Truncate *tr);
 int nso_fstat(struct ctlplane *cp, struct sess *se, const Ringd__Fstat *fs);
 

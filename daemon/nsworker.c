@@ -201,7 +201,7 @@ static void ns_unlink(struct ns_job *j)
 	if (ns_bad_name(name))
 		ret = -EINVAL;
 	else if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		ret = -errno;
+		ret = errno == ENOENT && j->replay ? 0 : -errno;
 	else if (unlinkat(pfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
 		ret = -errno;
 	else {
@@ -237,6 +237,11 @@ static void ns_rename(struct ns_job *j)
 		if (renameat(p1, n1, p2, n2) < 0) {
 			ret = -errno;
 			j->gone.valid = false;
+			/* Replayed after a restart: done if the source is gone and the
+			 * target is there. */
+			if (ret == -ENOENT && j->replay &&
+			    !fstatat(p2, n2, &st, AT_SYMLINK_NOFOLLOW))
+				ret = 0;
 		} else if (fsync(p2) < 0 || fsync(p1) < 0)
 			ret = -errno;
 	}
@@ -244,6 +249,13 @@ static void ns_rename(struct ns_job *j)
 	close(p2);
 	if (ret)
 		ns_fail(j, ret, "rename", j->path);
+}
+
+static bool ns_is_dir(int pfd, const char *name)
+{
+	struct stat st;
+
+	return !fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) && S_ISDIR(st.st_mode);
 }
 
 static void ns_mkdir(struct ns_job *j)
@@ -256,7 +268,10 @@ static void ns_mkdir(struct ns_job *j)
 		return ns_fail(j, pfd, "mkdir", j->path);
 	if (ns_bad_name(name))
 		ret = -EINVAL;
-	else if (mkdirat(pfd, name, j->mode & 0777) < 0 || fsync(pfd) < 0)
+	else if (mkdirat(pfd, name, j->mode & 0777) < 0 &&
+		 !(errno == EEXIST && j->replay && ns_is_dir(pfd, name)))
+		ret = -errno;
+	else if (fsync(pfd) < 0)
 		ret = -errno;
 	close(pfd);
 	if (ret)

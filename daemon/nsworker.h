@@ -44,6 +44,7 @@ struct ns_job {
 	uint64_t size; /* NS_TRUNCATE */
 	char path[NS_PATH_MAX];
 	char path2[NS_PATH_MAX]; /* NS_RENAME: the new name */
+	bool replay;		 /* sent again after a restart: already done is done */
 
 	/* Out. */
 	int res;			 /* 0 or -errno */

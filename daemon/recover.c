@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "control.h"
 #include "log.h"
 #include "sysd.h"
 
@@ -62,6 +63,34 @@ static int rcv_wait_old_ring(void)
 	return 0;
 }
 
+/*
+ * The previous instance read a control request of session @slot and died
+ * before answering it: tell the client, which sends it again (replayed).
+ */
+static void rcv_restarted(struct disp *d, uint32_t slot, struct jr_sess *js)
+{
+	Ringd__Reply r = RINGD__REPLY__INIT;
+	Ringd__Restarted rs = RINGD__RESTARTED__INIT;
+	struct sess *se = sess_at(d->st, slot);
+
+	if (!js->ctl_unanswered || !se || se->sock < 0)
+		return;
+	rs.has_seq = true;
+	rs.seq = js->ctl_unanswered;
+	/* If it is still queued (read, not taken), it is dropped for the replay. */
+	se->restarted_seq = js->ctl_unanswered;
+	r.msg_case = RINGD__REPLY__MSG_RESTARTED;
+	r.restarted = &rs;
+	if (ctl_send(se->sock, &r, NULL, 0))
+		log_warn("recovery: session %llu: cannot ask for its unanswered request again",
+			 (unsigned long long)js->id);
+	else
+		log_info(
+		    "recovery: session %llu: its unanswered control request is asked for again",
+		    (unsigned long long)js->id);
+	jr_commit(&js->ctl_unanswered, 0);
+}
+
 /* Step 2 for one journal slot. */
 static void rcv_session(struct disp *d, uint32_t slot)
 {
@@ -81,8 +110,10 @@ static void rcv_session(struct disp *d, uint32_t slot)
 		goto out_drop;
 	}
 	ret = sess_restore(d->st, slot, js, fds[0], fds[1], fds[2]);
-	if (!ret)
+	if (!ret) {
+		rcv_restarted(d, slot, js);
 		return;
+	}
 	log_err("recovery: session %llu cannot be re-adopted: %s", (unsigned long long)js->id,
 		strerror(-ret));
 out_drop:

@@ -651,6 +651,15 @@ static void sess_handle_drop(struct sessions *st, struct sess *se, uint32_t i)
 	se->handles_open--;
 }
 
+void sess_ctl_answered(struct sessions *st, struct sess *se, bool answered)
+{
+	struct jr_sess *js = &st->jr->sess[se->slot];
+
+	if (se->admin || js->id != se->id || js->state == JR_SESS_FREE)
+		return;
+	jr_commit(&js->ctl_unanswered, answered ? 0 : (uint32_t)se->ctl_seq);
+}
+
 int sess_restore(struct sessions *st, uint32_t slot, const struct jr_sess *js, int ctl, int memfd,
 		 int wake)
 {

@@ -65,6 +65,8 @@ struct sess {
 	bool doorbell_poll;
 	bool ctrl_pending;	/* more control messages may be queued (ctlplane) */
 	bool ns_busy;		/* a namespace request is with the worker: read no more */
+	uint64_t ctl_seq;	/* Request.seq of the control request being handled */
+	uint32_t restarted_seq; /* a Restarted asked for this seq again (recovery) */
 	struct sess *ctrl_next; /* ctlplane's list of those */
 
 	/* The mapping and the daemon's private copy of its layout. */
@@ -233,6 +235,11 @@ int sess_handle_close(struct sessions *st, struct sess *se, int handle);
  * only if 0).
  */
 int sess_reresolve_all(struct sessions *st, const char (*old_names)[CFG_NAME_MAX]);
+
+/* A control request of @se was read (@answered false; se->ctl_seq is its
+ * seq) or answered: kept in the journal, so that a restart in between
+ * tells the client to send it again (Restarted). */
+void sess_ctl_answered(struct sessions *st, struct sess *se, bool answered);
 
 /* Rebuild session @slot of a previous instance from its journal record and
  * its stored fds (taken over on success). Returns 0 or -errno. */

@@ -811,9 +811,12 @@ static void bank_daemon_kills(bool store, bool wal, int kills)
 	for (i = 0; i < kills; i++) {
 		long before = count_lines(side);
 
-		cr_assert(rt_wait_for(30000, count_lines(side) > before + 5 ||
-						 waitpid(pid, NULL, WNOHANG) == pid),
-			  "kill %d: the tenant made no progress: %s", i, slurp(in_dir("bank.err")));
+		if (!rt_wait_for(30000, count_lines(side) > before + 5 ||
+					    waitpid(pid, NULL, WNOHANG) == pid)) {
+			rt_print_log(&g_d);
+			cr_assert_fail("kill %d: the tenant made no progress: %s", i,
+				       slurp(in_dir("bank.err")));
+		}
 		usleep((useconds_t)(rand() % 20000));
 		cr_assert_eq(kill(g_d.pid, SIGKILL), 0);
 		cr_assert_eq(waitpid(g_d.pid, &st, 0), g_d.pid);
