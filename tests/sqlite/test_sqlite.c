@@ -40,6 +40,8 @@ const char *__lsan_default_suppressions(void)
 static struct rt_daemon g_d;
 /* The uid tenant_spawn() runs as (the four-tenant test changes it). */
 static uid_t g_uid = RT_UID_A;
+/* The bank's side file in /tmp, removed by daemon_stop() even when a test fails. */
+static char g_side[64];
 
 static const char conf[] = "[volume db1]\n"
 			   "dir = @DIR@/db1\n"
@@ -89,6 +91,8 @@ static void daemon_stop(void)
 {
 	int status;
 
+	if (g_side[0])
+		unlink(g_side);
 	if (g_d.pid <= 0)
 		return;
 	status = rt_daemon_stop(&g_d);
@@ -634,7 +638,7 @@ Test(sqlite, speedtest1_wal_exclusive, .init = daemon_start, .fini = daemon_stop
 static void bank_crash(const char *mode, int kills)
 {
 	const char *uri = "file:db1/bank.db?vfs=ringd";
-	char side[] = "/tmp/ringd-bank-side.XXXXXX", seed[16];
+	char *side = g_side, seed[16];
 	bool wal = !strcmp(mode, "--wal");
 	const char *init[] = { BANK_BIN, mode, "init", uri, "20", NULL };
 	const char *check[] = { BANK_BIN, mode, "check", uri, "20", side, NULL };
@@ -642,6 +646,7 @@ static void bank_crash(const char *mode, int kills)
 	int fd, i, st, hot = 0;
 
 	need_sqlite();
+	snprintf(g_side, sizeof(g_side), "/tmp/ringd-bank-side.XXXXXX");
 	fd = mkstemp(side);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(fchown(fd, RT_UID_A, RT_UID_A), 0);
@@ -691,7 +696,6 @@ static void bank_crash(const char *mode, int kills)
 	/* The kills did land inside transactions, and were recovered from. */
 	if (!wal)
 		cr_assert_gt(hot, 0, "no kill of %d left a hot journal", kills);
-	unlink(side);
 }
 
 Test(sqlite, bank_survives_50_kills_delete_journal, .init = daemon_start, .fini = daemon_stop,
@@ -728,7 +732,7 @@ Test(sqlite, bank_carries_on_across_daemon_restarts, .init = daemon_start, .fini
      .timeout = 300)
 {
 	const char *uri = "file:db1/bank.db?vfs=ringd";
-	char side[] = "/tmp/ringd-bank-side.XXXXXX";
+	char *side = g_side;
 	const char *init[] = { BANK_BIN, "--delete", "init", uri, "20", NULL };
 	const char *check[] = { BANK_BIN, "--delete", "check", uri, "20", side, NULL };
 	const char *run[] = { BANK_BIN, "--delete", "run", uri, side, "7", "400", NULL };
@@ -738,6 +742,7 @@ Test(sqlite, bank_carries_on_across_daemon_restarts, .init = daemon_start, .fini
 	int fd, st, ret;
 
 	need_sqlite();
+	snprintf(g_side, sizeof(g_side), "/tmp/ringd-bank-side.XXXXXX");
 	fd = mkstemp(side);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(fchown(fd, RT_UID_A, RT_UID_A), 0);
@@ -767,7 +772,6 @@ Test(sqlite, bank_carries_on_across_daemon_restarts, .init = daemon_start, .fini
 	cr_assert_eq(st, 0, "bank check exited %d: %s %s", st, slurp(in_dir("bank.out")),
 		     slurp(in_dir("bank.err")));
 	cr_assert(strstr(slurp(in_dir("bank.out")), "check: ok:"));
-	unlink(side);
 }
 
 /*
