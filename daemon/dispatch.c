@@ -53,7 +53,8 @@ int disp_init(struct disp *d, const struct cfg *cfg, struct sessions *st, struct
 	d->use = use;
 	d->dirty_cap = 2 * st->max;
 	d->dirty = calloc(d->dirty_cap, sizeof(*d->dirty));
-	if (!d->dirty || fe_init(&d->fe, VOLS_ALL, st->max)) {
+	d->gone = calloc(VOLS_MAX, sizeof(*d->gone));
+	if (!d->dirty || !d->gone || fe_init(&d->fe, VOLS_ALL, st->max)) {
 		disp_fini(d);
 		return -ENOMEM;
 	}
@@ -63,6 +64,8 @@ int disp_init(struct disp *d, const struct cfg *cfg, struct sessions *st, struct
 void disp_fini(struct disp *d)
 {
 	fe_fini(&d->fe);
+	free(d->gone);
+	d->gone = NULL;
 	free(d->dirty);
 	free(d->cls);
 	d->dirty = NULL;
@@ -176,6 +179,23 @@ static int32_t disp_wb(struct disp *d, uint32_t slot, uint64_t id, const struct 
 		fe_wrote(&d->fe, slot, id, r->vol, res);
 	else if (r->op == RINGD_OP_FSYNC)
 		return fe_flushed(&d->fe, slot, id, r->vol, res);
+	return res;
+}
+
+/* @r's result @res, with a device that went away under a block volume
+ * made -EIO (said once in the log, naming the volume). */
+static int32_t disp_gone(struct disp *d, const struct req *r, int32_t res)
+{
+	const struct vol *v = vols_get(d->vols, r->vol);
+	bool gone;
+
+	res = iss_gone(v, r, res, &gone);
+	if (gone && r->vol < VOLS_MAX && !d->gone[r->vol]) {
+		d->gone[r->vol] = true;
+		log_warn("volume %s: %s is gone (or now smaller than the volume): its I/O fails "
+			 "with -EIO until a reload removes it",
+			 v->name, v->path);
+	}
 	return res;
 }
 
@@ -1042,7 +1062,7 @@ void disp_complete(struct disp *d, uint32_t idx, int32_t res)
 		/* The kernel's -ENOENT: the target was past stopping (or just done). */
 		res = res == 0 ? 0 : -EALREADY;
 	} else {
-		res = iss_result(r, res);
+		res = disp_gone(d, r, iss_result(r, res));
 		if (iss_continue(d->rg, d->rq, d->jr, idx, vols_get(d->vols, r->vol), &res))
 			return;
 		res = disp_wb(d, se->slot, se->id, r, res);

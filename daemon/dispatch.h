@@ -53,6 +53,7 @@ struct disp {
 	struct figures *fig;	/* operators' figures, or NULL (set after disp_init) */
 	uint64_t clock_ns;	/* this pass's or this completion batch's clock */
 	struct fe fe;		/* write-back errors per session and volume */
+	bool *gone;		/* VOLS_MAX: the volume's device was found gone (logged) */
 };
 
 /* Wire the data path to its resources. Returns 0 or -ENOMEM. */
