@@ -85,37 +85,35 @@ int ringd_stat(struct ringd *rd, const char *volume, const char *path,
 	return ringd_path_call(rd, CC_STAT, volume, path, NULL, 0, info);
 }
 
-int ringd_truncate(struct ringd *rd, int handle, uint64_t size)
+/* A control call on @handle may go ahead: 0, or -EINVAL/-EBADF/-ENOTCONN. */
+static int ringd_handle_call(struct ringd *rd, int handle)
 {
 	if (!rd)
 		return -EINVAL;
 	if (!rg_handle(&rd->ring, handle))
 		return -EBADF;
-	if (rcn_ctl_live(rd))
-		return -ENOTCONN;
-	return cc_truncate(rd, handle, size);
+	return rcn_ctl_live(rd) ? -ENOTCONN : 0;
+}
+
+int ringd_truncate(struct ringd *rd, int handle, uint64_t size)
+{
+	int ret = ringd_handle_call(rd, handle);
+
+	return ret ? ret : cc_truncate(rd, handle, size);
 }
 
 int ringd_fstat(struct ringd *rd, int handle, struct ringd_volume_info *info)
 {
-	if (!rd || !info)
-		return -EINVAL;
-	if (!rg_handle(&rd->ring, handle))
-		return -EBADF;
-	if (rcn_ctl_live(rd))
-		return -ENOTCONN;
-	return cc_fstat(rd, handle, info);
+	int ret = info ? ringd_handle_call(rd, handle) : -EINVAL;
+
+	return ret ? ret : cc_fstat(rd, handle, info);
 }
 
 int ringd_close(struct ringd *rd, int handle)
 {
-	if (!rd)
-		return -EINVAL;
-	if (!rg_handle(&rd->ring, handle))
-		return -EBADF;
-	if (rcn_ctl_live(rd))
-		return -ENOTCONN;
-	return cc_handle_close(rd, handle);
+	int ret = ringd_handle_call(rd, handle);
+
+	return ret ? ret : cc_handle_close(rd, handle);
 }
 
 /* Counters of the current session: a lost session is not reconnected for

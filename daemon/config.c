@@ -23,6 +23,7 @@
 #define CFG_DEFAULT_TENANT_MEMORY      (64ull << 20)
 #define CFG_DEFAULT_TENANT_INFLIGHT    256u
 #define CFG_DEFAULT_TENANT_VOLUMES     64u
+#define CFG_DEFAULT_TENANT_FILES       256u
 /* Half of the daemon's request pool: one tenant can never take all of it. */
 #define CFG_DEFAULT_TENANT_TOTAL_INFLIGHT 1024u
 
@@ -560,6 +561,8 @@ static int cfg_tenant_key(struct cfg_parse *p, const char *key, const char *v)
 		return cfg_uint_key(p, key, v, 1, 65536, &t->max_tenant_inflight);
 	if (!strcmp(key, "max_open_volumes"))
 		return cfg_uint_key(p, key, v, 1, 64, &t->max_open_volumes);
+	if (!strcmp(key, "max_open_files"))
+		return cfg_uint_key(p, key, v, 1, CFG_MAX_OPEN_FILES, &t->max_open_files);
 	return cfg_fail(p, key, "unknown key");
 }
 
@@ -629,6 +632,7 @@ static int cfg_section_start(struct cfg_parse *p, const char *section)
 		t->max_session_memory = CFG_DEFAULT_TENANT_MEMORY;
 		t->max_inflight = CFG_DEFAULT_TENANT_INFLIGHT;
 		t->max_open_volumes = CFG_DEFAULT_TENANT_VOLUMES;
+		t->max_open_files = CFG_DEFAULT_TENANT_FILES;
 		t->qos.weight = 100;
 		t->qos.burst_ms = 1000;
 		t->max_tenant_inflight = CFG_DEFAULT_TENANT_TOTAL_INFLIGHT;

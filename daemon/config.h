@@ -18,6 +18,9 @@
 /* poll = / passthrough = of a volume. */
 enum cfg_mode { CFG_AUTO = 0, CFG_ON, CFG_OFF };
 
+/* Files of directory volumes the daemon keeps open at once (all tenants). */
+#define CFG_MAX_OPEN_FILES 8192u
+
 struct cfg_volume {
 	char name[CFG_NAME_MAX];
 	char path[PATH_MAX];
@@ -66,6 +69,7 @@ struct cfg_tenant {
 	unsigned int max_inflight;	  /* per session */
 	unsigned int max_tenant_inflight; /* all sessions of the tenant together */
 	unsigned int max_open_volumes;	  /* per session */
+	unsigned int max_open_files;	  /* file handles of directory volumes, all sessions */
 	struct cfg_qos qos;
 	unsigned int line;
 	/* Raw "volumes =" value, resolved once every volume is known. */

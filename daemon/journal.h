@@ -37,7 +37,7 @@
 #define JR_VERSION     3u	   /* 2: vectors, links, durable writes, discard; 3: files */
 #define JR_MAX_HANDLES 64u
 #define JR_MAX_VOLUMES 256u
-#define JR_MAX_FILES   1024u /* files of directory volumes open at once */
+#define JR_MAX_FILES   8192u /* files of directory volumes open at once, daemon-wide */
 
 enum jr_req_state { JR_FREE = 0, JR_PENDING = 1, JR_POSTING = 2 };
 

@@ -2,6 +2,7 @@
 /* ringd: the daemon's command line. */
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,15 @@ int main(int argc, char **argv)
 	}
 	if (level)
 		cfg.log_level = lvl;
+	/* Sessions and open files are fds: take the whole hard limit. */
+	{
+		struct rlimit rl;
+
+		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	ret = srv_init(&srv, &cfg);
 	if (!ret)
 		ret = srv_run(&srv);

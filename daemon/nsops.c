@@ -70,12 +70,24 @@ static bool nso_copy(char *dst, const char *src, struct sess *se, int *ret)
 	return true;
 }
 
+/* Directory volume @name for @se (@rw: to change it): its index, or -1
+ * with the refusal sent (its result in *@ret). */
+static int nso_dir(struct ctlplane *cp, struct sess *se, const char *name, bool rw, int *ret)
+{
+	char err[512];
+	int vi = sess_dir_access(cp->st, se, name, rw, err, sizeof(err));
+
+	if (vi >= 0)
+		return vi;
+	*ret = ctl_send_error(se->sock, -vi, "%s", err);
+	return -1;
+}
+
 int nso_open_file(struct ctlplane *cp, struct sess *se, const Ringd__OpenFile *of)
 {
 	uint32_t f = of->flags;
 	bool refused, rw = (f & RINGD_RDWR) != 0;
 	struct ns_job *j;
-	char err[512];
 	int vi, ret;
 
 	ret = nso_refused(se, &refused);
@@ -88,13 +100,18 @@ int nso_open_file(struct ctlplane *cp, struct sess *se, const Ringd__OpenFile *o
 				      "RINGD_CREAT and RINGD_TRUNC need RINGD_RDWR");
 	if ((f & RINGD_EXCL) && !(f & RINGD_CREAT))
 		return ctl_send_error(se->sock, EINVAL, "RINGD_EXCL needs RINGD_CREAT");
-	vi = sess_dir_access(cp->st, se, of->volume, rw, err, sizeof(err));
+	vi = nso_dir(cp, se, of->volume, rw, &ret);
 	if (vi < 0)
-		return ctl_send_error(se->sock, -vi, "%s", err);
+		return ret;
 	if (se->handles_open >= se->nhandles)
 		return ctl_send_error(se->sock, EMFILE,
 				      "all %u volume handles of this session are open",
 				      se->nhandles);
+	/* A storm of opens past the tenant's files never reaches the worker. */
+	if (use_get(cp->use, se->tenant).files >= cp->cfg->tenants[se->tenant].max_open_files)
+		return ctl_send_error(
+		    se->sock, EMFILE, "tenant %s has max_open_files = %u files open",
+		    cp->cfg->tenants[se->tenant].name, cp->cfg->tenants[se->tenant].max_open_files);
 	j = nso_job(cp, se, NS_OPEN, vi);
 	if (j) {
 		if (!nso_copy(j->path, of->path, se, &ret)) {
@@ -115,7 +132,6 @@ int nso_path_op(struct ctlplane *cp, struct sess *se, const Ringd__PathOp *po)
 	static const enum ns_op ops[] = { NS_UNLINK, NS_MKDIR, NS_RENAME, NS_STAT };
 	bool refused;
 	struct ns_job *j;
-	char err[512];
 	int vi, ret;
 
 	ret = nso_refused(se, &refused);
@@ -125,10 +141,9 @@ int nso_path_op(struct ctlplane *cp, struct sess *se, const Ringd__PathOp *po)
 		return ctl_send_error(se->sock, EINVAL, "unknown path operation %d", (int)po->kind);
 	if (po->kind == RINGD__PATH_OP__KIND__RENAME && !po->path2)
 		return ctl_send_error(se->sock, EINVAL, "rename needs a new name");
-	vi = sess_dir_access(cp->st, se, po->volume, po->kind != RINGD__PATH_OP__KIND__STAT, err,
-			     sizeof(err));
+	vi = nso_dir(cp, se, po->volume, po->kind != RINGD__PATH_OP__KIND__STAT, &ret);
 	if (vi < 0)
-		return ctl_send_error(se->sock, -vi, "%s", err);
+		return ret;
 	j = nso_job(cp, se, ops[po->kind], vi);
 	if (j) {
 		if (!nso_copy(j->path, po->path, se, &ret) ||
@@ -168,6 +183,18 @@ static const struct val_handle *nso_file_handle(struct ctlplane *cp, struct sess
 	return vh;
 }
 
+/*
+ * Keep file @idx open until truncate job @j is done (nso_event() lets go):
+ * were it closed first (its session gone), its bytes would be settled
+ * before the truncate changed them, and a tenant could grow files past
+ * the volume's size by closing its session behind each truncate.
+ */
+static void nso_hold(struct ctlplane *cp, struct ns_job *j, uint32_t idx)
+{
+	cp->vols->files[idx - VOLS_MAX].refs++;
+	j->file = idx;
+}
+
 int nso_truncate(struct ctlplane *cp, struct sess *se, const Ringd__Truncate *tr)
 {
 	const struct val_handle *vh;
@@ -204,7 +231,8 @@ int nso_truncate(struct ctlplane *cp, struct sess *se, const Ringd__Truncate *tr
 	if (j->fd < 0) {
 		ns_job_free(j);
 		j = NULL;
-	}
+	} else
+		nso_hold(cp, j, vh->vol);
 	return nso_submit(cp, se, j);
 }
 
@@ -319,6 +347,7 @@ static int nso_opened_file(struct ctlplane *cp, struct sess *se, struct ns_job *
 			sess_handle_close(cp->st, se, handle);
 			return ctl_send_error(se->sock, ENOMEM, "out of memory for the truncate");
 		}
+		nso_hold(cp, t, (uint32_t)idx);
 		*more = true;
 		return nso_submit(cp, se, t);
 	}
@@ -361,6 +390,11 @@ static int nso_finish(struct ctlplane *cp, struct sess *se, struct ns_job *j, bo
 		vols_file_gone(cp->vols, j->vol, j->st.dev, j->st.ino, j->st.size);
 	if (!j->res && j->op == NS_RENAME && j->gone.valid && j->gone.isreg)
 		vols_file_gone(cp->vols, j->vol, j->gone.dev, j->gone.ino, j->gone.size);
+	if (j->op == NS_TRUNCATE && !se) {
+		if (!j->res)
+			vols_file_shrunk(cp->vols, j->file, j->size);
+		return 0;
+	}
 	if (!se)
 		return 0;
 	if (j->op == NS_TRUNCATE)
@@ -397,6 +431,8 @@ void nso_event(struct ctlplane *cp)
 			sess_close(cp->st, se);
 		else if (se && !more)
 			cp_resume(cp, se);
+		if (j->op == NS_TRUNCATE)
+			vols_file_put(cp->vols, j->file, 0, false);
 		ns_job_free(j);
 		j = next;
 	}

@@ -54,9 +54,9 @@ rl_outcome(struct reloader *rl, int ret, const char *fmt, ...)
 /* Same backing, extent and mode? */
 static bool rl_same_volume(const struct cfg_volume *a, const struct cfg_volume *b)
 {
-	return !strcmp(a->path, b->path) && !strcmp(a->nvme, b->nvme) && a->offset == b->offset &&
-	       a->size == b->size && a->direct == b->direct && a->readonly == b->readonly &&
-	       a->poll == b->poll && a->passthrough == b->passthrough;
+	return !strcmp(a->path, b->path) && !strcmp(a->nvme, b->nvme) && !strcmp(a->dir, b->dir) &&
+	       a->offset == b->offset && a->size == b->size && a->direct == b->direct &&
+	       a->readonly == b->readonly && a->poll == b->poll && a->passthrough == b->passthrough;
 }
 
 static const struct cfg_volume *rl_find(const struct cfg_volume *v, unsigned int n,

@@ -638,6 +638,19 @@ void sess_set_sleeping(struct sessions *st, bool sleeping)
 	ringd_smp_mb();
 }
 
+/* Let go of @se's handle @i (open). */
+static void sess_handle_drop(struct sessions *st, struct sess *se, uint32_t i)
+{
+	struct val_handle *h = &se->handles[i];
+
+	if (vols_is_file(h->vol)) {
+		vols_file_put(st->vols, h->vol, se->id, h->locked);
+		use_del_file(st->use, se->tenant);
+	}
+	memset(h, 0, sizeof(*h));
+	se->handles_open--;
+}
+
 int sess_restore(struct sessions *st, uint32_t slot, const struct jr_sess *js, int ctl, int memfd,
 		 int wake)
 {
@@ -714,6 +727,7 @@ int sess_restore(struct sessions *st, uint32_t slot, const struct jr_sess *js, i
 		else if (vols_is_file(jh->vol)) {
 			st->vols->files[jh->vol - VOLS_MAX].refs++;
 			se->handles[i].locked = jh->locked;
+			use_add_files(st->use, se->tenant, 1);
 		}
 		se->handles_open++;
 	}
@@ -746,6 +760,9 @@ int sess_restore(struct sessions *st, uint32_t slot, const struct jr_sess *js, i
 	return 0;
 
 out_handles:
+	for (i = 0; i < se->nhandles; i++)
+		if (se->handles[i].open && vols_is_file(se->handles[i].vol))
+			sess_handle_drop(st, se, i);
 	free(se->handles);
 out_unmap:
 	munmap(p, js->region_size);
@@ -814,17 +831,6 @@ static void sess_release_broken(struct sessions *st, struct sess *se)
 	}
 	sess_release_memory(se);
 	log_debug("session %llu: broken, shared memory released", (unsigned long long)se->id);
-}
-
-/* Let go of @se's handle @i (open). */
-static void sess_handle_drop(struct sessions *st, struct sess *se, uint32_t i)
-{
-	struct val_handle *h = &se->handles[i];
-
-	if (vols_is_file(h->vol))
-		vols_file_put(st->vols, h->vol, se->id, h->locked);
-	memset(h, 0, sizeof(*h));
-	se->handles_open--;
 }
 
 void sess_close(struct sessions *st, struct sess *se)
@@ -1104,7 +1110,15 @@ int sess_file_install(struct sessions *st, struct sess *se, uint32_t file, bool 
 		      int *handle, char *err, size_t errlen)
 {
 	int i = sess_free_handle(se, err, errlen);
+	const struct cfg_tenant *t = se->tenant >= 0 && (unsigned int)se->tenant < st->cfg->ntenants
+					 ? &st->cfg->tenants[se->tenant]
+					 : NULL;
 
+	if (i >= 0 && (!t || use_get(st->use, se->tenant).files >= t->max_open_files)) {
+		snprintf(err, errlen, "tenant %s has max_open_files = %u files open",
+			 t ? t->name : "(none)", t ? t->max_open_files : 0);
+		i = -EMFILE;
+	}
 	if (i >= 0 && lock && vols_file_lock(st->vols, file, se->id)) {
 		snprintf(err, errlen, "the file is locked (RINGD_LOCK) by another session");
 		i = -EBUSY;
@@ -1114,6 +1128,7 @@ int sess_file_install(struct sessions *st, struct sess *se, uint32_t file, bool 
 		return i;
 	}
 	sess_handle_fill(st, se, i, file, rw, lock);
+	use_add_files(st->use, se->tenant, 1);
 	*handle = i;
 	return 0;
 }
@@ -1163,6 +1178,16 @@ static void sess_apply_rights(struct sessions *st, struct sess *se, const char *
 	sess_journal_handles(st, se);
 }
 
+/* File handles @se has open. */
+static unsigned int sess_files_open(const struct sess *se)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; se->handles && i < se->nhandles; i++)
+		n += se->handles[i].open && vols_is_file(se->handles[i].vol);
+	return n;
+}
+
 int sess_reresolve_all(struct sessions *st, const char (*old_names)[CFG_NAME_MAX])
 {
 	struct usage fresh = { NULL, 0 };
@@ -1180,6 +1205,7 @@ int sess_reresolve_all(struct sessions *st, const char (*old_names)[CFG_NAME_MAX
 		/* Every state: closing sessions still count until they are freed. */
 		sess_apply_rights(st, se, old_names && old_names[i][0] ? old_names[i] : NULL);
 		use_add_session(&fresh, se->tenant, se->inflight);
+		use_add_files(&fresh, se->tenant, sess_files_open(se));
 	}
 	use_fini(st->use);
 	*st->use = fresh;

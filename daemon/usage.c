@@ -53,6 +53,22 @@ void use_del_session(struct usage *u, int t)
 		tu->sessions--;
 }
 
+void use_add_files(struct usage *u, int t, unsigned int n)
+{
+	struct tenant_usage *tu = use_of(u, t);
+
+	if (tu)
+		tu->files += n;
+}
+
+void use_del_file(struct usage *u, int t)
+{
+	struct tenant_usage *tu = use_of(u, t);
+
+	if (tu && tu->files)
+		tu->files--;
+}
+
 void use_io_start(struct usage *u, int t)
 {
 	struct tenant_usage *tu = use_of(u, t);

@@ -16,6 +16,7 @@
 struct tenant_usage {
 	unsigned int sessions; /* connections counted against max_sessions */
 	unsigned int inflight; /* kernel requests, against max_tenant_inflight */
+	unsigned int files;    /* file handles, against max_open_files */
 };
 
 struct usage {
@@ -31,6 +32,9 @@ void use_fini(struct usage *u);
 void use_add_session(struct usage *u, int t, unsigned int inflight);
 /* A session of tenant @t went away (its requests were counted down already). */
 void use_del_session(struct usage *u, int t);
+/* File handles of tenant @t: @n more (rebuilds, restores) / one less. */
+void use_add_files(struct usage *u, int t, unsigned int n);
+void use_del_file(struct usage *u, int t);
 void use_io_start(struct usage *u, int t);
 void use_io_done(struct usage *u, int t);
 

@@ -114,6 +114,8 @@ struct opts {
 	uid_t idle_uids[64];
 	unsigned int nidle_uids;
 	const char *idle_report;
+	const char *churn; /* a directory volume to churn files in during the run */
+	uid_t churn_uid;
 	int cpu; /* pin workers here; -1: no */
 };
 
@@ -140,6 +142,11 @@ struct shared {
 	unsigned int idle_attached;
 	int idle_err;
 	char idle_msg[256];
+	/* --churn: cycles of create, write, rename, unlink done; its error. */
+	_Alignas(64) uint64_t churn_cycles;
+	unsigned int churn_ready;
+	int churn_err;
+	char churn_msg[256];
 	struct worker_res res[];
 };
 
@@ -868,6 +875,72 @@ static int idle_holder(const struct opts *o, uid_t uid, unsigned int count,
 	return ret ? 1 : 0;
 }
 
+/* One write of @len bytes at 0 of @h, waited for. Returns res or -errno. */
+static int churn_write(struct ringd *rd, int h, void *buf, unsigned int len)
+{
+	struct ringd_sqe *sqe = ringd_get_sqe(rd);
+
+	if (!sqe)
+		return -EBUSY;
+	ringd_prep_write(sqe, h, buf, len, 0);
+	return tool_run1(rd);
+}
+
+/*
+ * --churn VOLUME: another tenant (--churn-uid) that, until the run stops,
+ * creates a file in directory volume VOLUME, writes 4 KiB, closes it,
+ * renames it and removes it: four durable namespace changes a cycle.
+ */
+static int churner(const struct opts *o, volatile struct shared *sh)
+{
+	struct ringd_opts ro = { .socket_path = o->socket,
+				 .sq_entries = 8,
+				 .cq_entries = 16,
+				 .buf_size = 64u << 10,
+				 .flags = RINGD_OPT_NO_RECONNECT };
+	struct ringd *rd = NULL;
+	char a[64], b[64];
+	void *buf = NULL;
+	uint64_t n = 0;
+	int ret = 0, h;
+
+	if (o->churn_uid && (setgid((gid_t)o->churn_uid) || setuid(o->churn_uid)))
+		ret = -errno;
+	if (!ret)
+		ret = ringd_connect(&ro, &rd);
+	if (!ret && !(buf = ringd_buf_alloc(rd, 4096, 4096)))
+		ret = -ENOMEM;
+	if (!ret)
+		memset(buf, 0x5a, 4096);
+	__atomic_add_fetch(&sh->churn_ready, 1, __ATOMIC_SEQ_CST);
+	while (!ret && !__atomic_load_n(&sh->stop, __ATOMIC_RELAXED)) {
+		snprintf(a, sizeof(a), "churn-%d-%llu", (int)getpid(), (unsigned long long)n);
+		snprintf(b, sizeof(b), "churn-%d-%llu.old", (int)getpid(), (unsigned long long)n);
+		h = ringd_open_file(rd, o->churn, a, RINGD_RDWR | RINGD_CREAT | RINGD_EXCL, 0600,
+				    NULL);
+		if (h < 0) {
+			ret = h;
+			break;
+		}
+		ret = churn_write(rd, h, buf, 4096);
+		ret = ret == 4096 ? ringd_close(rd, h) : (ret < 0 ? ret : -EIO);
+		if (!ret)
+			ret = ringd_rename(rd, o->churn, a, b);
+		if (!ret)
+			ret = ringd_unlink(rd, o->churn, b);
+		if (!ret)
+			__atomic_store_n(&sh->churn_cycles, ++n, __ATOMIC_RELAXED);
+	}
+	if (ret) {
+		sh->churn_err = ret;
+		snprintf((char *)sh->churn_msg, sizeof(sh->churn_msg), "churn: %s (%s)",
+			 strerror(-ret), ringd_last_message());
+	}
+	if (rd)
+		ringd_disconnect(rd);
+	return ret ? 1 : 0;
+}
+
 /* A process's resident memory, in KiB (from /proc/PID/status). */
 struct proc_mem {
 	unsigned long long rss, anon, shmem;
@@ -1058,6 +1131,9 @@ static void usage(FILE *f)
 	      "      --idle-sessions N       attach N idle sessions first (ringd engine)\n"
 	      "      --idle-uids LIST        their uids, comma-separated, one process each (0)\n"
 	      "      --idle-report FILE      write the attach rate and daemon memory there\n"
+	      "      --churn VOLUME          meanwhile, another tenant creates, writes, renames\n"
+	      "                              and removes files in directory volume VOLUME\n"
+	      "      --churn-uid UID         that tenant's uid (0)\n"
 	      "      --no-lat                skip the clock reads (latency not measured)\n"
 	      "      --label TEXT            free text copied into the JSON\n"
 	      "  -j, --json                  JSON on stdout\n"
@@ -1103,6 +1179,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "idle-sessions", required_argument, NULL, 14 },
 		{ "idle-uids", required_argument, NULL, 15 },
 		{ "idle-report", required_argument, NULL, 16 },
+		{ "churn", required_argument, NULL, 17 },
+		{ "churn-uid", required_argument, NULL, 18 },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1232,6 +1310,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 16:
 			o->idle_report = optarg;
 			break;
+		case 17:
+			o->churn = optarg;
+			break;
+		case 18: {
+			unsigned int cu;
+
+			if (parse_uint(optarg, 0, UINT32_MAX - 1, &cu))
+				goto bad;
+			o->churn_uid = (uid_t)cu;
+			break;
+		}
 		case 10:
 			if (parse_uint(optarg, 1, RINGD_MAX_VECS, &o->vecs))
 				goto bad;
@@ -1359,7 +1448,7 @@ static void json_num_or_null(FILE *f, bool ok, double v)
 int main(int argc, char **argv)
 {
 	/* Static: nothing to free on the many ways out. */
-	static pid_t pids[MAX_PROCS], holders[64];
+	static pid_t pids[MAX_PROCS], holders[64], churn_pid;
 	struct idle_figures idle = { 0 };
 	static uint64_t hist[H_BUCKETS];
 	struct opts o;
@@ -1396,6 +1485,14 @@ int main(int argc, char **argv)
 		goto reap;
 	}
 	fflush(NULL);
+	if (o.churn) {
+		churn_pid = fork();
+		if (!churn_pid)
+			_exit(churner(&o, sh));
+		while (churn_pid > 0 && !__atomic_load_n(&sh->churn_ready, __ATOMIC_SEQ_CST))
+			usleep(1000);
+		usleep(100000); /* churning before the clock starts */
+	}
 	for (i = 0; i < o.procs; i++) {
 		pids[i] = fork();
 		if (pids[i] < 0) {
@@ -1480,6 +1577,13 @@ reap:
 	for (i = 0; o.idle_sessions && i < o.nidle_uids; i++)
 		if (holders[i] > 0)
 			waitpid(holders[i], NULL, 0);
+	if (churn_pid > 0) {
+		waitpid(churn_pid, NULL, 0);
+		if (sh->churn_err) {
+			fprintf(stderr, "ringd-bench: %s\n", (const char *)sh->churn_msg);
+			failed = true;
+		}
+	}
 	for (i = 0; i < o.procs; i++) {
 		struct worker_res *r = &sh->res[i];
 
@@ -1542,6 +1646,10 @@ reap:
 		}
 		if (o.idle_sessions && !o.json)
 			idle_report(&o, &idle, stdout);
+		if (o.churn && !o.json)
+			printf("churn_cycles %llu\nchurn_cycles_per_s %.0f\n",
+			       (unsigned long long)sh->churn_cycles,
+			       (double)sh->churn_cycles / elapsed);
 		if (o.summary) {
 			FILE *f = fopen(o.summary, "a");
 

@@ -72,22 +72,6 @@ static int check_range(const char *op, const char *vol, const struct ringd_volum
 }
 
 /* Run one prepared SQE to completion. Returns its CQE's res or -errno. */
-static int run1(struct ringd *rd)
-{
-	struct ringd_cqe *cqe;
-	int ret;
-
-	ret = ringd_submit_and_wait(rd, 1);
-	if (ret < 0)
-		return ret;
-	ret = ringd_wait_cqe(rd, &cqe);
-	if (ret)
-		return ret;
-	ret = cqe->res;
-	ringd_cqe_seen(rd, cqe);
-	return ret;
-}
-
 /* Run one I/O to completion; @rw_flags (RINGD_RW_DSYNC) on a write.
  * Returns bytes or -errno. */
 static int do_io(struct ringd *rd, int write, int h, void *buf, unsigned int len, uint64_t off,
@@ -103,7 +87,7 @@ static int do_io(struct ringd *rd, int write, int h, void *buf, unsigned int len
 	} else {
 		ringd_prep_read(sqe, h, buf, len, off);
 	}
-	return run1(rd);
+	return tool_run1(rd);
 }
 
 static int cmd_info(struct ringd *rd, const char *vol)
@@ -218,7 +202,7 @@ static int cmd_write(struct ringd *rd, const char *vol, uint64_t off, bool dsync
 		if (!sqe)
 			return die("fsync", -EBUSY);
 		ringd_prep_fsync(sqe, h, RINGD_FSYNC_DATASYNC);
-		ret = run1(rd);
+		ret = tool_run1(rd);
 		if (ret < 0)
 			return die("fsync", ret);
 	}
@@ -259,7 +243,7 @@ static int cmd_trim(struct ringd *rd, const char *vol, uint64_t off, uint64_t le
 		ringd_prep_write_zeroes(sqe, h, off, len);
 	else
 		ringd_prep_discard(sqe, h, off, len);
-	ret = run1(rd);
+	ret = tool_run1(rd);
 	if (ret < 0)
 		return die(op, ret);
 	fprintf(stderr, "ringd-io: %s %llu bytes at %llu of %s\n", zero ? "zeroed" : "discarded",

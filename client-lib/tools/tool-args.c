@@ -60,3 +60,19 @@ const char *tool_error(char *buf, size_t len, const char *what, int err, const c
 		 *why ? ")" : "", absent ? "; is ringd running?" : "");
 	return buf;
 }
+
+int tool_run1(struct ringd *rd)
+{
+	struct ringd_cqe *cqe;
+	int ret;
+
+	ret = ringd_submit_and_wait(rd, 1);
+	if (ret < 0)
+		return ret;
+	ret = ringd_wait_cqe(rd, &cqe);
+	if (ret)
+		return ret;
+	ret = cqe->res;
+	ringd_cqe_seen(rd, cqe);
+	return ret;
+}

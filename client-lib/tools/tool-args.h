@@ -21,4 +21,10 @@ const char *tool_socket(const char *given);
  */
 const char *tool_error(char *buf, size_t len, const char *what, int err, const char *sock);
 
+struct ringd;
+
+/* Submit what is prepared, wait for one completion and consume it.
+ * Returns its res, or the library's -errno. */
+int tool_run1(struct ringd *rd);
+
 #endif

@@ -3,7 +3,9 @@
 # machine and write tests/bench/results/ (JSON per run, results.tsv,
 # gnuplot PNG+SVG plots, summary.md), then the QoS section (run-qos.sh),
 # the readv / durable-write section (run-dataops.sh), the plain-loop and
-# 1000-session section (run-plain.sh) and the peers (run-peers.sh).
+# 1000-session section (run-plain.sh), the peers (run-peers.sh) and
+# namespace work next to the data path (run-files.sh) and SQLite's
+# speedtest1 on the ringd VFS (run-sqlite.sh).
 #
 #   tests/bench/run-bench.sh BUILD_DIR [RESULTS_DIR]
 #
@@ -199,4 +201,10 @@ cat "$out/plain.md" >>"$out/summary.md"
 # Peers (issue 15): fio io_uring, ringd, qemu-storage-daemon FUSE and NBD.
 "$src/tests/bench/run-peers.sh" "$build" "$out"
 cat "$out/peers.md" >>"$out/summary.md"
+# Namespace work next to the data path (issue 12).
+"$src/tests/bench/run-files.sh" "$build" "$out"
+cat "$out/files.md" >>"$out/summary.md"
+# SQLite's speedtest1 on the ringd VFS vs the unix VFS (issue 12).
+"$src/tests/bench/run-sqlite.sh" "$build" "$out"
+cat "$out/sqlite.md" >>"$out/summary.md"
 echo "run-bench: results in $out (summary.md)"

@@ -462,9 +462,14 @@ const char *hs_config_extra(const char *stall, const char *daemon_extra, const c
 		 "size = %llu\n"
 		 "direct = yes\n"
 		 "\n"
+		 "[volume hfiles]\n"
+		 "dir = hfiles.d\n"
+		 "size = 4M\n"
+		 "\n"
 		 "[tenant hostile]\n"
 		 "uid = %u\n"
-		 "volumes = hostile:rw, hdirect:rw\n"
+		 "volumes = hostile:rw, hdirect:rw, hfiles:rw\n"
+		 "max_open_files = %u\n"
 		 "max_sessions = %u\n"
 		 "max_session_memory = %llu\n"
 		 "max_inflight = %u\n"
@@ -487,9 +492,9 @@ const char *hs_config_extra(const char *stall, const char *daemon_extra, const c
 		 getenv("HS_LOG") ? getenv("HS_LOG") : "info", stall, HS_DAEMON_SESSIONS,
 		 daemon_extra, HS_SHARED_SIZE, HS_HOSTILE_OFF, HS_HOSTILE_SIZE, HS_SHARED_SIZE,
 		 HS_VICTIM_OFF, HS_VICTIM_SIZE, HS_DIRECT_SIZE, HS_DIRECT_OFF, HS_DIRECT_EXTENT,
-		 RT_UID_A, HS_HOSTILE_SESSIONS, HS_HOSTILE_MEMORY, HS_HOSTILE_INFLIGHT,
-		 HS_HOSTILE_TENANT_INFLIGHT, HS_HOSTILE_VOLUMES, RT_UID_B, HS_UID_FLOOD,
-		 HS_FLOOD_SESSIONS, *sections_extra ? "\n" : "", sections_extra);
+		 RT_UID_A, HS_HOSTILE_FILES, HS_HOSTILE_SESSIONS, HS_HOSTILE_MEMORY,
+		 HS_HOSTILE_INFLIGHT, HS_HOSTILE_TENANT_INFLIGHT, HS_HOSTILE_VOLUMES, RT_UID_B,
+		 HS_UID_FLOOD, HS_FLOOD_SESSIONS, *sections_extra ? "\n" : "", sections_extra);
 	return buf;
 }
 

@@ -36,6 +36,7 @@
 #define HS_HOSTILE_SESSIONS	   6u	       /* its max_sessions */
 #define HS_HOSTILE_MEMORY	   (8 * HS_MB) /* its max_session_memory */
 #define HS_HOSTILE_VOLUMES	   2u	       /* its max_open_volumes */
+#define HS_HOSTILE_FILES	   8u	       /* its max_open_files (directory volume "hfiles") */
 #define HS_UID_FLOOD		   61003u      /* tenant "flood": many sessions, reads "hostile" */
 #define HS_FLOOD_SESSIONS	   16u
 #define HS_DAEMON_SESSIONS	   40u /* daemon-wide max_sessions */

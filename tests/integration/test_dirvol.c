@@ -9,6 +9,7 @@
 #include <criterion/logging.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,5 +332,37 @@ Test(dirvol, direct_files_enforce_alignment)
 	memset(buf, 0, 8192);
 	cr_assert_eq(io1(rd, false, h, buf, 8192, 0), 8192);
 	cr_assert_eq(rt_check(buf, 8192, 4, 0), -1);
+	ringd_disconnect(rd);
+}
+
+Test(dirvol, reload_that_removes_the_volume_stops_its_open_files)
+{
+	static const char less[] = "[volume plain]\n"
+				   "path = plain.img\n"
+				   "create_size = 1M\n"
+				   "\n"
+				   "[tenant root]\n"
+				   "uid = 0\n"
+				   "volumes = plain:rw\n";
+	struct ringd *rd = conn();
+	char *buf = ringd_buf_alloc(rd, 4096, 4096);
+	int h, ret = 0, i;
+
+	h = ringd_open_file(rd, "db", "keep", RINGD_RDWR | RINGD_CREAT, 0600, NULL);
+	cr_assert_geq(h, 0);
+	cr_assert_eq(io1(rd, true, h, buf, 4096, 0), 4096);
+	cr_assert_eq(rt_daemon_rewrite_conf(&g_d, less), 0);
+	cr_assert_eq(kill(g_d.pid, SIGHUP), 0);
+	for (i = 0; i < 500; i++) {
+		ret = ringd_open_file(rd, "db", "keep", RINGD_RDWR, 0, NULL);
+		if (ret == -ENOENT)
+			break;
+		if (ret >= 0)
+			ringd_close(rd, ret);
+		usleep(10000);
+	}
+	cr_assert_eq(ret, -ENOENT, "the reload did not remove the volume");
+	cr_assert_eq(io1(rd, true, h, buf, 4096, 0), -ENODEV);
+	cr_assert_eq(ringd_close(rd, h), 0);
 	ringd_disconnect(rd);
 }

@@ -34,6 +34,7 @@ static void setup(void)
 	struct rg_params p = ut_rg_params(2);
 	int ret;
 
+	p.nr_files = VOLS_ALL; /* files of directory volumes too */
 	log_threshold = LOG_WARN;
 	ut_tmpdir(g_dir);
 	ret = rg_init(&g_rg, &p);
@@ -227,4 +228,149 @@ Test(vols, install_past_the_table_is_refused_and_closes_the_volume)
 	cr_assert_eq(vols_install(&g_vs, &v, VOLS_MAX), -ENOSPC);
 	cr_assert_eq(ut_count_fds(), fds, "the refused volume's fd leaked");
 	cr_assert_eq(g_vs.live, 0);
+}
+
+/* A directory volume @name of @size bytes; returns its index. */
+static uint32_t add_dir(const char *name, uint64_t size)
+{
+	struct cfg_volume cv;
+	uint32_t idx = jr_vol_append(&g_jr, name);
+	int ret;
+
+	memset(&cv, 0, sizeof(cv));
+	snprintf(cv.name, sizeof(cv.name), "%s", name);
+	snprintf(cv.dir, sizeof(cv.dir), "%s.d", name);
+	cv.size = size;
+	ret = vols_add(&g_vs, &cv, g_dir, idx);
+	cr_assert_eq(ret, 0, "vols_add %s: %s", name, strerror(-ret));
+	cr_assert(g_vs.v[idx].isdir);
+	return idx;
+}
+
+/* Create @path (of @len bytes) under directory volume @dir and open it there. */
+static int file_in(uint32_t dir, const char *path, uint64_t len)
+{
+	struct stat st;
+	int fd = openat(g_vs.v[dir].fd, path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, (off_t)len), 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	return vols_file_get(&g_vs, dir, fd, st.st_dev, st.st_ino, (uint64_t)st.st_size);
+}
+
+Test(vols, directory_volume_counts_existing_files_and_registers_nothing)
+{
+	char path[PATH_MAX + 16];
+	uint32_t d;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/db.d", g_dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/db.d/old", g_dir);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	cr_assert_eq(ftruncate(fd, 5000), 0);
+	close(fd);
+	d = add_dir("db", 1u << 20);
+	cr_assert_eq(g_vs.used[d], 5000);
+	cr_assert_eq(rg_files_registered(&g_rg), 1, "only the liveness pipe");
+}
+
+Test(vols, files_share_one_entry_per_inode_and_close_with_their_last_handle)
+{
+	uint32_t d = add_dir("db", 1u << 20);
+	int a = file_in(d, "a", 0), a2, b;
+
+	cr_assert_geq(a, (int)VOLS_MAX);
+	cr_assert(vols_valid(&g_vs, (uint32_t)a));
+	cr_assert_eq(vols_owner(&g_vs, (uint32_t)a), d);
+	cr_assert_eq(vols_get(&g_vs, (uint32_t)a), &g_vs.v[d]);
+	cr_assert_eq(g_vs.vv[a].file_slot, (uint32_t)a);
+	a2 = file_in(d, "a", 0);
+	cr_assert_eq(a2, a, "the same inode is the same file");
+	b = file_in(d, "b", 0);
+	cr_assert_neq(b, a);
+	cr_assert_eq(g_vs.nfiles, 2);
+	cr_assert_eq(g_jr.hdr->files[a - VOLS_MAX].used, 1, "journaled");
+	vols_file_put(&g_vs, (uint32_t)a, 1, false);
+	cr_assert(g_vs.files[a - VOLS_MAX].used);
+	/* In-flight I/O keeps it past its last handle. */
+	vols_io_start(&g_vs, (uint32_t)a);
+	vols_file_put(&g_vs, (uint32_t)a, 1, false);
+	cr_assert(g_vs.files[a - VOLS_MAX].used);
+	cr_assert(g_vs.vv[a].removed, "no new I/O");
+	vols_io_done(&g_vs, (uint32_t)a);
+	cr_assert_not(g_vs.files[a - VOLS_MAX].used);
+	cr_assert_eq(g_jr.hdr->files[a - VOLS_MAX].used, 0);
+	cr_assert_eq(g_vs.nfiles, 1);
+}
+
+Test(vols, lock_belongs_to_one_session_until_its_handle_goes)
+{
+	uint32_t d = add_dir("db", 1u << 20);
+	int a = file_in(d, "a", 0);
+
+	cr_assert_eq(vols_file_lock(&g_vs, (uint32_t)a, 7), 0);
+	cr_assert_eq(g_jr.hdr->files[a - VOLS_MAX].lock_owner, 7);
+	cr_assert_eq(vols_file_lock(&g_vs, (uint32_t)a, 8), -EBUSY);
+	cr_assert_eq(file_in(d, "a", 0), a);
+	vols_file_put(&g_vs, (uint32_t)a, 8, false);
+	cr_assert_eq(vols_file_lock(&g_vs, (uint32_t)a, 8), -EBUSY, "8 held no lock");
+	cr_assert_eq(file_in(d, "a", 0), a);
+	vols_file_put(&g_vs, (uint32_t)a, 7, true);
+	cr_assert(g_vs.files[a - VOLS_MAX].used, "a third handle remains");
+	cr_assert_eq(g_vs.files[a - VOLS_MAX].lock_owner, 0);
+	cr_assert_eq(vols_file_lock(&g_vs, (uint32_t)a, 8), 0, "free once 7 let go");
+}
+
+Test(vols, quota_counts_growth_once_and_refuses_past_the_size)
+{
+	uint32_t d = add_dir("db", 100000);
+	int a = file_in(d, "a", 1000), b;
+
+	cr_assert_eq(g_vs.used[d], 0, "files made after the walk count from their first growth");
+	g_vs.used[d] = 1000; /* as if the walk had seen it */
+	cr_assert_eq(vols_quota(&g_vs, (uint32_t)a, RINGD_OP_READ, 0, 1u << 30), 0);
+	cr_assert_eq(vols_quota(&g_vs, (uint32_t)a, RINGD_OP_WRITE, 0, 500), 0);
+	cr_assert_eq(g_vs.used[d], 1000, "inside the file: nothing grows");
+	cr_assert_eq(vols_quota(&g_vs, (uint32_t)a, RINGD_OP_WRITE, 1000, 4000), 0);
+	cr_assert_eq(vols_quota(&g_vs, (uint32_t)a, RINGD_OP_WRITEV, 1000, 4000), 0);
+	cr_assert_eq(g_vs.used[d], 5000, "counted once");
+	b = file_in(d, "b", 0);
+	cr_assert_eq(vols_quota(&g_vs, (uint32_t)b, RINGD_OP_WRITE_ZEROES, 0, 95000), 0);
+	cr_assert_eq(g_vs.used[d], 100000);
+	cr_assert_eq(vols_quota(&g_vs, (uint32_t)b, RINGD_OP_WRITE, 95000, 1), -EDQUOT);
+	cr_assert_eq(vols_quota(&g_vs, (uint32_t)a, RINGD_OP_WRITE, UINT64_MAX, 2), -EDQUOT);
+	cr_assert_eq(g_vs.used[d], 100000, "a refused write counts nothing");
+	vols_file_shrunk(&g_vs, (uint32_t)b, 0);
+	cr_assert_eq(g_vs.used[d], 5000);
+	/* Unlinked while open: its bytes go at its last close. */
+	vols_file_gone(&g_vs, d, g_vs.files[a - VOLS_MAX].dev, g_vs.files[a - VOLS_MAX].ino, 5000);
+	cr_assert_eq(g_vs.used[d], 5000);
+	vols_file_put(&g_vs, (uint32_t)a, 1, false);
+	cr_assert_eq(g_vs.used[d], 0);
+}
+
+Test(vols, close_resyncs_bytes_counted_for_writes_that_never_landed)
+{
+	uint32_t d = add_dir("db", 1u << 20);
+	int a = file_in(d, "a", 0);
+
+	cr_assert_eq(vols_quota(&g_vs, (uint32_t)a, RINGD_OP_WRITE, 0, 65536), 0);
+	cr_assert_eq(g_vs.used[d], 65536);
+	/* The write failed: the file is still empty. */
+	vols_file_put(&g_vs, (uint32_t)a, 1, false);
+	cr_assert_eq(g_vs.used[d], 0);
+}
+
+Test(vols, removing_a_directory_volume_stops_its_files)
+{
+	uint32_t d = add_dir("db", 1u << 20);
+	int a = file_in(d, "a", 0);
+
+	vols_remove(&g_vs, d);
+	cr_assert(g_vs.vv[a].removed);
+	cr_assert(g_vs.files[a - VOLS_MAX].used, "closed with its handle");
+	vols_file_put(&g_vs, (uint32_t)a, 1, false);
+	cr_assert_not(g_vs.files[a - VOLS_MAX].used);
 }
