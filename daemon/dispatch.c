@@ -625,7 +625,7 @@ static void disp_accept(struct disp *d, struct sess *se, const struct ringd_sqe 
 	int32_t res;
 
 	/* Its flushes must hear of failures after it: room for that first. */
-	if (!ret && disp_writes(io->op) && fe_track(&d->fe, se->slot, se->id))
+	if (!ret && disp_writes(io->op) && fe_track(&d->fe, se->slot, se->id, io->vol))
 		ret = -ENOMEM;
 	res = ret;
 

@@ -20,7 +20,10 @@
  *     failed on someone else's data.
  *
  * Indexes run over every volume and directory-volume file (VOLS_ALL);
- * sessions by slot, with the session id telling a reused slot apart.
+ * sessions by slot, with the session id telling a reused slot apart. A
+ * file's index is reused once it is closed: a session that wrote to the
+ * old file and never flushed it may get -EIO from its first flush of a
+ * new file at that index if the old one failed (never a lost report).
  */
 #ifndef RINGD_DAEMON_FLUSHERR_H
 #define RINGD_DAEMON_FLUSHERR_H
@@ -28,14 +31,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Per-session state comes in chunks of this many volume indexes, made
+ * when the session first writes to one of them: a session that writes to
+ * a volume and a few files costs a few KiB at most. */
+#define FE_CHUNK 256u
+
 struct fe_sess {
-	uint64_t id;  /* the session whose state @st holds; 0: none yet */
-	uint32_t *st; /* per volume index: FE_DIRTY | failure count seen */
+	uint64_t id;	  /* the session whose state this is; 0: none yet */
+	bool restored;	  /* restored after a restart: a writer on every volume */
+	uint32_t **chunk; /* nchunks, each FE_CHUNK states (dirty, seen) or NULL */
 };
 
 struct fe {
-	uint32_t *seq; /* per volume index: failures seen on it (31 bits) */
+	uint32_t *seq; /* per volume index: failures seen on it (30 bits) */
 	uint32_t nvols;
+	uint32_t nchunks;
 	struct fe_sess *s; /* per session slot */
 	uint32_t nsess;
 };
@@ -45,11 +55,12 @@ int fe_init(struct fe *f, uint32_t nvols, uint32_t nsess);
 void fe_fini(struct fe *f);
 
 /*
- * Make room for the state of session @id in @slot (a session that used
- * the slot before is forgotten). Call before a write of it is issued.
- * Returns 0, or -ENOMEM (the write must not be issued).
+ * Make room for the state of session @id in @slot for volume index @vol
+ * (a session that used the slot before is forgotten). Call before a write
+ * of it to @vol is issued. Returns 0, or -ENOMEM (the write must not be
+ * issued), -EINVAL for a bad slot, id or index.
  */
-int fe_track(struct fe *f, uint32_t slot, uint64_t id);
+int fe_track(struct fe *f, uint32_t slot, uint64_t id, uint32_t vol);
 
 /*
  * Session @id in @slot was restored after a restart: what it wrote

@@ -10,10 +10,11 @@
 #include <errno.h>
 
 #include "flusherr.h"
+#include "vols.h"
 
-#define NVOLS 1280u /* as the daemon: VOLS_ALL */
+#define NVOLS VOLS_ALL /* as the daemon */
 #define V     3u
-#define FILE  1100u /* a directory volume's file */
+#define FILE  (VOLS_MAX + 1000u) /* a directory volume's file */
 
 enum { A = 0, B = 1, C = 2 }; /* session slots */
 
@@ -23,8 +24,11 @@ static const uint64_t g_id[3] = { 11, 12, 13 };
 static void setup(void)
 {
 	cr_assert_eq(fe_init(&g_f, NVOLS, 4), 0);
-	for (int i = 0; i < 3; i++)
-		cr_assert_eq(fe_track(&g_f, (uint32_t)i, g_id[i]), 0);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(fe_track(&g_f, (uint32_t)i, g_id[i], V), 0);
+		cr_assert_eq(fe_track(&g_f, (uint32_t)i, g_id[i], V + 1), 0);
+		cr_assert_eq(fe_track(&g_f, (uint32_t)i, g_id[i], FILE), 0);
+	}
 }
 
 static void teardown(void)
@@ -166,15 +170,29 @@ Test(flusherr, a_reused_slot_starts_clean)
 {
 	wrote(B, V, 4096);
 	wrote(C, V, -EIO);
-	cr_assert_eq(fe_track(&g_f, B, 99), 0);
+	cr_assert_eq(fe_track(&g_f, B, 99, V), 0);
 	cr_assert_eq(fe_flushed(&g_f, B, 99, V, 0), 0);
 	/* The old id is not confused with the new one either. */
 	cr_assert_eq(flushed(B, V, 0), 0, "session 12 is gone: nothing is tracked for it");
 	/* A session that is gone (id 0) still counts its failure. */
-	fe_track(&g_f, B, 100);
+	cr_assert_eq(fe_track(&g_f, B, 100, V), 0);
 	fe_wrote(&g_f, B, 100, V, 4096);
 	fe_wrote(&g_f, 3, 0, V, -EIO);
 	cr_assert_eq(fe_flushed(&g_f, B, 100, V, 0), -EIO);
+}
+
+/* Bad arguments are refused; only the chunks written to cost memory. */
+Test(flusherr, track_refuses_bad_arguments_and_allocates_by_chunk)
+{
+	cr_assert_eq(fe_track(&g_f, 4, 1, V), -EINVAL, "slot out of range");
+	cr_assert_eq(fe_track(&g_f, 3, 0, V), -EINVAL, "id 0 is no session");
+	cr_assert_eq(fe_track(&g_f, 3, 14, NVOLS), -EINVAL, "index out of range");
+	cr_assert_eq(fe_track(&g_f, 3, 14, 5), 0);
+	cr_assert_not_null(g_f.s[3].chunk[0]);
+	cr_assert_null(g_f.s[3].chunk[1]);
+	cr_assert_null(g_f.s[3].chunk[(NVOLS - 1) / FE_CHUNK]);
+	cr_assert_eq(fe_track(&g_f, 3, 14, NVOLS - 1), 0);
+	cr_assert_not_null(g_f.s[3].chunk[(NVOLS - 1) / FE_CHUNK]);
 }
 
 /* After a restart what a restored session wrote is unknown: it counts as a
