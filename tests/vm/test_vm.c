@@ -103,7 +103,10 @@ Test(vm, nvme_suite_in_guest, .timeout = 1800)
 {
 	const char *files[] = { GUEST_TESTS };
 
-	run_in_vm("mkdir -p /var/tmp && " GUEST_TESTS " --verbose=0 --jobs=1", files, 1, true);
+	/* ulimit: the daemon registers a file table of VOLS_ALL (volumes and
+	 * directory-volume files), more than the guest's default hard limit. */
+	run_in_vm("mkdir -p /var/tmp && ulimit -n 65536 && " GUEST_TESTS " --verbose=0 --jobs=1",
+		  files, 1, true);
 }
 
 /*

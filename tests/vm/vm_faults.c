@@ -645,3 +645,66 @@ Test(gone, removed_device_fails_its_tenants_only, .init = start_gone, .fini = st
 	ten_close(&b);
 	ten_close(&c);
 }
+
+/* ---------------------------------------------------------------------- */
+/* flush/: a failed write on the polled and NVMe passthrough paths          */
+
+/*
+ * The media suite's root windows of nvme0n1 (a blkdebug bad sector 1 MiB
+ * into each), served polled, as NVMe commands and as polled NVMe
+ * commands: the same rule whatever the path (the flush of a passthrough
+ * volume is an NVMe Flush).
+ */
+static void start_paths(void)
+{
+	if (access("/dev/nvme0n1", F_OK))
+		cr_skip_test("no /dev/nvme0n1: this suite runs inside tests/vm/run-vm.sh");
+	if (!getenv("RINGD_VM_BAD_SECTORS") || !strstr(getenv("RINGD_VM_BAD_SECTORS"), "460800"))
+		cr_skip_test("no bad sectors on nvme0n1 (test-vm passes them to run-vm.sh "
+			     "--nvme-bad-sector and lists them in RINGD_VM_BAD_SECTORS)");
+	start_with("[volume hpolled]\npath = /dev/nvme0n1\noffset = 224M\nsize = 4M\n"
+		   "direct = yes\npoll = on\npassthrough = off\n"
+		   "[volume hpt]\npath = /dev/nvme0n1\noffset = 232M\nsize = 4M\n"
+		   "poll = off\npassthrough = on\n"
+		   "[volume hptpoll]\npath = /dev/nvme0n1\noffset = 240M\nsize = 4M\n"
+		   "poll = on\npassthrough = on\n",
+		   "hpolled:rw, hpt:rw, hptpoll:rw");
+}
+
+static void failed_write_on(const char *vol, uint64_t seed)
+{
+	struct ten a, b, c;
+
+	ten_open(&a, "A", 0, vol);
+	ten_open(&b, "B", UID_B, vol);
+	ten_open(&c, "C", UID_C, vol);
+	printf("flush/%s (bad sector 1M in):\n", vol);
+	expect_res("A write 4K at 0", ten_write(&a, 0, seed), (int)BS);
+	expect_res("C flush", ten_fsync(&c), 0);
+	expect_res("B write 4K at 1M over the bad sector", ten_write(&b, 1u << 20, seed + 1), -EIO);
+	expect_res("C flush, C never wrote", ten_fsync(&c), 0);
+	expect_res("A flush, A wrote before B's write failed", ten_fsync(&a), -EIO);
+	expect_res("B flush", ten_fsync(&b), -EIO);
+	expect_res("B flush again (told)", ten_fsync(&b), 0);
+	expect_res("A flush again (told)", ten_fsync(&a), 0);
+	expect_res("A read 4K at 0", ten_read(&a, 0), (int)BS);
+	cr_assert_eq(rt_check(a.buf, BS, seed, 0), -1, "%s: A's data read back wrong", vol);
+	ten_close(&a);
+	ten_close(&b);
+	ten_close(&c);
+}
+
+Test(flush, failed_write_reaches_every_writer_polled, .init = start_paths, .fini = stop)
+{
+	failed_write_on("hpolled", 51);
+}
+
+Test(flush, failed_write_reaches_every_writer_passthrough, .init = start_paths, .fini = stop)
+{
+	failed_write_on("hpt", 53);
+}
+
+Test(flush, failed_write_reaches_every_writer_polled_passthrough, .init = start_paths, .fini = stop)
+{
+	failed_write_on("hptpoll", 55);
+}
