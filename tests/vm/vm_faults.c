@@ -590,6 +590,24 @@ static void stop_gone(void)
 	}
 }
 
+/* ringd-probe on the running config names the dead volume, and only it. */
+static void probe_says_gone(void)
+{
+	json_object *root = rp_probe_json(g_d.conf), *v, *e;
+
+	cr_assert_not_null(root, "ringd-probe --json did not print JSON");
+	v = rp_probe_volume(root, "gone");
+	cr_assert_not_null(v);
+	cr_assert(json_object_object_get_ex(v, "error", &e) && e, "no error for \"gone\"");
+	printf("  ringd-probe: %s\n", json_object_get_string(e));
+	cr_assert(strstr(json_object_get_string(e), "volume gone"));
+	v = rp_probe_volume(root, "alive");
+	cr_assert_not_null(v);
+	cr_assert(!json_object_object_get_ex(v, "error", &e) || !e, "\"alive\": %s",
+		  json_object_get_string(e));
+	json_object_put(root);
+}
+
 /*
  * B works on "gone", C on "alive"; the null_blk device under "gone" is
  * powered off and its configfs entry removed (del_gendisk: the disk is
@@ -623,6 +641,7 @@ Test(gone, removed_device_fails_its_tenants_only, .init = start_gone, .fini = st
 	expect_res("C flush on alive", ten_fsync(&c), 0);
 	cr_assert_eq(kill(g_d.pid, 0), 0, "the daemon died");
 	cr_assert(rp_log_has(&g_d, "volume gone: "), "the log does not name the dead volume");
+	probe_says_gone();
 	/* The operator drops the dead volume. */
 	n = snprintf(conf, sizeof(conf),
 		     "[daemon]\nsocket = @DIR@/ringd.sock\nstate_dir = @DIR@/state\n"
