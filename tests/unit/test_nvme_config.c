@@ -90,7 +90,7 @@ Test(nvme_config, path_and_nvme_are_exclusive)
 
 	cr_assert_neq(
 	    load("[volume v]\npath = /dev/null\nnvme = S:1\n" TENANT, &c, err, sizeof(err)), 0);
-	cr_expect(strstr(err, "give either path or nvme"), "%s", err);
+	cr_expect(strstr(err, "give one of path, nvme and dir"), "%s", err);
 }
 
 Test(nvme_status, maps_to_errno)
@@ -111,4 +111,24 @@ Test(nvme_status, maps_to_errno)
 	cr_expect_eq(kr_nvme_status_errno(0x0300), -EIO,
 		     "a lost path is -EIO, as on the block path");
 	cr_expect_eq(kr_nvme_status_errno(0x0006), -EIO);
+}
+
+Test(nvme_config, directory_volume_needs_size_and_no_extent_keys)
+{
+	struct cfg c;
+	char err[1024] = "";
+
+	cr_assert_neq(load("[volume v]\ndir = d\n" TENANT, &c, err, sizeof(err)), 0);
+	cr_expect(strstr(err, "a directory volume needs size"), "%s", err);
+	err[0] = '\0';
+	cr_assert_neq(
+	    load("[volume v]\ndir = d\nsize = 1G\noffset = 4K\n" TENANT, &c, err, sizeof(err)), 0);
+	cr_expect(strstr(err, "do not apply to a directory volume"), "%s", err);
+	err[0] = '\0';
+	cr_assert_neq(
+	    load("[volume v]\ndir = d\npath = x\nsize = 1G\n" TENANT, &c, err, sizeof(err)), 0);
+	cr_expect(strstr(err, "give one of path, nvme and dir"), "%s", err);
+	cr_assert_eq(load("[volume v]\ndir = d\nsize = 1G\n" TENANT, &c, err, sizeof(err)), 0, "%s",
+		     err);
+	cfg_free(&c);
 }
