@@ -103,8 +103,9 @@ Test(vm, nvme_suite_in_guest, .timeout = 1800)
 {
 	const char *files[] = { GUEST_TESTS };
 
-	/* ulimit: the daemon registers a file table of VOLS_ALL (volumes and
-	 * directory-volume files), more than the guest's default hard limit. */
+	/* ulimit: the daemon sizes its registered-file table (volumes and
+	 * directory-volume files) to RLIMIT_NOFILE; give it the full table,
+	 * as systemd's limits do, rather than the guest's default 4096. */
 	run_in_vm("mkdir -p /var/tmp && ulimit -n 65536 && " GUEST_TESTS " --verbose=0 --jobs=1",
 		  files, 1, true);
 }
