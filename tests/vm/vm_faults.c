@@ -670,9 +670,11 @@ Test(gone, removed_device_fails_its_tenants_only, .init = start_gone, .fini = st
 
 /*
  * The media suite's root windows of nvme0n1 (a blkdebug bad sector 1 MiB
- * into each), served polled, as NVMe commands and as polled NVMe
- * commands: the same rule whatever the path (the flush of a passthrough
- * volume is an NVMe Flush).
+ * into each), served polled and as NVMe commands: the same rule whatever
+ * the path (the flush of a passthrough volume is an NVMe Flush). Not
+ * polled passthrough: the guest's 6.1 kernel can oops in bio_poll() from
+ * nvme_ns_chr_uring_cmd_iopoll() around failed polled commands (seen once
+ * in the media suite's case), and one such case in the boot is enough.
  */
 static void start_paths(void)
 {
@@ -684,10 +686,8 @@ static void start_paths(void)
 	start_with("[volume hpolled]\npath = /dev/nvme0n1\noffset = 224M\nsize = 4M\n"
 		   "direct = yes\npoll = on\npassthrough = off\n"
 		   "[volume hpt]\npath = /dev/nvme0n1\noffset = 232M\nsize = 4M\n"
-		   "poll = off\npassthrough = on\n"
-		   "[volume hptpoll]\npath = /dev/nvme0n1\noffset = 240M\nsize = 4M\n"
-		   "poll = on\npassthrough = on\n",
-		   "hpolled:rw, hpt:rw, hptpoll:rw");
+		   "poll = off\npassthrough = on\n",
+		   "hpolled:rw, hpt:rw");
 }
 
 static void failed_write_on(const char *vol, uint64_t seed)
@@ -721,9 +721,4 @@ Test(flush, failed_write_reaches_every_writer_polled, .init = start_paths, .fini
 Test(flush, failed_write_reaches_every_writer_passthrough, .init = start_paths, .fini = stop)
 {
 	failed_write_on("hpt", 53);
-}
-
-Test(flush, failed_write_reaches_every_writer_polled_passthrough, .init = start_paths, .fini = stop)
-{
-	failed_write_on("hptpoll", 55);
 }
