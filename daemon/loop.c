@@ -374,7 +374,8 @@ static unsigned int srv_file_slots(struct srv *s)
 	if (s->vols.files_cap < VOLS_FILES)
 		log_warn("RLIMIT_NOFILE is %llu: at most %u files of directory volumes open at "
 			 "once (%u with a limit of %u)",
-			 (unsigned long long)rl.rlim_cur, s->vols.files_cap, VOLS_FILES, VOLS_ALL + 1);
+			 (unsigned long long)rl.rlim_cur, s->vols.files_cap, VOLS_FILES,
+			 VOLS_ALL + 1);
 	return (unsigned int)n;
 }
 
