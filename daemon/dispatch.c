@@ -53,11 +53,19 @@ int disp_init(struct disp *d, const struct cfg *cfg, struct sessions *st, struct
 	d->use = use;
 	d->dirty_cap = 2 * st->max;
 	d->dirty = calloc(d->dirty_cap, sizeof(*d->dirty));
-	return d->dirty ? 0 : -ENOMEM;
+	d->gone = calloc(VOLS_MAX, sizeof(*d->gone));
+	if (!d->dirty || !d->gone || fe_init(&d->fe, VOLS_ALL, st->max)) {
+		disp_fini(d);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void disp_fini(struct disp *d)
 {
+	fe_fini(&d->fe);
+	free(d->gone);
+	d->gone = NULL;
 	free(d->dirty);
 	free(d->cls);
 	d->dirty = NULL;
@@ -148,6 +156,47 @@ static void disp_unaccount(struct disp *d, struct sess *se, struct req *r)
 	use_io_done(d->use, se->tenant);
 	if (r->has_vol)
 		vols_io_done(d->vols, r->vol);
+}
+
+/* Whether @op changes the volume's contents (and a flush must cover it). */
+static bool disp_writes(uint8_t op)
+{
+	return op == RINGD_OP_WRITE || op == RINGD_OP_WRITEV || op == RINGD_OP_WRITE_ZEROES ||
+	       op == RINGD_OP_DISCARD;
+}
+
+/*
+ * Kernel completion @res of @r, of session @id in @slot (0: gone): a write
+ * marks the session as having written, a failure counts against the
+ * volume, and a flush gets -EIO if its session wrote and the volume failed
+ * since (flusherr.h). Returns the result the session sees.
+ */
+static int32_t disp_wb(struct disp *d, uint32_t slot, uint64_t id, const struct req *r, int32_t res)
+{
+	if (!r->has_vol)
+		return res;
+	if (disp_writes(r->op))
+		fe_wrote(&d->fe, slot, id, r->vol, res);
+	else if (r->op == RINGD_OP_FSYNC)
+		return fe_flushed(&d->fe, slot, id, r->vol, res);
+	return res;
+}
+
+/* @r's result @res, with a device that went away under a block volume
+ * made -EIO (said once in the log, naming the volume). */
+static int32_t disp_gone(struct disp *d, const struct req *r, int32_t res)
+{
+	const struct vol *v = vols_get(d->vols, r->vol);
+	bool gone;
+
+	res = iss_gone(v, r, res, &gone);
+	if (gone && r->vol < VOLS_MAX && !d->gone[r->vol]) {
+		d->gone[r->vol] = true;
+		log_warn("volume %s: %s is gone (or now smaller than the volume): its I/O fails "
+			 "with -EIO until a reload removes it",
+			 v->name, v->path);
+	}
+	return res;
 }
 
 /* Whether @res of @r lets a chain go on: success, and a read or write
@@ -414,6 +463,10 @@ void disp_chain_restore(struct disp *d, struct sess *se)
 
 	se->chain_cancel = js->chain_cancel != 0;
 	se->chain_tail = RQ_NONE;
+	/* A flush after a failure must not succeed over what it wrote before. */
+	if (fe_restored(&d->fe, se->slot, se->id))
+		log_warn("session %llu: no memory to track its write-back errors",
+			 (unsigned long long)se->id);
 	for (i = 0; i < d->rq->n; i++) {
 		const struct jr_req *jq = &d->jr->reqs[i];
 
@@ -569,7 +622,12 @@ static void disp_accept(struct disp *d, struct sess *se, const struct ringd_sqe 
 {
 	uint32_t ridx = rq_get(d->rq), prev = RQ_NONE;
 	struct req *r = &d->rq->r[ridx];
-	int32_t res = ret;
+	int32_t res;
+
+	/* Its flushes must hear of failures after it: room for that first. */
+	if (!ret && disp_writes(io->op) && fe_track(&d->fe, se->slot, se->id, io->vol))
+		ret = -ENOMEM;
+	res = ret;
 
 	r->user_data = sqe->user_data;
 	r->sess = se->slot;
@@ -992,6 +1050,8 @@ void disp_complete(struct disp *d, uint32_t idx, int32_t res)
 	se = sess_at(d->st, r->sess);
 	if (!se) {
 		log_err("completion for request %u of a freed session", idx);
+		if (r->op != RINGD_OP_CANCEL)
+			disp_wb(d, r->sess, 0, r, iss_result(r, res));
 		if (r->has_vol)
 			vols_io_done(d->vols, r->vol);
 		jr_commit(&d->jr->reqs[idx].state, JR_FREE);
@@ -1002,9 +1062,10 @@ void disp_complete(struct disp *d, uint32_t idx, int32_t res)
 		/* The kernel's -ENOENT: the target was past stopping (or just done). */
 		res = res == 0 ? 0 : -EALREADY;
 	} else {
-		res = iss_result(r, res);
+		res = disp_gone(d, r, iss_result(r, res));
 		if (iss_continue(d->rg, d->rq, d->jr, idx, vols_get(d->vols, r->vol), &res))
 			return;
+		res = disp_wb(d, se->slot, se->id, r, res);
 	}
 	disp_count(se, r, res);
 	disp_done(d, se, idx, res);

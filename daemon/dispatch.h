@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "figures.h"
+#include "flusherr.h"
 #include "journal.h"
 #include "qos.h"
 #include "reqs.h"
@@ -51,6 +52,8 @@ struct disp {
 	uint64_t held_since_ns; /* the last pass ended holding tenants back; 0: no */
 	struct figures *fig;	/* operators' figures, or NULL (set after disp_init) */
 	uint64_t clock_ns;	/* this pass's or this completion batch's clock */
+	struct fe fe;		/* write-back errors per session and volume */
+	bool *gone;		/* VOLS_MAX: the volume's device was found gone (logged) */
 };
 
 /* Wire the data path to its resources. Returns 0 or -ENOMEM. */

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 
 #include "tags.h"
@@ -320,4 +322,20 @@ int32_t iss_result(const struct req *r, int32_t res)
 	default:
 		return res;
 	}
+}
+
+int32_t iss_gone(const struct vol *v, const struct req *r, int32_t res, bool *gone)
+{
+	bool write = r->op == RINGD_OP_WRITE || r->op == RINGD_OP_WRITEV;
+	uint64_t size;
+
+	*gone = false;
+	if (!v || !v->blockdev || v->isdir || r->path == PATH_PT || r->path == PATH_PT_POLL)
+		return res;
+	if (!(res == -ENOSPC && write) && !(res == 0 && iss_data_op(r->op)))
+		return res;
+	if (ioctl(v->fd, BLKGETSIZE64, &size) < 0 || size >= v->v.base + v->v.size)
+		return res;
+	*gone = true;
+	return -EIO;
 }

@@ -72,4 +72,15 @@ bool iss_continue(struct rings *rg, struct reqs *rq, const struct jr *jr, uint32
  */
 int32_t iss_result(const struct req *r, int32_t res);
 
+/*
+ * Then, for a block device volume @v (whose extent was checked against the
+ * device when it was opened): a read or write that moved nothing, or a
+ * write refused as past the device's end (-ENOSPC), means the device
+ * shrank or went away (a removed disk has no capacity left). If the
+ * device is now smaller than the extent, returns -EIO and sets *@gone;
+ * else returns @res (a thin pool out of space stays -ENOSPC). Costs a
+ * syscall on those results only.
+ */
+int32_t iss_gone(const struct vol *v, const struct req *r, int32_t res, bool *gone);
+
 #endif

@@ -5,7 +5,7 @@
  * start naming the volume and the reason, sqpoll = on serves,
  * ringd-probe --json lists every configured volume, and the operations of
  * issue 11 (vectored, DSYNC, write-zeroes, discard, chains) on direct and
- * buffered block volumes.
+ * buffered block volumes, and a loop device shrunk under a volume.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -283,4 +283,68 @@ Test(nvme_host, loop_dataops_direct, .init = loop_setup, .fini = loop_teardown)
 Test(nvme_host, loop_dataops_buffered, .init = loop_setup, .fini = loop_teardown)
 {
 	loop_dataops("blkbuf", 72);
+}
+
+/* Submit the one request prepared on @rd and return its result. */
+static int run_one(struct ringd *rd)
+{
+	struct ringd_cqe *cqe;
+	int res;
+
+	cr_assert_eq(ringd_submit(rd), 1);
+	cr_assert_eq(ringd_wait_cqe_timeout(rd, &cqe, 30000), 0);
+	res = cqe->res;
+	ringd_cqe_seen(rd, cqe);
+	return res;
+}
+
+/*
+ * The device under a volume shrinks below it (the loop device's backing
+ * file truncated, its capacity set again; a removed disk does the same
+ * with a capacity of 0): what lies past the new end fails -EIO, not the
+ * kernel's -ENOSPC for a write or its empty read, the log names the
+ * volume, and what is still there and the other volume are served.
+ */
+Test(nvme_host, loop_shrunk_under_a_volume_fails_with_eio, .init = loop_setup,
+     .fini = loop_teardown)
+{
+	char conf[1024], cmd[PATH_MAX + 64];
+	struct ringd_sqe *sqe;
+	struct ringd *rd;
+	uint8_t *buf;
+	int h, hf, ret;
+
+	conf_for(conf, sizeof(conf), "poll = off\npassthrough = off\n", "");
+	rt_daemon_start(&g_d, conf);
+	ret = rt_connect(&g_d, 8, 16, 1u << 20, &rd);
+	cr_assert_eq(ret, 0, "connect: %s", strerror(-ret));
+	h = ringd_open(rd, "blk", RINGD_RDWR, NULL);
+	hf = ringd_open(rd, "file", RINGD_RDWR, NULL);
+	cr_assert(h >= 0 && hf >= 0);
+	buf = ringd_buf_alloc(rd, 4096, 4096);
+	cr_assert_not_null(buf);
+	memset(buf, 0x5a, 4096);
+	sqe = ringd_get_sqe(rd);
+	ringd_prep_write(sqe, h, buf, 4096, 60u << 20);
+	cr_assert_eq(run_one(rd), 4096);
+	cr_assert_eq(truncate(g_img, 1 << 20), 0);
+	snprintf(cmd, sizeof(cmd), "losetup -c '%s'", g_loop);
+	cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+	sqe = ringd_get_sqe(rd);
+	ringd_prep_write(sqe, h, buf, 4096, 60u << 20);
+	ret = run_one(rd);
+	cr_assert_eq(ret, -EIO, "write past the new end: %d (%s)", ret, strerror(-ret));
+	sqe = ringd_get_sqe(rd);
+	ringd_prep_read(sqe, h, buf, 4096, 60u << 20);
+	ret = run_one(rd);
+	cr_assert_eq(ret, -EIO, "read past the new end: %d", ret);
+	cr_assert(rp_log_has(&g_d, "volume blk: "), "the log does not name the volume");
+	sqe = ringd_get_sqe(rd);
+	ringd_prep_write(sqe, h, buf, 4096, 0);
+	cr_assert_eq(run_one(rd), 4096, "what is left of the device is still served");
+	sqe = ringd_get_sqe(rd);
+	ringd_prep_write(sqe, hf, buf, 4096, 0);
+	cr_assert_eq(run_one(rd), 4096, "the other volume is still served");
+	ringd_disconnect(rd);
+	stop();
 }

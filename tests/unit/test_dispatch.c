@@ -18,6 +18,7 @@
 #include "unit_util.h"
 
 #define ALICE 1000u
+#define BOB   1001u
 #define UD    0xc0ffee0000ull
 
 static const char g_sections[] = "[volume v0]\n"
@@ -29,7 +30,11 @@ static const char g_sections[] = "[volume v0]\n"
 				 "[tenant alice]\n"
 				 "uid = 1000\n"
 				 "volumes = v0:rw\n"
-				 "max_inflight = 2\n";
+				 "max_inflight = 2\n"
+				 "\n"
+				 "[tenant bob]\n"
+				 "uid = 1001\n"
+				 "volumes = v0:rw\n";
 
 static struct ut_stack g_s;
 static struct disp g_d;
@@ -37,10 +42,10 @@ static struct sess *g_se;
 static int g_peer = -1, g_handle;
 static uint32_t g_tail; /* the client's SQ tail */
 
-/* A session of alice, attached, with v0 open read-write. */
-static struct sess *client(int *peer, int *handle)
+/* A session of @uid, attached, with v0 open read-write. */
+static struct sess *client_as(uid_t uid, int *peer, int *handle)
 {
-	struct sess *se = ut_session(&g_s, ALICE, ALICE, peer);
+	struct sess *se = ut_session(&g_s, uid, uid, peer);
 	char err[512];
 	int ret = ut_attach(&g_s, se, 64u << 10, err, sizeof(err));
 
@@ -48,6 +53,12 @@ static struct sess *client(int *peer, int *handle)
 	ret = sess_handle_open(&g_s.st, se, "v0", RINGD_RDWR, handle, err, sizeof(err));
 	cr_assert_eq(ret, 0, "sess_handle_open: %s", err);
 	return se;
+}
+
+/* A session of alice, attached, with v0 open read-write. */
+static struct sess *client(int *peer, int *handle)
+{
+	return client_as(ALICE, peer, handle);
 }
 
 static void setup(void)
@@ -201,6 +212,91 @@ Test(dispatch, write_then_read_round_trips_4k)
 	cr_assert_eq(g_se->stats.bytes_written, 4096);
 	cr_assert_eq(g_se->stats.bytes_read, 4096);
 	cr_assert_eq(g_se->stats.completions_interrupt, 2);
+}
+
+/*
+ * As complete_all(), but the kernel's result for the first request of op
+ * @op is @fake instead (a device fault the file under v0 cannot produce).
+ */
+static void complete_all_faking(uint8_t op, int32_t fake)
+{
+	struct kr_cqe c[16];
+	unsigned int n, i;
+	bool faked = false;
+	int round;
+
+	for (round = 0; round < 50 && g_s.rq.inflight; round++) {
+		n = ut_wait(&g_s, c, 16);
+		for (i = 0; i < n; i++) {
+			if (srv_tag_kind(c[i].tag) != TAG_IO) {
+				ut_route_session_poll(&g_s, &c[i]);
+				continue;
+			}
+			if (!faked && g_s.rq.r[srv_tag_idx(c[i].tag)].op == op) {
+				c[i].res = fake;
+				faked = true;
+			}
+			disp_complete(&g_d, srv_tag_idx(c[i].tag), c[i].res);
+		}
+	}
+	cr_assert(faked, "no request of op %u reached the kernel", op);
+	cr_assert_eq(g_s.rq.inflight, 0, "%u requests never completed", g_s.rq.inflight);
+	disp_flush(&g_d);
+}
+
+/* Run @s on @se and return its result (CQE number *@n, counted). */
+static int32_t run_on(struct sess *se, uint32_t *tail, uint32_t *n, struct ringd_sqe s,
+		      int32_t fake)
+{
+	push_to(se, tail, s);
+	cr_assert_eq(disp_consume(&g_d, se, 16), 1);
+	if (fake)
+		complete_all_faking(s.opcode, fake);
+	else
+		complete_all();
+	return cqe_of(se, (*n)++).res;
+}
+
+/*
+ * H17: the kernel reports a write-back error once per file description,
+ * and v0 has one for every session. C, which never wrote, flushes first
+ * and takes the kernel's -EIO: it gets 0, and A and B, which wrote, get
+ * -EIO from their next flush although the kernel says 0 to them; told
+ * once, their next flushes succeed.
+ */
+Test(dispatch, a_flush_failure_reaches_every_writer_and_only_them)
+{
+	uint32_t ta = 0, tb = 0, tc = 0, na = 0, nb = 0, nc = 0;
+	struct sess *a = g_se, *b, *c;
+	int pb, pc, hb, hc;
+
+	b = client_as(BOB, &pb, &hb);
+	c = client(&pc, &hc);
+	cr_assert_eq(run_on(a, &ta, &na, sqe(RINGD_OP_WRITE, g_handle, 0, 0, 4096, UD + 1), 0),
+		     4096);
+	cr_assert_eq(run_on(b, &tb, &nb, sqe(RINGD_OP_WRITE, hb, 8192, 0, 4096, UD + 2), 0), 4096);
+	cr_assert_eq(run_on(c, &tc, &nc, sqe(RINGD_OP_FSYNC, hc, 0, 0, 0, UD + 3), -EIO), 0,
+		     "C never wrote: a failure on others' data is not its");
+	cr_assert_eq(run_on(a, &ta, &na, sqe(RINGD_OP_FSYNC, g_handle, 0, 0, 0, UD + 4), 0), -EIO,
+		     "A wrote before the failure: C's flush must not take it away");
+	cr_assert_eq(run_on(b, &tb, &nb, sqe(RINGD_OP_FSYNC, hb, 0, 0, 0, UD + 5), 0), -EIO);
+	cr_assert_eq(run_on(b, &tb, &nb, sqe(RINGD_OP_FSYNC, hb, 0, 0, 0, UD + 6), 0), 0,
+		     "B was told: its next flush succeeds");
+	cr_assert_eq(run_on(a, &ta, &na, sqe(RINGD_OP_FSYNC, g_handle, 0, 0, 0, UD + 7), 0), 0);
+	/* A failed write reaches the other writers' flushes too. */
+	cr_assert_eq(run_on(a, &ta, &na, sqe(RINGD_OP_WRITE, g_handle, 0, 0, 4096, UD + 8), 0),
+		     4096);
+	cr_assert_eq(run_on(b, &tb, &nb, sqe(RINGD_OP_WRITE, hb, 8192, 0, 4096, UD + 9), -EIO),
+		     -EIO);
+	cr_assert_eq(run_on(c, &tc, &nc, sqe(RINGD_OP_FSYNC, hc, 0, 0, 0, UD + 10), 0), 0);
+	cr_assert_eq(run_on(a, &ta, &na, sqe(RINGD_OP_FSYNC, g_handle, 0, 0, 0, UD + 11), 0), -EIO);
+	cr_assert_eq(run_on(b, &tb, &nb, sqe(RINGD_OP_FSYNC, hb, 0, 0, 0, UD + 12), 0), -EIO);
+	/* Each error CQE went to the session it was meant for, once. */
+	cr_assert_eq(a->stats.errors, 2);
+	cr_assert_eq(b->stats.errors, 3);
+	cr_assert_eq(c->stats.errors, 0);
+	close(pb);
+	close(pc);
 }
 
 Test(dispatch, invalid_sqes_complete_with_an_error_and_never_reach_the_kernel)

@@ -19,18 +19,25 @@
 #define VM_TIMEOUT_S "1500"
 
 /*
- * Bad sectors of nvme0n1 for vm-guest-tests' media suite: 1 MiB into each
- * of its windows at 216M, 224M, 232M and 240M (in 512-byte sectors), away
- * from everything else the guest suites touch and from the partition scan.
+ * Bad sectors of nvme0n1 for vm-guest-tests: 1 MiB into each root volume
+ * of the media suite at 216M, 224M, 232M and 240M, and into the flush
+ * suite's buffered window at 248M (in 512-byte sectors), away from
+ * everything else the guest suites touch and from the partition scan.
  */
-static const char *const bad_sectors[] = { "444416", "460800", "477184", "493568" };
+static const char *const bad_sectors[] = { "444416", "460800", "477184", "493568", "509952" };
 #define NBAD (sizeof(bad_sectors) / sizeof(bad_sectors[0]))
 
+/* Kernel modules of the fault suites (vm_faults.c): dm-flakey under the
+ * flush suite's volumes, null_blk (devices made through configfs) for a
+ * device that goes away. */
+static const char *const fault_modules[] = { "dm-flakey", "null_blk nr_devices=0" };
+#define NMODS (sizeof(fault_modules) / sizeof(fault_modules[0]))
+
 /* Run @cmd (sh -c) in a fresh VM with ringd, ringd-probe and @files;
- * with @bad, nvme0n1 has the bad_sectors. */
-static void run_in_vm(const char *cmd, const char *const *files, unsigned int nfiles, bool bad)
+ * with @faults, nvme0n1 has the bad_sectors and the fault_modules are loaded. */
+static void run_in_vm(const char *cmd, const char *const *files, unsigned int nfiles, bool faults)
 {
-	const char *argv[48];
+	const char *argv[64];
 	unsigned int n = 0, i;
 	int status, rc;
 	pid_t pid;
@@ -45,19 +52,23 @@ static void run_in_vm(const char *cmd, const char *const *files, unsigned int nf
 	argv[n++] = "--nvme2";
 	argv[n++] = "--timeout";
 	argv[n++] = VM_TIMEOUT_S;
-	for (i = 0; bad && i < NBAD; i++) {
+	for (i = 0; faults && i < NBAD; i++) {
 		argv[n++] = "--nvme-bad-sector";
 		argv[n++] = bad_sectors[i];
 	}
-	if (bad) {
+	for (i = 0; faults && i < NMODS; i++) {
+		argv[n++] = "--module";
+		argv[n++] = fault_modules[i];
+	}
+	if (faults) {
 		argv[n++] = "--env";
-		argv[n++] = "RINGD_VM_BAD_SECTORS=444416,460800,477184,493568";
+		argv[n++] = "RINGD_VM_BAD_SECTORS=444416,460800,477184,493568,509952";
 	}
 	argv[n++] = "--file";
 	argv[n++] = RINGD_BIN;
 	argv[n++] = "--file";
 	argv[n++] = RINGD_PROBE_BIN;
-	for (i = 0; i < nfiles && n < 42; i++) {
+	for (i = 0; i < nfiles && n < 58; i++) {
 		argv[n++] = "--file";
 		argv[n++] = files[i];
 	}
@@ -85,13 +96,18 @@ static void run_in_vm(const char *cmd, const char *const *files, unsigned int nf
 		     rc);
 }
 
-/* vm-guest-tests: every data path on the emulated namespace, and a media
- * error on each (the bad sectors). */
+/* vm-guest-tests: every data path on the emulated namespace, a media
+ * error on each (the bad sectors), flush failures (bad sector, dm-flakey)
+ * and a device that goes away (null_blk). */
 Test(vm, nvme_suite_in_guest, .timeout = 1800)
 {
 	const char *files[] = { GUEST_TESTS };
 
-	run_in_vm("mkdir -p /var/tmp && " GUEST_TESTS " --verbose=0 --jobs=1", files, 1, true);
+	/* ulimit: the daemon sizes its registered-file table (volumes and
+	 * directory-volume files) to RLIMIT_NOFILE; give it the full table,
+	 * as systemd's limits do, rather than the guest's default 4096. */
+	run_in_vm("mkdir -p /var/tmp && ulimit -n 65536 && " GUEST_TESTS " --verbose=0 --jobs=1",
+		  files, 1, true);
 }
 
 /*

@@ -6,7 +6,8 @@
  * prove which path carried each request. nvme1n1 (serial ringdvm0002) has
  * no poll queues. test-vm boots the guest with bad sectors on nvme0n1
  * (run-vm.sh --nvme-bad-sector: QEMU blkdebug fails them, the controller
- * reports media errors) at 1 MiB into each window of conf_media.
+ * reports media errors) at 1 MiB into each root volume of conf_media and
+ * into vm_faults.c's buffered window.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -423,11 +424,12 @@ Test(ops, polled_passthrough, .init = start_ops, .fini = stop)
 }
 
 /*
- * Item 6 of issue 11: one media error, one errno on every path. Each
- * window has a bad sector 1 MiB in (test-vm passes their absolute numbers
- * to run-vm.sh --nvme-bad-sector and sets RINGD_VM_BAD_SECTORS). The error
- * reaches the tenant that hit it; another tenant doing I/O elsewhere on the
- * same window at the same time sees none.
+ * Item 6 of issue 11 and H16 (issue 14): one media error, one errno on
+ * every path. Each root volume (m*) has a bad sector 1 MiB in (test-vm
+ * passes their absolute numbers to run-vm.sh --nvme-bad-sector and sets
+ * RINGD_VM_BAD_SECTORS). The error reaches the tenant that hit it, once
+ * per request, and nobody else: another tenant doing I/O at the same time
+ * on the next extent of the same device (o*, the same path) sees none.
  */
 static const char conf_media[] =
     "[daemon]\n"
@@ -436,25 +438,37 @@ static const char conf_media[] =
     "log_level = info\n"
     "[volume mintr]\n"
     "path = /dev/nvme0n1\n"
-    "offset = 216M\nsize = 8M\ndirect = yes\npoll = off\npassthrough = off\n"
+    "offset = 216M\nsize = 4M\ndirect = yes\npoll = off\npassthrough = off\n"
+    "[volume ointr]\n"
+    "path = /dev/nvme0n1\n"
+    "offset = 220M\nsize = 4M\ndirect = yes\npoll = off\npassthrough = off\n"
     "[volume mpolled]\n"
     "path = /dev/nvme0n1\n"
-    "offset = 224M\nsize = 8M\ndirect = yes\npoll = on\npassthrough = off\n"
+    "offset = 224M\nsize = 4M\ndirect = yes\npoll = on\npassthrough = off\n"
+    "[volume opolled]\n"
+    "path = /dev/nvme0n1\n"
+    "offset = 228M\nsize = 4M\ndirect = yes\npoll = on\npassthrough = off\n"
     "[volume mpt]\n"
     "path = /dev/nvme0n1\n"
-    "offset = 232M\nsize = 8M\npoll = off\npassthrough = on\n"
+    "offset = 232M\nsize = 4M\npoll = off\npassthrough = on\n"
+    "[volume opt]\n"
+    "path = /dev/nvme0n1\n"
+    "offset = 236M\nsize = 4M\npoll = off\npassthrough = on\n"
     "[volume mptpoll]\n"
     "path = /dev/nvme0n1\n"
-    "offset = 240M\nsize = 8M\npoll = on\npassthrough = on\n"
+    "offset = 240M\nsize = 4M\npoll = on\npassthrough = on\n"
+    "[volume optpoll]\n"
+    "path = /dev/nvme0n1\n"
+    "offset = 244M\nsize = 4M\npoll = on\npassthrough = on\n"
     "[tenant root]\n"
     "uid = 0\n"
     "volumes = mintr:rw, mpolled:rw, mpt:rw, mptpoll:rw\n"
     "[tenant other]\n"
     "uid = 61002\n"
-    "volumes = mintr:rw, mpolled:rw, mpt:rw, mptpoll:rw\n";
+    "volumes = ointr:rw, opolled:rw, opt:rw, optpoll:rw\n";
 
-#define MEDIA_BAD    (1u << 20) /* in each window of conf_media */
-#define OTHER_OFF    (4u << 20) /* where the other tenant works */
+#define MEDIA_BAD    (1u << 20) /* in each m* volume of conf_media */
+#define OTHER_OFF    0		/* where the other tenant works, in its o* volume */
 #define OTHER_ROUNDS 64
 
 static void start_media(void)
@@ -529,13 +543,18 @@ static int other_main(void *arg)
 					      : st.completions_passthrough_polled;
 	if (on_path != 2 * OTHER_ROUNDS)
 		return 12;
+	/* Nothing of the other tenant's errors was posted to this one. */
+	if (ringd_tenant_stats(rd, &st) || st.errors)
+		return 13;
 	ringd_disconnect(rd);
 	return 0;
 }
 
-static void media_error_on(const char *vol, enum po_path path, uint64_t seed)
+static void media_error_on(const char *vol, const char *other_vol, enum po_path path, uint64_t seed)
 {
-	struct other c = { .vol = vol, .path = path, .seed = seed + 1 };
+	struct other c = { .vol = other_vol, .path = path, .seed = seed + 1 };
+	struct ringd_stats ts;
+	struct ringd_cqe *cqe;
 	struct po o;
 	pid_t pid;
 	int st;
@@ -544,30 +563,38 @@ static void media_error_on(const char *vol, enum po_path path, uint64_t seed)
 	pid = rt_fork_as(61002, 61002, other_main, &c);
 	cr_assert_gt(pid, 0);
 	po_media_error(&o, MEDIA_BAD, MEDIA_BAD + (1u << 20), seed);
+	/* Exactly once: no CQE after the last one waited for, and the
+	 * tenant's error count is this session's. */
+	cr_assert_eq(ringd_wait_cqe_timeout(o.rd, &cqe, 200), -ETIME, "%s: a CQE nobody waited for",
+		     vol);
+	cr_assert_eq(ringd_tenant_stats(o.rd, &ts), 0);
+	cr_assert_eq(ts.errors, o.errors, "%s: the tenant counts %llu errors, %llu were posted",
+		     vol, (unsigned long long)ts.errors, (unsigned long long)o.errors);
 	po_close(&o, path);
 	st = rt_wait_child(pid);
 	cr_assert_eq(st, 0,
 		     "%s: the other tenant failed at step %d (7/8: its write/read failed, 11: it "
-		     "saw errors, 12: its completions were not all on the path)",
-		     vol, st);
+		     "saw errors, 12: its completions were not all on the path, 13: its tenant "
+		     "counts errors)",
+		     other_vol, st);
 }
 
 Test(media, error_is_eio_on_interrupt_block, .init = start_media, .fini = stop)
 {
-	media_error_on("mintr", PO_INTERRUPT, 201);
+	media_error_on("mintr", "ointr", PO_INTERRUPT, 201);
 }
 
 Test(media, error_is_eio_on_polled_block, .init = start_media, .fini = stop)
 {
-	media_error_on("mpolled", PO_POLLED, 202);
+	media_error_on("mpolled", "opolled", PO_POLLED, 202);
 }
 
 Test(media, error_is_eio_on_passthrough, .init = start_media, .fini = stop)
 {
-	media_error_on("mpt", PO_PASSTHROUGH, 203);
+	media_error_on("mpt", "opt", PO_PASSTHROUGH, 203);
 }
 
 Test(media, error_is_eio_on_polled_passthrough, .init = start_media, .fini = stop)
 {
-	media_error_on("mptpoll", PO_PASSTHROUGH_POLLED, 204);
+	media_error_on("mptpoll", "optpoll", PO_PASSTHROUGH_POLLED, 204);
 }
