@@ -34,6 +34,7 @@
 
 #include "clock.h"
 #include "control.h"
+#include "fabric.h"
 #include "log.h"
 #include "nsops.h"
 #include "recover.h"
@@ -44,6 +45,7 @@
 #define SRV_NREQS      2048u
 #define SRV_SQ_BUDGET  64u  /* SQEs per session per pass */
 #define SRV_TICK_MS    250u /* longest sleep: stall and deadline checks */
+#define SRV_PATHS_MS   100u /* fabric volumes: how often their paths are looked at */
 #define SRV_DRAIN_MS   10000u
 
 /* What srv_init() has built, in order (srv_fini() undoes down from here). */
@@ -202,6 +204,10 @@ static void srv_housekeeping(struct srv *s, uint64_t now)
 	mx_tick(&s->mx, &src, now);
 	sysd_watchdog_tick(now);
 	sysd_flush();
+	if (now - s->last_paths_ms >= SRV_PATHS_MS) {
+		s->last_paths_ms = now;
+		vols_check_paths(&s->vols);
+	}
 	if (now - s->last_status_ms >= 1000) {
 		s->last_status_ms = now;
 		sysd_status(s->st.n, s->vols.live, s->rq.inflight);
@@ -361,6 +367,33 @@ static int srv_journal(struct srv *s, bool *recovering)
  * restarted daemon gives each volume the index its sessions' handles and
  * journaled requests refer to.
  */
+/*
+ * Connect every [fabric] controller that is not connected yet, before the
+ * volumes on it are opened. Returns 0, or -errno (logged, naming the
+ * section) if one cannot be connected.
+ */
+static int srv_connect_fabrics(const struct cfg *cfg)
+{
+	char name[32], err[512];
+	unsigned int i;
+	bool already;
+	int ret;
+
+	for (i = 0; i < cfg->nfabrics; i++) {
+		const struct cfg_fabric *f = &cfg->fabrics[i];
+
+		ret = kf_connect(&f->t, name, sizeof(name), &already, err, sizeof(err));
+		if (ret) {
+			log_err("fabric %s: %s", f->name, err);
+			return ret;
+		}
+		log_info("fabric %s: %s %s %s %s:%s %s", f->name, name,
+			 already ? "already connected," : "connected over", f->t.transport,
+			 f->t.traddr, f->t.trsvcid, f->t.nqn);
+	}
+	return 0;
+}
+
 static int srv_open_volumes(struct srv *s)
 {
 	uint32_t i, idx;
@@ -450,6 +483,9 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 		return ret;
 	ret = srv_parts(s);
 	s->ready = SRV_READY_PARTS;
+	if (ret)
+		return ret;
+	ret = srv_connect_fabrics(&s->cfg);
 	if (ret)
 		return ret;
 	ret = srv_open_volumes(s);
