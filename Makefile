@@ -11,12 +11,15 @@ MESON_OPTS ?= -Dwerror=true
 # with it; Debian 12 ships no separate promtool package). Installed without
 # systemd as PID 1 it starts nothing; on a systemd host it also enables a
 # Prometheus server (disable it with systemctl disable --now prometheus).
+# libsqlite3-dev and sqlite3 are for libringd-sqlite (the SQLite VFS) and
+# its suite; libseccomp-dev for tests/lib/no-io-uring (tenants run with
+# io_uring blocked, as in a container).
 DEPS = meson ninja-build pkg-config gcc g++ clang \
        liburing-dev libnvme-dev libjson-c-dev libsystemd-dev \
        libprotobuf-c-dev protobuf-c-compiler libinih-dev libcriterion-dev \
        util-linux systemd fio gnuplot-nox dpkg-dev mandoc man-db \
        qemu-system-x86 busybox-static cpio kmod xz-utils \
-       prometheus
+       prometheus libsqlite3-dev sqlite3 libseccomp-dev
 
 .PHONY: all deps build build-asan run test test-plain test-asan test-vm bench fuzz format check-format clean
 

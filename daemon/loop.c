@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -363,6 +364,27 @@ static int srv_journal(struct srv *s, bool *recovering)
 }
 
 /*
+ * Registered-file slots: every volume, plus as many files of directory
+ * volumes as RLIMIT_NOFILE lets the kernel register (it refuses a table
+ * larger than the limit). Sets the file table's capacity to match.
+ */
+static unsigned int srv_file_slots(struct srv *s)
+{
+	struct rlimit rl;
+	uint64_t n = VOLS_ALL;
+
+	/* The rings add one slot (the ring-liveness pipe). */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <= n)
+		n = rl.rlim_cur - 1;
+	s->vols.files_cap = n > VOLS_MAX ? (unsigned int)(n - VOLS_MAX) : 0;
+	if (s->vols.files_cap < VOLS_FILES)
+		log_warn("RLIMIT_NOFILE is %llu: at most %u files of directory volumes open at "
+			 "once (%u with a limit of %u)",
+			 (unsigned long long)rl.rlim_cur, s->vols.files_cap, VOLS_FILES, VOLS_ALL + 1);
+	return (unsigned int)n;
+}
+
+/*
  * Open the configured volumes. Indexes come from the journal so that a
  * restarted daemon gives each volume the index its sessions' handles and
  * journaled requests refer to.
@@ -471,7 +493,7 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 	s->ready = SRV_READY_JOURNAL;
 	memset(&rp, 0, sizeof(rp));
 	rp.entries = SRV_KR_ENTRIES;
-	rp.nr_files = VOLS_ALL;
+	rp.nr_files = srv_file_slots(s);
 	rp.nr_bufs = s->cfg.max_sessions;
 	rp.sqpoll = s->cfg.sqpoll;
 	rp.sqpoll_cpu = s->cfg.sqpoll_cpu;

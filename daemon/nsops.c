@@ -183,6 +183,18 @@ static const struct val_handle *nso_file_handle(struct ctlplane *cp, struct sess
 	return vh;
 }
 
+/*
+ * Keep file @idx open until truncate job @j is done (nso_event() lets go):
+ * were it closed first (its session gone), its bytes would be settled
+ * before the truncate changed them, and a tenant could grow files past
+ * the volume's size by closing its session behind each truncate.
+ */
+static void nso_hold(struct ctlplane *cp, struct ns_job *j, uint32_t idx)
+{
+	cp->vols->files[idx - VOLS_MAX].refs++;
+	j->file = idx;
+}
+
 int nso_truncate(struct ctlplane *cp, struct sess *se, const Ringd__Truncate *tr)
 {
 	const struct val_handle *vh;
@@ -219,7 +231,8 @@ int nso_truncate(struct ctlplane *cp, struct sess *se, const Ringd__Truncate *tr
 	if (j->fd < 0) {
 		ns_job_free(j);
 		j = NULL;
-	}
+	} else
+		nso_hold(cp, j, vh->vol);
 	return nso_submit(cp, se, j);
 }
 
@@ -334,6 +347,7 @@ static int nso_opened_file(struct ctlplane *cp, struct sess *se, struct ns_job *
 			sess_handle_close(cp->st, se, handle);
 			return ctl_send_error(se->sock, ENOMEM, "out of memory for the truncate");
 		}
+		nso_hold(cp, t, (uint32_t)idx);
 		*more = true;
 		return nso_submit(cp, se, t);
 	}
@@ -376,6 +390,11 @@ static int nso_finish(struct ctlplane *cp, struct sess *se, struct ns_job *j, bo
 		vols_file_gone(cp->vols, j->vol, j->st.dev, j->st.ino, j->st.size);
 	if (!j->res && j->op == NS_RENAME && j->gone.valid && j->gone.isreg)
 		vols_file_gone(cp->vols, j->vol, j->gone.dev, j->gone.ino, j->gone.size);
+	if (j->op == NS_TRUNCATE && !se) {
+		if (!j->res)
+			vols_file_shrunk(cp->vols, j->file, j->size);
+		return 0;
+	}
 	if (!se)
 		return 0;
 	if (j->op == NS_TRUNCATE)
@@ -412,6 +431,8 @@ void nso_event(struct ctlplane *cp)
 			sess_close(cp->st, se);
 		else if (se && !more)
 			cp_resume(cp, se);
+		if (j->op == NS_TRUNCATE)
+			vols_file_put(cp->vols, j->file, 0, false);
 		ns_job_free(j);
 		j = next;
 	}

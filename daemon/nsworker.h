@@ -57,6 +57,7 @@ struct ns_job {
 	uint64_t sid;
 	uint32_t vol;
 	int32_t handle;
+	uint32_t file; /* NS_TRUNCATE: the file's index, referenced until done */
 	uint32_t want; /* the client's flags */
 	uint64_t old_size;
 	struct ns_job *next;

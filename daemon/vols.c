@@ -27,6 +27,7 @@ int vols_init(struct vols *vs, struct rings *rg, struct jr *jr)
 	vs->open = calloc(VOLS_ALL, sizeof(*vs->open));
 	vs->files = calloc(VOLS_FILES, sizeof(*vs->files));
 	vs->used = calloc(VOLS_MAX, sizeof(*vs->used));
+	vs->files_cap = VOLS_FILES;
 	if (!vs->v || !vs->vv || !vs->inflight || !vs->open || !vs->files || !vs->used)
 		return -ENOMEM;
 	for (i = 0; i < VOLS_MAX; i++) {
@@ -89,6 +90,8 @@ static void vols_file_release(struct vols *vs, uint32_t idx)
 	f->fd = -1;
 	vs->open[idx] = false;
 	vs->nfiles--;
+	while (vs->files_hw && !vs->files[vs->files_hw - 1].used)
+		vs->files_hw--;
 }
 
 /* Drop volume @idx's file slots on every ring and close its fds. */
@@ -275,7 +278,7 @@ void vols_remove(struct vols *vs, uint32_t idx)
 	vs->vv[idx].removed = true;
 	vs->live--;
 	/* Its open files take no more I/O either; they close with their handles. */
-	for (i = 0; vs->v[idx].isdir && i < VOLS_FILES; i++)
+	for (i = 0; vs->v[idx].isdir && i < vs->files_hw; i++)
 		if (vs->files[i].used && vs->files[i].dir == idx)
 			vs->vv[VOLS_MAX + i].removed = true;
 	if (!vs->inflight[idx])
@@ -338,6 +341,8 @@ static int vols_file_install(struct vols *vs, uint32_t idx, uint32_t dir, int fd
 	vs->open[idx] = true;
 	vs->inflight[idx] = 0;
 	vs->nfiles++;
+	if (idx - VOLS_MAX >= vs->files_hw)
+		vs->files_hw = idx - VOLS_MAX + 1;
 	vols_file_journal(vs, idx, true);
 	return (int)idx;
 }
@@ -346,7 +351,8 @@ int vols_file_get(struct vols *vs, uint32_t dir, int fd, uint64_t dev, uint64_t 
 {
 	uint32_t i, free_i = VOLS_FILES;
 
-	for (i = 0; i < VOLS_FILES; i++) {
+	/* Entries at and past the high-water mark are all free. */
+	for (i = 0; i < vs->files_hw; i++) {
 		struct vols_file *f = &vs->files[i];
 
 		if (!f->used) {
@@ -362,7 +368,9 @@ int vols_file_get(struct vols *vs, uint32_t dir, int fd, uint64_t dev, uint64_t 
 			return (int)(VOLS_MAX + i);
 		}
 	}
-	if (free_i == VOLS_FILES) {
+	if (free_i == VOLS_FILES && vs->files_hw < vs->files_cap)
+		free_i = vs->files_hw;
+	if (free_i >= vs->files_cap) {
 		close(fd);
 		return -EMFILE;
 	}
@@ -430,7 +438,7 @@ void vols_file_gone(struct vols *vs, uint32_t dir, uint64_t dev, uint64_t ino, u
 	uint32_t i;
 	bool open = false;
 
-	for (i = 0; i < VOLS_FILES; i++) {
+	for (i = 0; i < vs->files_hw; i++) {
 		struct vols_file *f = &vs->files[i];
 
 		if (f->used && f->dir == dir && f->dev == dev && f->ino == ino) {
@@ -511,7 +519,7 @@ void vols_file_sweep(struct vols *vs)
 {
 	uint32_t i;
 
-	for (i = 0; i < VOLS_FILES; i++) {
+	for (i = 0; i < vs->files_hw; i++) {
 		if (!vs->files[i].used || vs->files[i].refs)
 			continue;
 		vs->vv[VOLS_MAX + i].removed = true;

@@ -54,6 +54,8 @@ struct vols {
 	struct vols_file *files; /* VOLS_FILES: index VOLS_MAX + i */
 	uint64_t *used;		 /* per directory volume: bytes of its files */
 	unsigned int nfiles;	 /* open */
+	unsigned int files_hw;	 /* files[files_hw..] are all free */
+	unsigned int files_cap;	 /* files registrable (RLIMIT_NOFILE); VOLS_FILES at most */
 	unsigned int n;		 /* high-water mark of indexes in use */
 	unsigned int live;
 	struct rings *rg;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -279,5 +280,101 @@ Test(files_hostile, h39_h40_open_and_namespace_storms_stay_in_the_tenants_limits
 	cr_assert_leq(fds_peak, fds_before + (int)HS_HOSTILE_FILES + 3 * (int)n + 8 + 4,
 		      "the daemon holds %d fds (baseline %d)", fds_peak, fds_before);
 	cr_assert_lt(v.worst_us, 2000000, "victim stalled %llu us", (unsigned long long)v.worst_us);
+	hs_finish(&g_d);
+}
+
+/* OpenFile through the raw protocol. Returns the handle or -errno. */
+static int raw_open_file(struct hc *c, const char *path)
+{
+	Ringd__Request rq = RINGD__REQUEST__INIT;
+	Ringd__OpenFile o = RINGD__OPEN_FILE__INIT;
+	Ringd__Reply *r;
+	int ret;
+
+	o.volume = (char *)"hfiles";
+	o.path = (char *)path;
+	o.flags = RINGD_RDWR | RINGD_CREAT;
+	rq.msg_case = RINGD__REQUEST__MSG_OPEN_FILE;
+	rq.open_file = &o;
+	ret = hc_send_req(c->sock, &rq);
+	if (ret)
+		return ret;
+	ret = hc_recv_reply(c->sock, 10000, &r, NULL, 0, NULL);
+	if (ret)
+		return ret;
+	ret = hc_reply_errno(r, RINGD__REPLY__MSG_OPENED);
+	if (!ret)
+		ret = r->opened->handle;
+	ringd__reply__free_unpacked(r, NULL);
+	return ret;
+}
+
+/* Bytes (st_size) of the regular files directly in @dir. */
+static uint64_t dir_bytes(const char *dir)
+{
+	char cmd[512], buf[64] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd),
+		 "find '%s' -type f -printf '%%s\\n' | awk '{ s += $1 } END "
+		 "{ print s + 0 }'",
+		 dir);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	cr_assert_not_null(fgets(buf, sizeof(buf), p));
+	pclose(p);
+	return strtoull(buf, NULL, 10);
+}
+
+/*
+ * H41: grow a file with a truncate and hang up before the answer, again
+ * and again. Each growth is counted before the worker runs; the hang-up
+ * is read only after the answer, and the file is held open by the job
+ * anyway (a session can also end by a kick or a stall): the files never
+ * hold more than the volume's size, and the daemon's count agrees with
+ * the disk.
+ */
+Test(files_hostile, h41_truncate_then_hang_up_cannot_beat_the_quota)
+{
+	Ringd__Request rq = RINGD__REQUEST__INIT;
+	Ringd__Truncate t = RINGD__TRUNCATE__INIT;
+	struct ringd_sqe sqe;
+	char dir[256], path[32];
+	struct victim v;
+	struct hc c;
+	uint64_t bytes;
+	int i, h;
+
+	hs_start(&g_d, "30s");
+	vt_start_timed(&g_d, &v);
+	for (i = 0; i < 20; i++) {
+		hs_attach(&g_d, &c, 8, 16, 65536);
+		snprintf(path, sizeof(path), "t%d", i);
+		h = raw_open_file(&c, path);
+		cr_assert_geq(h, 0, "open %s: %s", path, strerror(-h));
+		t.handle = h;
+		t.size = 4u << 20; /* the whole volume */
+		rq.msg_case = RINGD__REQUEST__MSG_TRUNCATE;
+		rq.truncate = &t;
+		cr_assert_eq(hc_send_req(c.sock, &rq), 0);
+		hc_detach(&c); /* before the answer */
+	}
+	usleep(500000);
+	snprintf(dir, sizeof(dir), "%s/state/hfiles.d", g_d.dir);
+	bytes = dir_bytes(dir);
+	/* The daemon's count matches: growing anything now is -EDQUOT. */
+	hs_attach(&g_d, &c, 8, 16, 65536);
+	h = raw_open_file(&c, "probe");
+	cr_assert_geq(h, 0);
+	memset(&sqe, 0, sizeof(sqe));
+	hc_prep_rw(&sqe, RINGD_OP_WRITE, h, bytes ? 0 : (4u << 20), 0, 4096, 1);
+	if (bytes >= (4u << 20) - 4096)
+		cr_assert_eq(hs_one(&c, &sqe, 5000), -EDQUOT, "the volume is full on disk");
+	hc_detach(&c);
+	vt_finish(&v);
+	cr_log_info("H41: 20 truncates to 4 MiB each, hung up on: files hold %llu bytes",
+		    (unsigned long long)bytes);
+	cr_assert_leq(bytes, 4u << 20, "the files hold %llu bytes, past the volume's 4 MiB",
+		      (unsigned long long)bytes);
 	hs_finish(&g_d);
 }

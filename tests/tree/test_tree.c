@@ -255,7 +255,7 @@ Test(completion, ringd_io_completes_the_socket_path, .init = tmp_setup, .fini = 
 /* Manual pages as meson configured them (build/man), and their sources. */
 static const char *const man_pages[] = {
 	"ringd.8",    "ringd.conf.5",  "ringctl.8",  "ringd-probe.8",
-	"ringd-io.1", "ringd-bench.1", "libringd.3",
+	"ringd-io.1", "ringd-bench.1", "libringd.3", "ringd-sqlite.3",
 };
 
 /* mandoc -T lint and man-db's groff warnings: nothing to say on any page. */

@@ -190,3 +190,23 @@ Test(nvme_status, maps_to_errno)
 		     "a lost path is -EIO, as on the block path");
 	cr_expect_eq(kr_nvme_status_errno(0x0006), -EIO);
 }
+
+Test(nvme_config, directory_volume_needs_size_and_no_extent_keys)
+{
+	struct cfg c;
+	char err[1024] = "";
+
+	cr_assert_neq(load("[volume v]\ndir = d\n" TENANT, &c, err, sizeof(err)), 0);
+	cr_expect(strstr(err, "a directory volume needs size"), "%s", err);
+	err[0] = '\0';
+	cr_assert_neq(
+	    load("[volume v]\ndir = d\nsize = 1G\noffset = 4K\n" TENANT, &c, err, sizeof(err)), 0);
+	cr_expect(strstr(err, "do not apply to a directory volume"), "%s", err);
+	err[0] = '\0';
+	cr_assert_neq(
+	    load("[volume v]\ndir = d\npath = x\nsize = 1G\n" TENANT, &c, err, sizeof(err)), 0);
+	cr_expect(strstr(err, "give one of path, nvme and dir"), "%s", err);
+	cr_assert_eq(load("[volume v]\ndir = d\nsize = 1G\n" TENANT, &c, err, sizeof(err)), 0, "%s",
+		     err);
+	cfg_free(&c);
+}

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,7 +35,16 @@ static void setup(void)
 	struct rg_params p = ut_rg_params(2);
 	int ret;
 
-	p.nr_files = VOLS_ALL; /* files of directory volumes too */
+	struct rlimit rl;
+
+	/* Files of directory volumes too: the kernel wants RLIMIT_NOFILE that high. */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur <= VOLS_ALL && rl.rlim_max > VOLS_ALL) {
+		rl.rlim_cur = VOLS_ALL + 1; /* and the liveness pipe's slot */
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	p.nr_files = VOLS_ALL;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur <= VOLS_ALL)
+		p.nr_files = VOLS_MAX + 64;
 	log_threshold = LOG_WARN;
 	ut_tmpdir(g_dir);
 	ret = rg_init(&g_rg, &p);
@@ -43,6 +53,7 @@ static void setup(void)
 	cr_assert_eq(ret, 0, "rg_init: %s", strerror(-ret));
 	cr_assert_eq(jr_create(&g_jr, 2, 8), 0);
 	cr_assert_eq(vols_init(&g_vs, &g_rg, &g_jr), 0);
+	g_vs.files_cap = p.nr_files - VOLS_MAX;
 	g_up = true;
 }
 
