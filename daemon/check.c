@@ -200,6 +200,11 @@ static void chk_volume(struct chk *k, const struct cfg_volume *cv, struct chk_ex
 			   err + skip);
 		return;
 	}
+	if (cv->has_on_path_loss && !v.subsysnqn[0])
+		chk_report(k, false,
+			   "%s:%u: [volume %s] on_path_loss: has no effect: %s is not reached over "
+			   "a fabric",
+			   c->path, cv->line, cv->name, v.path);
 	if (!fstat(v.fd, &st)) {
 		ext->known = true;
 		ext->dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;

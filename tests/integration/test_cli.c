@@ -335,15 +335,20 @@ Test(cli, check_config_and_start_with_a_fabric_not_connected, .init = tmp_setup,
 	    "[daemon]\nstate_dir = %s\nsocket = %s/s.sock\n"			       /* 1-3 */
 	    "[fabric far]\ntraddr = 192.0.2.1\nnqn = nqn.2026-01.org.example:absent\n" /* 4-6 */
 	    "[volume remote]\nnvme = nqn.2026-01.org.example:absent:1\n"	       /* 7-8 */
-	    "[tenant t]\nuid = 1000\nvolumes = remote:rw\n",
+	    "[tenant t]\nuid = 1000\nvolumes = remote:rw\n"			       /* 9-11 */
+	    "[volume local]\npath = l.img\non_path_loss = fail\n",		       /* 12-14 */
 	    g_tmp, g_tmp);
 	write_file(cf, body);
+	write_file(path_in(g_tmp, "l.img"), "");
+	cr_assert_eq(truncate(path_in(g_tmp, "l.img"), 1 << 20), 0);
 	st = run(0, NULL, NULL, out, err, argv);
 	msg = slurp(err);
 	snprintf(pre, sizeof(pre), "ringd: warning: %s:7: [volume remote] ", cf);
 	assert_line(msg, pre,
 		    "nvme = nqn.2026-01.org.example:absent:1: not checked: [fabric far] is not "
 		    "connected now (the daemon connects it at start)");
+	snprintf(pre, sizeof(pre), "ringd: warning: %s:12: [volume local] ", cf);
+	assert_line(msg, pre, "on_path_loss: has no effect:");
 	if (fabrics)
 		cr_skip_test("nvme-fabrics is loaded here: not connecting to 192.0.2.1 (%s)",
 			     st ? "--check-config failed" : "--check-config passed");
