@@ -921,7 +921,7 @@ static void cfg_finish_fabric(struct cfg_parse *p, struct cfg_fabric *f, unsigne
 		cfg_fail(p, "traddr", "missing: the target's address");
 	if (!t->nqn[0])
 		cfg_fail(p, "nqn", "missing: the subsystem's NQN");
-	if (!t->trsvcid[0] && !strcmp(t->transport, "tcp"))
+	if (!t->trsvcid[0]) /* the NVMe/TCP and NVMe/RDMA port */
 		snprintf(t->trsvcid, sizeof(t->trsvcid), "4420");
 	if (loss != KF_FOREVER && t->fast_io_fail_tmo >= 0 && t->fast_io_fail_tmo > loss)
 		cfg_fail(p, "fast_io_fail_tmo",

@@ -182,6 +182,15 @@ int kf_connect(const struct kf_target *t, char *name, size_t namelen, bool *alre
 		int e = errno;
 
 		ret = kf_connect_errno(e);
+		if (ret == -EALREADY) {
+			/* The kernel matched one kf_find() did not (an address
+			 * written differently): it is connected all the same. */
+			*already = true;
+			snprintf(name, namelen, "(existing)");
+			nvme_free_ctrl(c);
+			ret = 0;
+			goto out_free;
+		}
 		snprintf(err, errlen, "connect %s %s:%s %s: %s", t->transport, t->traddr,
 			 t->trsvcid, t->nqn, e >= 1000 ? nvme_errno_to_string(e) : strerror(e));
 		nvme_free_ctrl(c);
