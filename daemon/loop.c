@@ -380,15 +380,11 @@ static unsigned int srv_file_slots(struct srv *s)
 	if (s->vols.files_cap < VOLS_FILES)
 		log_warn("RLIMIT_NOFILE is %llu: at most %u files of directory volumes open at "
 			 "once (%u with a limit of %u)",
-			 (unsigned long long)rl.rlim_cur, s->vols.files_cap, VOLS_FILES, VOLS_ALL + 1);
+			 (unsigned long long)rl.rlim_cur, s->vols.files_cap, VOLS_FILES,
+			 VOLS_ALL + 1);
 	return (unsigned int)n;
 }
 
-/*
- * Open the configured volumes. Indexes come from the journal so that a
- * restarted daemon gives each volume the index its sessions' handles and
- * journaled requests refer to.
- */
 /*
  * Connect every [fabric] controller that is not connected yet, before the
  * volumes on it are opened. Returns 0, or -errno (logged, naming the
@@ -416,6 +412,11 @@ static int srv_connect_fabrics(const struct cfg *cfg)
 	return 0;
 }
 
+/*
+ * Open the configured volumes. Indexes come from the journal so that a
+ * restarted daemon gives each volume the index its sessions' handles and
+ * journaled requests refer to.
+ */
 static int srv_open_volumes(struct srv *s)
 {
 	uint32_t i, idx;
