@@ -1120,7 +1120,10 @@ int sess_file_install(struct sessions *st, struct sess *se, uint32_t file, bool 
 		i = -EMFILE;
 	}
 	if (i >= 0 && lock && vols_file_lock(st->vols, file, se->id)) {
-		snprintf(err, errlen, "the file is locked (RINGD_LOCK) by another session");
+		snprintf(err, errlen, "the file is locked (RINGD_LOCK) by %s",
+			 st->vols->files[file - VOLS_MAX].lock_owner == se->id
+			     ? "another handle of this session"
+			     : "another session");
 		i = -EBUSY;
 	}
 	if (i < 0) {

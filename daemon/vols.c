@@ -381,7 +381,10 @@ int vols_file_lock(struct vols *vs, uint32_t idx, uint64_t sid)
 {
 	struct vols_file *f = &vs->files[idx - VOLS_MAX];
 
-	if (f->lock_owner && f->lock_owner != sid)
+	/* One holder, one handle: a second RINGD_LOCK open of the same
+	 * session is refused too, so closing either handle cannot let go of
+	 * a lock the other one still counts on. */
+	if (f->lock_owner)
 		return -EBUSY;
 	f->lock_owner = sid;
 	vols_file_journal(vs, idx, true);

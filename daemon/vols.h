@@ -124,7 +124,8 @@ static inline const struct vol *vols_get(const struct vols *vs, uint32_t idx)
  */
 int vols_file_get(struct vols *vs, uint32_t dir, int fd, uint64_t dev, uint64_t ino, uint64_t size);
 
-/* Take file @idx's RINGD_LOCK for session @sid. Returns 0 or -EBUSY. */
+/* Take file @idx's RINGD_LOCK for session @sid. Returns 0 or -EBUSY (held,
+ * by another session or by another handle of this one). */
 int vols_file_lock(struct vols *vs, uint32_t idx, uint64_t sid);
 
 /* One handle of session @sid (@locked: it holds the lock) on @idx less;

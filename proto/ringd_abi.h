@@ -86,7 +86,7 @@ enum ringd_op {
 #define RINGD_CREAT (1u << 8)  /* create the file if it does not exist */
 #define RINGD_EXCL  (1u << 9)  /* with RINGD_CREAT: -EEXIST if it exists */
 #define RINGD_TRUNC (1u << 10) /* truncate to 0 (needs RINGD_RDWR) */
-#define RINGD_LOCK  (1u << 11) /* exclusive lock until close: -EBUSY if held */
+#define RINGD_LOCK  (1u << 11) /* exclusive lock through this handle until close: -EBUSY if held */
 
 /* Opened.flags / ringd_volume_info.flags. */
 #define RINGD_VOL_DIRECT   (1u << 0) /* O_DIRECT: alignment enforced */

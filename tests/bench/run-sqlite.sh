@@ -40,7 +40,8 @@ bench_setup sqlite
 # Binaries and libraries where every tenant uid can reach them.
 mkdir -p "$work/bin"
 cp "$speed" "$work/bin/"
-cp -L "$build"/client-lib/libringd.so* "$build"/client-lib/sqlite/libringd-sqlite.so "$work/bin/"
+cp -L "$build"/client-lib/libringd.so "$build"/client-lib/libringd.so.[0-9] \
+	"$build"/client-lib/sqlite/libringd-sqlite.so "$work/bin/"
 chmod -R a+rX "$work/bin"
 
 {

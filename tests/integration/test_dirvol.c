@@ -258,6 +258,10 @@ Test(dirvol, lock_is_exclusive_per_session_until_close)
 	ha = ringd_open_file(a, "db", "l.db", RINGD_RDWR | RINGD_CREAT | RINGD_LOCK, 0600, NULL);
 	cr_assert_geq(ha, 0);
 	cr_assert_eq(ringd_open_file(b, "db", "l.db", RINGD_RDWR | RINGD_LOCK, 0, NULL), -EBUSY);
+	/* Nor a second handle of the holder: closing it cannot drop the lock. */
+	cr_assert_eq(ringd_open_file(a, "db", "l.db", RINGD_RDWR | RINGD_LOCK, 0, NULL), -EBUSY);
+	cr_assert(strstr(ringd_last_message(), "another handle of this session"), "%s",
+		  ringd_last_message());
 	/* Without the lock it opens, but may not truncate the locked file. */
 	hb = ringd_open_file(b, "db", "l.db", RINGD_RDWR, 0, NULL);
 	cr_assert_geq(hb, 0);

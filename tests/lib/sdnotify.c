@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include "sdnotify.h"
+#include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,4 +248,58 @@ int rt_notify_wait(struct rt_notify *n, const char *line, unsigned int from, int
 			return -1;
 		usleep(5000);
 	}
+}
+
+struct rt_notify_env {
+	const char *notify;
+	int *fds;
+	char (*names)[64];
+	unsigned int nfds;
+};
+
+/* Child side of a launch: pass the stored fds as systemd does. */
+static void rt_notify_pass_fds(void *arg)
+{
+	struct rt_notify_env *e = arg;
+	static char names[RT_NOTIFY_MAX_FDS * 65];
+	char num[32];
+	int high[RT_NOTIFY_MAX_FDS];
+	size_t off = 0;
+	unsigned int i;
+
+	names[0] = '\0';
+	setenv("NOTIFY_SOCKET", e->notify, 1);
+	for (i = 0; i < e->nfds; i++)
+		high[i] = fcntl(e->fds[i], F_DUPFD_CLOEXEC, 2000);
+	for (i = 0; i < e->nfds; i++) {
+		dup2(high[i], 3 + (int)i);
+		close(high[i]);
+		off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", i ? ":" : "",
+					e->names[i]);
+	}
+	if (!e->nfds)
+		return;
+	snprintf(num, sizeof(num), "%u", e->nfds);
+	setenv("LISTEN_FDS", num, 1);
+	snprintf(num, sizeof(num), "%d", (int)getpid());
+	setenv("LISTEN_PID", num, 1);
+	setenv("LISTEN_FDNAMES", names, 1);
+}
+
+int rt_notify_launch(struct rt_notify *n, struct rt_daemon *d, bool use_store)
+{
+	static int fds[RT_NOTIFY_MAX_FDS];
+	static char names[RT_NOTIFY_MAX_FDS][64];
+	struct rt_notify_env e = { .notify = n->path, .fds = fds, .names = names };
+	unsigned int from;
+	int ret;
+
+	e.nfds = use_store ? rt_notify_stored(n, fds, names, RT_NOTIFY_MAX_FDS) : 0;
+	pthread_mutex_lock(&n->lock);
+	from = n->nev;
+	pthread_mutex_unlock(&n->lock);
+	ret = rt_daemon_launch_with(d, rt_notify_pass_fds, &e, NULL, false);
+	if (ret)
+		return ret;
+	return rt_notify_wait(n, "READY=1", from, 15000) < 0 ? -ETIMEDOUT : 0;
 }

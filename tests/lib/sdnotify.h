@@ -55,4 +55,14 @@ bool rt_notify_has(const struct rt_notify *n, unsigned int i, const char *line);
 
 uint64_t rt_now_ms(void);
 
+struct rt_daemon;
+
+/*
+ * Start @d's daemon as systemd would, with NOTIFY_SOCKET = @n and, if
+ * @use_store, the fds @n holds in its store passed as LISTEN_FDS with
+ * their names; wait up to 15 s for a new READY=1. Returns 0, -ETIMEDOUT,
+ * or the launch's -errno.
+ */
+int rt_notify_launch(struct rt_notify *n, struct rt_daemon *d, bool use_store);
+
 #endif

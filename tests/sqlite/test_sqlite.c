@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "sdnotify.h"
 
 /* SQLite's result codes, as sqlite-run exits with them. */
 #define SQLITE_BUSY	5
@@ -37,6 +38,8 @@ const char *__lsan_default_suppressions(void)
 }
 
 static struct rt_daemon g_d;
+/* The uid tenant_spawn() runs as (the four-tenant test changes it). */
+static uid_t g_uid = RT_UID_A;
 
 static const char conf[] = "[volume db1]\n"
 			   "dir = @DIR@/db1\n"
@@ -134,12 +137,12 @@ static pid_t tenant_spawn(const char *const argv[], const char *in, int in_fd, c
 		int i0 = in_fd >= 0 ? in_fd : open(in ? in : "/dev/null", O_RDONLY);
 		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		gid_t gid = RT_UID_A;
+		gid_t gid = g_uid;
 
 		if (i0 < 0 || o < 0 || e < 0 || dup2(i0, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
 			_exit(125);
 		if (setgroups(0, NULL) || setresgid(gid, gid, gid) ||
-		    setresuid(RT_UID_A, RT_UID_A, RT_UID_A))
+		    setresuid(g_uid, g_uid, g_uid))
 			_exit(126);
 		setenv("RINGD_SOCKET", g_d.sock, 1);
 		setenv("LD_LIBRARY_PATH", rt_stage_dir(), 1);
@@ -765,4 +768,263 @@ Test(sqlite, bank_carries_on_across_daemon_restarts, .init = daemon_start, .fini
 		     slurp(in_dir("bank.err")));
 	cr_assert(strstr(slurp(in_dir("bank.out")), "check: ok:"));
 	unlink(side);
+}
+
+/*
+ * The daemon SIGKILLed @kills times under a tenant making transfers, and
+ * restarted as systemd would: with the fd store (@store: sessions, open
+ * files and locks carry on; the tenant never notices) or without it
+ * (libringd reconnects and opens and locks the database and its journal
+ * again). The tenant finishes its run without an error; integrity_check
+ * ok, the money adds up, every reported commit is there.
+ */
+static void bank_daemon_kills(bool store, bool wal, int kills)
+{
+	const char *uri = "file:db1/bank.db?vfs=ringd";
+	const char *mode = wal ? "--wal" : "--delete";
+	char side[] = "/tmp/ringd-bank-side.XXXXXX", total[16];
+	const char *init[] = { BANK_BIN, mode, "init", uri, "20", NULL };
+	const char *check[] = { BANK_BIN, mode, "check", uri, "20", side, NULL };
+	const char *run[] = { BANK_BIN, mode, "run", uri, side, "11", total, NULL };
+	struct rt_notify n;
+	pid_t pid;
+	int fd, st, ret, i;
+	long done;
+
+	need_sqlite();
+	fd = mkstemp(side);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(fchown(fd, RT_UID_A, RT_UID_A), 0);
+	close(fd);
+	/* The fixture's daemon goes; this one plays systemd's notify and store. */
+	daemon_stop();
+	cr_assert_eq(rt_daemon_prepare(&g_d, conf), 0);
+	cr_assert_eq(mkdir(in_dir("db1"), 0700), 0);
+	cr_assert_eq(rt_notify_open(&n, g_d.dir), 0);
+	n.discard_fds = !store;
+	cr_assert_eq(rt_notify_launch(&n, &g_d, store), 0);
+	st = tenant_run(init, NULL, in_dir("bank.out"), in_dir("bank.err"));
+	cr_assert_eq(st, 0, "bank init exited %d: %s", st, slurp(in_dir("bank.err")));
+	snprintf(total, sizeof(total), "%d", 100000);
+	pid = tenant_spawn(run, NULL, -1, in_dir("bank.out"), in_dir("bank.err"));
+	srand(4242);
+	for (i = 0; i < kills; i++) {
+		long before = count_lines(side);
+
+		cr_assert(rt_wait_for(30000, count_lines(side) > before + 5 ||
+						 waitpid(pid, NULL, WNOHANG) == pid),
+			  "kill %d: the tenant made no progress: %s", i, slurp(in_dir("bank.err")));
+		usleep((useconds_t)(rand() % 20000));
+		cr_assert_eq(kill(g_d.pid, SIGKILL), 0);
+		cr_assert_eq(waitpid(g_d.pid, &st, 0), g_d.pid);
+		g_d.pid = -1;
+		ret = rt_notify_launch(&n, &g_d, store);
+		cr_assert_eq(ret, 0, "kill %d: ringd did not come back: %s", i, strerror(-ret));
+	}
+	done = count_lines(side);
+	/* Let it commit more after the last restart, then stop it cleanly. */
+	cr_assert(rt_wait_for(30000, count_lines(side) > done + 20),
+		  "the tenant made no progress after the last restart: %s",
+		  slurp(in_dir("bank.err")));
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	st = rt_wait_child(pid);
+	cr_assert(st == 0 || st == 128 + SIGTERM, "bank run exited %d across %d restarts: %s", st,
+		  kills, slurp(in_dir("bank.err")));
+	st = tenant_run(check, NULL, in_dir("bank.out"), in_dir("bank.err"));
+	fprintf(stderr, "bank %s, daemon SIGKILLed %d times (%s): %ld transfers committed: %s",
+		wal ? "WAL" : "DELETE", kills, store ? "fd store" : "plain restart",
+		count_lines(side), slurp(in_dir("bank.out")));
+	cr_assert_eq(st, 0, "bank check exited %d: %s %s", st, slurp(in_dir("bank.out")),
+		     slurp(in_dir("bank.err")));
+	cr_assert(strstr(slurp(in_dir("bank.out")), "check: ok:"));
+	unlink(side);
+	daemon_stop();
+	rt_notify_close(&n);
+}
+
+Test(sqlite_restart, bank_20_daemon_kills_with_fd_store, .init = daemon_start, .fini = daemon_stop,
+     .timeout = 300)
+{
+	bank_daemon_kills(true, false, 20);
+}
+
+Test(sqlite_restart, bank_20_daemon_kills_plain_restart, .init = daemon_start, .fini = daemon_stop,
+     .timeout = 300)
+{
+	bank_daemon_kills(false, false, 20);
+}
+
+Test(sqlite_restart, bank_wal_20_daemon_kills_with_fd_store, .init = daemon_start,
+     .fini = daemon_stop, .timeout = 300)
+{
+	bank_daemon_kills(true, true, 20);
+}
+
+static const char four_conf[] = "[volume t0]\ndir = @DIR@/t0\nsize = 64M\n\n"
+				"[volume t1]\ndir = @DIR@/t1\nsize = 64M\n\n"
+				"[volume t2]\ndir = @DIR@/t2\nsize = 64M\n\n"
+				"[volume t3]\ndir = @DIR@/t3\nsize = 64M\n\n"
+				"[tenant a0]\nuid = 61101\nvolumes = t0:rw\n\n"
+				"[tenant a1]\nuid = 61102\nvolumes = t1:rw\n\n"
+				"[tenant a2]\nuid = 61103\nvolumes = t2:rw\n\n"
+				"[tenant a3]\nuid = 61104\nvolumes = t3:rw\n";
+
+/* sqlite-run as tenant @t on @uri with @sql; its exit status, output in "t@t.out". */
+static int four_run(int t, const char *uri, const char *sql)
+{
+	const char *argv[] = { SQLITE_RUN_BIN, uri, NULL };
+	char in[32], out[32], err[32];
+
+	snprintf(in, sizeof(in), "t%d.sql", t);
+	snprintf(out, sizeof(out), "t%d.out", t);
+	snprintf(err, sizeof(err), "t%d.err", t);
+	write_file(in_dir(in), sql);
+	g_uid = (uid_t)(61101 + t);
+	return tenant_run(argv, in_dir(in), in_dir(out), in_dir(err));
+}
+
+/*
+ * Four tenants (four uids, four directory volumes) run their banks at
+ * once; none can open another's database, by its volume's name or by a
+ * path out of its own; a symlink root planted in a tenant's directory
+ * towards another's database is not followed.
+ */
+Test(sqlite, four_tenants_at_once_cannot_reach_each_other, .timeout = 300)
+{
+	char side[4][40], uri[4][48], acct[] = "10", seed[4][8], link[320], target[200];
+	pid_t pids[4];
+	int t, o, st;
+
+	need_sqlite();
+	cr_assert_eq(rt_daemon_prepare(&g_d, four_conf), 0);
+	cr_assert_eq(rt_daemon_launch(&g_d), 0);
+	for (t = 0; t < 4; t++) {
+		const char *init[] = { BANK_BIN, "--wal", "init", uri[t], acct, NULL };
+		int fd;
+
+		snprintf(side[t], sizeof(side[t]), "/tmp/ringd-four-side.XXXXXX");
+		fd = mkstemp(side[t]);
+		cr_assert_geq(fd, 0);
+		cr_assert_eq(fchown(fd, 61101 + t, 61101 + t), 0);
+		close(fd);
+		snprintf(uri[t], sizeof(uri[t]), "file:t%d/bank.db?vfs=ringd", t);
+		snprintf(seed[t], sizeof(seed[t]), "%d", t + 1);
+		g_uid = (uid_t)(61101 + t);
+		st = tenant_run(init, NULL, in_dir("init.out"), in_dir("init.err"));
+		cr_assert_eq(st, 0, "tenant %d: bank init exited %d: %s", t, st,
+			     slurp(in_dir("init.err")));
+	}
+	/* All four at once. */
+	for (t = 0; t < 4; t++) {
+		const char *run[] = { BANK_BIN, "--wal", "run", uri[t],
+				      side[t],	seed[t], "300", NULL };
+		char out[16], err[16];
+
+		snprintf(out, sizeof(out), "b%d.out", t);
+		snprintf(err, sizeof(err), "b%d.err", t);
+		g_uid = (uid_t)(61101 + t);
+		pids[t] = tenant_spawn(run, NULL, -1, in_dir(out), in_dir(err));
+	}
+	/* Meanwhile every tenant tries every other's database. */
+	for (t = 0; t < 4; t++)
+		for (o = 0; o < 4; o++) {
+			char u[64];
+
+			if (o == t)
+				continue;
+			snprintf(u, sizeof(u), "file:t%d/bank.db?vfs=ringd", o);
+			st = four_run(t, u, "SELECT count(*) FROM accounts;\n");
+			cr_assert_eq(st, SQLITE_CANTOPEN,
+				     "tenant %d opened t%d's database (%d): %s", t, o, st,
+				     slurp(in_dir("t0.out")));
+			snprintf(u, sizeof(u), "file:t%d/../t%d/bank.db?vfs=ringd", t, o);
+			st = four_run(t, u, "SELECT count(*) FROM accounts;\n");
+			cr_assert_eq(st, SQLITE_CANTOPEN, "tenant %d escaped with '..' (%d)", t,
+				     st);
+		}
+	/* A symlink planted by root in t0's directory, to t1's database. */
+	snprintf(link, sizeof(link), "%s/t0/evil.db", g_d.dir);
+	snprintf(target, sizeof(target), "%s/t1/bank.db", g_d.dir);
+	cr_assert_eq(symlink(target, link), 0);
+	st = four_run(0, "file:t0/evil.db?vfs=ringd", "SELECT count(*) FROM accounts;\n");
+	cr_assert_eq(st, SQLITE_CANTOPEN, "the symlink was followed (%d)", st);
+	/* An absolute path. */
+	snprintf(link, sizeof(link), "file:t0/%s?vfs=ringd", target);
+	st = four_run(0, link, "SELECT 1;\n");
+	cr_assert_neq(st, 0, "an absolute path opened");
+	for (t = 0; t < 4; t++) {
+		const char *check[] = { BANK_BIN, "--wal", "check", uri[t], acct, side[t], NULL };
+
+		st = rt_wait_child(pids[t]);
+		cr_assert_eq(st, 0, "tenant %d: bank run exited %d", t, st);
+		g_uid = (uid_t)(61101 + t);
+		st = tenant_run(check, NULL, in_dir("check.out"), in_dir("check.err"));
+		cr_assert_eq(st, 0, "tenant %d: check exited %d: %s %s", t, st,
+			     slurp(in_dir("check.out")), slurp(in_dir("check.err")));
+		cr_assert(strstr(slurp(in_dir("check.out")), "check: ok:"));
+		cr_assert_eq(count_lines(side[t]), 300);
+		unlink(side[t]);
+	}
+	g_uid = RT_UID_A;
+	daemon_stop();
+}
+
+/*
+ * kernel.io_uring_disabled = 1 (Linux 6.6 and later): the kernel refuses
+ * io_uring to unprivileged processes outright. The Debian 6.1 kernel of
+ * the VM suite has no such switch, so this runs on the host, restoring
+ * the setting afterwards: a tenant (no seccomp wrapper needed) cannot set
+ * up a ring, and its SQLite database on ringd works.
+ */
+Test(sqlite, io_uring_disabled_by_the_kernel_ringd_still_serves, .init = daemon_start,
+     .fini = daemon_stop, .timeout = 120)
+{
+	static const char knob[] = "/proc/sys/kernel/io_uring_disabled";
+	const char *probe_bin = rt_stage_bin(URING_PROBE_BIN);
+	char was[16] = "", out[192];
+	static char sqlout[262144];
+	FILE *f;
+	pid_t pid;
+	int st, sql_st;
+
+	need_sqlite();
+	f = fopen(knob, "r");
+	if (!f)
+		cr_skip_test("this kernel has no %s (Linux 6.6 and later)", knob);
+	if (!fgets(was, sizeof(was), f))
+		was[0] = '\0';
+	fclose(f);
+	f = fopen(knob, "w");
+	if (!f || fputs("1\n", f) < 0 || fclose(f))
+		cr_skip_test("cannot write %s here: %s", knob, strerror(errno));
+	snprintf(out, sizeof(out), "%s", in_dir("k.out"));
+	/* The probe as the tenant's uid, outside the seccomp wrapper: the kernel refuses. */
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (o < 0 || dup2(o, 1) < 0 || setgroups(0, NULL) ||
+		    setresgid(RT_UID_A, RT_UID_A, RT_UID_A) ||
+		    setresuid(RT_UID_A, RT_UID_A, RT_UID_A))
+			_exit(125);
+		execl(probe_bin, "uring-probe", (char *)NULL);
+		_exit(127);
+	}
+	st = rt_wait_child(pid);
+	/* SQLite through ringd meanwhile. */
+	sql_st = sqlite_run("file:db1/k.db?vfs=ringd", "CREATE TABLE t(x);\n"
+						       "INSERT INTO t VALUES(42);\n"
+						       "SELECT x FROM t;\n"
+						       "PRAGMA integrity_check;\n");
+	snprintf(sqlout, sizeof(sqlout), "%s", slurp(in_dir("run.out")));
+	/* Restore before asserting anything. */
+	f = fopen(knob, "w");
+	cr_assert_not_null(f);
+	fputs(was[0] ? was : "0\n", f);
+	fclose(f);
+	cr_assert_eq(st, 1, "uring-probe exited %d: %s", st, slurp(out));
+	cr_assert(strstr(slurp(out), "io_uring: Operation not permitted"), "%s", slurp(out));
+	cr_assert_eq(sql_st, 0, "sqlite-run exited %d: %s", sql_st, sqlout);
+	cr_assert_str_eq(sqlout, "opened\n42\nok\n");
 }

@@ -368,60 +368,15 @@ static int client_main(const char *sock, uint32_t client, int ready_fd, struct c
 	return r->errors || r->lost || r->stale ? 1 : 0;
 }
 
-struct restart_env {
-	const char *notify;
-	int *fds;
-	char (*names)[64];
-	unsigned int nfds;
-};
-
-/* Child side of a restart: pass the stored fds as systemd does. */
-static void pass_fds(void *arg)
-{
-	struct restart_env *e = arg;
-	char names[RT_NOTIFY_MAX_FDS * 65] = "", num[32];
-	int high[RT_NOTIFY_MAX_FDS];
-	size_t off = 0;
-	unsigned int i;
-
-	setenv("NOTIFY_SOCKET", e->notify, 1);
-	for (i = 0; i < e->nfds; i++)
-		high[i] = fcntl(e->fds[i], F_DUPFD_CLOEXEC, 2000);
-	for (i = 0; i < e->nfds; i++) {
-		dup2(high[i], 3 + (int)i);
-		close(high[i]);
-		off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", i ? ":" : "",
-					e->names[i]);
-	}
-	if (!e->nfds)
-		return;
-	snprintf(num, sizeof(num), "%u", e->nfds);
-	setenv("LISTEN_FDS", num, 1);
-	snprintf(num, sizeof(num), "%d", (int)getpid());
-	setenv("LISTEN_PID", num, 1);
-	setenv("LISTEN_FDNAMES", names, 1);
-}
-
 static struct rt_daemon g_d;
 static struct rt_notify g_n;
 
 /* Launch ringd (with the stored fds if @use_store) and wait for READY=1. */
 static void launch(bool use_store)
 {
-	static int fds[RT_NOTIFY_MAX_FDS];
-	static char names[RT_NOTIFY_MAX_FDS][64];
-	struct restart_env e = { .notify = g_n.path, .fds = fds, .names = names };
-	unsigned int from;
-	int ret, i;
+	int ret = rt_notify_launch(&g_n, &g_d, use_store);
 
-	e.nfds = use_store ? rt_notify_stored(&g_n, fds, names, RT_NOTIFY_MAX_FDS) : 0;
-	pthread_mutex_lock(&g_n.lock);
-	from = g_n.nev;
-	pthread_mutex_unlock(&g_n.lock);
-	ret = rt_daemon_launch_with(&g_d, pass_fds, &e, NULL, false);
-	cr_assert_eq(ret, 0);
-	i = rt_notify_wait(&g_n, "READY=1", from, 15000);
-	cr_assert_geq(i, 0, "no READY=1 after a restart (see the log)");
+	cr_assert_eq(ret, 0, "no READY=1 after a restart (see the log): %s", strerror(-ret));
 }
 
 static void kill_loop(bool use_store, const char *what)

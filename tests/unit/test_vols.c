@@ -323,6 +323,7 @@ Test(vols, lock_belongs_to_one_session_until_its_handle_goes)
 
 	cr_assert_eq(vols_file_lock(&g_vs, (uint32_t)a, 7), 0);
 	cr_assert_eq(g_jr.hdr->files[a - VOLS_MAX].lock_owner, 7);
+	cr_assert_eq(vols_file_lock(&g_vs, (uint32_t)a, 7), -EBUSY, "one handle holds it");
 	cr_assert_eq(vols_file_lock(&g_vs, (uint32_t)a, 8), -EBUSY);
 	cr_assert_eq(file_in(d, "a", 0), a);
 	vols_file_put(&g_vs, (uint32_t)a, 8, false);
