@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fabric.h"
 #include "log.h"
 #include "volume.h"
 
@@ -81,6 +82,70 @@ static void chk_state_dir(struct chk *k)
 			   c->path, c->state_dir, why, strerror(-ret));
 }
 
+/* The [fabric] section whose subsystem @nqn_spec ("NQN:NSID") is on, or NULL. */
+static const struct cfg_fabric *chk_fabric_of(const struct cfg *c, const char *nqn_spec)
+{
+	size_t len;
+	const char *colon = strrchr(nqn_spec, ':');
+	unsigned int i;
+
+	if (strncmp(nqn_spec, "nqn.", 4) || !colon)
+		return NULL;
+	len = (size_t)(colon - nqn_spec);
+	for (i = 0; i < c->nfabrics; i++)
+		if (strlen(c->fabrics[i].t.nqn) == len &&
+		    !strncmp(c->fabrics[i].t.nqn, nqn_spec, len))
+			return &c->fabrics[i];
+	return NULL;
+}
+
+/*
+ * Is @cv on a [fabric] the daemon would connect at start that is not
+ * connected now? Then its namespace cannot be opened here: say so (a
+ * warning) and return true.
+ */
+static bool chk_fabric_pending(struct chk *k, const struct cfg_volume *cv)
+{
+	const struct cfg_fabric *f = cv->nvme[0] ? chk_fabric_of(k->cfg, cv->nvme) : NULL;
+
+	if (!f || kf_subsys_live(f->t.nqn) >= 0)
+		return false;
+	chk_report(k, false,
+		   "%s:%u: [volume %s] nvme = %s: not checked: [fabric %s] is not connected now "
+		   "(the daemon connects it at start)",
+		   k->cfg->path, cv->line, cv->name, cv->nvme, f->name);
+	return true;
+}
+
+/* Each [fabric]: the host can connect it (nvme-fabrics loaded, the
+ * transport's module too), or it is connected already. */
+static void chk_fabrics(struct chk *k)
+{
+	const struct cfg *c = k->cfg;
+	unsigned int i;
+
+	for (i = 0; i < c->nfabrics; i++) {
+		const struct cfg_fabric *f = &c->fabrics[i];
+		char mod[64];
+
+		if (kf_subsys_live(f->t.nqn) >= 0)
+			continue;
+		if (access("/dev/nvme-fabrics", W_OK)) {
+			chk_report(k, true,
+				   "%s:%u: [fabric %s] cannot be connected: /dev/nvme-fabrics: %s "
+				   "(load the nvme-%s module)",
+				   c->path, f->line, f->name, strerror(errno), f->t.transport);
+			continue;
+		}
+		snprintf(mod, sizeof(mod), "/sys/module/nvme_%s", f->t.transport);
+		if (access(mod, F_OK))
+			chk_report(k, true,
+				   "%s:%u: [fabric %s] cannot be connected: transport %s is not "
+				   "loaded (modprobe nvme-%s)",
+				   c->path, f->line, f->name, f->t.transport, f->t.transport);
+	}
+}
+
 /* Open @cv's backing as the daemon would, creating nothing; fill @ext. */
 static void chk_volume(struct chk *k, const struct cfg_volume *cv, struct chk_extent *ext)
 {
@@ -93,6 +158,8 @@ static void chk_volume(struct chk *k, const struct cfg_volume *cv, struct chk_ex
 
 	if (!cv->path[0] && !cv->nvme[0])
 		return; /* reported by the parser */
+	if (chk_fabric_pending(k, cv))
+		return;
 	if (cv->path[0] == '/')
 		ret = snprintf(ext->path, sizeof(ext->path), "%s", cv->path);
 	else
@@ -133,6 +200,11 @@ static void chk_volume(struct chk *k, const struct cfg_volume *cv, struct chk_ex
 			   err + skip);
 		return;
 	}
+	if (cv->has_on_path_loss && !v.subsysnqn[0])
+		chk_report(k, false,
+			   "%s:%u: [volume %s] on_path_loss: has no effect: %s is not reached over "
+			   "a fabric",
+			   c->path, cv->line, cv->name, v.path);
 	if (!fstat(v.fd, &st)) {
 		ext->known = true;
 		ext->dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
@@ -231,6 +303,7 @@ unsigned int chk_config(const char *path, FILE *out, FILE *errf)
 	/* vol_open() explains its choices at info level; errors say enough here. */
 	log_threshold = LOG_WARN;
 	chk_state_dir(&k);
+	chk_fabrics(&k);
 	if (cfg.nvols) {
 		ext = calloc(cfg.nvols, sizeof(*ext));
 		if (!ext) {

@@ -28,7 +28,7 @@
 #define CFG_DEFAULT_TENANT_TOTAL_INFLIGHT 1024u
 
 /* SEC_BAD: a header that was reported; its keys are skipped, not misfiled. */
-enum cfg_section_kind { SEC_NONE, SEC_DAEMON, SEC_VOLUME, SEC_TENANT, SEC_BAD };
+enum cfg_section_kind { SEC_NONE, SEC_DAEMON, SEC_VOLUME, SEC_TENANT, SEC_FABRIC, SEC_BAD };
 
 struct cfg_parse {
 	struct cfg *cfg;
@@ -436,9 +436,89 @@ static int cfg_volume_key(struct cfg_parse *p, const char *key, const char *v)
 		const char *colon = strrchr(v, ':');
 
 		if (!colon || colon == v || !colon[1] || !cfg_copy(vol->nvme, sizeof(vol->nvme), v))
-			return cfg_fail(p, key, "'%s' is not SERIAL:NSID", v);
+			return cfg_fail(p, key, "'%s' is not SERIAL:NSID or NQN:NSID", v);
 		return 1;
 	}
+	if (!strcmp(key, "on_path_loss")) {
+		if (!strcmp(v, "wait"))
+			vol->on_path_loss = CFG_PATH_LOSS_WAIT;
+		else if (!strcmp(v, "fail"))
+			vol->on_path_loss = CFG_PATH_LOSS_FAIL;
+		else
+			return cfg_fail(p, key, "'%s' is not wait or fail", v);
+		vol->has_on_path_loss = true;
+		return 1;
+	}
+	return cfg_fail(p, key, "unknown key");
+}
+
+const char *cfg_path_loss_name(enum cfg_path_loss m)
+{
+	return m == CFG_PATH_LOSS_FAIL ? "fail" : "wait";
+}
+
+/* A [fabric] time in whole seconds into *@out; @none ("off", "forever")
+ * stores @none_val. */
+static int cfg_secs_key(struct cfg_parse *p, const char *key, const char *v, const char *none,
+			int none_val, unsigned int max_s, int *out)
+{
+	unsigned int ms;
+
+	if (none && !strcmp(v, none)) {
+		*out = none_val;
+		return 1;
+	}
+	if (cfg_parse_duration_ms(v, &ms) || ms % 1000 || ms / 1000 > max_s)
+		return cfg_fail(p, key, "'%s' is not whole seconds up to %us like 5s%s%s", v, max_s,
+				none ? ", or " : "", none ? none : "");
+	*out = (int)(ms / 1000);
+	return 1;
+}
+
+static int cfg_fabric_key(struct cfg_parse *p, const char *key, const char *v)
+{
+	struct kf_target *t = &p->cfg->fabrics[p->cfg->nfabrics - 1].t;
+	unsigned int n = 0;
+
+	if (!strcmp(key, "transport")) {
+		if (strcmp(v, "tcp") && strcmp(v, "rdma"))
+			return cfg_fail(p, key, "'%s' is not tcp or rdma", v);
+		snprintf(t->transport, sizeof(t->transport), "%s", v);
+		return 1;
+	}
+	if (!strcmp(key, "traddr")) {
+		if (!*v || strchr(v, ',') || !cfg_copy(t->traddr, sizeof(t->traddr), v))
+			return cfg_fail(p, key, "'%s' is not an address", v);
+		return 1;
+	}
+	if (!strcmp(key, "trsvcid")) {
+		if (!*v || strchr(v, ',') || !cfg_copy(t->trsvcid, sizeof(t->trsvcid), v))
+			return cfg_fail(p, key, "'%s' is not a service id (a port)", v);
+		return 1;
+	}
+	if (!strcmp(key, "nqn") || !strcmp(key, "hostnqn")) {
+		char *dst = key[0] == 'n' ? t->nqn : t->hostnqn;
+
+		if (strncmp(v, "nqn.", 4) || strchr(v, ',') || !cfg_copy(dst, KP_NQN_MAX, v))
+			return cfg_fail(
+			    p, key,
+			    "'%s' is not an NQN (nqn.YYYY-MM.domain:name, at most %d bytes)", v,
+			    KP_NQN_MAX - 1);
+		return 1;
+	}
+	if (!strcmp(key, "nr_poll_queues")) {
+		if (cfg_uint_key(p, key, v, 0, 128, &n) != 1)
+			return 0;
+		t->nr_poll_queues = (int)n;
+		return 1;
+	}
+	if (!strcmp(key, "ctrl_loss_tmo"))
+		return cfg_secs_key(p, key, v, "forever", KF_FOREVER, 86400 * 365,
+				    &t->ctrl_loss_tmo);
+	if (!strcmp(key, "fast_io_fail_tmo"))
+		return cfg_secs_key(p, key, v, "off", -1, 86400 * 365, &t->fast_io_fail_tmo);
+	if (!strcmp(key, "reconnect_delay"))
+		return cfg_secs_key(p, key, v, NULL, 0, 86400, &t->reconnect_delay);
 	return cfg_fail(p, key, "unknown key");
 }
 
@@ -639,8 +719,33 @@ static int cfg_section_start(struct cfg_parse *p, const char *section)
 		p->kind = SEC_TENANT;
 		return 1;
 	}
+	if (!strncmp(section, "fabric ", 7)) {
+		struct cfg_fabric *f;
+
+		name = section + 7;
+		if (!cfg_name_ok(name))
+			return cfg_fail(p, NULL, "[%s]: fabric names are 1-63 of [A-Za-z0-9._-]",
+					section);
+		for (i = 0; i < c->nfabrics; i++)
+			if (!strcmp(c->fabrics[i].name, name))
+				return cfg_fail(p, NULL, "[%s]: fabric defined twice", section);
+		f = cfg_grow((void **)&c->fabrics, &c->nfabrics, sizeof(*f));
+		if (!f) {
+			p->errnum = -ENOMEM;
+			return 0;
+		}
+		snprintf(f->name, sizeof(f->name), "%s", name);
+		snprintf(f->t.transport, sizeof(f->t.transport), "tcp");
+		f->t.ctrl_loss_tmo = -1;
+		f->t.fast_io_fail_tmo = -1;
+		f->t.reconnect_delay = -1;
+		f->line = p->line;
+		p->kind = SEC_FABRIC;
+		return 1;
+	}
 	return cfg_fail(p, NULL,
-			"unknown section [%s] (expected [daemon], [volume NAME], [tenant NAME])",
+			"unknown section [%s] (expected [daemon], [volume NAME], [tenant NAME], "
+			"[fabric NAME])",
 			section);
 }
 
@@ -673,6 +778,8 @@ static int cfg_handler(void *user, const char *section, const char *key, const c
 		return cfg_volume_key(p, key, value);
 	case SEC_TENANT:
 		return cfg_tenant_key(p, key, value);
+	case SEC_FABRIC:
+		return cfg_fabric_key(p, key, value);
 	case SEC_BAD:
 		return 1;
 	default:
@@ -800,6 +907,39 @@ out_free:
 	return 0;
 }
 
+/* A [fabric] section is complete, its times agree, and no earlier one
+ * names the same controller. */
+static void cfg_finish_fabric(struct cfg_parse *p, struct cfg_fabric *f, unsigned int idx)
+{
+	struct kf_target *t = &f->t;
+	int loss = t->ctrl_loss_tmo == -1 ? 600 : t->ctrl_loss_tmo; /* the kernel's default */
+	unsigned int j;
+
+	p->line = f->line;
+	snprintf(p->section, sizeof(p->section), "fabric %s", f->name);
+	if (!t->traddr[0])
+		cfg_fail(p, "traddr", "missing: the target's address");
+	if (!t->nqn[0])
+		cfg_fail(p, "nqn", "missing: the subsystem's NQN");
+	if (!t->trsvcid[0]) /* the NVMe/TCP and NVMe/RDMA port */
+		snprintf(t->trsvcid, sizeof(t->trsvcid), "4420");
+	if (loss != KF_FOREVER && t->fast_io_fail_tmo >= 0 && t->fast_io_fail_tmo > loss)
+		cfg_fail(p, "fast_io_fail_tmo",
+			 "%ds is beyond ctrl_loss_tmo (%ds): the controller would be gone first",
+			 t->fast_io_fail_tmo, loss);
+	if (loss != KF_FOREVER && t->reconnect_delay > 0 && t->reconnect_delay > loss)
+		cfg_fail(p, "reconnect_delay", "%ds is beyond ctrl_loss_tmo (%ds)",
+			 t->reconnect_delay, loss);
+	for (j = 0; j < idx; j++) {
+		const struct kf_target *o = &p->cfg->fabrics[j].t;
+
+		if (!strcmp(o->transport, t->transport) && !strcmp(o->traddr, t->traddr) &&
+		    !strcmp(o->trsvcid, t->trsvcid) && !strcmp(o->nqn, t->nqn))
+			cfg_fail(p, "nqn", "the same controller as [fabric %s]",
+				 p->cfg->fabrics[j].name);
+	}
+}
+
 /* Checks that need the whole file; each volume and tenant is checked
  * whatever was wrong before it. */
 static void cfg_finish(struct cfg_parse *p)
@@ -828,11 +968,15 @@ static void cfg_finish(struct cfg_parse *p)
 				 "directory volume");
 		if (v->nvme[0] && v->create_size)
 			cfg_fail(p, "create_size", "an NVMe namespace cannot be created");
+		if (v->has_on_path_loss && v->dir[0])
+			cfg_fail(p, "on_path_loss", "does not apply to a directory volume");
 		if (v->offset + v->size < v->offset)
 			cfg_fail(p, "size", "offset + size overflows");
 		else if (v->create_size && v->size && v->offset + v->size > v->create_size)
 			cfg_fail(p, "size", "offset + size is beyond create_size");
 	}
+	for (i = 0; i < c->nfabrics; i++)
+		cfg_finish_fabric(p, &c->fabrics[i], i);
 	for (i = 0; i < c->ntenants && p->errnum != -ENOMEM; i++) {
 		struct cfg_tenant *t = &c->tenants[i];
 
@@ -918,8 +1062,11 @@ void cfg_free(struct cfg *c)
 	}
 	free(c->tenants);
 	free(c->vols);
+	free(c->fabrics);
 	c->tenants = NULL;
 	c->vols = NULL;
+	c->fabrics = NULL;
+	c->nfabrics = 0;
 	c->ntenants = 0;
 	c->nvols = 0;
 }

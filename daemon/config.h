@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fabric.h"
 #include "log.h"
 
 #define CFG_NAME_MAX 64
@@ -18,22 +19,39 @@
 /* poll = / passthrough = of a volume. */
 enum cfg_mode { CFG_AUTO = 0, CFG_ON, CFG_OFF };
 
+/* on_path_loss = of a volume reached over a fabric: what a tenant's I/O
+ * does while no path to the namespace is live. */
+enum cfg_path_loss {
+	CFG_PATH_LOSS_WAIT = 0, /* held (by the kernel) until fast_io_fail_tmo, then -EIO */
+	CFG_PATH_LOSS_FAIL,	/* -EIO at once */
+};
+
 /* Files of directory volumes the daemon keeps open at once (all tenants). */
 #define CFG_MAX_OPEN_FILES 8192u
 
 struct cfg_volume {
 	char name[CFG_NAME_MAX];
 	char path[PATH_MAX];
-	char nvme[CFG_NAME_MAX + 16]; /* "SERIAL:NSID" instead of a path, or "" */
-	char dir[PATH_MAX];	      /* a directory volume: its files live here, or "" */
-	enum cfg_mode poll;	      /* IOPOLL ring (needs an NVMe poll queue) */
-	enum cfg_mode passthrough;    /* NVMe URING_CMD on the generic char device */
-	uint64_t create_size;	      /* 0: never create */
+	char nvme[KP_NQN_MAX + 16]; /* "SERIAL:NSID" or "NQN:NSID" instead of a path, or "" */
+	char dir[PATH_MAX];	    /* a directory volume: its files live here, or "" */
+	enum cfg_mode poll;	    /* IOPOLL ring (needs an NVMe poll queue) */
+	enum cfg_mode passthrough;  /* NVMe URING_CMD on the generic char device */
+	uint64_t create_size;	    /* 0: never create */
 	uint64_t offset;
 	uint64_t size; /* 0: rest of the backing */
 	bool direct;
 	bool readonly;
+	enum cfg_path_loss on_path_loss;
+	bool has_on_path_loss;
 	unsigned int line; /* of the section header */
+};
+
+/* A [fabric NAME] section: an NVMe-oF controller the daemon connects at
+ * start (kf_connect()), before it opens the volumes. */
+struct cfg_fabric {
+	char name[CFG_NAME_MAX];
+	struct kf_target t;
+	unsigned int line;
 };
 
 struct cfg_grant {
@@ -106,6 +124,8 @@ struct cfg {
 	unsigned int nvols;
 	struct cfg_tenant *tenants;
 	unsigned int ntenants;
+	struct cfg_fabric *fabrics;
+	unsigned int nfabrics;
 };
 
 /*
@@ -127,6 +147,9 @@ void cfg_free(struct cfg *c);
 
 /* "auto", "on" or "off". */
 const char *cfg_mode_name(enum cfg_mode m);
+
+/* "wait" or "fail". */
+const char *cfg_path_loss_name(enum cfg_path_loss m);
 
 /* Index of the volume called @name, or -1. */
 int cfg_volume_find(const struct cfg *c, const char *name);

@@ -35,6 +35,7 @@
 
 #include "clock.h"
 #include "control.h"
+#include "fabric.h"
 #include "log.h"
 #include "nsops.h"
 #include "recover.h"
@@ -45,6 +46,7 @@
 #define SRV_NREQS      2048u
 #define SRV_SQ_BUDGET  64u  /* SQEs per session per pass */
 #define SRV_TICK_MS    250u /* longest sleep: stall and deadline checks */
+#define SRV_PATHS_MS   100u /* fabric volumes: how often their paths are looked at */
 #define SRV_DRAIN_MS   10000u
 
 /* What srv_init() has built, in order (srv_fini() undoes down from here). */
@@ -203,6 +205,10 @@ static void srv_housekeeping(struct srv *s, uint64_t now)
 	mx_tick(&s->mx, &src, now);
 	sysd_watchdog_tick(now);
 	sysd_flush();
+	if (now - s->last_paths_ms >= SRV_PATHS_MS) {
+		s->last_paths_ms = now;
+		vols_check_paths(&s->vols);
+	}
 	if (now - s->last_status_ms >= 1000) {
 		s->last_status_ms = now;
 		sysd_status(s->st.n, s->vols.live, s->rq.inflight);
@@ -380,6 +386,33 @@ static unsigned int srv_file_slots(struct srv *s)
 }
 
 /*
+ * Connect every [fabric] controller that is not connected yet, before the
+ * volumes on it are opened. Returns 0, or -errno (logged, naming the
+ * section) if one cannot be connected.
+ */
+static int srv_connect_fabrics(const struct cfg *cfg)
+{
+	char name[32], err[512];
+	unsigned int i;
+	bool already;
+	int ret;
+
+	for (i = 0; i < cfg->nfabrics; i++) {
+		const struct cfg_fabric *f = &cfg->fabrics[i];
+
+		ret = kf_connect(&f->t, name, sizeof(name), &already, err, sizeof(err));
+		if (ret) {
+			log_err("fabric %s: %s", f->name, err);
+			return ret;
+		}
+		log_info("fabric %s: %s %s %s %s:%s %s", f->name, name,
+			 already ? "already connected," : "connected over", f->t.transport,
+			 f->t.traddr, f->t.trsvcid, f->t.nqn);
+	}
+	return 0;
+}
+
+/*
  * Open the configured volumes. Indexes come from the journal so that a
  * restarted daemon gives each volume the index its sessions' handles and
  * journaled requests refer to.
@@ -473,6 +506,9 @@ int srv_init(struct srv *s, const struct cfg *cfg)
 		return ret;
 	ret = srv_parts(s);
 	s->ready = SRV_READY_PARTS;
+	if (ret)
+		return ret;
+	ret = srv_connect_fabrics(&s->cfg);
 	if (ret)
 		return ret;
 	ret = srv_open_volumes(s);

@@ -42,6 +42,7 @@ struct srv {
 	bool stop;
 	uint64_t tick_ms;	 /* longest sleep of the loop */
 	uint64_t last_status_ms; /* last STATUS= sent to systemd */
+	uint64_t last_paths_ms;	 /* last look at the fabric volumes' paths */
 	uint64_t idle_since_ns;	 /* start of the current idle poll; 0: not idle */
 	unsigned int reaped;	 /* kernel completions in the last pass */
 	unsigned int ready;	 /* how far srv_init() got: what srv_fini() undoes */

@@ -56,7 +56,8 @@ static bool rl_same_volume(const struct cfg_volume *a, const struct cfg_volume *
 {
 	return !strcmp(a->path, b->path) && !strcmp(a->nvme, b->nvme) && !strcmp(a->dir, b->dir) &&
 	       a->offset == b->offset && a->size == b->size && a->direct == b->direct &&
-	       a->readonly == b->readonly && a->poll == b->poll && a->passthrough == b->passthrough;
+	       a->readonly == b->readonly && a->poll == b->poll &&
+	       a->passthrough == b->passthrough && a->on_path_loss == b->on_path_loss;
 }
 
 static const struct cfg_volume *rl_find(const struct cfg_volume *v, unsigned int n,

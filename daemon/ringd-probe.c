@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fabric.h"
 #include "log.h"
 #include "probe.h"
 #include "volume.h"
@@ -69,8 +70,11 @@ static void probe_volume(const struct cfg *c, const struct cfg_volume *cv, struc
 		if (ret) {
 			pv->open_err = ret;
 			snprintf(pv->err, sizeof(pv->err), "nvme = %s: %s", cv->nvme,
-				 ret == -ENOENT ? "no such controller serial and namespace id"
-						: strerror(-ret));
+				 ret != -ENOENT ? strerror(-ret)
+				 : strncmp(cv->nvme, "nqn.", 4)
+				     ? "no such controller serial and namespace id"
+				     : "no such subsystem NQN and namespace id "
+				       "(not connected?)");
 			snprintf(pv->d.path, sizeof(pv->d.path), "nvme:%s", cv->nvme);
 			return;
 		}
@@ -123,13 +127,89 @@ static void probe_device(const char *path, struct pv *pv, struct cfg_volume *cv)
 	vol_close(&v);
 }
 
+/* One fabric controller: connected (ctrl from kf_list()), configured
+ * (a [fabric] section), or both. */
+struct pf {
+	const struct cfg_fabric *f; /* or NULL */
+	struct kf_ctrl k;	    /* state "not connected" if f has none */
+};
+
+static bool pf_match(const struct kf_target *t, const struct kf_ctrl *k)
+{
+	return !strcmp(t->transport, k->transport) && !strcmp(t->traddr, k->traddr) &&
+	       !strcmp(t->trsvcid, k->trsvcid) && !strcmp(t->nqn, k->subsysnqn);
+}
+
+/* Every fabric controller of the host and every [fabric] of @c not
+ * connected, into a malloc'ed array *@out of *@n. */
+static void probe_fabrics(const struct cfg *c, struct pf **out, unsigned int *n)
+{
+	unsigned int nk = 0, i, j, nf = c ? c->nfabrics : 0;
+	struct kf_ctrl *k = NULL;
+	struct pf *a;
+
+	*out = NULL;
+	*n = 0;
+	if (kf_list(&k, &nk))
+		nk = 0;
+	a = calloc(nk + nf + 1, sizeof(*a));
+	if (!a) {
+		free(k);
+		return;
+	}
+	for (i = 0; i < nk; i++) {
+		a[*n].k = k[i];
+		for (j = 0; j < nf; j++)
+			if (pf_match(&c->fabrics[j].t, &k[i]))
+				a[*n].f = &c->fabrics[j];
+		(*n)++;
+	}
+	for (j = 0; j < nf; j++) {
+		const struct kf_target *t = &c->fabrics[j].t;
+		bool found = false;
+
+		for (i = 0; i < nk && !found; i++)
+			found = pf_match(t, &k[i]);
+		if (found)
+			continue;
+		a[*n].f = &c->fabrics[j];
+		snprintf(a[*n].k.name, sizeof(a[*n].k.name), "-");
+		snprintf(a[*n].k.transport, sizeof(a[*n].k.transport), "%s", t->transport);
+		snprintf(a[*n].k.traddr, sizeof(a[*n].k.traddr), "%s", t->traddr);
+		snprintf(a[*n].k.trsvcid, sizeof(a[*n].k.trsvcid), "%s", t->trsvcid);
+		snprintf(a[*n].k.subsysnqn, sizeof(a[*n].k.subsysnqn), "%s", t->nqn);
+		snprintf(a[*n].k.state, sizeof(a[*n].k.state), "not connected");
+		(*n)++;
+	}
+	free(k);
+	*out = a;
+}
+
+static void print_fabrics(const struct pf *pf, unsigned int n)
+{
+	unsigned int i;
+
+	if (!n)
+		return;
+	printf("\n%-12s %-8s %-9s %-22s %-14s %-16s %s\n", "FABRIC", "CTRL", "TRANSPORT", "ADDRESS",
+	       "STATE", "NAMESPACES", "NQN");
+	for (i = 0; i < n; i++) {
+		char addr[300];
+
+		snprintf(addr, sizeof(addr), "%s:%s", pf[i].k.traddr, pf[i].k.trsvcid);
+		printf("%-12s %-8s %-9s %-22s %-14s %-16s %s\n", pf[i].f ? pf[i].f->name : "-",
+		       pf[i].k.name, pf[i].k.transport, addr, pf[i].k.state,
+		       pf[i].k.heads[0] ? pf[i].k.heads : "-", pf[i].k.subsysnqn);
+	}
+}
+
 static const char *yesno(int err)
 {
 	return err ? "no" : "yes";
 }
 
 static void print_table(const struct kp_system *k, const struct cfg *c, const struct pv *pv,
-			unsigned int n)
+			unsigned int n, const struct pf *pf, unsigned int npf)
 {
 	unsigned int i, op;
 	bool poll_hint = false;
@@ -157,7 +237,8 @@ static void print_table(const struct kp_system *k, const struct cfg *c, const st
 		char nv[64] = "-", pollc[32], ptc[32];
 
 		if (p->d.nvme)
-			snprintf(nv, sizeof(nv), "%s:%u", p->d.serial, p->d.nsid);
+			snprintf(nv, sizeof(nv), "%s:%u", p->d.fabric ? p->d.ctrl : p->d.serial,
+				 p->d.nsid);
 		snprintf(pollc, sizeof(pollc), "%s->%s", cfg_mode_name(p->cv->poll),
 			 p->open_err ? "ERROR"
 			 : p->polled ? "polled"
@@ -179,6 +260,7 @@ static void print_table(const struct kp_system *k, const struct cfg *c, const st
 		if (p->d.type == KP_BLOCK && p->d.nvme && p->d.io_poll == 0)
 			poll_hint = true;
 	}
+	print_fabrics(pf, npf);
 	if (poll_hint)
 		printf("\nhint: %s\n", PROBE_POLL_HINT);
 	if (k->sqpoll)
@@ -197,8 +279,37 @@ static json_object *jerr(int err)
 	return err ? json_object_new_string(strerror(-err)) : json_object_new_null();
 }
 
+/* The "fabrics" array of --json. */
+static json_object *json_fabrics(const struct pf *pf, unsigned int n)
+{
+	json_object *a = json_object_new_array();
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		json_object *jf = json_object_new_object(), *ns = json_object_new_array();
+		char heads[sizeof(pf[i].k.heads)], *save = NULL, *tok;
+
+		json_object_object_add(jf, "name",
+				       pf[i].f ? jstr(pf[i].f->name) : json_object_new_null());
+		json_object_object_add(jf, "controller",
+				       strcmp(pf[i].k.name, "-") ? jstr(pf[i].k.name)
+								 : json_object_new_null());
+		json_object_object_add(jf, "transport", jstr(pf[i].k.transport));
+		json_object_object_add(jf, "traddr", jstr(pf[i].k.traddr));
+		json_object_object_add(jf, "trsvcid", jstr(pf[i].k.trsvcid));
+		json_object_object_add(jf, "nqn", jstr(pf[i].k.subsysnqn));
+		json_object_object_add(jf, "state", jstr(pf[i].k.state));
+		snprintf(heads, sizeof(heads), "%s", pf[i].k.heads);
+		for (tok = strtok_r(heads, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+			json_object_array_add(ns, jstr(tok));
+		json_object_object_add(jf, "namespaces", ns);
+		json_object_array_add(a, jf);
+	}
+	return a;
+}
+
 static void print_json(const struct kp_system *k, const struct cfg *c, const struct pv *pv,
-		       unsigned int n)
+		       unsigned int n, const struct pf *pf, unsigned int npf)
 {
 	json_object *root = json_object_new_object(), *ju = json_object_new_object();
 	json_object *ops = json_object_new_array(), *vols = json_object_new_array();
@@ -245,6 +356,8 @@ static void print_json(const struct kp_system *k, const struct cfg *c, const str
 
 			json_object_object_add(jn, "controller", jstr(p->d.ctrl));
 			json_object_object_add(jn, "serial", jstr(p->d.serial));
+			json_object_object_add(jn, "subsysnqn", jstr(p->d.subsysnqn));
+			json_object_object_add(jn, "transport", jstr(p->d.transport));
 			json_object_object_add(jn, "nsid", json_object_new_int64(p->d.nsid));
 			json_object_object_add(jn, "generic", jstr(p->d.generic));
 			json_object_object_add(jn, "lba_count",
@@ -272,6 +385,7 @@ static void print_json(const struct kp_system *k, const struct cfg *c, const str
 			json_object_array_add(hints, jstr(PROBE_POLL_HINT));
 	}
 	json_object_object_add(root, "volumes", vols);
+	json_object_object_add(root, "fabrics", json_fabrics(pf, npf));
 	json_object_object_add(root, "hints", hints);
 	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 								JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -284,7 +398,9 @@ static void usage(FILE *f)
 		   "       ringd-probe --help | --version\n"
 		   "  Probe the kernel's io_uring (SQPOLL, IOPOLL, passthrough) and every\n"
 		   "  volume of CONFIG (and each DEVICE): type, queue/io_poll, NVMe namespace,\n"
-		   "  and the data path ringd would use. Run as the user ringd runs as.\n");
+		   "  and the data path ringd would use; then the NVMe-oF controllers (those\n"
+		   "  of CONFIG's [fabric] sections too) and their state. Run as the user\n"
+		   "  ringd runs as.\n");
 }
 
 int main(int argc, char **argv)
@@ -300,6 +416,8 @@ int main(int argc, char **argv)
 	struct cfg_volume *dev_cv = NULL;
 	struct kp_system k;
 	struct cfg c, *cp = NULL;
+	struct pf *pf = NULL;
+	unsigned int npf = 0;
 	struct pv *pv;
 	char err[1024];
 	bool json = false;
@@ -346,10 +464,12 @@ int main(int argc, char **argv)
 		probe_volume(cp, &cp->vols[i], &pv[n++]);
 	for (i = 0; (int)i < argc - optind; i++)
 		probe_device(argv[optind + (int)i], &pv[n++], &dev_cv[i]);
+	probe_fabrics(cp, &pf, &npf);
 	if (json)
-		print_json(&k, cp, pv, n);
+		print_json(&k, cp, pv, n, pf, npf);
 	else
-		print_table(&k, cp, pv, n);
+		print_table(&k, cp, pv, n, pf, npf);
+	free(pf);
 	free(pv);
 	free(dev_cv);
 	if (cp)

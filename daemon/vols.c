@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fabric.h"
 #include "log.h"
 #include "sysd.h"
 
@@ -135,6 +136,33 @@ void vols_fini(struct vols *vs)
 	free(vs->inflight);
 	free(vs->open);
 	memset(vs, 0, sizeof(*vs));
+}
+
+unsigned int vols_check_paths(struct vols *vs)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < vs->n; i++) {
+		struct vol *v = &vs->v[i];
+		bool lost;
+
+		if (vs->vv[i].removed || !vs->open[i] || !v->subsysnqn[0])
+			continue;
+		n++;
+		lost = kf_subsys_live(v->subsysnqn) != 1;
+		if (lost == v->path_lost)
+			continue;
+		v->path_lost = lost;
+		if (lost)
+			log_warn("volume %s: no live path to %s: %s", v->name, v->subsysnqn,
+				 v->fail_on_path_loss
+				     ? "new I/O fails with EIO (on_path_loss = fail)"
+				     : "I/O waits for a path until fast_io_fail_tmo, then fails "
+				       "with EIO (on_path_loss = wait)");
+		else
+			log_info("volume %s: a path to %s is live again", v->name, v->subsysnqn);
+	}
+	return n;
 }
 
 int vols_find(const struct vols *vs, const char *name)

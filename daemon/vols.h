@@ -78,6 +78,13 @@ int vols_find(const struct vols *vs, const char *name);
  */
 int vols_install(struct vols *vs, struct vol *v, uint32_t idx);
 
+/*
+ * Look at the fabric controllers of every live volume reached over a
+ * fabric and set its path_lost; log each change. Returns how many such
+ * volumes there are (0: nothing to look at, callers may stop asking).
+ */
+unsigned int vols_check_paths(struct vols *vs);
+
 /* vol_open() then vols_install(). Returns 0 or -errno (logged). */
 int vols_add(struct vols *vs, const struct cfg_volume *cv, const char *state_dir, uint32_t idx);
 

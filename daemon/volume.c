@@ -155,6 +155,12 @@ static int vol_modes(const struct cfg_volume *cv, struct vol *v, char *err, size
 	int ret;
 
 	kp_device_probe(v->path, &d);
+	if (d.nvme && d.fabric) {
+		snprintf(v->subsysnqn, sizeof(v->subsysnqn), "%s", d.subsysnqn);
+		v->fail_on_path_loss = cv->on_path_loss == CFG_PATH_LOSS_FAIL;
+		log_info("volume %s: over %s, subsystem %s (%s), on_path_loss = %s", cv->name,
+			 d.transport, d.subsysnqn, d.ctrl, cfg_path_loss_name(cv->on_path_loss));
+	}
 	if (cv->passthrough != CFG_OFF) {
 		why[0] = '\0';
 		ret = vol_try_passthrough(v, &d, false, why, sizeof(why));
@@ -362,8 +368,10 @@ int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out
 		ret = kp_nvme_lookup(cv->nvme, &d);
 		if (ret) {
 			snprintf(err, errlen, "volume %s: nvme = %s: %s", cv->name, cv->nvme,
-				 ret == -ENOENT ? "no such controller serial and namespace id"
-						: strerror(-ret));
+				 ret != -ENOENT ? strerror(-ret)
+				 : strncmp(cv->nvme, "nqn.", 4)
+				     ? "no such controller serial and namespace id"
+				     : "no such subsystem NQN and namespace id (not connected?)");
 			return ret;
 		}
 		ret = snprintf(out->path, sizeof(out->path), "/dev/%s", d.blk_name);

@@ -29,6 +29,13 @@ struct vol {
 	uint32_t lba_shift;  /* log2(block_size), passthrough only */
 	char poll_why[1024]; /* why polling is off (empty if on or off by config) */
 	char pt_why[1024];   /* why passthrough is off (likewise) */
+
+	/* Reached over a fabric: its subsystem (else ""), what path loss
+	 * does (on_path_loss = fail), and whether no controller of the
+	 * subsystem was live at the last look (vols_check_paths()). */
+	char subsysnqn[KP_NQN_MAX];
+	bool fail_on_path_loss;
+	bool path_lost;
 };
 
 /*

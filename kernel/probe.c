@@ -152,54 +152,76 @@ static int kp_sysfs_read(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-/* Fill the NVMe fields of @d from the libnvme namespace @n of @c. */
-static void kp_fill_ns(struct kp_device *d, nvme_ctrl_t c, nvme_ns_t n)
+/* Copy @src (NULL: "") into @dst with trailing blanks trimmed. */
+static void kp_trimmed(char *dst, size_t len, const char *src)
+{
+	size_t l;
+
+	snprintf(dst, len, "%s", src ? src : "");
+	l = strlen(dst);
+	while (l && dst[l - 1] == ' ')
+		dst[--l] = '\0';
+}
+
+/* Fill the NVMe fields of @d from the libnvme namespace @n of @c in @sub. */
+static void kp_fill_ns(struct kp_device *d, nvme_subsystem_t sub, nvme_ctrl_t c, nvme_ns_t n)
 {
 	const char *g = nvme_ns_get_generic_name(n);
-	const char *serial = c ? nvme_ctrl_get_serial(c) : NULL;
-	size_t l;
+	const char *tr = nvme_ctrl_get_transport(c);
 
 	d->nvme = true;
 	d->nsid = (uint32_t)nvme_ns_get_nsid(n);
 	d->nlba = nvme_ns_get_lba_count(n);
 	if (!d->lbs)
 		d->lbs = (uint32_t)nvme_ns_get_lba_size(n);
-	if (c)
-		snprintf(d->ctrl, sizeof(d->ctrl), "%s", nvme_ctrl_get_name(c));
-	if (serial) {
-		snprintf(d->serial, sizeof(d->serial), "%s", serial);
-		l = strlen(d->serial);
-		while (l && d->serial[l - 1] == ' ')
-			d->serial[--l] = '\0';
-	}
+	snprintf(d->ctrl, sizeof(d->ctrl), "%s", nvme_ctrl_get_name(c));
+	kp_trimmed(d->serial, sizeof(d->serial), nvme_ctrl_get_serial(c));
+	kp_trimmed(d->subsysnqn, sizeof(d->subsysnqn), nvme_subsystem_get_nqn(sub));
+	snprintf(d->transport, sizeof(d->transport), "%s", tr ? tr : "");
+	d->fabric = tr && *tr && strcmp(tr, "pcie");
 	if (g && *g)
 		snprintf(d->generic, sizeof(d->generic), "/dev/%s", g);
 }
 
-/*
- * Is @n the namespace asked for: block device @blk (non-NULL), or nsid
- * @nsid of the controller whose (trimmed) serial @ser equals @serial? If so,
- * fill @d from it and return true.
- */
-static bool kp_ns_match(struct kp_device *d, nvme_ctrl_t c, nvme_ns_t n, const char *blk,
-			const char *ser, const char *serial, uint32_t nsid)
+/* What kp_nvme_walk() looks for: a block device by name, or a namespace
+ * id under a controller serial or a subsystem NQN. */
+struct kp_want {
+	const char *blk;    /* "nvme0n1", or NULL */
+	const char *serial; /* trimmed serial, or NULL */
+	const char *nqn;    /* subsystem NQN, or NULL */
+	uint32_t nsid;
+};
+
+/* Is @n (of controller @c, serial @ser, in @sub) what @w asks for? If so,
+ * fill @d from it and return true. */
+static bool kp_ns_match(struct kp_device *d, nvme_subsystem_t sub, nvme_ctrl_t c, nvme_ns_t n,
+			const char *ser, const struct kp_want *w)
 {
 	const char *name = nvme_ns_get_name(n);
 
-	if (blk ? strcmp(name, blk)
-		: (strcmp(ser, serial) || (uint32_t)nvme_ns_get_nsid(n) != nsid))
-		return false;
-	if (!blk)
+	if (w->blk) {
+		if (strcmp(name, w->blk))
+			return false;
+	} else {
+		if ((uint32_t)nvme_ns_get_nsid(n) != w->nsid)
+			return false;
+		if (w->serial && strcmp(ser, w->serial))
+			return false;
+		if (w->nqn &&
+		    strcmp(nvme_subsystem_get_nqn(sub) ? nvme_subsystem_get_nqn(sub) : "", w->nqn))
+			return false;
 		snprintf(d->blk_name, sizeof(d->blk_name), "%s", name);
-	kp_fill_ns(d, c, n);
+	}
+	kp_fill_ns(d, sub, c, n);
 	return true;
 }
 
 /*
- * Walk the NVMe topology: match by block device name (@blk non-NULL) or
- * by serial and nsid. Fills @d; returns 0 or -ENOENT.
+ * Walk the NVMe topology for what @w asks. A subsystem's own namespaces
+ * (the multipath heads) are tried before its controllers': a head
+ * outlives the loss of any one path. Fills @d; returns 0 or -ENOENT.
  */
-static int kp_nvme_walk(struct kp_device *d, const char *blk, const char *serial, uint32_t nsid)
+static int kp_nvme_walk(struct kp_device *d, const struct kp_want *w)
 {
 	nvme_root_t r;
 	nvme_host_t h;
@@ -222,24 +244,19 @@ static int kp_nvme_walk(struct kp_device *d, const char *blk, const char *serial
 			nvme_subsystem_for_each_ctrl(sub, c)
 			{
 				char ser[32];
-				size_t l;
 
-				snprintf(ser, sizeof(ser), "%s",
-					 nvme_ctrl_get_serial(c) ? nvme_ctrl_get_serial(c) : "");
-				l = strlen(ser);
-				while (l && ser[l - 1] == ' ')
-					ser[--l] = '\0';
-				nvme_ctrl_for_each_ns(c, n)
+				kp_trimmed(ser, sizeof(ser), nvme_ctrl_get_serial(c));
+				/* Multipath: namespaces hang off the subsystem. */
+				nvme_subsystem_for_each_ns(sub, n)
 				{
-					if (kp_ns_match(d, c, n, blk, ser, serial, nsid)) {
+					if (kp_ns_match(d, sub, c, n, ser, w)) {
 						ret = 0;
 						goto out;
 					}
 				}
-				/* Multipath: namespaces hang off the subsystem. */
-				nvme_subsystem_for_each_ns(sub, n)
+				nvme_ctrl_for_each_ns(c, n)
 				{
-					if (kp_ns_match(d, c, n, blk, ser, serial, nsid)) {
+					if (kp_ns_match(d, sub, c, n, ser, w)) {
 						ret = 0;
 						goto out;
 					}
@@ -305,40 +322,48 @@ int kp_device_probe(const char *path, struct kp_device *out)
 			out->lbs = (uint32_t)lbs;
 		close(fd);
 	}
-	if (!strncmp(out->blk_name, "nvme", 4))
-		kp_nvme_walk(out, out->blk_name, NULL, 0);
+	if (!strncmp(out->blk_name, "nvme", 4)) {
+		struct kp_want w = { .blk = out->blk_name };
+
+		kp_nvme_walk(out, &w);
+	}
 	return 0;
 }
 
 int kp_nvme_lookup(const char *spec, struct kp_device *out)
 {
-	char serial[32], path[80];
 	const char *colon = strrchr(spec, ':');
+	struct kp_want w = { 0 };
+	char id[KP_NQN_MAX], path[80];
+	struct kp_device d;
 	unsigned long nsid;
 	char *end;
 	int ret;
 
-	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(serial))
+	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(id))
 		return -EINVAL;
 	errno = 0;
 	nsid = strtoul(colon + 1, &end, 10);
 	if (errno || end == colon + 1 || *end || !nsid || nsid > UINT32_MAX)
 		return -EINVAL;
-	memcpy(serial, spec, (size_t)(colon - spec));
-	serial[colon - spec] = '\0';
+	memcpy(id, spec, (size_t)(colon - spec));
+	id[colon - spec] = '\0';
+	if (!strncmp(id, "nqn.", 4))
+		w.nqn = id;
+	else if (strlen(id) < sizeof(out->serial))
+		w.serial = id;
+	else
+		return -EINVAL;
+	w.nsid = (uint32_t)nsid;
 	memset(out, 0, sizeof(*out));
-	ret = kp_nvme_walk(out, NULL, serial, (uint32_t)nsid);
+	ret = kp_nvme_walk(out, &w);
 	if (ret)
 		return ret;
 	snprintf(path, sizeof(path), "/dev/%s", out->blk_name);
-	{
-		struct kp_device d;
-
-		ret = kp_device_probe(path, &d);
-		if (ret)
-			return ret;
-		*out = d;
-	}
+	ret = kp_device_probe(path, &d);
+	if (ret)
+		return ret;
+	*out = d;
 	return 0;
 }
 

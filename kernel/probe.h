@@ -14,6 +14,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* NVMe Qualified Names are at most 223 bytes (NVMe base specification). */
+#define KP_NQN_MAX 224
+
 struct kp_system {
 	char release[65];      /* uname -r */
 	unsigned int last_op;  /* io_uring_get_probe: highest opcode known */
@@ -31,14 +34,17 @@ enum kp_type { KP_MISSING, KP_REGULAR, KP_BLOCK, KP_CHAR, KP_OTHER };
 struct kp_device {
 	char path[PATH_MAX];
 	enum kp_type type;
-	int err;	   /* stat() failure: -errno */
-	char blk_name[64]; /* "nvme0n1" for a block device */
-	int io_poll;	   /* queue/io_poll: 1, 0, or -1 unknown / not a block device */
-	uint32_t lbs;	   /* logical block size (0 unknown) */
-	uint64_t bytes;	   /* capacity (0 unknown) */
-	bool nvme;	   /* an NVMe namespace (libnvme found it) */
-	char serial[32];   /* controller serial, trimmed */
-	char ctrl[32];	   /* "nvme0" */
+	int err;		    /* stat() failure: -errno */
+	char blk_name[64];	    /* "nvme0n1" for a block device */
+	int io_poll;		    /* queue/io_poll: 1, 0, or -1 unknown / not a block device */
+	uint32_t lbs;		    /* logical block size (0 unknown) */
+	uint64_t bytes;		    /* capacity (0 unknown) */
+	bool nvme;		    /* an NVMe namespace (libnvme found it) */
+	char serial[32];	    /* controller serial, trimmed */
+	char ctrl[32];		    /* "nvme0" */
+	char subsysnqn[KP_NQN_MAX]; /* the subsystem's NQN */
+	char transport[16];	    /* "pcie", "tcp", ... */
+	bool fabric;		    /* reached over a fabric (transport not pcie) */
 	uint32_t nsid;
 	char generic[PATH_MAX]; /* "/dev/ng0n1", or "" */
 	uint64_t nlba;		/* namespace size in LBAs (identify) */
@@ -59,10 +65,13 @@ const char *kp_op_name(unsigned int op);
 int kp_device_probe(const char *path, struct kp_device *out);
 
 /*
- * Find the namespace "SERIAL:NSID" with libnvme and fill @out as
- * kp_device_probe() would for its block device. Returns 0, -ENOENT if no
- * controller has that serial or it has no such namespace, -EINVAL if @spec
- * is malformed, or -errno.
+ * Find the namespace "SERIAL:NSID" or "NQN:NSID" (an NQN starts with
+ * "nqn.") with libnvme and fill @out as kp_device_probe() would for its
+ * block device. By NQN, the subsystem's multipath head (/dev/nvmeXnY and
+ * /dev/ngXnY of the head) is preferred over a controller's own namespace,
+ * so that the volume survives the loss of one path. Returns 0, -ENOENT if
+ * no controller has that serial (no subsystem that NQN) or it has no such
+ * namespace, -EINVAL if @spec is malformed, or -errno.
  */
 int kp_nvme_lookup(const char *spec, struct kp_device *out);
 

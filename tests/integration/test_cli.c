@@ -312,6 +312,59 @@ Test(cli, check_config_warns_about_overlaps_and_shared_ids, .init = tmp_setup, .
 	cr_assert(strstr(slurp(out), "OK"), "%s", slurp(out));
 }
 
+/*
+ * A [fabric] section: --check-config connects nothing, so a volume on a
+ * fabric not connected is a warning; without nvme-fabrics it is an error
+ * to name, and the daemon refuses to start naming the section.
+ */
+Test(cli, check_config_and_start_with_a_fabric_not_connected, .init = tmp_setup,
+     .fini = tmp_teardown)
+{
+	char cf[256], err[256], out[256], body[1024], pre[300];
+	const char *argv[] = { rt_ringd_bin(), "--check-config", cf, NULL };
+	const char *dargv[] = { rt_ringd_bin(), "-c", cf, NULL };
+	bool fabrics = !access("/dev/nvme-fabrics", W_OK);
+	const char *msg;
+	int st;
+
+	snprintf(cf, sizeof(cf), "%s", path_in(g_tmp, "f.conf"));
+	snprintf(err, sizeof(err), "%s", path_in(g_tmp, "err"));
+	snprintf(out, sizeof(out), "%s", path_in(g_tmp, "out"));
+	snprintf(
+	    body, sizeof(body),
+	    "[daemon]\nstate_dir = %s\nsocket = %s/s.sock\n"			       /* 1-3 */
+	    "[fabric far]\ntraddr = 192.0.2.1\nnqn = nqn.2026-01.org.example:absent\n" /* 4-6 */
+	    "[volume remote]\nnvme = nqn.2026-01.org.example:absent:1\n"	       /* 7-8 */
+	    "[tenant t]\nuid = 1000\nvolumes = remote:rw\n"			       /* 9-11 */
+	    "[volume local]\npath = l.img\non_path_loss = fail\n",		       /* 12-14 */
+	    g_tmp, g_tmp);
+	write_file(cf, body);
+	write_file(path_in(g_tmp, "l.img"), "");
+	cr_assert_eq(truncate(path_in(g_tmp, "l.img"), 1 << 20), 0);
+	st = run(0, NULL, NULL, out, err, argv);
+	msg = slurp(err);
+	snprintf(pre, sizeof(pre), "ringd: warning: %s:7: [volume remote] ", cf);
+	assert_line(msg, pre,
+		    "nvme = nqn.2026-01.org.example:absent:1: not checked: [fabric far] is not "
+		    "connected now (the daemon connects it at start)");
+	snprintf(pre, sizeof(pre), "ringd: warning: %s:12: [volume local] ", cf);
+	assert_line(msg, pre, "on_path_loss: has no effect:");
+	if (fabrics)
+		cr_skip_test("nvme-fabrics is loaded here: not connecting to 192.0.2.1 (%s)",
+			     st ? "--check-config failed" : "--check-config passed");
+	cr_assert_eq(st, 1, "no nvme-fabrics, yet --check-config exited %d:\n%s", st, msg);
+	snprintf(pre, sizeof(pre), "ringd: error: %s:4: [fabric far] ", cf);
+	assert_line(msg, pre, "cannot be connected: /dev/nvme-fabrics: No such file or directory");
+	st = run(0, NULL, NULL, out, err, dargv);
+	msg = slurp(err);
+	cr_assert_neq(st, 0, "ringd started without its fabric");
+	cr_assert_lt(st, 128, "ringd died: %d", st);
+	cr_assert(
+	    strstr(msg, "fabric far: connect tcp 192.0.2.1:4420 nqn.2026-01.org.example:absent"),
+	    "the refusal does not name the fabric: %s", msg);
+	cr_assert_neq(access(path_in(g_tmp, "s.sock"), F_OK), 0, "it created its socket");
+}
+
 Test(cli, daemon_refuses_bad_config, .init = tmp_setup, .fini = tmp_teardown)
 {
 	const char *cf = path_in(g_tmp, "bad.conf"), *err = path_in(g_tmp, "err");
