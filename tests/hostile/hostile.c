@@ -254,18 +254,13 @@ int hc_attach(const char *path, uint32_t sq, uint32_t cq, uint64_t data, struct 
 	return hc_attach_fd(fd, sq, cq, data, out);
 }
 
-int hc_open(struct hc *c, const char *name, uint32_t flags)
+/* Send @rq and expect an Opened reply: its handle, or -errno. */
+static int hc_call_opened(struct hc *c, const Ringd__Request *rq)
 {
-	Ringd__Request rq = RINGD__REQUEST__INIT;
-	Ringd__OpenVolume o = RINGD__OPEN_VOLUME__INIT;
 	Ringd__Reply *r;
 	int ret;
 
-	o.name = (char *)name;
-	o.flags = flags;
-	rq.msg_case = RINGD__REQUEST__MSG_OPEN;
-	rq.open = &o;
-	ret = hc_send_req(c->sock, &rq);
+	ret = hc_send_req(c->sock, rq);
 	if (ret)
 		return ret;
 	ret = hc_recv_reply(c->sock, 10000, &r, NULL, 0, NULL);
@@ -276,6 +271,31 @@ int hc_open(struct hc *c, const char *name, uint32_t flags)
 		ret = r->opened->handle;
 	ringd__reply__free_unpacked(r, NULL);
 	return ret;
+}
+
+int hc_open(struct hc *c, const char *name, uint32_t flags)
+{
+	Ringd__Request rq = RINGD__REQUEST__INIT;
+	Ringd__OpenVolume o = RINGD__OPEN_VOLUME__INIT;
+
+	o.name = (char *)name;
+	o.flags = flags;
+	rq.msg_case = RINGD__REQUEST__MSG_OPEN;
+	rq.open = &o;
+	return hc_call_opened(c, &rq);
+}
+
+int hc_open_file(struct hc *c, const char *volume, const char *path, uint32_t flags)
+{
+	Ringd__Request rq = RINGD__REQUEST__INIT;
+	Ringd__OpenFile o = RINGD__OPEN_FILE__INIT;
+
+	o.volume = (char *)volume;
+	o.path = (char *)path;
+	o.flags = flags;
+	rq.msg_case = RINGD__REQUEST__MSG_OPEN_FILE;
+	rq.open_file = &o;
+	return hc_call_opened(c, &rq);
 }
 
 int hc_close_handle(struct hc *c, int handle)

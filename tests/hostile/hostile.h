@@ -102,6 +102,8 @@ int hc_attach_fd(int sock, uint32_t sq, uint32_t cq, uint64_t data, struct hc *o
 /* Open a volume. Returns a handle >= 0 or -errno. */
 int hc_open(struct hc *c, const char *name, uint32_t flags);
 
+/* Open a file of directory volume @volume. Returns a handle >= 0 or -errno. */
+int hc_open_file(struct hc *c, const char *volume, const char *path, uint32_t flags);
 /* Close a handle. Returns 0 or -errno. */
 int hc_close_handle(struct hc *c, int handle);
 

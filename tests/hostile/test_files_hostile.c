@@ -283,32 +283,6 @@ Test(files_hostile, h39_h40_open_and_namespace_storms_stay_in_the_tenants_limits
 	hs_finish(&g_d);
 }
 
-/* OpenFile through the raw protocol. Returns the handle or -errno. */
-static int raw_open_file(struct hc *c, const char *path)
-{
-	Ringd__Request rq = RINGD__REQUEST__INIT;
-	Ringd__OpenFile o = RINGD__OPEN_FILE__INIT;
-	Ringd__Reply *r;
-	int ret;
-
-	o.volume = (char *)"hfiles";
-	o.path = (char *)path;
-	o.flags = RINGD_RDWR | RINGD_CREAT;
-	rq.msg_case = RINGD__REQUEST__MSG_OPEN_FILE;
-	rq.open_file = &o;
-	ret = hc_send_req(c->sock, &rq);
-	if (ret)
-		return ret;
-	ret = hc_recv_reply(c->sock, 10000, &r, NULL, 0, NULL);
-	if (ret)
-		return ret;
-	ret = hc_reply_errno(r, RINGD__REPLY__MSG_OPENED);
-	if (!ret)
-		ret = r->opened->handle;
-	ringd__reply__free_unpacked(r, NULL);
-	return ret;
-}
-
 /* Bytes (st_size) of the regular files directly in @dir. */
 static uint64_t dir_bytes(const char *dir)
 {
@@ -350,7 +324,7 @@ Test(files_hostile, h41_truncate_then_hang_up_cannot_beat_the_quota)
 	for (i = 0; i < 20; i++) {
 		hs_attach(&g_d, &c, 8, 16, 65536);
 		snprintf(path, sizeof(path), "t%d", i);
-		h = raw_open_file(&c, path);
+		h = hc_open_file(&c, "hfiles", path, RINGD_RDWR | RINGD_CREAT);
 		cr_assert_geq(h, 0, "open %s: %s", path, strerror(-h));
 		t.handle = h;
 		t.size = 4u << 20; /* the whole volume */
@@ -364,7 +338,7 @@ Test(files_hostile, h41_truncate_then_hang_up_cannot_beat_the_quota)
 	bytes = dir_bytes(dir);
 	/* The daemon's count matches: growing anything now is -EDQUOT. */
 	hs_attach(&g_d, &c, 8, 16, 65536);
-	h = raw_open_file(&c, "probe");
+	h = hc_open_file(&c, "hfiles", "probe", RINGD_RDWR | RINGD_CREAT);
 	cr_assert_geq(h, 0);
 	memset(&sqe, 0, sizeof(sqe));
 	hc_prep_rw(&sqe, RINGD_OP_WRITE, h, bytes ? 0 : (4u << 20), 0, 4096, 1);
