@@ -737,6 +737,16 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		val_sqe_fetch(&sqe, &se->sqes[idx]);
 		io.vecs = vecs;
 		ret = val_sqe(&sqe, &ctx, &io);
+		/*
+		 * A passthrough volume without a live path (on_path_loss = wait):
+		 * the request waits at the head of its SQ, as one over a QoS
+		 * limit does, until a path is back or fast_io_fail_tmo is over.
+		 */
+		if (!ret && io.op != RINGD_OP_NOP && io.op != RINGD_OP_CANCEL &&
+		    vols_held(d->vols, io.vol)) {
+			*why = DISP_BLOCKED;
+			break;
+		}
 		/* A write that grows a file is counted against its volume's size first. */
 		if (!ret)
 			ret = vols_quota(d->vols, io.vol, io.op, io.dev_off,

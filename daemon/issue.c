@@ -245,8 +245,10 @@ int iss_queue(struct rings *rg, struct reqs *rq, const struct jr *jr, uint32_t i
 
 	if (!v)
 		return -ENODEV;
-	if (v->path_lost && v->fail_on_path_loss)
-		return -EIO; /* on_path_loss = fail: no live path, do not wait for one */
+	/* No live path: on_path_loss = fail does not wait for one; a passthrough
+	 * volume that waited (path_hold) past fast_io_fail_tmo fails too. */
+	if (v->path_lost && (v->fail_on_path_loss || (v->passthrough && !v->path_hold)))
+		return -EIO;
 	w = iss_route(v, jq->op, &path);
 	if (jq->op == RINGD_OP_DISCARD || jq->op == RINGD_OP_WRITE_ZEROES) {
 		r->part_off = jq->dev_off;

@@ -207,7 +207,7 @@ static void srv_housekeeping(struct srv *s, uint64_t now)
 	sysd_flush();
 	if (now - s->last_paths_ms >= SRV_PATHS_MS) {
 		s->last_paths_ms = now;
-		vols_check_paths(&s->vols);
+		vols_check_paths(&s->vols, now);
 	}
 	if (now - s->last_status_ms >= 1000) {
 		s->last_status_ms = now;

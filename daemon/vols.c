@@ -138,21 +138,37 @@ void vols_fini(struct vols *vs)
 	memset(vs, 0, sizeof(*vs));
 }
 
-unsigned int vols_check_paths(struct vols *vs)
+unsigned int vols_check_paths(struct vols *vs, uint64_t now_ms)
 {
 	unsigned int i, n = 0;
 
 	for (i = 0; i < vs->n; i++) {
 		struct vol *v = &vs->v[i];
 		bool lost;
+		int live;
 
 		if (vs->vv[i].removed || !vs->open[i] || !v->subsysnqn[0])
 			continue;
 		n++;
-		lost = kf_subsys_live(v->subsysnqn) != 1;
+		live = kf_subsys_live(v->subsysnqn);
+		lost = live != 1;
+		if (lost && v->path_hold &&
+		    (live == -ENOENT ||
+		     (v->fast_io_fail_s >= 0 &&
+		      now_ms >= v->path_lost_ms + (uint64_t)v->fast_io_fail_s * 1000))) {
+			v->path_hold = false; /* held long enough: fail from now on */
+			log_warn("volume %s: no path to %s came back within fast_io_fail_tmo: its "
+				 "held I/O fails with EIO",
+				 v->name, v->subsysnqn);
+		}
 		if (lost == v->path_lost)
 			continue;
 		v->path_lost = lost;
+		v->path_hold = lost && v->passthrough && !v->fail_on_path_loss;
+		if (lost) {
+			v->path_lost_ms = now_ms;
+			v->fast_io_fail_s = kf_subsys_fast_io_fail(v->subsysnqn);
+		}
 		if (lost)
 			log_warn("volume %s: no live path to %s: %s", v->name, v->subsysnqn,
 				 v->fail_on_path_loss

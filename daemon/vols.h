@@ -83,7 +83,7 @@ int vols_install(struct vols *vs, struct vol *v, uint32_t idx);
  * fabric and set its path_lost; log each change. Returns how many such
  * volumes there are (0: nothing to look at, callers may stop asking).
  */
-unsigned int vols_check_paths(struct vols *vs);
+unsigned int vols_check_paths(struct vols *vs, uint64_t now_ms);
 
 /* vol_open() then vols_install(). Returns 0 or -errno (logged). */
 int vols_add(struct vols *vs, const struct cfg_volume *cv, const char *state_dir, uint32_t idx);
@@ -114,6 +114,14 @@ static inline const struct vol *vols_get(const struct vols *vs, uint32_t idx)
 		return vs->files[idx - VOLS_MAX].used ? &vs->v[vs->files[idx - VOLS_MAX].dir]
 						      : NULL;
 	return idx < vs->n ? &vs->v[idx] : NULL;
+}
+
+/* Whether new I/O on volume (or file) @idx waits for a path (path_hold). */
+static inline bool vols_held(const struct vols *vs, uint32_t idx)
+{
+	const struct vol *v = vols_get(vs, idx);
+
+	return v && v->path_hold;
 }
 
 /*

@@ -36,6 +36,16 @@ struct vol {
 	char subsysnqn[KP_NQN_MAX];
 	bool fail_on_path_loss;
 	bool path_lost;
+	/*
+	 * Passthrough, on_path_loss = wait: the kernel does not hold
+	 * passthrough commands while the host reconnects, so the daemon does:
+	 * new I/O waits at the head of its SQ (path_hold) until a path is
+	 * live again or the controllers' fast_io_fail_tmo has run out since
+	 * the loss (then it fails with -EIO, as the block path's does).
+	 */
+	bool path_hold;
+	uint64_t path_lost_ms; /* when the loss was first seen */
+	int fast_io_fail_s;    /* of the subsystem's controllers then; -1: none */
 };
 
 /*

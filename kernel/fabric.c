@@ -290,6 +290,33 @@ int kf_list(struct kf_ctrl **out, unsigned int *n)
 	return 0;
 }
 
+int kf_subsys_fast_io_fail(const char *nqn)
+{
+	char dir[300], buf[KP_NQN_MAX];
+	struct dirent *e;
+	int best = -1;
+	DIR *d = opendir(KF_SYS_NVME);
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		long v;
+		char *end;
+
+		if (strncmp(e->d_name, "nvme", 4))
+			continue;
+		snprintf(dir, sizeof(dir), KF_SYS_NVME "/%s", e->d_name);
+		if (kf_sysfs(dir, "subsysnqn", buf, sizeof(buf)) || strcmp(buf, nqn) ||
+		    kf_sysfs(dir, "fast_io_fail_tmo", buf, sizeof(buf)))
+			continue;
+		v = strtol(buf, &end, 10); /* "off" reads as no number */
+		if (end != buf && v >= 0 && v > best)
+			best = (int)v;
+	}
+	closedir(d);
+	return best;
+}
+
 int kf_subsys_live(const char *nqn)
 {
 	char dir[300], buf[KP_NQN_MAX];

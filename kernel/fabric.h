@@ -63,4 +63,10 @@ int kf_list(struct kf_ctrl **out, unsigned int *n);
  */
 int kf_subsys_live(const char *nqn);
 
+/*
+ * The largest fast_io_fail_tmo (seconds) of subsystem @nqn's controllers,
+ * or -1 if none has one ("off", or no controller).
+ */
+int kf_subsys_fast_io_fail(const char *nqn);
+
 #endif

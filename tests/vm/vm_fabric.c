@@ -252,13 +252,20 @@ struct inflight {
 	int res;
 };
 
-/* Submit one 4 KiB read on each volume; its user_data is its index. */
+/*
+ * Submit one 4 KiB read on each volume; its user_data is its index. The
+ * passthrough one last: while the daemon holds it (on_path_loss = wait),
+ * the SQEs behind it in the SQ wait too.
+ */
 static void read_all(struct ringd *rd, struct inflight *io)
 {
-	unsigned int i;
+	static const unsigned int order[NFAB] = { 0, 1, 3, 2 };
+	unsigned int k, i;
 
-	for (i = 0; i < NFAB; i++) {
+	for (k = 0; k < NFAB; k++) {
 		struct ringd_sqe *sqe = ringd_get_sqe(rd);
+
+		i = order[k];
 
 		cr_assert_not_null(sqe);
 		ringd_prep_read(sqe, io[i].h, io[i].buf, BS, 8 * BS);
@@ -290,9 +297,9 @@ static void reap_all(struct ringd *rd, struct inflight *io, double t0)
 /*
  * The port goes away: every path's I/O fails with -EIO, never -EINVAL;
  * on_path_loss = fail at once, the block paths (wait) when
- * fast_io_fail_tmo runs out, passthrough at once (the head has no path to
- * put it on); ringd-probe says the controller is reconnecting; the daemon
- * stays up. The port comes back within ctrl_loss_tmo: new I/O on every
+ * fast_io_fail_tmo runs out (the kernel holds them), passthrough (wait)
+ * then too (the daemon holds it: the kernel does not); ringd-probe says the controller is
+ * reconnecting; the daemon stays up. The port comes back within ctrl_loss_tmo: new I/O on every
  * path succeeds on the same sessions, without a restart.
  */
 Test(fabric, path_loss_fails_with_eio_then_recovers, .init = start, .fini = stop, .timeout = 600)
@@ -341,6 +348,8 @@ Test(fabric, path_loss_fails_with_eio_then_recovers, .init = start, .fini = stop
 		      io[3].done - t_seen);
 	cr_expect_geq(io[0].done, FAB_FAIL_S - 1.0, "fintr (wait) failed after only %.2f s",
 		      io[0].done);
+	cr_expect_geq(io[2].done, FAB_FAIL_S - 1.0, "fpt (wait) failed after only %.2f s",
+		      io[2].done);
 	cr_expect(probe_fabric_state(state, sizeof(state)));
 	cr_expect(!strcmp(state, "connecting") || !strcmp(state, "resetting"),
 		  "ringd-probe state while the port is gone: '%s'", state);
@@ -367,4 +376,45 @@ Test(fabric, path_loss_fails_with_eio_then_recovers, .init = start, .fini = stop
 	rp_roundtrip(&g_d, "fpoll", BS, 2, 4, 312, false, &st);
 	rp_roundtrip(&g_d, "fpt", BS, 2, 4, 313, true, &st);
 	rp_roundtrip(&g_d, "ffail", BS, 2, 4, 314, false, &st);
+}
+
+/*
+ * A path loss shorter than fast_io_fail_tmo: with on_path_loss = wait,
+ * reads issued while no path is live are held (by the kernel on the block
+ * path, by the daemon on passthrough) and succeed once the host has
+ * reconnected; on_path_loss = fail has failed at once meanwhile.
+ */
+Test(fabric, short_path_loss_holds_then_succeeds, .init = start, .fini = stop, .timeout = 600)
+{
+	struct inflight io[NFAB];
+	struct ringd *rd;
+	unsigned int i;
+	double t0;
+	int ret;
+
+	ret = rt_connect(&g_d, 16, 32, 1u << 20, &rd);
+	cr_assert_eq(ret, 0, "connect: %s", strerror(-ret));
+	for (i = 0; i < NFAB; i++) {
+		io[i].h = ringd_open(rd, fab_vols[i], RINGD_RDWR, NULL);
+		cr_assert_geq(io[i].h, 0, "open %s: %d", fab_vols[i], io[i].h);
+		io[i].buf = ringd_buf_alloc(rd, BS, 4096);
+		cr_assert_not_null(io[i].buf);
+	}
+	port_link(false);
+	t0 = now_s();
+	cr_assert(rt_wait_for(10000, rp_log_has(&g_d, "volume ffail: no live path")),
+		  "the daemon did not see the path loss within 10 s");
+	read_all(rd, io);
+	/* Back well within fast_io_fail_tmo. */
+	usleep(300000);
+	port_link(true);
+	reap_all(rd, io, t0);
+	for (i = 0; i < NFAB; i++)
+		printf("fabric: short loss: %s: res %d after %.2f s\n", fab_vols[i], io[i].res,
+		       io[i].done);
+	cr_expect_eq(io[3].res, -EIO, "ffail (fail): %d", io[3].res);
+	for (i = 0; i < 3; i++)
+		cr_expect_eq(io[i].res, (int)BS, "%s (wait) after a short loss: %d (%s)",
+			     fab_vols[i], io[i].res, strerror(-io[i].res));
+	ringd_disconnect(rd);
 }
