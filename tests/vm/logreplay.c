@@ -52,7 +52,8 @@ int lr_parse(const uint8_t *buf, size_t len, struct lr_log *log, char *why, size
 		e->off = d.sector * ss;
 		e->len = d.nr_sectors * ss;
 		if (d.flags & LR_MARK) {
-			size_t n = d.data_len < sizeof(e->mark) - 1 ? d.data_len : sizeof(e->mark) - 1;
+			size_t n =
+			    d.data_len < sizeof(e->mark) - 1 ? d.data_len : sizeof(e->mark) - 1;
 
 			if (d.data_len > ss - sizeof(d)) {
 				snprintf(why, whylen, "mark %llu: %llu bytes of text",
@@ -66,7 +67,8 @@ int lr_parse(const uint8_t *buf, size_t len, struct lr_log *log, char *why, size
 		pos += ss;
 		if (!(d.flags & LR_DISCARD) && e->len) {
 			if (pos + e->len > len) {
-				snprintf(why, whylen, "entry %llu: %llu bytes of data past the log's end",
+				snprintf(why, whylen,
+					 "entry %llu: %llu bytes of data past the log's end",
 					 (unsigned long long)i, (unsigned long long)e->len);
 				lr_free(log);
 				return -EINVAL;

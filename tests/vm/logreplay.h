@@ -49,8 +49,8 @@ struct lr_disk_entry {
 /* One parsed entry: byte range on the data device, its data in the log. */
 struct lr_entry {
 	uint64_t flags;
-	uint64_t off; /* bytes */
-	uint64_t len; /* bytes (0 for flushes and marks) */
+	uint64_t off;	     /* bytes */
+	uint64_t len;	     /* bytes (0 for flushes and marks) */
 	const uint8_t *data; /* len bytes inside the log buffer; NULL for discards */
 	char mark[64];	     /* a mark's text, NUL-terminated */
 };

@@ -275,8 +275,8 @@ static void dm_mark(const char *name, const char *text)
 	memset(&b, 0, sizeof(b));
 	m->sector = 0;
 	snprintf(m->message, 128, "mark %s", text);
-	ret = dm_call(DM_TARGET_MSG, name, &b, sizeof(b.io) + sizeof(*m) + strlen(m->message) + 1,
-		      0);
+	ret =
+	    dm_call(DM_TARGET_MSG, name, &b, sizeof(b.io) + sizeof(*m) + strlen(m->message) + 1, 0);
 	cr_assert_eq(ret, 0, "mark %s: %s", text, strerror(-ret));
 }
 
@@ -362,10 +362,10 @@ enum { P_FLUSH = 1, P_DSYNC = 2 };
 
 struct promise {
 	unsigned int tenant, kind;
-	unsigned int block;   /* P_DSYNC */
-	uint64_t ver;	      /* P_DSYNC */
-	uint64_t *snap;	      /* P_FLUSH: NBLK versions acknowledged at submission */
-	long due;	      /* log entry at which it is checked first; -1 none */
+	unsigned int block; /* P_DSYNC */
+	uint64_t ver;	    /* P_DSYNC */
+	uint64_t *snap;	    /* P_FLUSH: NBLK versions acknowledged at submission */
+	long due;	    /* log entry at which it is checked first; -1 none */
 	bool seen;
 };
 
@@ -385,8 +385,8 @@ struct pten {
 	uint8_t *bufs;
 	struct slot s[QD];
 	unsigned int inflight;
-	uint64_t ver;		 /* last version issued */
-	uint64_t acked[NBLK];	 /* last version acknowledged, per block */
+	uint64_t ver;	      /* last version issued */
+	uint64_t acked[NBLK]; /* last version acknowledged, per block */
 	bool busyblk[NBLK];
 	bool dirty[NBLK]; /* a plain write acknowledged since the last flush */
 	bool flushing;
@@ -503,8 +503,8 @@ static void reap(unsigned int t)
 					pt->dirty[b] = false;
 			post(t, P_FLUSH, 0, 0, s->snap);
 		} else {
-			cr_assert_eq(res, (int)BS, "%s: write of block %u: %d", tnames[t],
-				     s->block, res);
+			cr_assert_eq(res, (int)BS, "%s: write of block %u: %d", tnames[t], s->block,
+				     res);
 			pt->busyblk[s->block] = false;
 			if (pt->acked[s->block] < s->ver)
 				pt->acked[s->block] = s->ver;
@@ -565,7 +565,8 @@ static void check_entry(long i, const struct lr_entry *e)
 						  i, at, tnames[t], tnames[t]);
 			}
 		if (!owned)
-			violation("entry %ld: a write at %" PRIu64 ", outside every extent\n", i, at);
+			violation("entry %ld: a write at %" PRIu64 ", outside every extent\n", i,
+				  at);
 	}
 }
 
