@@ -27,10 +27,12 @@
 static const char *const bad_sectors[] = { "444416", "460800", "477184", "493568", "509952" };
 #define NBAD (sizeof(bad_sectors) / sizeof(bad_sectors[0]))
 
-/* Kernel modules of the fault suites (vm_faults.c): dm-flakey under the
- * flush suite's volumes, null_blk (devices made through configfs) for a
- * device that goes away. */
-static const char *const fault_modules[] = { "dm-flakey", "null_blk nr_devices=0" };
+/* Kernel modules of the fault suites (vm_faults.c, vm_powerloss.c):
+ * dm-flakey under the flush suite's volumes, dm-log-writes for power loss,
+ * null_blk (devices made through configfs) for a device that goes away and
+ * under the log-writes target. */
+static const char *const fault_modules[] = { "dm-flakey", "dm-log-writes",
+					     "null_blk nr_devices=0" };
 #define NMODS (sizeof(fault_modules) / sizeof(fault_modules[0]))
 
 /* Run @cmd (sh -c) in a fresh VM with ringd, ringd-probe and @files;
