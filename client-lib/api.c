@@ -32,14 +32,21 @@ void ringd_disconnect(struct ringd *rd)
  * @ret is a control call's result. If the daemon went away under the call
  * (-ENOTCONN) and this session may be replaced, replace it and say the call
  * should be made once more, as a replay (the daemon makes a replayed call
- * idempotent: see Request.replay in ringd.proto).
+ * idempotent: see Request.replay in ringd.proto). A daemon restarting
+ * again and again gets a few tries (each reconnect waits up to 30 s).
  */
 static bool ringd_again(struct ringd *rd, int ret)
 {
-	if (ret != -ENOTCONN || !rd->reconnect || rcn_ctl_live(rd))
+	unsigned int tries;
+
+	if (ret != -ENOTCONN || !rd->reconnect)
 		return false;
-	rd->replay_next = true;
-	return true;
+	for (tries = 0; tries < 4; tries++)
+		if (!rcn_ctl_live(rd)) {
+			rd->replay_next = true;
+			return true;
+		}
+	return false;
 }
 
 int ringd_open(struct ringd *rd, const char *volume, int flags, struct ringd_volume_info *info)
@@ -53,7 +60,7 @@ int ringd_open(struct ringd *rd, const char *volume, int flags, struct ringd_vol
 	if (rcn_ctl_live(rd))
 		return -ENOTCONN;
 	ret = cc_handle_open(rd, volume, flags, info);
-	if (ringd_again(rd, ret))
+	for (int again = 0; again < 4 && ringd_again(rd, ret); again++)
 		ret = cc_handle_open(rd, volume, flags, info);
 	return ret;
 }
@@ -70,7 +77,7 @@ int ringd_open_file(struct ringd *rd, const char *volume, const char *path, int 
 	if (rcn_ctl_live(rd))
 		return -ENOTCONN;
 	ret = cc_handle_open_file(rd, volume, path, flags, mode, info);
-	if (ringd_again(rd, ret))
+	for (int again = 0; again < 4 && ringd_again(rd, ret); again++)
 		ret = cc_handle_open_file(rd, volume, path, flags, mode, info);
 	return ret;
 }
@@ -88,7 +95,7 @@ static int ringd_path_call(struct ringd *rd, int kind, const char *volume, const
 	if (rcn_ctl_live(rd))
 		return -ENOTCONN;
 	ret = cc_path_op(rd, kind, volume, path, path2, mode, info);
-	if (ringd_again(rd, ret))
+	for (int again = 0; again < 4 && ringd_again(rd, ret); again++)
 		ret = cc_path_op(rd, kind, volume, path, path2, mode, info);
 	return ret;
 }
@@ -128,7 +135,9 @@ int ringd_truncate(struct ringd *rd, int handle, uint64_t size)
 {
 	int ret = ringd_handle_call(rd, handle);
 
-	if (!ret && ringd_again(rd, ret = cc_truncate(rd, handle, size)))
+	if (!ret)
+		ret = cc_truncate(rd, handle, size);
+	for (int again = 0; again < 4 && ringd_again(rd, ret); again++)
 		ret = cc_truncate(rd, handle, size);
 	return ret;
 }
@@ -137,7 +146,9 @@ int ringd_fstat(struct ringd *rd, int handle, struct ringd_volume_info *info)
 {
 	int ret = info ? ringd_handle_call(rd, handle) : -EINVAL;
 
-	if (!ret && ringd_again(rd, ret = cc_fstat(rd, handle, info)))
+	if (!ret)
+		ret = cc_fstat(rd, handle, info);
+	for (int again = 0; again < 4 && ringd_again(rd, ret); again++)
 		ret = cc_fstat(rd, handle, info);
 	return ret;
 }
@@ -146,7 +157,9 @@ int ringd_close(struct ringd *rd, int handle)
 {
 	int ret = ringd_handle_call(rd, handle);
 
-	if (!ret && ringd_again(rd, ret = cc_handle_close(rd, handle)))
+	if (!ret)
+		ret = cc_handle_close(rd, handle);
+	for (int again = 0; again < 4 && ringd_again(rd, ret); again++)
 		ret = cc_handle_close(rd, handle);
 	return ret;
 }

@@ -98,7 +98,8 @@ resend:
 	ringd__request__pack(&copy, buf);
 	if (send(sock, buf, len, MSG_NOSIGNAL) < 0) {
 		/* A refusal may already be waiting for us: read it below. */
-		if (errno != EPIPE && errno != ECONNRESET)
+		if (errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN &&
+		    errno != ECONNREFUSED)
 			return -errno;
 	}
 again:
@@ -116,8 +117,12 @@ again:
 	if (n < 0 && errno == ECONNRESET)
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n <= 0) {
-		if (rd)
+		/* Whatever the socket says, the daemon is gone: a session that
+		 * may be replaced is (the caller sees -ENOTCONN and reconnects). */
+		if (rd) {
 			rd->ring.dead = true;
+			return -ENOTCONN;
+		}
 		return n == 0 || errno == ECONNRESET || errno == EAGAIN ? -ENOTCONN : -errno;
 	}
 	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {

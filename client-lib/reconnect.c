@@ -185,7 +185,8 @@ static int rcn_reconnect(struct ringd *rd)
 		rg_event_fd(&rd->ring);
 	ret = rcn_resubmit(rd, prepared, (uint32_t)nprep, deadline);
 	free(prepared);
-	if (ret) {
+	/* The new daemon may have gone too while we reopened handles. */
+	if (ret || rd->ring.dead) {
 		rd->ring.dead = true;
 		return -ENOTCONN;
 	}
@@ -202,8 +203,15 @@ int rcn_ring_live(struct ringd *rd)
 	/* A graceful shutdown breaks the session: that is "gone" too. */
 	if (rd->reconnect && !rd->ring.dead && rg_broken_reason(&rd->ring) == RINGD_BROKEN_SHUTDOWN)
 		rd->ring.dead = true;
-	if (rd->ring.dead && rd->reconnect)
-		return rcn_reconnect(rd);
+	if (rd->ring.dead && rd->reconnect) {
+		unsigned int tries;
+
+		/* A daemon restarting again while we reconnect gets a few tries. */
+		for (tries = 0; tries < 4; tries++)
+			if (!rcn_reconnect(rd))
+				return 0;
+		return -ENOTCONN;
+	}
 	return rg_state(&rd->ring);
 }
 
