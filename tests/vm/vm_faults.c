@@ -21,7 +21,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/dm-ioctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dmctl.h"
 #include "harness.h"
 #include "pathio.h"
 
@@ -142,64 +142,6 @@ static int kernel_eio(void)
 /* ---------------------------------------------------------------------- */
 /* Device mapper, through its ioctls (no dmsetup, no udev in the guest)     */
 
-union dm_buf {
-	struct dm_ioctl io;
-	char raw[16384];
-};
-
-/* One DM ioctl @cmd on device @name; @io's payload (if any) already set
- * up to @size bytes. Returns 0 or -errno. */
-static int dm_call(unsigned long cmd, const char *name, union dm_buf *b, size_t size,
-		   uint32_t flags)
-{
-	int fd = open("/dev/mapper/control", O_RDWR | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	b->io.version[0] = DM_VERSION_MAJOR;
-	b->io.version[1] = 0;
-	b->io.version[2] = 0;
-	b->io.data_size = (uint32_t)(size < sizeof(b->io) ? sizeof(b->io) : size);
-	b->io.data_start = sizeof(b->io);
-	b->io.flags = flags;
-	snprintf(b->io.name, sizeof(b->io.name), "%s", name);
-	if (ioctl(fd, cmd, &b->io) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-/* Load a one-target table (@len sectors of @type @params) into @name's
- * inactive slot. */
-static int dm_load(const char *name, uint64_t len, const char *type, const char *params)
-{
-	union dm_buf b;
-	struct dm_target_spec *t = (struct dm_target_spec *)(b.raw + sizeof(b.io));
-	char *p = (char *)(t + 1);
-	size_t plen = strlen(params) + 1;
-
-	memset(&b, 0, sizeof(b));
-	b.io.target_count = 1;
-	t->sector_start = 0;
-	t->length = len;
-	snprintf(t->target_type, sizeof(t->target_type), "%s", type);
-	memcpy(p, params, plen);
-	t->next = 0;
-	return dm_call(DM_TABLE_LOAD, name, &b, sizeof(b.io) + sizeof(*t) + ((plen + 7) & ~7ul), 0);
-}
-
-/* Suspend @name without syncing the page cache first (DM_SKIP_LOCKFS:
- * dirty pages must stay dirty for the table that comes next), or resume
- * it (the loaded table goes live). */
-static int dm_suspend(const char *name, bool suspend)
-{
-	union dm_buf b;
-
-	memset(&b, 0, sizeof(b));
-	return dm_call(DM_DEV_SUSPEND, name, &b, 0,
-		       suspend ? DM_SUSPEND_FLAG | DM_SKIP_LOCKFS_FLAG : 0);
-}
-
 /* Swap @name's table for a new one, live. */
 static void dm_swap(const char *name, uint64_t len, const char *type, const char *params)
 {
@@ -212,44 +154,15 @@ static void dm_swap(const char *name, uint64_t len, const char *type, const char
 	cr_assert_eq(ret, 0, "resume %s: %s", name, strerror(-ret));
 }
 
-static int dm_remove(const char *name);
-
 /* Create @name with a linear table over @dev from sector @start, @len
  * sectors; its node path goes to @path. */
 static void dm_create_linear(const char *name, const char *dev, uint64_t start, uint64_t len,
 			     char *path, size_t pathlen)
 {
 	char params[128];
-	union dm_buf b;
-	unsigned int minor;
-	int ret;
 
-	dm_remove(name); /* a leftover of a failed run */
-	memset(&b, 0, sizeof(b));
-	ret = dm_call(DM_DEV_CREATE, name, &b, 0, 0);
-	cr_assert_eq(ret, 0, "create %s: %s (dm_mod loaded?)", name, strerror(-ret));
-	minor = (unsigned int)((b.io.dev & 0xff) | ((b.io.dev >> 12) & 0xfff00));
 	snprintf(params, sizeof(params), "%s %llu", dev, (unsigned long long)start);
-	dm_swap(name, len, "linear", params);
-	snprintf(path, pathlen, "/dev/dm-%u", minor);
-	cr_assert(rt_wait_for(10000, access(path, F_OK) == 0), "%s did not appear", path);
-}
-
-/* Remove @name; a device just closed may still be held for a moment (its
- * partition scan). Returns 0 or -errno (-ENXIO: there was none). */
-static int dm_remove(const char *name)
-{
-	union dm_buf b;
-	int ret, i;
-
-	for (i = 0; i < 100; i++) {
-		memset(&b, 0, sizeof(b));
-		ret = dm_call(DM_DEV_REMOVE, name, &b, 0, 0);
-		if (ret != -EBUSY)
-			return ret;
-		usleep(50000);
-	}
-	return ret;
+	dm_create(name, len, "linear", params, path, pathlen);
 }
 
 static bool dm_available(void)

@@ -38,7 +38,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/dm-ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dmctl.h"
 #include "harness.h"
 #include "logreplay.h"
 #include "pathio.h"
@@ -192,77 +192,14 @@ static void nullb_drop(const char *name)
 	rmdir(dir);
 }
 
-union dm_buf {
-	struct dm_ioctl io;
-	char raw[16384];
-};
-
-static int dm_call(unsigned long cmd, const char *name, union dm_buf *b, size_t size,
-		   uint32_t flags)
-{
-	int fd = open("/dev/mapper/control", O_RDWR | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	b->io.version[0] = DM_VERSION_MAJOR;
-	b->io.version[1] = 0;
-	b->io.version[2] = 0;
-	b->io.data_size = (uint32_t)(size < sizeof(b->io) ? sizeof(b->io) : size);
-	b->io.data_start = sizeof(b->io);
-	b->io.flags = flags;
-	snprintf(b->io.name, sizeof(b->io.name), "%s", name);
-	if (ioctl(fd, cmd, &b->io) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static int dm_remove(const char *name)
-{
-	union dm_buf b;
-	int ret, i;
-
-	for (i = 0; i < 100; i++) {
-		memset(&b, 0, sizeof(b));
-		ret = dm_call(DM_DEV_REMOVE, name, &b, 0, 0);
-		if (ret != -EBUSY)
-			return ret;
-		usleep(50000);
-	}
-	return ret;
-}
-
-/* Create @name: one log-writes target of @len sectors, "@data @log". */
+/* Create @name: one log-writes target of @len sectors over @data, its log on @logdev. */
 static void dm_create_logwrites(const char *name, uint64_t len, const char *data,
 				const char *logdev, char *path, size_t pathlen)
 {
-	union dm_buf b;
-	struct dm_target_spec *t = (struct dm_target_spec *)(b.raw + sizeof(b.io));
-	char *p = (char *)(t + 1);
-	unsigned int minor;
-	size_t plen;
-	int ret;
+	char params[256];
 
-	dm_remove(name);
-	memset(&b, 0, sizeof(b));
-	ret = dm_call(DM_DEV_CREATE, name, &b, 0, 0);
-	cr_assert_eq(ret, 0, "create %s: %s", name, strerror(-ret));
-	minor = (unsigned int)((b.io.dev & 0xff) | ((b.io.dev >> 12) & 0xfff00));
-	memset(&b, 0, sizeof(b));
-	b.io.target_count = 1;
-	t->sector_start = 0;
-	t->length = len;
-	snprintf(t->target_type, sizeof(t->target_type), "log-writes");
-	snprintf(p, 256, "%s %s", data, logdev);
-	plen = strlen(p) + 1;
-	ret = dm_call(DM_TABLE_LOAD, name, &b, sizeof(b.io) + sizeof(*t) + ((plen + 7) & ~7ul), 0);
-	cr_assert_eq(ret, 0, "load log-writes %s on %s: %s (dm_log_writes loaded?)", p, name,
-		     strerror(-ret));
-	memset(&b, 0, sizeof(b));
-	ret = dm_call(DM_DEV_SUSPEND, name, &b, 0, 0); /* resume: the table goes live */
-	cr_assert_eq(ret, 0, "resume %s: %s", name, strerror(-ret));
-	snprintf(path, pathlen, "/dev/dm-%u", minor);
-	cr_assert(rt_wait_for(10000, access(path, F_OK) == 0), "%s did not appear", path);
+	snprintf(params, sizeof(params), "%s %s", data, logdev);
+	dm_create(name, len, "log-writes", params, path, pathlen);
 }
 
 /* A user mark in the log: "mark @text" to the target (dmsetup message). */
