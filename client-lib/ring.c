@@ -40,6 +40,7 @@
 #define RG_PREEMPT_GAP_US   50u
 #define RG_CONTENDED_WAITS  64u
 #define RG_SPIN_WALL_FACTOR 64u /* wall-clock bound of a spin, in spin_us */
+#define RG_SPIN_BURST	    16u /* checks of the CQ between two reads of the clock */
 
 void rg_map(struct rg_ring *r, void *base, const struct rg_layout *l)
 {
@@ -117,7 +118,10 @@ struct ringd_sqe *rg_get_sqe(struct rg_ring *r)
 	idx = r->sq_tail & (r->sq_entries - 1);
 	sqe = &r->sqes[idx];
 	memset(sqe, 0, sizeof(*sqe));
-	r->sq_array[idx] = idx;
+	/* The array always maps slot i to SQE i: written once, then only
+	 * read, so that its line stays in the daemon's cache. */
+	if (r->sq_array[idx] != idx)
+		r->sq_array[idx] = idx;
 	r->sq_tail++;
 	return sqe;
 }
@@ -366,14 +370,34 @@ void rg_cq_advance(struct rg_ring *r, unsigned int nr)
 	}
 }
 
+/*
+ * One load of the daemon's tail and one store of our head for the whole
+ * batch: the head is a line the daemon reads, so a store per CQE would
+ * pull it back and forth while the daemon posts the next ones.
+ */
 unsigned int rg_peek_batch(struct rg_ring *r, struct ringd_cqe *cqes, unsigned int max)
 {
+	uint32_t tail, head = r->cq_head, mask = r->cq_entries - 1;
 	unsigned int n = 0;
-	struct ringd_cqe *c;
 
-	while (n < max && (c = rg_next_cqe(r))) {
-		cqes[n++] = *c;
-		rg_cq_advance(r, 1);
+	for (; n < max && r->xcq_head != r->xcq_tail; r->xcq_head++)
+		cqes[n++] = r->xcq[r->xcq_head % r->xcq_cap];
+	if (n == max)
+		return n;
+	tail = ringd_load_acquire(&r->hdr->cq_tail);
+	for (; n < max && head != tail; head++) {
+		cqes[n] = r->cqes[head & mask];
+		/* Untagged on our copy, unless a peek did it in the ring. */
+		if (head == r->cq_xlated) {
+			r->cq_xlated++;
+			if (!rg_untag(r, &cqes[n]))
+				continue;
+		}
+		n++;
+	}
+	if (head != r->cq_head) {
+		r->cq_head = head;
+		ringd_store_release(&r->hdr->cq_head, head);
 	}
 	return n;
 }
@@ -399,9 +423,16 @@ static void rg_drain_wake(struct rg_ring *r)
 
 int rg_wait(struct rg_ring *r, int ctl_fd, unsigned int nr, uint64_t deadline_us)
 {
-	uint64_t start = clk_now_us(), now, spin_from = start, prev = start, progress = start;
-	uint32_t seen_sq = ringd_load_acquire(&r->hdr->sq_head), seen_cq = r->cq_head, sq, cq;
+	uint64_t now, spin_from, prev, progress;
+	uint32_t seen_sq, seen_cq = r->cq_head, sq, cq;
+	unsigned int burst;
+	bool flagged = false;
 	int ret;
+
+	if (rg_cq_ready(r) >= nr)
+		return 0;
+	spin_from = prev = progress = clk_now_us();
+	seen_sq = ringd_load_acquire(&r->hdr->sq_head);
 
 	/*
 	 * Spin: a wake-up costs more than most completions take. The spin is
@@ -411,6 +442,19 @@ int rg_wait(struct rg_ring *r, int ctl_fd, unsigned int nr, uint64_t deadline_us
 	 * given up on after spin_us.
 	 */
 	for (;;) {
+		/*
+		 * A burst of bare checks between the clock reads below: the
+		 * sooner a completion is seen, the sooner the next request
+		 * goes. Contended, one check per yield.
+		 */
+		for (burst = r->contended ? 1 : RG_SPIN_BURST; burst; burst--) {
+			if (rg_cq_ready(r) >= nr)
+				goto spun;
+			/* The line the next CQE lands in, on its way here. */
+			__builtin_prefetch(&r->cqes[r->cq_head & (r->cq_entries - 1)]);
+			if (burst > 1)
+				rg_cpu_relax();
+		}
 		cq = ringd_load_acquire(&r->hdr->cq_tail);
 		if (rg_cq_ready(r) >= nr)
 			break;
@@ -447,6 +491,7 @@ int rg_wait(struct rg_ring *r, int ctl_fd, unsigned int nr, uint64_t deadline_us
 		else
 			rg_cpu_relax();
 	}
+spun:
 	if (r->contended)
 		r->contended--;
 	while (rg_cq_ready(r) < nr) {
@@ -469,6 +514,7 @@ int rg_wait(struct rg_ring *r, int ctl_fd, unsigned int nr, uint64_t deadline_us
 			timeout_ms = left_ms > INT_MAX ? INT_MAX : (int)left_ms;
 		}
 		__atomic_fetch_or(&r->hdr->cq_flags, RINGD_CQ_WAITING, __ATOMIC_RELAXED);
+		flagged = true;
 		/* Our flag before our re-check of the CQ tail. */
 		ringd_smp_mb();
 		if (rg_cq_ready(r) >= nr)
@@ -488,7 +534,8 @@ int rg_wait(struct rg_ring *r, int ctl_fd, unsigned int nr, uint64_t deadline_us
 			r->dead = true;
 		}
 	}
-	if (!r->event_fd_mode)
+	/* Cleared only if set: the flag shares the line of our CQ head. */
+	if (flagged && !r->event_fd_mode)
 		__atomic_fetch_and(&r->hdr->cq_flags, ~RINGD_CQ_WAITING, __ATOMIC_RELAXED);
 	return 0;
 }
