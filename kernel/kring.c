@@ -18,9 +18,8 @@ static const uint8_t kr_allowed_ops[] = {
 
 /* Register calls allowed once the ring is enabled. */
 static const uint8_t kr_allowed_register_ops[] = {
-	IORING_REGISTER_FILES_UPDATE,
-	IORING_REGISTER_FILES_UPDATE2,
-	IORING_REGISTER_BUFFERS_UPDATE,
+	IORING_REGISTER_FILES_UPDATE, IORING_REGISTER_FILES_UPDATE2, IORING_REGISTER_BUFFERS_UPDATE,
+	IORING_UNREGISTER_RING_FDS, /* io_uring_queue_exit() */
 };
 
 /*
@@ -90,6 +89,12 @@ int kr_ring_init(struct kr_ring *kr, const struct kr_params *p)
 	ret = io_uring_queue_init_params(p->entries, &kr->ring, &params);
 	if (ret < 0)
 		return ret;
+	/*
+	 * The thread that sets a ring up is the one that submits on it: with
+	 * its fd registered, io_uring_enter() skips the fd table on every
+	 * call. Best effort: a kernel without it (before 5.18) only loses that.
+	 */
+	(void)io_uring_register_ring_fd(&kr->ring);
 	if (p->nr_files) {
 		ret = io_uring_register_files_sparse(&kr->ring, p->nr_files);
 		if (ret < 0)
