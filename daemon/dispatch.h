@@ -76,9 +76,10 @@ void disp_fini(struct disp *d);
  * can delay the others by no more than in proportion to its own service. A tenant alone, or
  * next to tenants held only by their limits, takes all it can
  * (work-conserving). A request held back stays in its SQ, in order;
- * d->wake_ns then says when to look again. Returns SQEs consumed.
+ * d->wake_ns then says when to look again. @now_ns is the pass's clock.
+ * Returns SQEs consumed.
  */
-unsigned int disp_serve(struct disp *d, unsigned int budget);
+unsigned int disp_serve(struct disp *d, unsigned int budget, uint64_t now_ns);
 
 /* Consume up to @budget SQEs of @se (QoS applies). Returns how many. */
 unsigned int disp_consume(struct disp *d, struct sess *se, unsigned int budget);

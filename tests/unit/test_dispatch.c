@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "dispatch.h"
 #include "tags.h"
 #include "unit_stack.h"
@@ -394,7 +395,7 @@ Test(dispatch, serve_visits_every_active_session)
 	push(sqe(RINGD_OP_NOP, 0, 0, 0, 0, UD + 1));
 	push_to(se2, &tail2, sqe(RINGD_OP_NOP, 0, 0, 0, 0, UD + 2));
 	push_to(se2, &tail2, sqe(RINGD_OP_NOP, 0, 0, 0, 0, UD + 3));
-	cr_assert_eq(disp_serve(&g_d, 8), 3);
+	cr_assert_eq(disp_serve(&g_d, 8, clock_now_ns()), 3);
 	disp_flush(&g_d);
 	cr_assert_eq(cqe_of(g_se, 0).user_data, UD + 1);
 	cr_assert_eq(cqe_of(se2, 1).user_data, UD + 3);
