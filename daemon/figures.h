@@ -103,11 +103,17 @@ static inline unsigned int fig_bucket(uint64_t ns)
 uint64_t fig_bucket_low(unsigned int b);
 uint64_t fig_bucket_high(unsigned int b);
 
-static inline void fig_hist_add(struct fig_hist *h, uint64_t ns)
+/* Count @ns, which falls in bucket @b (fig_bucket(@ns)), in @h. */
+static inline void fig_hist_put(struct fig_hist *h, uint64_t ns, unsigned int b)
 {
 	h->count++;
 	h->sum_ns += ns;
-	h->b[fig_bucket(ns)]++;
+	h->b[b]++;
+}
+
+static inline void fig_hist_add(struct fig_hist *h, uint64_t ns)
+{
+	fig_hist_put(h, ns, fig_bucket(ns));
 }
 
 /*
@@ -119,14 +125,16 @@ static inline void fig_done(struct figures *f, int tenant, int vol, uint8_t op, 
 			    unsigned int path, uint64_t lat_ns)
 {
 	struct fig_tenant *t;
+	unsigned int b;
 	enum fig_op k;
 
 	if (f->off)
 		return;
 	k = fig_op_of(op);
+	b = fig_bucket(lat_ns);
 	t = &f->t[fig_class(f, tenant)];
 	t->ops[k]++;
-	fig_hist_add(&t->lat[k], lat_ns);
+	fig_hist_put(&t->lat[k], lat_ns, b);
 	if (res < 0)
 		t->errors++;
 	else if (k == FIG_READ)
@@ -138,7 +146,7 @@ static inline void fig_done(struct figures *f, int tenant, int vol, uint8_t op, 
 		struct fig_volume *v = &f->v[vol];
 
 		v->ops[k]++;
-		fig_hist_add(&v->lat, lat_ns);
+		fig_hist_put(&v->lat, lat_ns, b);
 		if (res < 0)
 			v->errors++;
 		else if (k == FIG_READ)

@@ -57,6 +57,7 @@ int qos_configure(struct qos *q, const struct cfg *cfg, uint64_t now_ns)
 			break;
 		}
 		nt->weight = cq ? cq->weight : 100;
+		nt->vt_unit = (1ull << QOS_VT_SHIFT) / nt->weight;
 		nt->reserve = cq ? cq->reserve_iops : 0;
 		if (!nt->reserve)
 			nt->r_due_ns = 0;
@@ -96,7 +97,10 @@ uint64_t qos_cost(const struct qos *q, const struct qos_req *r)
 	switch (r->op) {
 	case RINGD_OP_READ:
 	case RINGD_OP_WRITE:
-		return r->len ? ((uint64_t)r->len + q->cost_unit - 1) / q->cost_unit : 1;
+		/* Most requests are one unit: no division for them. */
+		if (r->len <= q->cost_unit)
+			return 1;
+		return ((uint64_t)r->len + q->cost_unit - 1) / q->cost_unit;
 	case RINGD_OP_FSYNC:
 		return q->flush_cost;
 	default:
@@ -104,10 +108,9 @@ uint64_t qos_cost(const struct qos *q, const struct qos_req *r)
 	}
 }
 
-/* Which buckets a request draws from, and how much from each. */
-static void qos_draws(const struct qos *q, const struct qos_req *r, uint64_t amount[QB_COUNT])
+/* Which buckets a request of @units draws from, and how much from each. */
+static void qos_draws(const struct qos_req *r, uint64_t units, uint64_t amount[QB_COUNT])
 {
-	uint64_t units = qos_cost(q, r);
 	bool rd = r->op == RINGD_OP_READ;
 	bool wr = r->op == RINGD_OP_WRITE || r->op == RINGD_OP_FSYNC;
 	uint64_t bytes = r->op == RINGD_OP_READ || r->op == RINGD_OP_WRITE ? r->len : 0;
@@ -154,7 +157,7 @@ uint64_t qos_wait_ns(const struct qos *q, unsigned int c, const struct qos_req *
 
 	if (!t->limited || r->op == RINGD_OP_NOP)
 		return 0;
-	qos_draws(q, r, amount);
+	qos_draws(r, qos_cost(q, r), amount);
 	for (i = 0; i < QB_COUNT; i++) {
 		const struct qos_bucket *b = &t->b[i];
 		uint64_t w;
@@ -169,24 +172,25 @@ uint64_t qos_wait_ns(const struct qos *q, unsigned int c, const struct qos_req *
 	return wait;
 }
 
-void qos_charge(struct qos *q, unsigned int c, const struct qos_req *r, bool reserved,
-		uint64_t now_ns)
+uint64_t qos_charge(struct qos *q, unsigned int c, const struct qos_req *r, bool reserved,
+		    uint64_t now_ns)
 {
 	struct qos_tenant *t = &q->t[c];
 	uint64_t amount[QB_COUNT], units;
 	int i;
 
 	if (r->op == RINGD_OP_NOP)
-		return;
-	qos_draws(q, r, amount);
-	units = amount[QB_IOPS];
+		return 0;
+	units = qos_cost(q, r);
 	t->units += units;
-	if (t->limited)
+	if (t->limited) {
+		qos_draws(r, units, amount);
 		for (i = 0; i < QB_COUNT; i++)
 			if (t->b[i].rate && amount[i])
 				t->b[i].level -= (int64_t)(amount[i] > (uint64_t)INT64_MAX / QOS_NS
 							       ? INT64_MAX
 							       : amount[i] * QOS_NS);
+	}
 	if (reserved) {
 		uint64_t floor = now_ns > QOS_R_SLACK_NS ? now_ns - QOS_R_SLACK_NS : 0;
 
@@ -194,11 +198,12 @@ void qos_charge(struct qos *q, unsigned int c, const struct qos_req *r, bool res
 		if (t->r_due_ns < floor)
 			t->r_due_ns = floor;
 		t->r_due_ns += (units ? units : 1) * QOS_NS / t->reserve;
-		return;
+		return units;
 	}
 	/* The start tag of what is served is the system's virtual time. */
 	q->vnow = t->vtime;
-	t->vtime += ((units ? units : 1) << QOS_VT_SHIFT) / t->weight;
+	t->vtime += units <= 1 ? t->vt_unit : (units << QOS_VT_SHIFT) / t->weight;
+	return units;
 }
 
 void qos_wake(struct qos *q, unsigned int c, uint64_t lag, uint64_t now_ns)

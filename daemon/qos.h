@@ -56,6 +56,7 @@ struct qos_tenant {
 	bool limited; /* any bucket has a rate */
 	uint64_t refilled_ns;
 	uint64_t vtime;	   /* virtual time, units * 2^16 / weight */
+	uint64_t vt_unit;  /* what one unit adds to it */
 	uint64_t r_due_ns; /* reservation tag */
 	/* Figures (admin stats). */
 	uint64_t units;		     /* served */
@@ -107,9 +108,10 @@ void qos_refill(struct qos *q, unsigned int c, uint64_t now_ns);
  */
 uint64_t qos_wait_ns(const struct qos *q, unsigned int c, const struct qos_req *r);
 
-/* Class @c started @r (@reserved: in the reservation phase). */
-void qos_charge(struct qos *q, unsigned int c, const struct qos_req *r, bool reserved,
-		uint64_t now_ns);
+/* Class @c started @r (@reserved: in the reservation phase). Returns the
+ * units it cost (qos_cost()). */
+uint64_t qos_charge(struct qos *q, unsigned int c, const struct qos_req *r, bool reserved,
+		    uint64_t now_ns);
 
 /* Is class @c's reservation due at @now_ns? */
 static inline bool qos_reserve_due(const struct qos *q, unsigned int c, uint64_t now_ns)
