@@ -162,13 +162,26 @@ yesno() {
 	echo "the pinned ratio (target: not worse by more than 10 %:"
 	echo "$(yesno "${ratio[unpinned-qd32]} >= 0.9 * ${ratio[pinned-qd32]}"))."
 	echo
-	echo "Per I/O, pinned QD 32, best ringd round (\`plain.tsv\` has every round): syscalls"
-	echo "client / daemon, context switches client / daemon:"
-	awk -F'\t' 'index($1, "pinned-qd32-ringd-") == 1 && $8 + 0 > best {
-			best = $8 + 0
-			line = sprintf("%s / %s syscalls, %s / %s context switches; CPU %s %% / %s %%.",
-				$15, $16, $17, $18, $13, $14) }
-		END { print line }' "$tsv"
+	echo "Cost per I/O of each side, pinned, best round of each point (\`plain.tsv\` has every"
+	echo "round). CPU time per I/O stands in for cycles: this VM exposes no hardware counters."
+	echo "Syscalls are raw_syscalls:sys_enter events (-1: the kernel would not count them)."
+	echo
+	echo "| point | engine | syscalls/IO client / daemon | ctxsw/IO client / daemon | CPU ns/IO client / daemon |"
+	echo "|---|---|---|---|---|"
+	for pt in qd32 qd1 nop; do
+		for eng in direct ringd; do
+			awk -F'\t' -v p="pinned-$pt-$eng-" -v pt="$pt" -v eng="$eng" '
+				index($1, p) == 1 && $8 + 0 > best {
+					best = $8 + 0
+					cns = $13 / 100 * 1e9 / $8
+					dns = $14 / 100 * 1e9 / $8
+					line = sprintf("| %s | %s | %s / %s | %s / %s | %.0f / %s |", pt, eng,
+						$15, (eng == "direct" ? "-" : $16), $17,
+						(eng == "direct" ? "-" : $18), cns,
+						(eng == "direct" ? "-" : sprintf("%.0f", dns))) }
+				END { if (line != "") print line }' "$tsv"
+		done
+	done
 	echo
 	echo "### 1000 sessions"
 	echo
