@@ -115,7 +115,7 @@ stats() {
 			if (n == 1 || v > mx) mx = v
 		}
 		END { if (!n) { print "0 0 0"; exit }
-		      printf "%.6g %.6g %.6g\n", (low ? mn : mx), mn, mx }' "$tsv"
+		      printf "%.10g %.10g %.10g\n", (low ? mn : mx), mn, mx }' "$tsv"
 }
 field() { # FILE KEY
 	awk -v k="$2" '$1 == k { print $2 }' "$1"
