@@ -455,9 +455,8 @@ int rg_wait(struct rg_ring *r, int ctl_fd, unsigned int nr, uint64_t deadline_us
 			if (burst > 1)
 				rg_cpu_relax();
 		}
+		/* The burst just looked: only the tail, for progress below. */
 		cq = ringd_load_acquire(&r->hdr->cq_tail);
-		if (rg_cq_ready(r) >= nr)
-			break;
 		ret = rg_state(r);
 		if (ret)
 			return ret;
