@@ -161,8 +161,7 @@ static void disp_unaccount(struct disp *d, struct sess *se, struct req *r)
 /* Whether @op changes the volume's contents (and a flush must cover it). */
 static bool disp_writes(uint8_t op)
 {
-	return op == RINGD_OP_WRITE || op == RINGD_OP_WRITEV || op == RINGD_OP_WRITE_ZEROES ||
-	       op == RINGD_OP_DISCARD;
+	return val_op_in(op, VAL_OPS_WRITES);
 }
 
 /*
@@ -184,9 +183,8 @@ static int32_t disp_wb(struct disp *d, uint32_t slot, uint64_t id, const struct 
 
 /* @r's result @res, with a device that went away under a block volume
  * made -EIO (said once in the log, naming the volume). */
-static int32_t disp_gone(struct disp *d, const struct req *r, int32_t res)
+static int32_t disp_gone(struct disp *d, const struct vol *v, const struct req *r, int32_t res)
 {
-	const struct vol *v = vols_get(d->vols, r->vol);
 	bool gone;
 
 	res = iss_gone(v, r, res, &gone);
@@ -738,6 +736,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 	}
 	*why = DISP_BUDGET;
 	while (n < budget && se->sq_head != tail) {
+		const struct vol *v;
 		struct qos_req qr;
 		struct ringd_sqe sqe;
 		struct val_io io;
@@ -771,8 +770,10 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		 * the request waits at the head of its SQ, as one over a QoS
 		 * limit does, until a path is back or fast_io_fail_tmo is over.
 		 */
-		if (!ret && io.op != RINGD_OP_NOP && io.op != RINGD_OP_CANCEL &&
-		    vols_held(d->vols, io.vol)) {
+		v = !ret && io.op != RINGD_OP_NOP && io.op != RINGD_OP_CANCEL
+			? vols_get(d->vols, io.vol)
+			: NULL;
+		if (v && v->path_hold) {
 			*why = DISP_BLOCKED;
 			break;
 		}
@@ -802,10 +803,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		 * backpressure, never an error CQE.
 		 */
 		if (!ret && io.op != RINGD_OP_NOP &&
-		    rg_sq_reserve(
-			d->rg,
-			iss_route(io.op == RINGD_OP_CANCEL ? NULL : vols_get(d->vols, io.vol),
-				  io.op, &path))) {
+		    rg_sq_reserve(d->rg, iss_route(v, io.op, &path))) {
 			*why = DISP_BLOCKED;
 			break;
 		}
@@ -1100,8 +1098,10 @@ void disp_complete(struct disp *d, uint32_t idx, int32_t res)
 		/* The kernel's -ENOENT: the target was past stopping (or just done). */
 		res = res == 0 ? 0 : -EALREADY;
 	} else {
-		res = disp_gone(d, r, iss_result(r, res));
-		if (iss_continue(d->rg, d->rq, d->jr, idx, vols_get(d->vols, r->vol), &res))
+		const struct vol *v = vols_get(d->vols, r->vol);
+
+		res = disp_gone(d, v, r, iss_result(r, res));
+		if (iss_continue(d->rg, d->rq, d->jr, idx, v, &res))
 			return;
 		res = disp_wb(d, se->slot, se->id, r, res);
 	}

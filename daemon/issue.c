@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 
 #include "tags.h"
+#include "validate.h"
 
 /* One NVMe Dataset Management range (little-endian, as the spec lays it out). */
 struct iss_dsm_range {
@@ -26,8 +27,7 @@ static_assert(ISS_DSM_RANGES >= 1 && ISS_DSM_RANGES <= 256, "DSM takes 1 to 256 
 
 static bool iss_data_op(uint8_t op)
 {
-	return op == RINGD_OP_READ || op == RINGD_OP_WRITE || op == RINGD_OP_READV ||
-	       op == RINGD_OP_WRITEV;
+	return val_op_in(op, VAL_OPS_DATA);
 }
 
 enum rg_which iss_route(const struct vol *v, uint8_t op, uint8_t *path)
@@ -304,6 +304,8 @@ int32_t iss_result(const struct req *r, int32_t res)
 {
 	bool pt = r->path == PATH_PT || r->path == PATH_PT_POLL;
 
+	if (res >= 0 && !pt)
+		return res;
 	if (pt) {
 		/* We built the command: the kernel's -EINVAL means the
 		 * multipath head found no path to send it on. */

@@ -13,6 +13,21 @@
 
 #include "ringd_abi.h"
 
+/* Sets of RINGD_OP_* opcodes, tested with one shift (val_op_in()). */
+#define VAL_OP(op) (1u << (op))
+#define VAL_OPS_DATA                                                                               \
+	(VAL_OP(RINGD_OP_READ) | VAL_OP(RINGD_OP_WRITE) | VAL_OP(RINGD_OP_READV) |                 \
+	 VAL_OP(RINGD_OP_WRITEV))
+#define VAL_OPS_WRITES                                                                             \
+	(VAL_OP(RINGD_OP_WRITE) | VAL_OP(RINGD_OP_WRITEV) | VAL_OP(RINGD_OP_WRITE_ZEROES) |        \
+	 VAL_OP(RINGD_OP_DISCARD))
+
+/* Whether opcode @op is in the set @ops. */
+static inline bool val_op_in(uint8_t op, uint32_t ops)
+{
+	return op < 32 && ((ops >> op) & 1u);
+}
+
 /* What the validator needs to know about one volume. */
 struct val_vol {
 	uint64_t base;	     /* extent start in the backing */
