@@ -55,6 +55,8 @@ static int nso_submit(struct ctlplane *cp, struct sess *se, struct ns_job *j)
 	se->ns_busy = true;
 	/* Still unanswered (journaled since it was read, see cp_read()). */
 	sess_ctl_answered(cp->st, se, false);
+	/* Tenants take turns at the worker, however many sessions one has. */
+	j->tag = qos_ns_tag(cp->qos, se->tenant, ns_vclock(&cp->ns));
 	ns_submit(&cp->ns, j);
 	return 0;
 }

@@ -361,6 +361,7 @@ static void *ns_main(void *arg)
 		w->queue = j->next;
 		if (!w->queue)
 			w->queue_tail = NULL;
+		w->vclock = j->tag;
 		pthread_mutex_unlock(&w->mu);
 		j->next = NULL;
 		ns_run(j);
@@ -420,16 +421,33 @@ void ns_stop(struct ns_worker *w)
 
 void ns_submit(struct ns_worker *w, struct ns_job *j)
 {
-	j->next = NULL;
+	struct ns_job **pos;
+
 	pthread_mutex_lock(&w->mu);
-	if (w->queue_tail)
-		w->queue_tail->next = j;
-	else
-		w->queue = j;
-	w->queue_tail = j;
+	/* Mostly at the tail (one class, or a tag as large as any): no walk. */
+	if (!w->queue_tail || w->queue_tail->tag <= j->tag) {
+		pos = w->queue_tail ? &w->queue_tail->next : &w->queue;
+	} else {
+		for (pos = &w->queue; *pos && (*pos)->tag <= j->tag; pos = &(*pos)->next)
+			;
+	}
+	j->next = *pos;
+	*pos = j;
+	if (!j->next)
+		w->queue_tail = j;
 	w->queued++;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+}
+
+uint64_t ns_vclock(struct ns_worker *w)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&w->mu);
+	v = w->vclock;
+	pthread_mutex_unlock(&w->mu);
+	return v;
 }
 
 struct ns_job *ns_reap(struct ns_worker *w)

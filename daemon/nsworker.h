@@ -5,8 +5,10 @@
  * fsync of the directory) so that the event loop never waits on them.
  *
  * The loop fills a job, hands it over with ns_submit() and forgets it; the
- * thread runs jobs one at a time, in order, and puts each finished job on
- * a done list, then writes the eventfd the loop polls. The thread touches
+ * thread runs jobs one at a time, the one with the smallest tag first (the
+ * oldest of equal tags), and puts each finished job on a done list, then
+ * writes the eventfd the loop polls. Tags are the caller's fair queuing
+ * (qos_ns_tag(): tenants take turns); all-zero tags make a FIFO. The thread touches
  * nothing but the job: every fd it uses is the job's own (a dup), so a
  * reload that closes a volume while its job runs changes nothing for it.
  *
@@ -45,6 +47,7 @@ struct ns_job {
 	char path[NS_PATH_MAX];
 	char path2[NS_PATH_MAX]; /* NS_RENAME: the new name */
 	bool replay;		 /* sent again after a restart: already done is done */
+	uint64_t tag;		 /* run order: smallest first (see above) */
 
 	/* Out. */
 	int res;			 /* 0 or -errno */
@@ -73,6 +76,7 @@ struct ns_worker {
 	bool stop;
 	bool started;
 	unsigned int queued; /* jobs not yet reaped */
+	uint64_t vclock;     /* tag of the job started last */
 };
 
 /* A zeroed job with no fds. NULL if out of memory. */
@@ -85,8 +89,10 @@ int ns_start(struct ns_worker *w);
 /* Finish the queued jobs, stop the thread and free what was not reaped. */
 void ns_stop(struct ns_worker *w);
 
-/* Hand @j to the thread. */
+/* Hand @j to the thread: queued behind every job with a tag <= its own. */
 void ns_submit(struct ns_worker *w, struct ns_job *j);
+/* The tag of the job the thread started last (0 before the first). */
+uint64_t ns_vclock(struct ns_worker *w);
 /* Take the finished jobs, oldest first (a list through ->next). */
 struct ns_job *ns_reap(struct ns_worker *w);
 

@@ -92,6 +92,16 @@ void qos_fini(struct qos *q)
 	memset(q, 0, sizeof(*q));
 }
 
+uint64_t qos_ns_tag(struct qos *q, int tenant, uint64_t vclock)
+{
+	struct qos_tenant *t =
+	    &q->t[tenant >= 0 && (unsigned int)tenant < q->n ? (unsigned int)tenant : q->n];
+	uint64_t start = t->ns_next > vclock ? t->ns_next : vclock;
+
+	t->ns_next = start + t->vt_unit;
+	return start;
+}
+
 uint64_t qos_cost(const struct qos *q, const struct qos_req *r)
 {
 	switch (r->op) {

@@ -58,6 +58,7 @@ struct qos_tenant {
 	uint64_t vtime;	   /* virtual time, units * 2^16 / weight */
 	uint64_t vt_unit;  /* what one unit adds to it */
 	uint64_t r_due_ns; /* reservation tag */
+	uint64_t ns_next;  /* the namespace worker's start tag of its next job */
 	/* Figures (admin stats). */
 	uint64_t units;		     /* served */
 	uint64_t reserved_units;     /* of them, in the reservation phase */
@@ -95,6 +96,16 @@ static inline unsigned int qos_class(const struct qos *q, int tenant)
 {
 	return !q->off && tenant >= 0 && (unsigned int)tenant < q->n ? (unsigned int)tenant : q->n;
 }
+
+/*
+ * The start tag of a namespace-worker job of tenant index @tenant (cfg
+ * index, or -1: the no-tenant class), @vclock being the tag of the job
+ * the worker last started: start-time fair queuing, one unit per job at
+ * the tenant's weight, so that tenants take turns at the worker however
+ * many jobs one of them queues. Per tenant whatever `qos` says: this is
+ * isolation, not arbitration.
+ */
+uint64_t qos_ns_tag(struct qos *q, int tenant, uint64_t vclock);
 
 /* Units a request costs. */
 uint64_t qos_cost(const struct qos *q, const struct qos_req *r);

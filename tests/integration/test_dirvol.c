@@ -370,3 +370,115 @@ Test(dirvol, reload_that_removes_the_volume_stops_its_open_files)
 	cr_assert_eq(ringd_close(rd, h), 0);
 	ringd_disconnect(rd);
 }
+
+/* One namespace load: mkdir then remove a directory, as fast as it can. */
+struct ns_load {
+	const struct rt_daemon *d;
+	const char *vol;
+	unsigned int id;
+	uint64_t end_us;
+	int fd; /* the result goes here */
+};
+
+struct ns_lat {
+	uint64_t pairs, total_us, worst_us;
+	int err;
+};
+
+static uint64_t ns_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int ns_loader(void *arg)
+{
+	const struct ns_load *l = arg;
+	struct ns_lat r = { 0 };
+	struct ringd *rd;
+	char name[32];
+
+	if (rt_connect(l->d, 8, 16, 65536, &rd))
+		return 100;
+	while (ns_now_us() < l->end_us && !r.err) {
+		uint64_t t0 = ns_now_us(), dt;
+
+		snprintf(name, sizeof(name), "n%u-%llu", l->id, (unsigned long long)r.pairs);
+		r.err = ringd_mkdir(rd, l->vol, name, 0700);
+		if (!r.err)
+			r.err = ringd_unlink(rd, l->vol, name);
+		dt = ns_now_us() - t0;
+		r.pairs++;
+		r.total_us += dt;
+		if (dt > r.worst_us)
+			r.worst_us = dt;
+	}
+	ringd_disconnect(rd);
+	return write(l->fd, &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 101;
+}
+
+/*
+ * Namespace calls of every tenant run on one worker thread, each made
+ * durable (fsyncs). One tenant keeps six sessions' worth of them queued;
+ * another tenant's calls take turns with them rather than queue behind
+ * them all: its mean time per call stays well under the flooding tenant's
+ * own (in a FIFO both wait for the whole queue, and the two means are
+ * about equal). Times are compared within the run, so the disk's speed
+ * does not matter.
+ */
+Test(dirvol, a_tenant_flooding_the_namespace_worker_does_not_queue_others_behind_it)
+{
+	enum { STORM = 6 };
+	struct ns_load loads[STORM + 1];
+	struct ns_lat storm = { 0 }, victim = { 0 };
+	uint64_t end = ns_now_us() + 2500000u;
+	pid_t pids[STORM + 1];
+	int pipes[STORM + 1][2];
+	unsigned int i;
+	double storm_mean, victim_mean;
+
+	for (i = 0; i <= STORM; i++) {
+		bool v = i == STORM;
+
+		cr_assert_eq(pipe(pipes[i]), 0);
+		loads[i] = (struct ns_load){ .d = &g_d,
+					     .vol = v ? "other" : "db",
+					     .id = i,
+					     .end_us = end,
+					     .fd = pipes[i][1] };
+		pids[i] = v ? rt_fork_as(RT_UID_B, RT_UID_B, ns_loader, &loads[i])
+			    : rt_fork_as(0, 0, ns_loader, &loads[i]);
+	}
+	for (i = 0; i <= STORM; i++) {
+		struct ns_lat r;
+
+		cr_assert_eq(rt_wait_child(pids[i]), 0, "load %u", i);
+		cr_assert_eq(read(pipes[i][0], &r, sizeof(r)), (ssize_t)sizeof(r));
+		close(pipes[i][0]);
+		close(pipes[i][1]);
+		cr_assert_eq(r.err, 0, "load %u: %s", i, strerror(-r.err));
+		if (i == STORM) {
+			victim = r;
+			continue;
+		}
+		storm.pairs += r.pairs;
+		storm.total_us += r.total_us;
+		if (r.worst_us > storm.worst_us)
+			storm.worst_us = r.worst_us;
+	}
+	cr_assert_gt(storm.pairs, 0);
+	cr_assert_gt(victim.pairs, 0);
+	storm_mean = (double)storm.total_us / (double)storm.pairs;
+	victim_mean = (double)victim.total_us / (double)victim.pairs;
+	cr_log_info("namespace worker: flooding tenant %llu mkdir+unlink pairs, mean %.0f us, "
+		    "worst %llu us; the other tenant %llu pairs, mean %.0f us, worst %llu us",
+		    (unsigned long long)storm.pairs, storm_mean, (unsigned long long)storm.worst_us,
+		    (unsigned long long)victim.pairs, victim_mean,
+		    (unsigned long long)victim.worst_us);
+	cr_assert_lt(victim_mean * 2.5, storm_mean,
+		     "the other tenant waited %.0f us per pair, the flooding one %.0f us: "
+		     "it queued behind the flood",
+		     victim_mean, storm_mean);
+}

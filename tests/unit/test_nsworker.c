@@ -181,3 +181,38 @@ Test(nsworker, the_thread_runs_jobs_in_order_and_signals_its_eventfd)
 	}
 	ns_stop(&w);
 }
+
+/* Jobs run smallest tag first, the oldest first among equal tags. */
+Test(nsworker, the_queue_is_ordered_by_tag_then_age)
+{
+	static const uint64_t tags[] = { 5, 1, 5, 3, 1, 9, 0 };
+	static const unsigned int order[] = { 6, 1, 4, 3, 0, 2, 5 };
+	struct ns_worker w;
+	struct ns_job *j;
+	unsigned int i;
+
+	/* No thread: the queue only. */
+	memset(&w, 0, sizeof(w));
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	for (i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		j = ns_job_new(NS_STAT);
+		cr_assert_not_null(j);
+		j->tag = tags[i];
+		j->slot = i;
+		ns_submit(&w, j);
+	}
+	cr_assert_eq(w.queued, sizeof(tags) / sizeof(tags[0]));
+	for (i = 0, j = w.queue; j; i++, j = j->next) {
+		cr_assert_eq(j->slot, order[i], "position %u: job %u", i, j->slot);
+		if (!j->next)
+			cr_assert_eq(w.queue_tail, j);
+	}
+	cr_assert_eq(i, sizeof(order) / sizeof(order[0]));
+	while ((j = w.queue)) {
+		w.queue = j->next;
+		ns_job_free(j);
+	}
+	pthread_mutex_destroy(&w.mu);
+	pthread_cond_destroy(&w.cv);
+}

@@ -168,3 +168,25 @@ Test(qos, off_puts_everyone_in_one_class)
 	cr_assert_eq(qos_class(&g_q, 1), 2);
 	cr_assert_eq(qos_class(&g_q, -1), 2);
 }
+
+Test(qos, namespace_jobs_of_tenants_take_turns_even_with_qos_off)
+{
+	uint64_t a[4], b;
+	unsigned int i;
+
+	g_cfg.qos_off = true;
+	cr_assert_eq(qos_configure(&g_q, &g_cfg, 1), 0);
+	/* a queues four jobs at once, then b one: b's starts with a's first. */
+	for (i = 0; i < 4; i++)
+		a[i] = qos_ns_tag(&g_q, 0, 0);
+	b = qos_ns_tag(&g_q, 1, 0);
+	for (i = 1; i < 4; i++)
+		cr_assert_gt(a[i], a[i - 1], "one tenant's jobs keep their order");
+	cr_assert_eq(b, a[0]);
+	cr_assert_lt(b, a[1]);
+	/* After a pause a tenant starts at the worker's clock: no credit. */
+	cr_assert_eq(qos_ns_tag(&g_q, 1, a[3] + 100), a[3] + 100);
+	/* Out-of-range tenants share the no-tenant class. */
+	cr_assert_eq(qos_ns_tag(&g_q, -1, 0), 0);
+	cr_assert_gt(qos_ns_tag(&g_q, 7, 0), 0);
+}
