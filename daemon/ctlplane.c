@@ -1059,6 +1059,7 @@ static unsigned int cp_read(struct ctlplane *cp, struct sess *se, unsigned int b
 			return i + 1;
 		}
 		se->ctl_seq = rq->has_seq ? rq->seq : 0;
+		se->ctl_replay = rq->has_replay && rq->replay;
 		/* Asked for again after a restart: the replay will come. */
 		if (se->restarted_seq && (uint32_t)se->ctl_seq == se->restarted_seq &&
 		    !(rq->has_replay && rq->replay)) {

@@ -90,8 +90,9 @@ struct jr_handle {
 	uint8_t write_revoked;
 	uint8_t locked; /* a file's RINGD_LOCK is held through it */
 	int32_t revoked;
-	uint32_t vol; /* index into jr_hdr.vol_names, or a file (JR_MAX_VOLUMES + i) */
-	uint32_t pad2;
+	uint32_t vol;	     /* index into jr_hdr.vol_names, or a file (JR_MAX_VOLUMES + i) */
+	uint32_t opened_seq; /* low 32 bits of the Request.seq that opened it (0: none),
+			      * written before open: a replay of that request finds it */
 };
 
 /* An open file of a directory volume; its fd is in the fd store as "file-I". */

@@ -327,10 +327,17 @@ static int nso_opened_file(struct ctlplane *cp, struct sess *se, struct ns_job *
 				      idx == -EMFILE ? "the daemon has %u files open: close some"
 						     : "cannot register the file (%u max)",
 				      VOLS_FILES);
-	ret = sess_file_install(cp->st, se, (uint32_t)idx, rw, (j->want & RINGD_LOCK) != 0, &handle,
-				err, sizeof(err));
-	if (ret)
-		return ctl_send_error(se->sock, -ret, "%s", err);
+	/* Replayed after a restart that came after the first try installed it:
+	 * that handle (its lock included), not a second one. */
+	handle = sess_handle_of_request(cp->st, se, (uint32_t)idx, rw);
+	if (handle >= 0) {
+		vols_file_put(cp->vols, (uint32_t)idx, se->id, false);
+	} else {
+		ret = sess_file_install(cp->st, se, (uint32_t)idx, rw, (j->want & RINGD_LOCK) != 0,
+					&handle, err, sizeof(err));
+		if (ret)
+			return ctl_send_error(se->sock, -ret, "%s", err);
+	}
 	if ((j->want & RINGD_TRUNC) && cp->vols->files[idx - VOLS_MAX].lock_owner != se->id &&
 	    cp->vols->files[idx - VOLS_MAX].lock_owner) {
 		sess_handle_close(cp->st, se, handle);

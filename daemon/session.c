@@ -1062,6 +1062,12 @@ static int sess_free_handle(struct sess *se, char *err, size_t errlen)
 static void sess_handle_fill(struct sessions *st, struct sess *se, int i, uint32_t vol, bool rw,
 			     bool locked)
 {
+	if (!se->admin && (uint32_t)i < JR_MAX_HANDLES) {
+		st->jr->sess[se->slot].handles[i].opened_seq = (uint32_t)se->ctl_seq;
+		/* Before the journal shows it open (a kill lands between two
+		 * instructions): a replay of this request must find it. */
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	}
 	se->handles[i] = (struct val_handle){
 		.open = true,
 		.writable = rw,
@@ -1070,6 +1076,21 @@ static void sess_handle_fill(struct sessions *st, struct sess *se, int i, uint32
 	};
 	se->handles_open++;
 	sess_journal_handles(st, se);
+}
+
+int sess_handle_of_request(struct sessions *st, const struct sess *se, uint32_t vol, bool rw)
+{
+	const struct jr_sess *js = &st->jr->sess[se->slot];
+	uint32_t i, n = se->nhandles < JR_MAX_HANDLES ? se->nhandles : JR_MAX_HANDLES;
+
+	if (!se->ctl_replay || !(uint32_t)se->ctl_seq || se->admin)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (se->handles[i].open && se->handles[i].vol == vol &&
+		    se->handles[i].writable == rw &&
+		    js->handles[i].opened_seq == (uint32_t)se->ctl_seq)
+			return (int)i;
+	return -1;
 }
 
 int sess_handle_open(struct sessions *st, struct sess *se, const char *name, uint32_t flags,
@@ -1091,10 +1112,14 @@ int sess_handle_open(struct sessions *st, struct sess *se, const char *name, uin
 			 name);
 		return -EISDIR;
 	}
-	i = sess_free_handle(se, err, errlen);
+	/* Sent again after a restart that came after the first try took effect. */
+	i = sess_handle_of_request(st, se, (uint32_t)vi, rw);
+	if (i < 0)
+		i = sess_free_handle(se, err, errlen);
 	if (i < 0)
 		return i;
-	sess_handle_fill(st, se, i, (uint32_t)vi, rw, false);
+	if (!se->handles[i].open)
+		sess_handle_fill(st, se, i, (uint32_t)vi, rw, false);
 	*handle = i;
 	return 0;
 }

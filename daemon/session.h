@@ -66,6 +66,7 @@ struct sess {
 	bool ctrl_pending;	/* more control messages may be queued (ctlplane) */
 	bool ns_busy;		/* a namespace request is with the worker: read no more */
 	uint64_t ctl_seq;	/* Request.seq of the control request being handled */
+	bool ctl_replay;	/* ... sent again after a restart (Request.replay) */
 	uint32_t restarted_seq; /* a Restarted asked for this seq again (recovery) */
 	struct sess *ctrl_next; /* ctlplane's list of those */
 
@@ -222,6 +223,14 @@ int sess_dir_access(struct sessions *st, struct sess *se, const char *name, bool
  */
 int sess_file_install(struct sessions *st, struct sess *se, uint32_t file, bool rw, bool lock,
 		      int *handle, char *err, size_t errlen);
+
+/*
+ * The handle on volume or file @vol (@rw: writable) that the first try of
+ * @se's current control request opened, if that request is a replay
+ * (ctl_replay) and the first try got that far before a restart; else -1.
+ * Opening it again would leave the session a handle nobody knows of.
+ */
+int sess_handle_of_request(struct sessions *st, const struct sess *se, uint32_t vol, bool rw);
 
 /* Close @handle of @se. Returns 0 or -EBADF. */
 int sess_handle_close(struct sessions *st, struct sess *se, int handle);

@@ -162,6 +162,10 @@ static void rt_notify_recv(struct rt_notify *n)
 				close(fds[--k]);
 		if (strstr(msg, "FDSTOREREMOVE=1"))
 			rt_remove_fds(n, msg);
+		/* The store is kept above; a storm of opened and closed files
+		 * must not fill the log that READY=1 is looked for in. */
+		if (strstr(msg, "FDSTORE") && !strstr(msg, "READY=1"))
+			continue;
 		if (n->nev < RT_NOTIFY_MAX_EV) {
 			n->ev[n->nev].t_ms = rt_now_ms();
 			size_t l = strnlen(msg, sizeof(n->ev[0].msg) - 1);

@@ -310,6 +310,51 @@ Test(sessions, handle_open_follows_the_grants)
 	cr_assert_eq(sess_handle_close(&g_s.st, b, 1 << 20), -EBADF);
 }
 
+/*
+ * A control request sent again after a restart (replay) that came after
+ * its first try opened the handle gets that handle, not a second one; any
+ * other request opens a new one.
+ */
+Test(sessions, a_replayed_open_gets_the_handle_its_first_try_opened)
+{
+	struct sess *a = session(ALICE);
+	char err[512];
+	int h = -1, again = -1;
+
+	attach(a);
+	a->ctl_seq = 5;
+	cr_assert_eq(sess_handle_open(&g_s.st, a, "v0", RINGD_RDWR, &h, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(g_s.jr.sess[a->slot].handles[h].opened_seq, 5u, "opener not journaled");
+	/* The restart came after the first try: the replay finds its handle. */
+	a->ctl_replay = true;
+	cr_assert_eq(sess_handle_open(&g_s.st, a, "v0", RINGD_RDWR, &again, err, sizeof(err)), 0);
+	cr_assert_eq(again, h);
+	cr_assert_eq(a->handles_open, 1);
+	/* Read-only is another open. */
+	cr_assert_eq(sess_handle_open(&g_s.st, a, "v0", RINGD_RDONLY, &again, err, sizeof(err)), 0);
+	cr_assert_neq(again, h);
+	cr_assert_eq(a->handles_open, 2);
+	/* A new request (not a replay), or a replay of another one, opens anew. */
+	a->ctl_seq = 7;
+	a->ctl_replay = false;
+	cr_assert_eq(sess_handle_open(&g_s.st, a, "v0", RINGD_RDWR, &again, err, sizeof(err)), 0);
+	cr_assert_neq(again, h);
+	a->ctl_seq = 6;
+	a->ctl_replay = true;
+	cr_assert_eq(sess_handle_open(&g_s.st, a, "v0", RINGD_RDWR, &again, err, sizeof(err)), 0);
+	cr_assert_neq(again, h);
+	cr_assert_eq(a->handles_open, 4);
+	/* A closed handle is no answer to its replay. */
+	a->ctl_seq = 5;
+	cr_assert_eq(sess_handle_close(&g_s.st, a, h), 0);
+	cr_assert_eq(sess_handle_open(&g_s.st, a, "v0", RINGD_RDWR, &again, err, sizeof(err)), 0);
+	cr_assert_eq(a->handles_open, 4);
+	/* No seq: nothing to match. */
+	a->ctl_seq = 0;
+	cr_assert_eq(sess_handle_of_request(&g_s.st, a, a->handles[again].vol, true), -1);
+}
+
 /* Replace the running config with @sections (in place, as a reload does). */
 static void swap_config(const char *sections)
 {
