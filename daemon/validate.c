@@ -9,19 +9,12 @@
 void val_sqe_fetch(struct ringd_sqe *dst, const struct ringd_sqe *shared)
 {
 	const uint64_t *src = (const uint64_t *)shared;
-	/* Word stores that the field reads after it forward from (no memcpy
-	 * through a temporary: its wide loads of narrow stores would stall). */
-	uint64_t *w = (uint64_t *)dst;
+	uint64_t words[sizeof(*dst) / 8];
+	unsigned int i;
 
-	static_assert(sizeof(*dst) == 8 * sizeof(uint64_t), "an SQE is eight words");
-	w[0] = __atomic_load_n(&src[0], __ATOMIC_RELAXED);
-	w[1] = __atomic_load_n(&src[1], __ATOMIC_RELAXED);
-	w[2] = __atomic_load_n(&src[2], __ATOMIC_RELAXED);
-	w[3] = __atomic_load_n(&src[3], __ATOMIC_RELAXED);
-	w[4] = __atomic_load_n(&src[4], __ATOMIC_RELAXED);
-	w[5] = __atomic_load_n(&src[5], __ATOMIC_RELAXED);
-	w[6] = __atomic_load_n(&src[6], __ATOMIC_RELAXED);
-	w[7] = __atomic_load_n(&src[7], __ATOMIC_RELAXED);
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		words[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	memcpy(dst, words, sizeof(*dst));
 }
 
 static bool val_reserved_zero(const struct ringd_sqe *sqe)
