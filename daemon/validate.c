@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "validate.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/uio.h>
