@@ -966,7 +966,12 @@ static int disp_pick(struct disp *d, uint64_t now, bool *reserved)
 	if (due >= 0 || best < 0)
 		return due >= 0 ? due : best;
 	floor = disp_floor(d, now, false, &expires);
-	if (floor != UINT64_MAX && q->t[best].vtime > floor + DISP_LAG) {
+	/* Only a deep tenant is held: a shallow one (fewer than DISP_BUSY_DEPTH
+	 * requests out, a QD 1 database) takes little while the others are
+	 * between submissions, and waiting for them would cost it its share
+	 * and its latency. */
+	if (floor != UINT64_MAX && q->t[best].vtime > floor + DISP_LAG &&
+	    d->cls[best].outstanding >= DISP_BUSY_DEPTH) {
 		/* Held: the busy tenants without SQEs pay for it from their credit. */
 		disp_floor(d, now, true, &expires);
 		/* Ahead of a busy tenant that has nothing queued this instant:

@@ -65,12 +65,13 @@ void disp_fini(struct disp *d);
 /*
  * Serve the active sessions' SQs, up to @budget SQEs per session per pass,
  * tenant by tenant as QoS decides: reservations due first, then the
- * smallest weighted virtual time, never past a limit. A tenant may run
- * ahead of the slowest busy tenant by DISP_LAG units of virtual time at
- * most; busy means SQEs waiting now, or a deep pipeline (DISP_BUSY_DEPTH
- * requests outstanding) and SQEs within the last DISP_ACTIVE_NS, so that a
- * saturating tenant whose client is between two submissions keeps its
- * share. Holding others back while it has nothing queued is paid for with
+ * smallest weighted virtual time, never past a limit. A deep tenant
+ * (DISP_BUSY_DEPTH requests outstanding) may run ahead of the slowest busy
+ * tenant by DISP_LAG units of virtual time at most; busy means SQEs
+ * waiting now, or a deep pipeline and SQEs within the last
+ * DISP_ACTIVE_NS, so that a saturating tenant whose client is between two
+ * submissions keeps its share. A shallow tenant is never held back for
+ * one. Holding others back while it has nothing queued is paid for with
  * credit earned by consuming (DISP_HOLD_PER_UNIT_NS per unit, at most
  * DISP_HOLD_MAX_NS), so a light tenant, or one that games its pipeline,
  * can delay the others by no more than in proportion to its own service. A tenant alone, or
