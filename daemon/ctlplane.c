@@ -976,6 +976,9 @@ int cp_request(struct ctlplane *cp, struct sess *se, const Ringd__Request *rq)
 	Ringd__Reply r = RINGD__REPLY__INIT;
 	bool replay = rq->has_replay && rq->replay;
 
+	/* Kept while the request is handled (a namespace job outlives this call). */
+	se->ctl_replay = replay;
+
 	if (rq->msg_case == RINGD__REQUEST__MSG_HELLO)
 		return cp_hello(cp, se, rq->hello);
 	if (se->state == SESS_HANDSHAKE) {
@@ -1059,7 +1062,6 @@ static unsigned int cp_read(struct ctlplane *cp, struct sess *se, unsigned int b
 			return i + 1;
 		}
 		se->ctl_seq = rq->has_seq ? rq->seq : 0;
-		se->ctl_replay = rq->has_replay && rq->replay;
 		/* Asked for again after a restart: the replay will come. */
 		if (se->restarted_seq && (uint32_t)se->ctl_seq == se->restarted_seq &&
 		    !(rq->has_replay && rq->replay)) {

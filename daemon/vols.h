@@ -116,14 +116,6 @@ static inline const struct vol *vols_get(const struct vols *vs, uint32_t idx)
 	return idx < vs->n ? &vs->v[idx] : NULL;
 }
 
-/* Whether new I/O on volume (or file) @idx waits for a path (path_hold). */
-static inline bool vols_held(const struct vols *vs, uint32_t idx)
-{
-	const struct vol *v = vols_get(vs, idx);
-
-	return v && v->path_hold;
-}
-
 /*
  * Open file @fd (regular, of directory volume @dir; its inode @dev/@ino,
  * @size bytes) as a volume, or take one more reference to the one already
