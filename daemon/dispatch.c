@@ -58,6 +58,7 @@ int disp_init(struct disp *d, const struct cfg *cfg, struct sessions *st, struct
 		disp_fini(d);
 		return -ENOMEM;
 	}
+	fe_persist(&d->fe, jr);
 	return 0;
 }
 
@@ -165,19 +166,32 @@ static bool disp_writes(uint8_t op)
 }
 
 /*
- * Kernel completion @res of @r, of session @id in @slot (0: gone): a write
- * marks the session as having written, a failure counts against the
- * volume, and a flush gets -EIO if its session wrote and the volume failed
- * since (flusherr.h). Returns the result the session sees.
+ * Kernel completion @res of request @idx, of session @id in @slot (0:
+ * gone): a write marks the session as having written, a failure counts
+ * against the volume, and a flush gets -EIO if its session wrote and the
+ * volume failed since (flusherr.h). Returns the result the session sees.
  */
-static int32_t disp_wb(struct disp *d, uint32_t slot, uint64_t id, const struct req *r, int32_t res)
+static int32_t disp_wb(struct disp *d, uint32_t idx, uint32_t slot, uint64_t id, int32_t res)
 {
+	const struct req *r = &d->rq->r[idx];
+	struct jr_req *jq = &d->jr->reqs[idx];
+	bool told = false;
+
 	if (!r->has_vol)
 		return res;
-	if (disp_writes(r->op))
+	if (disp_writes(r->op)) {
 		fe_wrote(&d->fe, slot, id, r->vol, res);
-	else if (r->op == RINGD_OP_FSYNC)
-		return fe_flushed(&d->fe, slot, id, r->vol, res);
+	} else if (r->op == RINGD_OP_FSYNC) {
+		res = fe_flushed(&d->fe, slot, id, r->vol, res, &told);
+		if (told) {
+			/* The flush's result first: a restart posts it instead of
+			 * flushing again and hearing 0. Then the journal may
+			 * forget the failure was owed. */
+			jq->res = res;
+			__atomic_store_n(&jq->immediate, 1, __ATOMIC_RELEASE);
+			fe_told(&d->fe, slot, id, r->vol);
+		}
+	}
 	return res;
 }
 
@@ -1092,7 +1106,7 @@ void disp_complete(struct disp *d, uint32_t idx, int32_t res)
 	if (!se) {
 		log_err("completion for request %u of a freed session", idx);
 		if (r->op != RINGD_OP_CANCEL)
-			disp_wb(d, r->sess, 0, r, iss_result(r, res));
+			disp_wb(d, idx, r->sess, 0, iss_result(r, res));
 		if (r->has_vol)
 			vols_io_done(d->vols, r->vol);
 		jr_commit(&d->jr->reqs[idx].state, JR_FREE);
@@ -1108,7 +1122,7 @@ void disp_complete(struct disp *d, uint32_t idx, int32_t res)
 		res = disp_gone(d, v, r, iss_result(r, res));
 		if (iss_continue(d->rg, d->rq, d->jr, idx, v, &res))
 			return;
-		res = disp_wb(d, se->slot, se->id, r, res);
+		res = disp_wb(d, idx, se->slot, se->id, res);
 	}
 	disp_count(se, r, res);
 	disp_done(d, se, idx, res);

@@ -36,6 +36,45 @@ static void fe_drop(struct fe *f, struct fe_sess *s)
 	}
 }
 
+void fe_persist(struct fe *f, struct jr *jr)
+{
+	f->jr = jr;
+}
+
+/* @slot's journal record of owed failures, or NULL (not kept, bad slot). */
+static struct jr_fe_owed *fe_record(const struct fe *f, uint32_t slot)
+{
+	if (!f->jr || !f->jr->sess || slot >= f->nsess || slot >= f->jr->hdr->max_sessions)
+		return NULL;
+	return &f->jr->sess[slot].fe;
+}
+
+/* Session @id in @slot is owed a failure on @vol: say so in the journal. */
+static void fe_owe(struct fe *f, uint32_t slot, uint64_t id, uint32_t vol)
+{
+	struct jr_fe_owed *o = fe_record(f, slot);
+
+	if (!o || vol >= JR_FE_INDEXES)
+		return;
+	if (o->id != id) {
+		/* Another session's bits: they are not this one's. */
+		memset(o->bits, 0, sizeof(o->bits));
+		__atomic_store_n(&o->id, id, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&o->bits[vol / 8], (uint8_t)(o->bits[vol / 8] | (1u << (vol % 8))),
+			 __ATOMIC_RELEASE);
+}
+
+void fe_told(struct fe *f, uint32_t slot, uint64_t id, uint32_t vol)
+{
+	struct jr_fe_owed *o = fe_record(f, slot);
+
+	if (!o || vol >= JR_FE_INDEXES || o->id != id)
+		return;
+	__atomic_store_n(&o->bits[vol / 8], (uint8_t)(o->bits[vol / 8] & ~(1u << (vol % 8))),
+			 __ATOMIC_RELEASE);
+}
+
 void fe_fini(struct fe *f)
 {
 	uint32_t i;
@@ -92,16 +131,6 @@ int fe_track(struct fe *f, uint32_t slot, uint64_t id, uint32_t vol)
 	return fe_chunk(s, vol);
 }
 
-int fe_restored(struct fe *f, uint32_t slot, uint64_t id)
-{
-	struct fe_sess *s = fe_own(f, slot, id);
-
-	if (!s)
-		return slot < f->nsess && id ? -ENOMEM : -EINVAL;
-	s->restored = true;
-	return 0;
-}
-
 /* Session @id's tracked state, or NULL if it has none (never wrote). */
 static struct fe_sess *fe_sess(struct fe *f, uint32_t slot, uint64_t id)
 {
@@ -130,6 +159,28 @@ static void fe_set(struct fe_sess *s, uint32_t vol, uint32_t st)
 		s->chunk[vol / FE_CHUNK][vol % FE_CHUNK] = st | FE_KNOWN;
 }
 
+int fe_restored(struct fe *f, uint32_t slot, uint64_t id)
+{
+	struct fe_sess *s = fe_own(f, slot, id);
+	const struct jr_fe_owed *o = fe_record(f, slot);
+	uint32_t vol;
+
+	if (!s)
+		return slot < f->nsess && id ? -ENOMEM : -EINVAL;
+	s->restored = true;
+	if (!o || o->id != id)
+		return 0;
+	for (vol = 0; vol < f->nvols && vol < JR_FE_INDEXES; vol++) {
+		if (!(o->bits[vol / 8] & (1u << (vol % 8))))
+			continue;
+		/* Dirty since before a failure this instance never counted. */
+		if (fe_chunk(s, vol))
+			return -ENOMEM;
+		fe_set(s, vol, FE_DIRTY | ((f->seq[vol] - 1) & FE_SEQ));
+	}
+	return 0;
+}
+
 bool fe_write_failed(int32_t res)
 {
 	/* The issue layer turns every device, path and media error into -EIO;
@@ -154,9 +205,20 @@ bool fe_flush_failed(int32_t res)
 	}
 }
 
+/* A failure on @vol: every session that wrote to it since its last good
+ * flush is owed it (in the journal too). */
 static void fe_bump(struct fe *f, uint32_t vol)
 {
+	uint32_t i;
+
 	f->seq[vol] = (f->seq[vol] + 1) & FE_SEQ;
+	for (i = 0; f->jr && i < f->nsess; i++) {
+		struct fe_sess *s = fe_sess(f, i, f->s[i].id);
+		uint32_t st = s ? fe_get(s, vol) : 0;
+
+		if ((st & FE_DIRTY) && (st & FE_SEQ) != f->seq[vol])
+			fe_owe(f, i, s->id, vol);
+	}
 }
 
 void fe_wrote(struct fe *f, uint32_t slot, uint64_t id, uint32_t vol, int32_t res)
@@ -173,7 +235,7 @@ void fe_wrote(struct fe *f, uint32_t slot, uint64_t id, uint32_t vol, int32_t re
 		fe_bump(f, vol);
 }
 
-int32_t fe_flushed(struct fe *f, uint32_t slot, uint64_t id, uint32_t vol, int32_t res)
+int32_t fe_flushed(struct fe *f, uint32_t slot, uint64_t id, uint32_t vol, int32_t res, bool *told)
 {
 	bool failed = fe_flush_failed(res);
 	struct fe_sess *s;
@@ -190,6 +252,10 @@ int32_t fe_flushed(struct fe *f, uint32_t slot, uint64_t id, uint32_t vol, int32
 	if ((st & FE_SEQ) != f->seq[vol]) {
 		/* Told now; it stays dirty until a flush succeeds. */
 		fe_set(s, vol, FE_DIRTY | f->seq[vol]);
+		if (told)
+			*told = true;
+		else
+			fe_told(f, slot, id, vol);
 		return -EIO;
 	}
 	if (!res)

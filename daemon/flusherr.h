@@ -24,12 +24,22 @@
  * file's index is reused once it is closed: a session that wrote to the
  * old file and never flushed it may get -EIO from its first flush of a
  * new file at that index if the old one failed (never a lost report).
+ *
+ * Across a restart: a failure a session is owed (it wrote, the volume
+ * failed since, it has not been told) is also a bit in its journal record
+ * (jr_fe_owed), set when the failure is counted and cleared once the CQE
+ * that tells it is safe (fe_told). The restored session's next flush of
+ * that volume then fails although the new instance never saw the error;
+ * without the bit, the kernel's report, taken by the previous instance,
+ * would be gone.
  */
 #ifndef RINGD_DAEMON_FLUSHERR_H
 #define RINGD_DAEMON_FLUSHERR_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "journal.h"
 
 /* Per-session state comes in chunks of this many volume indexes, made
  * when the session first writes to one of them: a session that writes to
@@ -48,11 +58,16 @@ struct fe {
 	uint32_t nchunks;
 	struct fe_sess *s; /* per session slot */
 	uint32_t nsess;
+	struct jr *jr; /* owed failures kept in its session records, or NULL */
 };
 
 /* Tables for @nvols volume indexes and @nsess session slots. Returns 0 or -ENOMEM. */
 int fe_init(struct fe *f, uint32_t nvols, uint32_t nsess);
 void fe_fini(struct fe *f);
+
+/* Keep the failures sessions are owed in @jr's session records (one per
+ * session slot; NULL: in memory only). */
+void fe_persist(struct fe *f, struct jr *jr);
 
 /*
  * Make room for the state of session @id in @slot for volume index @vol
@@ -65,7 +80,9 @@ int fe_track(struct fe *f, uint32_t slot, uint64_t id, uint32_t vol);
 /*
  * Session @id in @slot was restored after a restart: what it wrote
  * before is unknown, so it counts as having written to every volume (a
- * failure from now on reaches its next flush). Returns 0 or -ENOMEM.
+ * failure from now on reaches its next flush), and the failures its
+ * journal record says it is owed reach its next flush of those volumes.
+ * Returns 0 or -ENOMEM.
  */
 int fe_restored(struct fe *f, uint32_t slot, uint64_t id);
 
@@ -88,7 +105,15 @@ void fe_wrote(struct fe *f, uint32_t slot, uint64_t id, uint32_t vol, int32_t re
  * since its last good flush and the volume failed since (it is then
  * told, once); 0 for a session that did not write, even if the flush
  * failed on others' data; else @res. @id 0: only counts a failure.
+ *
+ * When that -EIO tells an owed failure and @told is not NULL, *@told is
+ * set and the journal keeps the failure owed until fe_told(): the caller
+ * first makes the result survive a restart. With @told NULL the bit goes
+ * at once.
  */
-int32_t fe_flushed(struct fe *f, uint32_t slot, uint64_t id, uint32_t vol, int32_t res);
+int32_t fe_flushed(struct fe *f, uint32_t slot, uint64_t id, uint32_t vol, int32_t res, bool *told);
+
+/* The CQE telling session @id in @slot of the failure on @vol is safe. */
+void fe_told(struct fe *f, uint32_t slot, uint64_t id, uint32_t vol);
 
 #endif

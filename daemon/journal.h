@@ -3,8 +3,8 @@
  * jr_: the daemon-private journal that lets a restarted ringd re-adopt its
  * sessions. It is a memfd kept in systemd's fd store; no client can map
  * it. It holds each session's identity, layout and private ring indices,
- * its open handles, and one record per accepted request until that
- * request's CQE is committed.
+ * its open handles, the write-back failures it is owed (flusherr.h), and
+ * one record per accepted request until that request's CQE is committed.
  *
  * Crash consistency: the daemon is single-threaded and a SIGKILL stops it
  * between two instructions; stores to the shared memfd are never lost, so
@@ -33,8 +33,10 @@
 #include "config.h"
 #include "ringd_abi.h"
 
-#define JR_MAGIC       0x4c4e524au /* "JRNL" */
-#define JR_VERSION     3u	   /* 2: vectors, links, durable writes, discard; 3: files */
+#define JR_MAGIC 0x4c4e524au /* "JRNL" */
+#define JR_VERSION                                                                                 \
+	4u /* 2: vectors, links, durable writes, discard; 3: files;                                \
+	    * 4: write-back errors owed */
 #define JR_MAX_HANDLES 64u
 #define JR_MAX_VOLUMES 256u
 #define JR_MAX_FILES   8192u /* files of directory volumes open at once, daemon-wide */
@@ -104,6 +106,18 @@ struct jr_file {
 	uint32_t pad;
 };
 
+/*
+ * The write-back failures a session is owed (flusherr.h): bit i set means
+ * its next flush of volume index i must fail, whatever the kernel says.
+ * Kept here so that a restart does not lose a failure the previous
+ * instance had taken from the kernel but not told yet.
+ */
+#define JR_FE_INDEXES (JR_MAX_VOLUMES + JR_MAX_FILES)
+struct jr_fe_owed {
+	uint64_t id; /* the session the bits were set for; 0: none */
+	uint8_t bits[JR_FE_INDEXES / 8];
+};
+
 struct jr_sess {
 	uint32_t state; /* enum jr_sess_state */
 	uint32_t broken_reason;
@@ -117,6 +131,7 @@ struct jr_sess {
 	uint32_t ctl_unanswered; /* low 32 bits of the seq of a namespace request with
 				  * the worker, not answered yet; 0: none */
 	struct jr_handle handles[JR_MAX_HANDLES];
+	struct jr_fe_owed fe;
 };
 
 struct jr_hdr {

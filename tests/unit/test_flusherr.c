@@ -4,7 +4,9 @@
  * Three sessions on one volume: A and B write, C never does; the kernel's
  * results are played by hand, including the case that motivates it: the
  * first flush after a write-back failure takes the kernel's only report,
- * and every later flush on the shared file description says 0.
+ * and every later flush on the shared file description says 0. The owed
+ * failures are kept in a real journal, as the daemon keeps them, so that a
+ * restart (new tables over the same journal) can be played too.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -19,11 +21,14 @@
 enum { A = 0, B = 1, C = 2 }; /* session slots */
 
 static struct fe g_f;
+static struct jr g_jr;
 static const uint64_t g_id[3] = { 11, 12, 13 };
 
 static void setup(void)
 {
+	cr_assert_eq(jr_create(&g_jr, 4, 8), 0);
 	cr_assert_eq(fe_init(&g_f, NVOLS, 4), 0);
+	fe_persist(&g_f, &g_jr);
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(fe_track(&g_f, (uint32_t)i, g_id[i], V), 0);
 		cr_assert_eq(fe_track(&g_f, (uint32_t)i, g_id[i], V + 1), 0);
@@ -34,6 +39,7 @@ static void setup(void)
 static void teardown(void)
 {
 	fe_fini(&g_f);
+	jr_close(&g_jr);
 }
 
 TestSuite(flusherr, .init = setup, .fini = teardown);
@@ -45,7 +51,7 @@ static void wrote(int s, uint32_t vol, int32_t res)
 
 static int32_t flushed(int s, uint32_t vol, int32_t kernel)
 {
-	return fe_flushed(&g_f, (uint32_t)s, g_id[s], vol, kernel);
+	return fe_flushed(&g_f, (uint32_t)s, g_id[s], vol, kernel, NULL);
 }
 
 Test(flusherr, good_flushes_pass_through)
@@ -162,7 +168,7 @@ Test(flusherr, other_volumes_are_unaffected)
 	cr_assert_eq(flushed(B, FILE, 0), -EIO);
 	cr_assert_eq(flushed(A, V, 0), 0);
 	/* Out of range: passed through, nothing recorded. */
-	cr_assert_eq(fe_flushed(&g_f, A, g_id[A], NVOLS, -EIO), -EIO);
+	cr_assert_eq(fe_flushed(&g_f, A, g_id[A], NVOLS, -EIO, NULL), -EIO);
 }
 
 /* A new session in a slot starts clean; the old one's state is gone. */
@@ -171,14 +177,14 @@ Test(flusherr, a_reused_slot_starts_clean)
 	wrote(B, V, 4096);
 	wrote(C, V, -EIO);
 	cr_assert_eq(fe_track(&g_f, B, 99, V), 0);
-	cr_assert_eq(fe_flushed(&g_f, B, 99, V, 0), 0);
+	cr_assert_eq(fe_flushed(&g_f, B, 99, V, 0, NULL), 0);
 	/* The old id is not confused with the new one either. */
 	cr_assert_eq(flushed(B, V, 0), 0, "session 12 is gone: nothing is tracked for it");
 	/* A session that is gone (id 0) still counts its failure. */
 	cr_assert_eq(fe_track(&g_f, B, 100, V), 0);
 	fe_wrote(&g_f, B, 100, V, 4096);
 	fe_wrote(&g_f, 3, 0, V, -EIO);
-	cr_assert_eq(fe_flushed(&g_f, B, 100, V, 0), -EIO);
+	cr_assert_eq(fe_flushed(&g_f, B, 100, V, 0, NULL), -EIO);
 }
 
 /* Bad arguments are refused; only the chunks written to cost memory. */
@@ -204,4 +210,85 @@ Test(flusherr, a_restored_session_counts_as_a_writer)
 	wrote(A, FILE, -EIO);
 	cr_assert_eq(flushed(C, FILE, 0), -EIO);
 	cr_assert_eq(flushed(C, FILE, 0), 0);
+}
+
+/* A restart: the new instance's tables, over the same journal, and the
+ * three sessions restored from it. */
+static void restart(void)
+{
+	fe_fini(&g_f);
+	cr_assert_eq(fe_init(&g_f, NVOLS, 4), 0);
+	fe_persist(&g_f, &g_jr);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(fe_restored(&g_f, (uint32_t)i, g_id[i]), 0);
+}
+
+/*
+ * C's flush takes the kernel's only report, then the daemon restarts: the
+ * new instance never saw the failure and the kernel says 0 to every
+ * flush. A and B, who wrote, are still told, once; C is not.
+ */
+Test(flusherr, an_owed_failure_survives_a_restart)
+{
+	wrote(A, V, 4096);
+	wrote(B, V, 4096);
+	wrote(B, FILE, 4096);
+	cr_assert_eq(flushed(C, V, -EIO), 0, "C never wrote");
+	restart();
+	cr_assert_eq(flushed(A, V, 0), -EIO, "A wrote before the failure the old instance saw");
+	cr_assert_eq(flushed(B, V, 0), -EIO);
+	cr_assert_eq(flushed(C, V, 0), 0, "C never wrote");
+	cr_assert_eq(flushed(B, FILE, 0), 0, "the failure was on V only");
+	cr_assert_eq(flushed(A, V, 0), 0, "told once");
+	restart();
+	cr_assert_eq(flushed(A, V, 0), 0, "told before this restart: not again");
+	cr_assert_eq(flushed(B, V, 0), 0);
+}
+
+/* A failure counted after a restart (restored sessions write everywhere)
+ * is owed across the next one. */
+Test(flusherr, a_failure_after_a_restart_survives_the_next)
+{
+	restart();
+	wrote(A, FILE, -EIO);
+	restart();
+	cr_assert_eq(flushed(B, FILE, 0), -EIO);
+	cr_assert_eq(flushed(C, FILE, 0), -EIO);
+	cr_assert_eq(flushed(A, FILE, 0), -EIO);
+	cr_assert_eq(flushed(A, FILE, 0), 0);
+	cr_assert_eq(flushed(A, V, 0), 0);
+}
+
+/*
+ * The journal forgets an owed failure only once the CQE that tells it is
+ * safe (fe_told): a restart before that tells it again, never not at all.
+ */
+Test(flusherr, a_tell_is_forgotten_only_once_it_is_safe)
+{
+	bool told = false;
+
+	wrote(A, V, 4096);
+	cr_assert_eq(flushed(C, V, -EIO), 0);
+	cr_assert_eq(fe_flushed(&g_f, A, g_id[A], V, 0, &told), -EIO);
+	cr_assert(told, "the -EIO told an owed failure");
+	restart();
+	told = false;
+	cr_assert_eq(fe_flushed(&g_f, A, g_id[A], V, 0, &told), -EIO, "its CQE was not safe");
+	cr_assert(told);
+	fe_told(&g_f, A, g_id[A], V);
+	restart();
+	cr_assert_eq(flushed(A, V, 0), 0, "told, and that was safe");
+}
+
+/* Owed failures belong to their session: one restored into the same slot
+ * under another id is not owed its predecessor's. */
+Test(flusherr, owed_failures_stay_with_their_session)
+{
+	wrote(B, V, 4096);
+	cr_assert_eq(flushed(C, V, -EIO), 0);
+	fe_fini(&g_f);
+	cr_assert_eq(fe_init(&g_f, NVOLS, 4), 0);
+	fe_persist(&g_f, &g_jr);
+	cr_assert_eq(fe_restored(&g_f, B, 99), 0);
+	cr_assert_eq(fe_flushed(&g_f, B, 99, V, 0, NULL), 0, "session 12 was owed it, not 99");
 }

@@ -28,18 +28,21 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dmctl.h"
 #include "harness.h"
 #include "pathio.h"
+#include "sdnotify.h"
 
 #define UID_B 61002u
 #define UID_C 61003u
 #define BS    4096u
 
 static struct rt_daemon g_d;
-static bool g_up;
+static struct rt_notify g_n; /* a stand-in systemd, for the tests that restart ringd */
+static bool g_up, g_notify;
 
 /* ---------------------------------------------------------------------- */
 /* Tenants                                                                 */
@@ -217,21 +220,61 @@ static const char conf_tenants[] = "[tenant root]\n"
 				   "uid = 61003\n"
 				   "volumes = %s\n";
 
-static void start_with(const char *volumes, const char *grants)
+/* The config: @volumes, and the three tenants granted @grants. */
+static void conf_with(char *conf, size_t len, const char *volumes, const char *grants)
 {
-	char conf[4096];
 	int n;
 
-	n = snprintf(conf, sizeof(conf),
+	n = snprintf(conf, len,
 		     "[daemon]\n"
 		     "socket = @DIR@/ringd.sock\n"
 		     "state_dir = @DIR@/state\n"
 		     "log_level = debug\n"
 		     "%s",
 		     volumes);
-	snprintf(conf + n, sizeof(conf) - (size_t)n, conf_tenants, grants, grants, grants);
+	snprintf(conf + n, len - (size_t)n, conf_tenants, grants, grants, grants);
+}
+
+static void start_with(const char *volumes, const char *grants)
+{
+	char conf[4096];
+
+	conf_with(conf, sizeof(conf), volumes, grants);
 	rt_daemon_start(&g_d, conf);
 	g_up = true;
+}
+
+/* (Re)launch ringd under the stand-in systemd, with its fd store. */
+static void launch_stored(void)
+{
+	int ret = rt_notify_launch(&g_n, &g_d, true);
+
+	cr_assert_eq(ret, 0, "no READY=1 (see the log): %s", strerror(-ret));
+	g_up = true;
+}
+
+/* As start_with(), under a stand-in systemd that keeps the fd store, so a
+ * test can kill ringd and start it again with its sessions. */
+static void start_stored_with(const char *volumes, const char *grants)
+{
+	char conf[4096];
+
+	conf_with(conf, sizeof(conf), volumes, grants);
+	cr_assert_eq(rt_daemon_prepare(&g_d, conf), 0);
+	cr_assert_eq(rt_notify_open(&g_n, g_d.dir), 0);
+	g_notify = true;
+	launch_stored();
+}
+
+/* SIGKILL ringd and start it again from the fd store. */
+static void kill_and_restart(void)
+{
+	int status;
+
+	cr_assert_eq(kill(g_d.pid, SIGKILL), 0);
+	cr_assert_eq(waitpid(g_d.pid, &status, 0), g_d.pid);
+	g_d.pid = -1;
+	launch_stored();
 }
 
 static void stop(void)
@@ -242,6 +285,9 @@ static void stop(void)
 		return;
 	g_up = false;
 	status = rt_daemon_stop(&g_d);
+	if (g_notify)
+		rt_notify_close(&g_n);
+	g_notify = false;
 	cr_assert_eq(status, 0, "ringd exited with status %d (see its log above)", status);
 }
 
@@ -257,10 +303,8 @@ static void stop(void)
 #define FL_START 262144ull
 static char g_fbuf[32], g_fdir[32];
 
-static void flakey_up(void)
+static void flakey_volumes(char *vols, size_t len)
 {
-	char vols[1024];
-
 	if (access("/dev/nvme1n1", F_OK) || !dm_available())
 		cr_skip_test("no /dev/nvme1n1 or no device mapper: this suite runs inside "
 			     "tests/vm/run-vm.sh --nvme2 --module dm-flakey");
@@ -268,11 +312,26 @@ static void flakey_up(void)
 	dm_create_linear("ringd-fbuf", "/dev/nvme1n1", FL_START, FL_LEN, g_fbuf, sizeof(g_fbuf));
 	dm_create_linear("ringd-fdir", "/dev/nvme1n1", FL_START + FL_LEN, FL_LEN, g_fdir,
 			 sizeof(g_fdir));
-	snprintf(vols, sizeof(vols),
+	snprintf(vols, len,
 		 "[volume fbuf]\npath = %s\ndirect = no\npoll = off\npassthrough = off\n"
 		 "[volume fdir]\npath = %s\ndirect = yes\npoll = off\npassthrough = off\n",
 		 g_fbuf, g_fdir);
+}
+
+static void flakey_up(void)
+{
+	char vols[1024];
+
+	flakey_volumes(vols, sizeof(vols));
 	start_with(vols, "fbuf:rw, fdir:rw");
+}
+
+static void flakey_up_stored(void)
+{
+	char vols[1024];
+
+	flakey_volumes(vols, sizeof(vols));
+	start_stored_with(vols, "fbuf:rw, fdir:rw");
 }
 
 static void flakey_down(void)
@@ -303,6 +362,34 @@ static void flakey(const char *name, uint64_t start, bool failing)
 }
 
 /*
+ * Open A, B and C on the buffered volume; A and B write and flush
+ * cleanly, then write again into the page cache, the device starts
+ * failing writes, and C (who never wrote) flushes first and takes the
+ * kernel's only report of the lost pages. The device still fails.
+ */
+static void writeback_fails_under_c(struct ten *a, struct ten *b, struct ten *c)
+{
+	int before;
+
+	ten_open(a, "A", 0, "fbuf");
+	ten_open(b, "B", UID_B, "fbuf");
+	ten_open(c, "C", UID_C, "fbuf");
+	/* A clean start: every flush succeeds. */
+	expect_res("A write 4K at 0", ten_write(a, 0, 1), (int)BS);
+	expect_res("B write 4K at 1M", ten_write(b, 1u << 20, 2), (int)BS);
+	expect_res("A flush (device good)", ten_fsync(a), 0);
+	expect_res("B flush (device good)", ten_fsync(b), 0);
+	expect_res("C flush (device good)", ten_fsync(c), 0);
+	/* Dirty pages of A and B, then the fault. */
+	expect_res("A write 4K at 0 (cached)", ten_write(a, 0, 3), (int)BS);
+	expect_res("B write 4K at 1M (cached)", ten_write(b, 1u << 20, 4), (int)BS);
+	flakey("ringd-fbuf", FL_START, true);
+	before = kernel_eio();
+	expect_res("C flush, device failing, C never wrote", ten_fsync(c), 0);
+	cr_assert_gt(kernel_eio(), before, "the kernel did not fail C's flush: no fault injected?");
+}
+
+/*
  * Buffered volume: A and B write (into the page cache), the device starts
  * failing writes, C (who never wrote) flushes first and takes the
  * kernel's only report of the lost pages; B flushes while the device still
@@ -313,23 +400,8 @@ Test(flush, flakey_writeback_error_reaches_every_writer, .init = flakey_up, .fin
 	struct ten a, b, c;
 	int before;
 
-	ten_open(&a, "A", 0, "fbuf");
-	ten_open(&b, "B", UID_B, "fbuf");
-	ten_open(&c, "C", UID_C, "fbuf");
 	printf("flush/flakey buffered (%s):\n", g_fbuf);
-	/* A clean start: every flush succeeds. */
-	expect_res("A write 4K at 0", ten_write(&a, 0, 1), (int)BS);
-	expect_res("B write 4K at 1M", ten_write(&b, 1u << 20, 2), (int)BS);
-	expect_res("A flush (device good)", ten_fsync(&a), 0);
-	expect_res("B flush (device good)", ten_fsync(&b), 0);
-	expect_res("C flush (device good)", ten_fsync(&c), 0);
-	/* Dirty pages of A and B, then the fault. */
-	expect_res("A write 4K at 0 (cached)", ten_write(&a, 0, 3), (int)BS);
-	expect_res("B write 4K at 1M (cached)", ten_write(&b, 1u << 20, 4), (int)BS);
-	flakey("ringd-fbuf", FL_START, true);
-	before = kernel_eio();
-	expect_res("C flush, device failing, C never wrote", ten_fsync(&c), 0);
-	cr_assert_gt(kernel_eio(), before, "the kernel did not fail C's flush: no fault injected?");
+	writeback_fails_under_c(&a, &b, &c);
 	expect_res("B flush, device failing", ten_fsync(&b), -EIO);
 	flakey("ringd-fbuf", FL_START, false);
 	before = kernel_eio();
@@ -342,6 +414,36 @@ Test(flush, flakey_writeback_error_reaches_every_writer, .init = flakey_up, .fin
 	/* Fresh writes flush cleanly. */
 	expect_res("B write 4K at 1M", ten_write(&b, 1u << 20, 5), (int)BS);
 	expect_res("B flush", ten_fsync(&b), 0);
+	ten_close(&a);
+	ten_close(&b);
+	ten_close(&c);
+}
+
+/*
+ * The same failure, taken by C's flush, and then ringd is killed and
+ * started again from its fd store before A and B flush. The new instance
+ * never saw the failure and the kernel says 0 to every flush after it:
+ * only the journal remembers that A and B are owed it.
+ */
+Test(flush, flakey_writeback_error_survives_a_restart, .init = flakey_up_stored,
+     .fini = flakey_down)
+{
+	struct ten a, b, c;
+	int before;
+
+	printf("flush/flakey buffered, then a restart (%s):\n", g_fbuf);
+	writeback_fails_under_c(&a, &b, &c);
+	flakey("ringd-fbuf", FL_START, false);
+	kill_and_restart();
+	printf("  ringd killed and restarted (pid %d)\n", (int)g_d.pid);
+	before = kernel_eio();
+	expect_res("A flush after the restart (the kernel says 0)", ten_fsync(&a), -EIO);
+	expect_res("B flush after the restart", ten_fsync(&b), -EIO);
+	expect_res("C flush after the restart", ten_fsync(&c), 0);
+	cr_assert_eq(kernel_eio(), before,
+		     "the kernel itself failed a flush after the restart: not the case tested");
+	expect_res("A flush again (A was told)", ten_fsync(&a), 0);
+	expect_res("B flush again (B was told)", ten_fsync(&b), 0);
 	ten_close(&a);
 	ten_close(&b);
 	ten_close(&c);
