@@ -57,6 +57,8 @@ static int nso_submit(struct ctlplane *cp, struct sess *se, struct ns_job *j)
 	sess_ctl_answered(cp->st, se, false);
 	/* Tenants take turns at the worker, however many sessions one has. */
 	j->tag = qos_ns_tag(cp->qos, se->tenant, ns_vclock(&cp->ns));
+	/* A tenant's calls run one at a time: its slow fsync holds one thread. */
+	j->owner = se->tenant;
 	ns_submit(&cp->ns, j);
 	return 0;
 }

@@ -338,9 +338,38 @@ void ns_run(struct ns_job *j)
 	}
 }
 
+/* Whether a thread runs a job of @owner. Under the lock. */
+static bool ns_owner_busy(const struct ns_worker *w, int32_t owner)
+{
+	unsigned int i;
+
+	for (i = 0; i < NS_THREADS; i++)
+		if (w->t[i].busy && w->t[i].owner == owner)
+			return true;
+	return false;
+}
+
+/* Unqueue the first job whose owner has none running, or NULL. Under the lock. */
+static struct ns_job *ns_pick(struct ns_worker *w)
+{
+	struct ns_job **pos, *prev = NULL, *j;
+
+	for (pos = &w->queue; (j = *pos); prev = j, pos = &j->next) {
+		if (ns_owner_busy(w, j->owner))
+			continue;
+		*pos = j->next;
+		if (w->queue_tail == j)
+			w->queue_tail = prev;
+		j->next = NULL;
+		return j;
+	}
+	return NULL;
+}
+
 static void *ns_main(void *arg)
 {
-	struct ns_worker *w = arg;
+	struct ns_thread *t = arg;
+	struct ns_worker *w = t->w;
 
 	/*
 	 * Below the event loop: where they compete for a CPU, the data path
@@ -353,30 +382,47 @@ static void *ns_main(void *arg)
 	for (;;) {
 		struct ns_job *j, **tail;
 
-		while (!w->queue && !w->stop)
+		/* Stopping: the queue is finished first. */
+		while (!(j = ns_pick(w)) && (w->queue || !w->stop))
 			pthread_cond_wait(&w->cv, &w->mu);
-		j = w->queue;
 		if (!j)
 			break;
-		w->queue = j->next;
-		if (!w->queue)
-			w->queue_tail = NULL;
-		w->vclock = j->tag;
+		t->busy = true;
+		t->owner = j->owner;
+		if (j->tag > w->vclock)
+			w->vclock = j->tag;
 		pthread_mutex_unlock(&w->mu);
-		j->next = NULL;
 		ns_run(j);
 		pthread_mutex_lock(&w->mu);
+		t->busy = false;
 		for (tail = &w->done; *tail; tail = &(*tail)->next)
 			;
 		*tail = j;
 		eventfd_write(w->efd, 1);
+		/* A job of this owner may be runnable now, by any thread. */
+		pthread_cond_broadcast(&w->cv);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
 }
 
+/* Stop and join the threads started. */
+static void ns_join(struct ns_worker *w)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	for (i = 0; i < NS_THREADS; i++)
+		if (w->t[i].started)
+			pthread_join(w->t[i].id, NULL);
+}
+
 int ns_start(struct ns_worker *w)
 {
+	unsigned int i;
 	int ret;
 
 	memset(w, 0, sizeof(*w));
@@ -385,11 +431,18 @@ int ns_start(struct ns_worker *w)
 		return -errno;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	ret = pthread_create(&w->thread, NULL, ns_main, w);
-	if (ret) {
-		close(w->efd);
-		w->efd = -1;
-		return -ret;
+	for (i = 0; i < NS_THREADS; i++) {
+		w->t[i].w = w;
+		ret = pthread_create(&w->t[i].id, NULL, ns_main, &w->t[i]);
+		if (ret) {
+			ns_join(w);
+			pthread_mutex_destroy(&w->mu);
+			pthread_cond_destroy(&w->cv);
+			close(w->efd);
+			w->efd = -1;
+			return -ret;
+		}
+		w->t[i].started = true;
 	}
 	w->started = true;
 	return 0;
@@ -401,11 +454,7 @@ void ns_stop(struct ns_worker *w)
 
 	if (!w->started)
 		return;
-	pthread_mutex_lock(&w->mu);
-	w->stop = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->thread, NULL);
+	ns_join(w);
 	while ((j = ns_reap(w)))
 		while (j) {
 			struct ns_job *next = j->next;

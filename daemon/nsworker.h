@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ns_: the namespace worker, a thread that does the slow filesystem calls
- * of directory volumes (openat2, create, unlink, rename, mkdir, truncate,
- * fsync of the directory) so that the event loop never waits on them.
+ * ns_: the namespace worker, NS_THREADS threads that do the slow
+ * filesystem calls of directory volumes (openat2, create, unlink, rename,
+ * mkdir, truncate, fsync of the directory) so that the event loop never
+ * waits on them.
  *
- * The loop fills a job, hands it over with ns_submit() and forgets it; the
- * thread runs jobs one at a time, the one with the smallest tag first (the
- * oldest of equal tags), and puts each finished job on a done list, then
- * writes the eventfd the loop polls. Tags are the caller's fair queuing
- * (qos_ns_tag(): tenants take turns); all-zero tags make a FIFO. The thread touches
- * nothing but the job: every fd it uses is the job's own (a dup), so a
- * reload that closes a volume while its job runs changes nothing for it.
+ * The loop fills a job, hands it over with ns_submit() and forgets it. A
+ * free thread takes the queued job with the smallest tag (the oldest of
+ * equal tags) among those whose owner has no job running: an owner's jobs
+ * run one at a time and in order, different owners' side by side. Each
+ * finished job goes on a done list, and the eventfd the loop polls is
+ * written. Tags are the caller's fair queuing (qos_ns_tag(): tenants take
+ * turns); all-zero tags make a FIFO. The owner is the tenant: a tenant
+ * whose call waits on a long fsync holds one thread, never the others'
+ * calls. The threads touch nothing but the job: every fd one uses is the
+ * job's own (a dup), so a reload that closes a volume while its job runs
+ * changes nothing for it.
  *
  * Paths are relative and resolved beneath the job's directory with
  * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
@@ -26,6 +31,7 @@
 #include <stdint.h>
 
 #define NS_PATH_MAX 1024 /* bytes of a relative path, NUL included */
+#define NS_THREADS  4	 /* worker threads: owners served side by side */
 
 enum ns_op { NS_OPEN, NS_UNLINK, NS_RENAME, NS_MKDIR, NS_TRUNCATE, NS_STAT };
 
@@ -48,6 +54,7 @@ struct ns_job {
 	char path2[NS_PATH_MAX]; /* NS_RENAME: the new name */
 	bool replay;		 /* sent again after a restart: already done is done */
 	uint64_t tag;		 /* run order: smallest first (see above) */
+	int32_t owner;		 /* whose jobs run one at a time (the tenant) */
 
 	/* Out. */
 	int res;			 /* 0 or -errno */
@@ -67,8 +74,18 @@ struct ns_job {
 	struct ns_job *next;
 };
 
+struct ns_worker;
+
+struct ns_thread {
+	struct ns_worker *w;
+	pthread_t id;
+	bool started;
+	bool busy;     /* runs a job of ... */
+	int32_t owner; /* ... this owner */
+};
+
 struct ns_worker {
-	pthread_t thread;
+	struct ns_thread t[NS_THREADS];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct ns_job *queue, *queue_tail, *done;
@@ -76,7 +93,7 @@ struct ns_worker {
 	bool stop;
 	bool started;
 	unsigned int queued; /* jobs not yet reaped */
-	uint64_t vclock;     /* tag of the job started last */
+	uint64_t vclock;     /* largest tag of a job started */
 };
 
 /* A zeroed job with no fds. NULL if out of memory. */
@@ -84,19 +101,19 @@ struct ns_job *ns_job_new(enum ns_op op);
 /* Close the job's fds and free it. */
 void ns_job_free(struct ns_job *j);
 
-/* Start the thread. Returns 0 or -errno. */
+/* Start the threads. Returns 0 or -errno. */
 int ns_start(struct ns_worker *w);
-/* Finish the queued jobs, stop the thread and free what was not reaped. */
+/* Finish the queued jobs, stop the threads and free what was not reaped. */
 void ns_stop(struct ns_worker *w);
 
 /* Hand @j to the thread: queued behind every job with a tag <= its own. */
 void ns_submit(struct ns_worker *w, struct ns_job *j);
-/* The tag of the job the thread started last (0 before the first). */
+/* The largest tag of a job started (0 before the first). */
 uint64_t ns_vclock(struct ns_worker *w);
 /* Take the finished jobs, oldest first (a list through ->next). */
 struct ns_job *ns_reap(struct ns_worker *w);
 
-/* Run @j here (the thread does this; also the unit tests). */
+/* Run @j here (a thread does this; also the unit tests). */
 void ns_run(struct ns_job *j);
 
 /* Whether @path is one the worker would take: relative, not empty, no

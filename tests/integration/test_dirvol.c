@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -481,4 +482,106 @@ Test(dirvol, a_tenant_flooding_the_namespace_worker_does_not_queue_others_behind
 		     "the other tenant waited %.0f us per pair, the flooding one %.0f us: "
 		     "it queued behind the flood",
 		     victim_mean, storm_mean);
+}
+
+/*
+ * Two tenants whose directory volumes are on different filesystems, as an
+ * operator who wants them apart gives them: root's on the test
+ * directory's disk, b's on a tmpfs mounted for the test. (On one
+ * filesystem their fsyncs wait for each other in the filesystem's own
+ * journal, with or without ringd.)
+ */
+static const char conf_apart[] = "[volume big]\n"
+				 "dir = big.d\n"
+				 "size = 2G\n"
+				 "\n"
+				 "[volume fast]\n"
+				 "dir = @DIR@/fast\n"
+				 "size = 64M\n"
+				 "\n"
+				 "[tenant root]\n"
+				 "uid = 0\n"
+				 "volumes = big:rw\n"
+				 "\n"
+				 "[tenant b]\n"
+				 "uid = 61002\n"
+				 "volumes = fast:rw\n";
+static char g_fast[128];
+
+static void start_apart(void)
+{
+	int ret = rt_daemon_prepare(&g_d, conf_apart);
+
+	cr_assert_eq(ret, 0, "prepare: %s", strerror(-ret));
+	snprintf(g_fast, sizeof(g_fast), "%s/fast", g_d.dir);
+	cr_assert_eq(mkdir(g_fast, 0755), 0);
+	if (mount("tmpfs", g_fast, "tmpfs", 0, "size=64m,mode=0755"))
+		cr_skip_test("cannot mount a tmpfs for the second filesystem: %s", strerror(errno));
+	ret = rt_daemon_launch(&g_d);
+	cr_assert_eq(ret, 0, "ringd did not start: %s", strerror(-ret));
+}
+
+static void stop_apart(void)
+{
+	it_stop(&g_d);
+	if (g_fast[0])
+		umount2(g_fast, MNT_DETACH);
+	g_fast[0] = 0;
+}
+
+/*
+ * A namespace call made durable takes as long as its filesystem needs: a
+ * truncate fsyncs its file, with every dirty page of it. Root dirties 256
+ * MiB and truncates; while that call runs, tenant b's mkdir + unlink
+ * pairs on its own filesystem must not wait for it (with one worker
+ * thread they waited for the whole flush). The flush is timed in the same
+ * run, so the disk's speed does not matter; a flush too fast to stand
+ * behind skips the test.
+ */
+Test(dirvol, a_slow_durable_call_of_one_tenant_does_not_stall_anothers, .init = start_apart,
+     .fini = stop_apart, .timeout = 120)
+{
+	enum { MIB = 1u << 20, DIRTY_MIB = 256 };
+	struct ringd *rd = conn();
+	char *buf = ringd_buf_alloc(rd, MIB, 4096);
+	struct ns_load load;
+	struct ns_lat victim;
+	uint64_t t0, flush_us;
+	int h, p[2], i;
+	pid_t pid;
+
+	h = ringd_open_file(rd, "big", "dirty", RINGD_RDWR | RINGD_CREAT, 0600, NULL);
+	cr_assert_geq(h, 0, "open: %s (%s)", strerror(-h), ringd_last_message());
+	memset(buf, 0x5a, MIB);
+	for (i = 0; i < DIRTY_MIB; i++)
+		cr_assert_eq(io1(rd, true, h, buf, MIB, (uint64_t)i * MIB), (int)MIB);
+	cr_assert_eq(pipe(p), 0);
+	load = (struct ns_load){
+		.d = &g_d, .vol = "fast", .id = 0, .end_us = ns_now_us() + 1500000u, .fd = p[1]
+	};
+	pid = rt_fork_as(RT_UID_B, RT_UID_B, ns_loader, &load);
+	usleep(300000);
+	t0 = ns_now_us();
+	cr_assert_eq(ringd_truncate(rd, h, (uint64_t)DIRTY_MIB * MIB), 0);
+	flush_us = ns_now_us() - t0;
+	cr_assert_eq(rt_wait_child(pid), 0);
+	cr_assert_eq(read(p[0], &victim, sizeof(victim)), (ssize_t)sizeof(victim));
+	close(p[0]);
+	close(p[1]);
+	cr_assert_eq(ringd_close(rd, h), 0);
+	ringd_disconnect(rd);
+	cr_assert_eq(victim.err, 0, "tenant b: %s", strerror(-victim.err));
+	cr_assert_gt(victim.pairs, 0);
+	cr_log_info("truncate of %u dirty MiB took %llu us; tenant b meanwhile: %llu pairs, mean "
+		    "%.0f us, worst %llu us",
+		    DIRTY_MIB, (unsigned long long)flush_us, (unsigned long long)victim.pairs,
+		    (double)victim.total_us / (double)victim.pairs,
+		    (unsigned long long)victim.worst_us);
+	if (flush_us < 20000)
+		cr_skip_test("flushing %u MiB took only %llu us: nothing slow to stand behind",
+			     DIRTY_MIB, (unsigned long long)flush_us);
+	cr_assert_lt(victim.worst_us * 4, flush_us,
+		     "tenant b waited %llu us for one pair while root's truncate took %llu us: it "
+		     "stood behind it",
+		     (unsigned long long)victim.worst_us, (unsigned long long)flush_us);
 }
