@@ -37,16 +37,10 @@ void ringd_disconnect(struct ringd *rd)
  */
 static bool ringd_again(struct ringd *rd, int ret)
 {
-	unsigned int tries;
-
-	if (ret != -ENOTCONN || !rd->reconnect)
+	if (ret != -ENOTCONN || !rd->reconnect || rcn_ctl_live(rd))
 		return false;
-	for (tries = 0; tries < 4; tries++)
-		if (!rcn_ctl_live(rd)) {
-			rd->replay_next = true;
-			return true;
-		}
-	return false;
+	rd->replay_next = true;
+	return true;
 }
 
 int ringd_open(struct ringd *rd, const char *volume, int flags, struct ringd_volume_info *info)

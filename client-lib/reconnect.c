@@ -35,6 +35,7 @@
 #define RCN_RECONNECT_MS 30000
 #define RCN_RETRY_US	 20000 /* between two Hellos to a daemon not up yet */
 #define RCN_ROOM_US	 200   /* between two looks for room in the SQ */
+#define RCN_TRIES	 4     /* reconnects in a row before the call fails */
 
 /* Step 2. Returns 0 or -ETIMEDOUT. */
 static int rcn_wait_old_instance(struct ringd *rd, uint64_t deadline)
@@ -198,26 +199,31 @@ out_fail:
 	return -ENOTCONN;
 }
 
+/* Replace a lost session: a daemon restarting again while we reconnect
+ * (killed while we reopened our handles) gets a few tries. 0 or -ENOTCONN. */
+static int rcn_replace(struct ringd *rd)
+{
+	unsigned int tries;
+
+	for (tries = 0; tries < RCN_TRIES; tries++)
+		if (!rcn_reconnect(rd))
+			return 0;
+	return -ENOTCONN;
+}
+
 int rcn_ring_live(struct ringd *rd)
 {
 	/* A graceful shutdown breaks the session: that is "gone" too. */
 	if (rd->reconnect && !rd->ring.dead && rg_broken_reason(&rd->ring) == RINGD_BROKEN_SHUTDOWN)
 		rd->ring.dead = true;
-	if (rd->ring.dead && rd->reconnect) {
-		unsigned int tries;
-
-		/* A daemon restarting again while we reconnect gets a few tries. */
-		for (tries = 0; tries < 4; tries++)
-			if (!rcn_reconnect(rd))
-				return 0;
-		return -ENOTCONN;
-	}
+	if (rd->ring.dead && rd->reconnect)
+		return rcn_replace(rd);
 	return rg_state(&rd->ring);
 }
 
 int rcn_ctl_live(struct ringd *rd)
 {
-	if (rd->ring.dead && rd->reconnect && rcn_reconnect(rd))
-		return -ENOTCONN;
+	if (rd->ring.dead && rd->reconnect)
+		return rcn_replace(rd);
 	return 0;
 }

@@ -103,6 +103,8 @@ static void fake_hello(struct fake_daemon *f, const Ringd__Hello *h)
 	close(live[0]);
 }
 
+static void fake_end_session(struct fake_daemon *f);
+
 static void fake_request(struct fake_daemon *f, const Ringd__Request *rq)
 {
 	Ringd__Reply r = RINGD__REPLY__INIT;
@@ -115,6 +117,12 @@ static void fake_request(struct fake_daemon *f, const Ringd__Request *rq)
 		fake_hello(f, rq->hello);
 		return;
 	case RINGD__REQUEST__MSG_OPEN:
+		if (f->die_in_session && f->sessions == f->die_in_session) {
+			/* Killed under the call: no reply, everything hung up. */
+			f->die_in_session = 0;
+			fake_end_session(f);
+			return;
+		}
 		snprintf(f->last_open, sizeof(f->last_open), "%s", rq->open->name);
 		o.handle = FAKE_FIRST_HANDLE + (int)f->opens++;
 		o.size = 1u << 20;

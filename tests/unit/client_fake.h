@@ -17,10 +17,12 @@
 
 struct fake_daemon {
 	/* Script: set before fake_start(). */
-	uint32_t first_index;	    /* indices of session n start at first_index + 16 n */
-	int refuse_errno;	    /* > 0: answer Hello with this error ... */
-	const char *refuse_message; /* ... and this message */
-	bool bad_layout;	    /* announce a region size the memfd does not have */
+	uint32_t first_index;	     /* indices of session n start at first_index + 16 n */
+	int refuse_errno;	     /* > 0: answer Hello with this error ... */
+	const char *refuse_message;  /* ... and this message */
+	bool bad_layout;	     /* announce a region size the memfd does not have */
+	unsigned int die_in_session; /* > 0: session number n goes away, as a killed
+				      * daemon, when asked to open (once) */
 
 	/* State: read it once the call that changed it has returned. */
 	char path[108];

@@ -180,3 +180,32 @@ Test(client_reconnect, a_refused_reconnect_leaves_the_session_lost, .init = fake
 	cr_assert_eq(rcn_ctl_live(rd), -ENOTCONN);
 	cc_disconnect(rd);
 }
+
+/*
+ * The daemon is killed while the application is idle, and the next
+ * instance is killed too while the library reopens the session's volumes
+ * for it: the check a control call starts with replaces the session again
+ * rather than fail the call (a SQLite opening its journal saw an I/O
+ * error there).
+ */
+Test(client_reconnect, a_daemon_killed_during_the_reconnect_gets_another_try, .init = fake_up,
+     .fini = fake_down)
+{
+	struct ringd_opts o = { .socket_path = g_f.path };
+	struct ringd *rd;
+	struct ringd_stats st;
+
+	cr_assert_eq(cc_connect(&o, &rd), 0);
+	cr_assert_eq(cc_handle_open(rd, "db1", RINGD_RDWR, NULL), 0);
+	fake_shutdown_session(&g_f);
+	/* A call finds the daemon gone (a doorbell or a control call). */
+	cr_assert_eq(cc_stats(rd, &st), -ENOTCONN);
+	cr_assert(rd->ring.dead);
+	g_f.die_in_session = 2; /* the first replacement dies reopening db1 */
+	cr_assert_eq(rcn_ctl_live(rd), 0, "the call would fail instead of reconnecting again");
+	cr_assert_eq(g_f.sessions, 3);
+	cr_assert_eq(g_f.opens, 2, "db1 reopened on the session that lived");
+	cr_assert_not(rd->ring.dead);
+	cr_assert_geq(cc_handle_open(rd, "db2", RINGD_RDWR, NULL), 0);
+	cc_disconnect(rd);
+}
