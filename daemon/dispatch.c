@@ -29,6 +29,7 @@
 #define DISP_HOLD_PER_UNIT_NS 20000		    /* hold credit earned per unit consumed */
 #define DISP_HOLD_MAX_NS      5000000		    /* ... kept at most */
 #define DISP_COLD_NS	      10000000ull	    /* idle this long: the session goes cold */
+#define DISP_BLOCKING_MAX     32u /* a tenant's requests holding kernel workers (RG_IOWQ_WORKERS) */
 
 /* Why disp_take() stopped. */
 enum disp_stop {
@@ -143,6 +144,10 @@ static void disp_account(struct disp *d, struct sess *se, uint32_t idx)
 	se->inflight++;
 	se->cq_reserved++;
 	use_io_start(d->use, se->tenant);
+	if (r->blocking) {
+		se->blocking++;
+		use_add_blocking(d->use, se->tenant, 1);
+	}
 	if (r->has_vol)
 		vols_io_start(d->vols, r->vol);
 }
@@ -155,6 +160,11 @@ static void disp_unaccount(struct disp *d, struct sess *se, struct req *r)
 	se->inflight--;
 	se->cq_reserved--;
 	use_io_done(d->use, se->tenant);
+	if (r->blocking) {
+		r->blocking = false;
+		se->blocking--;
+		use_block_done(d->use, se->tenant);
+	}
 	if (r->has_vol)
 		vols_io_done(d->vols, r->vol);
 }
@@ -658,7 +668,7 @@ static struct qos_req disp_qos_req(const struct val_io *io, int ret)
  * or start it.
  */
 static void disp_accept(struct disp *d, struct sess *se, const struct ringd_sqe *sqe,
-			const struct val_io *io, int ret, uint64_t now_ns)
+			const struct val_io *io, int ret, bool blocks, uint64_t now_ns)
 {
 	uint32_t ridx = rq_get(d->rq), prev = RQ_NONE;
 	struct req *r = &d->rq->r[ridx];
@@ -696,6 +706,7 @@ static void disp_accept(struct disp *d, struct sess *se, const struct ringd_sqe 
 		return;
 	}
 	r->link = io->link;
+	r->blocking = blocks;
 	if (io->op != RINGD_OP_NOP && io->op != RINGD_OP_CANCEL) {
 		r->vol = io->vol;
 		r->has_vol = true;
@@ -756,6 +767,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		struct val_io io;
 		uint8_t path;
 		uint32_t idx;
+		bool blocks;
 		int ret;
 
 		if (!disp_cq_room(se)) {
@@ -813,6 +825,16 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 			}
 		}
 		/*
+		 * A tenant holds at most DISP_BLOCKING_MAX kernel worker
+		 * threads: its next flush or buffered write waits in its SQ,
+		 * not in the kernel's queue in front of other tenants'.
+		 */
+		blocks = !ret && iss_blocks(v, io.op, io.dsync);
+		if (blocks && use_get(d->use, se->tenant).blocking >= DISP_BLOCKING_MAX) {
+			*why = DISP_BLOCKED;
+			break;
+		}
+		/*
 		 * A full kernel SQ on the ring this request needs is
 		 * backpressure, never an error CQE.
 		 */
@@ -824,7 +846,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		n++;
 		se->stats.submitted++;
 		*units += qos_charge(d->qos, c, &qr, reserved, now_ns);
-		disp_accept(d, se, &sqe, &io, ret, now_ns);
+		disp_accept(d, se, &sqe, &io, ret, blocks, now_ns);
 	}
 	if (se->sq_head == tail && *why == DISP_BUDGET)
 		*why = DISP_EMPTY;

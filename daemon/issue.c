@@ -52,6 +52,23 @@ enum rg_which iss_route(const struct vol *v, uint8_t op, uint8_t *path)
 	return RG_MAIN;
 }
 
+bool iss_blocks(const struct vol *v, uint8_t op, bool dsync)
+{
+	if (!v || v->passthrough)
+		return false;
+	switch (op) {
+	case RINGD_OP_FSYNC:
+	case RINGD_OP_DISCARD:
+	case RINGD_OP_WRITE_ZEROES:
+		return true;
+	case RINGD_OP_WRITE:
+	case RINGD_OP_WRITEV:
+		return dsync || !v->direct;
+	default:
+		return false;
+	}
+}
+
 uint64_t iss_tag(const struct reqs *rq, uint32_t idx)
 {
 	return srv_tag(TAG_IO, idx) | ((uint64_t)(rq->r[idx].gen & 0xffffffu) << 32);

@@ -32,6 +32,14 @@ struct iss_area {
 /* The kernel ring, and the path, that @op on volume @v (NULL: none) takes. */
 enum rg_which iss_route(const struct vol *v, uint8_t op, uint8_t *path);
 
+/*
+ * Whether @op (@dsync: a durable write) on @v runs in a kernel worker
+ * thread that waits for the filesystem or the device: a flush, a discard
+ * or write-zeroes (fallocate), a buffered or durable write; never on the
+ * NVMe passthrough paths, whose commands are asynchronous.
+ */
+bool iss_blocks(const struct vol *v, uint8_t op, bool dsync);
+
 /* The kernel tag of request @idx: its slot and generation, so that a
  * cancel aimed at a request that completed meanwhile cannot hit the next
  * request in the same slot. */

@@ -30,6 +30,8 @@ int rg_init(struct rings *r, const struct rg_params *p)
 	kp.entries = p->entries;
 	kp.nr_files = p->nr_files + 1;
 	kp.nr_bufs = p->nr_bufs;
+	/* Room for every tenant's share of blocking requests (RG_IOWQ_WORKERS). */
+	kp.iowq_bounded = RG_IOWQ_WORKERS;
 	if (p->sqpoll) {
 		kp.flags = KR_SQPOLL;
 		kp.sqpoll_cpu = p->sqpoll_cpu;
@@ -41,6 +43,10 @@ int rg_init(struct rings *r, const struct rg_params *p)
 		return ret;
 	}
 	r->ready[RG_MAIN] = true;
+	if (r->kr[RG_MAIN].iowq_err)
+		log_warn("io_uring: cannot raise the kernel worker threads to %u (%s): a tenant's "
+			 "flushes may delay another's",
+			 RG_IOWQ_WORKERS, strerror(-r->kr[RG_MAIN].iowq_err));
 	if (p->sqpoll && p->sqpoll_cpu >= 0)
 		log_info("SQPOLL thread on cpu %d, idle %u ms, shared by every ring", p->sqpoll_cpu,
 			 p->sqpoll_idle_ms);

@@ -22,6 +22,16 @@
 
 #include "kring.h"
 
+/*
+ * Kernel worker threads (io-wq) the daemon's rings may use at once: a
+ * flush, a buffered write, a fallocate each hold one until the filesystem
+ * is done. The kernel's default, 4 per CPU, let one tenant's flushes fill
+ * them all and every other tenant's wait behind them; dispatch holds each
+ * tenant to DISP_BLOCKING_MAX of them, this leaves room for many tenants.
+ * Threads are made on demand and go away when idle.
+ */
+#define RG_IOWQ_WORKERS 1024u
+
 enum rg_which {
 	RG_MAIN = 0, /* interrupts: files, block devices, fsync, polls */
 	RG_POLL = 1, /* IOPOLL (SQE128|CQE32): polled block I/O and polled passthrough */

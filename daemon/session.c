@@ -1242,6 +1242,7 @@ int sess_reresolve_all(struct sessions *st, const char (*old_names)[CFG_NAME_MAX
 		/* Every state: closing sessions still count until they are freed. */
 		sess_apply_rights(st, se, old_names && old_names[i][0] ? old_names[i] : NULL);
 		use_add_session(&fresh, se->tenant, se->inflight);
+		use_add_blocking(&fresh, se->tenant, se->blocking);
 		use_add_files(&fresh, se->tenant, sess_files_open(se));
 	}
 	use_fini(st->use);

@@ -87,6 +87,7 @@ struct sess {
 	uint32_t cq_head_seen; /* last validated client CQ head */
 	uint32_t cq_reserved;  /* CQ slots promised to accepted requests */
 	uint32_t inflight;     /* kernel requests of this session */
+	uint32_t blocking;     /* ... of them holding a kernel worker thread */
 	uint32_t max_inflight;
 	uint32_t broken_reason;	 /* enum ringd_broken: private copy for Stats */
 	uint64_t stall_since_ms; /* CQ full with SQEs waiting since; 0: not stalled */

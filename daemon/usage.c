@@ -85,9 +85,25 @@ void use_io_done(struct usage *u, int t)
 		tu->inflight--;
 }
 
+void use_add_blocking(struct usage *u, int t, unsigned int n)
+{
+	struct tenant_usage *tu = use_of(u, t);
+
+	if (tu)
+		tu->blocking += n;
+}
+
+void use_block_done(struct usage *u, int t)
+{
+	struct tenant_usage *tu = use_of(u, t);
+
+	if (tu && tu->blocking)
+		tu->blocking--;
+}
+
 struct tenant_usage use_get(const struct usage *u, int t)
 {
-	struct tenant_usage z = { 0, 0 };
+	struct tenant_usage z = { 0 };
 
 	if (t < 0 || (unsigned int)t >= u->n)
 		return z;

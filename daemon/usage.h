@@ -17,6 +17,7 @@ struct tenant_usage {
 	unsigned int sessions; /* connections counted against max_sessions */
 	unsigned int inflight; /* kernel requests, against max_tenant_inflight */
 	unsigned int files;    /* file handles, against max_open_files */
+	unsigned int blocking; /* of inflight: holding a kernel worker thread (iss_blocks) */
 };
 
 struct usage {
@@ -37,6 +38,9 @@ void use_add_files(struct usage *u, int t, unsigned int n);
 void use_del_file(struct usage *u, int t);
 void use_io_start(struct usage *u, int t);
 void use_io_done(struct usage *u, int t);
+/* Requests of tenant @t that hold a kernel worker: @n more (rebuilds too) / one less. */
+void use_add_blocking(struct usage *u, int t, unsigned int n);
+void use_block_done(struct usage *u, int t);
 
 /* Tenant @t's counters (zeros for no tenant). */
 struct tenant_usage use_get(const struct usage *u, int t);

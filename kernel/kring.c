@@ -110,6 +110,12 @@ int kr_ring_init(struct kr_ring *kr, const struct kr_params *p)
 		if (ret < 0)
 			goto out_exit;
 	}
+	if (p->iowq_bounded) {
+		unsigned int w[2] = { p->iowq_bounded, 0 };
+
+		/* Best effort (5.15 and later): the caller reports a failure. */
+		kr->iowq_err = io_uring_register_iowq_max_workers(&kr->ring, w);
+	}
 	ret = kr_restrict(kr);
 	if (ret < 0)
 		goto out_exit;

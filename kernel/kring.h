@@ -31,6 +31,10 @@ struct kr_params {
 	unsigned int sqpoll_idle_ms; /* KR_SQPOLL: idle time before the thread sleeps */
 	bool has_eventfd;	     /* signal @eventfd on every completion */
 	int eventfd;
+	/* Most kernel worker threads (io-wq, bounded: file and block work that
+	 * cannot complete at once) for the calling thread's rings; 0: the
+	 * kernel's default (4 per CPU). */
+	unsigned int iowq_bounded;
 };
 
 struct kr_ring {
@@ -41,6 +45,7 @@ struct kr_ring {
 	unsigned int bufs_used;
 	unsigned int queued; /* SQEs prepared but not yet submitted */
 	unsigned int flags;  /* KR_* it was created with */
+	int iowq_err;	     /* kr_params.iowq_bounded not set: -errno; else 0 */
 };
 
 /* A reaped completion. */
