@@ -675,17 +675,9 @@ static bool vt_stop_requested(int fd)
 	return poll(&p, 1, 0) > 0;
 }
 
-static uint64_t vt_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void vt_note_latency(struct vt_state *st, uint64_t t0)
 {
-	uint64_t dt = vt_now_us() - t0;
+	uint64_t dt = rt_now_us() - t0;
 
 	if (dt > st->rep.worst_us)
 		st->rep.worst_us = dt;
@@ -723,7 +715,7 @@ static int vt_batch_round(struct vt_state *st, void **bufs, unsigned int round, 
 			}
 			ringd_sqe_set_data64(sqe, i);
 		}
-		t0 = vt_now_us();
+		t0 = rt_now_us();
 		ret = ringd_submit(st->rd);
 		if (ret != VT_BATCH) {
 			fprintf(stderr, "victim: submit: %d\n", ret);
@@ -771,7 +763,7 @@ static int vt_timed_io(struct vt_state *st, bool write, void *buf, uint64_t off,
 	else
 		ringd_prep_read(sqe, st->h, buf, VT_TIMED_IO, off);
 	ringd_sqe_set_data64(sqe, round);
-	t0 = vt_now_us();
+	t0 = rt_now_us();
 	ret = ringd_submit(st->rd);
 	if (ret != 1) {
 		fprintf(stderr, "victim: submit: %d\n", ret);

@@ -387,18 +387,10 @@ struct ns_lat {
 	int err;
 };
 
-static uint64_t ns_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* One timed round that began at @t0, counted in @r. */
 static void ns_lat_add(struct ns_lat *r, uint64_t t0)
 {
-	uint64_t dt = ns_now_us() - t0;
+	uint64_t dt = rt_now_us() - t0;
 
 	r->pairs++;
 	r->total_us += dt;
@@ -422,8 +414,8 @@ static int ns_loader(void *arg)
 
 	if (rt_connect(l->d, 8, 16, 65536, &rd))
 		return 100;
-	while (ns_now_us() < l->end_us && !r.err) {
-		uint64_t t0 = ns_now_us();
+	while (rt_now_us() < l->end_us && !r.err) {
+		uint64_t t0 = rt_now_us();
 
 		snprintf(name, sizeof(name), "n%u-%llu", l->id, (unsigned long long)r.pairs);
 		r.err = ringd_mkdir(rd, l->vol, name, 0700);
@@ -448,7 +440,7 @@ Test(dirvol, a_tenant_flooding_the_namespace_worker_does_not_queue_others_behind
 	enum { STORM = 6 };
 	struct ns_load loads[STORM + 1];
 	struct ns_lat storm = { 0 }, victim = { 0 };
-	uint64_t end = ns_now_us() + 2500000u;
+	uint64_t end = rt_now_us() + 2500000u;
 	pid_t pids[STORM + 1];
 	int pipes[STORM + 1][2];
 	unsigned int i;
@@ -571,13 +563,13 @@ Test(dirvol, a_slow_durable_call_of_one_tenant_does_not_stall_anothers, .init = 
 		cr_assert_eq(io1(rd, true, h, buf, MIB, (uint64_t)i * MIB), (int)MIB);
 	cr_assert_eq(pipe(p), 0);
 	load = (struct ns_load){
-		.d = &g_d, .vol = "fast", .id = 0, .end_us = ns_now_us() + 1500000u, .fd = p[1]
+		.d = &g_d, .vol = "fast", .id = 0, .end_us = rt_now_us() + 1500000u, .fd = p[1]
 	};
 	pid = rt_fork_as(RT_UID_B, RT_UID_B, ns_loader, &load);
 	usleep(300000);
-	t0 = ns_now_us();
+	t0 = rt_now_us();
 	cr_assert_eq(ringd_truncate(rd, h, (uint64_t)DIRTY_MIB * MIB), 0);
-	flush_us = ns_now_us() - t0;
+	flush_us = rt_now_us() - t0;
 	cr_assert_eq(rt_wait_child(pid), 0);
 	cr_assert_eq(read(p[0], &victim, sizeof(victim)), (ssize_t)sizeof(victim));
 	close(p[0]);
@@ -622,8 +614,8 @@ static int fsync_loader(void *arg)
 	if (h < 0 || !buf)
 		return 102;
 	memset(buf, 1, 4096);
-	while (ns_now_us() < l->end_us && !r.err) {
-		uint64_t t0 = ns_now_us();
+	while (rt_now_us() < l->end_us && !r.err) {
+		uint64_t t0 = rt_now_us();
 		int res = io1(rd, true, h, buf, 4096, 0);
 
 		if (res != 4096)
@@ -698,10 +690,10 @@ Test(dirvol, a_tenants_flushes_do_not_take_every_kernel_worker, .init = start_ap
 			cr_assert_eq(io1(rd, true, h[k], buf, MIB, (uint64_t)i * MIB), (int)MIB);
 	}
 	cr_assert_eq(pipe(p), 0);
-	load = (struct fs_load){ .d = &g_d, .end_us = ns_now_us() + 2500000u, .fd = p[1] };
+	load = (struct fs_load){ .d = &g_d, .end_us = rt_now_us() + 2500000u, .fd = p[1] };
 	pid = rt_fork_as(RT_UID_B, RT_UID_B, fsync_loader, &load);
 	usleep(300000);
-	t0 = ns_now_us();
+	t0 = rt_now_us();
 	for (k = 0; k < FILES; k++) {
 		struct ringd_sqe *sqe = ringd_get_sqe(rd);
 
@@ -724,7 +716,7 @@ Test(dirvol, a_tenants_flushes_do_not_take_every_kernel_worker, .init = start_ap
 		ringd_cqe_seen(rd, cqe);
 		done++;
 	}
-	flush_us = ns_now_us() - t0;
+	flush_us = rt_now_us() - t0;
 	cr_assert_eq(rt_wait_child(pid), 0);
 	cr_assert_eq(read(p[0], &victim, sizeof(victim)), (ssize_t)sizeof(victim));
 	close(p[0]);

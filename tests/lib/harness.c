@@ -470,6 +470,14 @@ int rt_pwrite_file(const char *path, const void *buf, size_t len, uint64_t off)
 	return (size_t)n == len ? 0 : -EIO;
 }
 
+uint64_t rt_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 pid_t rt_fork_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg)
 {
 	pid_t pid = fork();

@@ -132,6 +132,9 @@ long rt_check(const void *buf, size_t len, uint64_t seed, uint64_t off);
 int rt_pread_file(const char *path, void *buf, size_t len, uint64_t off);
 int rt_pwrite_file(const char *path, const void *buf, size_t len, uint64_t off);
 
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t rt_now_us(void);
+
 /* Fork; in the child drop to @uid/@gid and run @fn(arg), exiting with its
  * return value. Returns the child's pid. */
 pid_t rt_fork_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg);
