@@ -175,6 +175,16 @@ static bool disp_writes(uint8_t op)
 	return val_op_in(op, VAL_OPS_WRITES);
 }
 
+/* Journal @res as request @idx's result: a restart posts it rather than
+ * issue the request (again). */
+static void disp_settle(struct disp *d, uint32_t idx, int32_t res)
+{
+	struct jr_req *jq = &d->jr->reqs[idx];
+
+	jq->res = res;
+	__atomic_store_n(&jq->immediate, 1, __ATOMIC_RELEASE);
+}
+
 /*
  * Kernel completion @res of request @idx, of session @id in @slot (0:
  * gone): a write marks the session as having written, a failure counts
@@ -184,7 +194,6 @@ static bool disp_writes(uint8_t op)
 static int32_t disp_wb(struct disp *d, uint32_t idx, uint32_t slot, uint64_t id, int32_t res)
 {
 	const struct req *r = &d->rq->r[idx];
-	struct jr_req *jq = &d->jr->reqs[idx];
 	bool told = false;
 
 	if (!r->has_vol)
@@ -197,8 +206,7 @@ static int32_t disp_wb(struct disp *d, uint32_t idx, uint32_t slot, uint64_t id,
 			/* The flush's result first: a restart posts it instead of
 			 * flushing again and hearing 0. Then the journal may
 			 * forget the failure was owed. */
-			jq->res = res;
-			__atomic_store_n(&jq->immediate, 1, __ATOMIC_RELEASE);
+			disp_settle(d, idx, res);
 			fe_told(&d->fe, slot, id, r->vol);
 		}
 	}
@@ -257,10 +265,7 @@ static void disp_chain_mark(struct disp *d, struct sess *se, uint32_t first)
 	uint32_t m, last = first;
 
 	for (m = first; m != RQ_NONE; m = d->rq->r[m].link_next) {
-		struct jr_req *jq = &d->jr->reqs[m];
-
-		jq->res = -ECANCELED;
-		__atomic_store_n(&jq->immediate, 1, __ATOMIC_RELEASE);
+		disp_settle(d, m, -ECANCELED);
 		last = m;
 	}
 	if (d->rq->r[last].link && se->chain_tail == last) {
