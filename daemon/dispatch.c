@@ -583,17 +583,13 @@ static inline void disp_prefetch(const struct sess *se, uint32_t tail, unsigned 
 	}
 }
 
-/* Whether @se may have one more request in the kernel (backpressure if not). */
+/* Whether @se may have one more request in the kernel (backpressure if
+ * not): its own cap, its tenant's, and the other tenants' pool shares. */
 static bool disp_may_issue(struct disp *d, const struct sess *se)
 {
-	const struct cfg_tenant *t;
-
-	if (se->inflight >= se->max_inflight || rq_exhausted(d->rq))
+	if (se->inflight >= se->max_inflight)
 		return false;
-	if (se->tenant < 0 || (unsigned int)se->tenant >= d->cfg->ntenants)
-		return true;
-	t = &d->cfg->tenants[se->tenant];
-	return use_get(d->use, se->tenant).inflight < t->max_tenant_inflight;
+	return use_may_start(d->use, se->tenant, d->rq->n - d->rq->inflight);
 }
 
 /* The CQ has been full with SQEs waiting: break and close after stall_timeout. */

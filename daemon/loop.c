@@ -453,7 +453,9 @@ static int srv_parts(struct srv *s)
 	if (!ret)
 		ret = rq_init(&s->rq, SRV_NREQS);
 	if (!ret)
-		ret = use_reset(&s->use, s->cfg.ntenants);
+		ret = use_configure(&s->use, &s->cfg);
+	if (!ret)
+		use_set_pool(&s->use, SRV_NREQS);
 	if (!ret)
 		ret = qos_configure(&s->qos, &s->cfg, clock_now_ns());
 	if (!ret)

@@ -1231,7 +1231,7 @@ int sess_reresolve_all(struct sessions *st, const char (*old_names)[CFG_NAME_MAX
 	uint32_t i;
 	int ret;
 
-	ret = use_reset(&fresh, st->cfg->ntenants);
+	ret = use_configure(&fresh, st->cfg);
 	if (ret)
 		return ret;
 	for (i = 0; i < st->max; i++) {
@@ -1245,6 +1245,8 @@ int sess_reresolve_all(struct sessions *st, const char (*old_names)[CFG_NAME_MAX
 		use_add_blocking(&fresh, se->tenant, se->blocking);
 		use_add_files(&fresh, se->tenant, sess_files_open(se));
 	}
+	/* The shares once, with every session counted. */
+	use_set_pool(&fresh, st->use->pool);
 	use_fini(st->use);
 	*st->use = fresh;
 	return 0;

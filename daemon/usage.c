@@ -3,21 +3,83 @@
 #include "usage.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "tags.h"
+
+/* How many of its guaranteed slots tenant @tu leaves unused. */
+static unsigned int use_unmet_of(const struct usage *u, const struct tenant_usage *tu)
+{
+	unsigned int g;
+
+	if (!u->pool || !tu->sessions)
+		return 0;
+	g = tu->cap < u->share ? tu->cap : u->share;
+	return tu->inflight < g ? g - tu->inflight : 0;
+}
+
+/* Every share again (the tenants with sessions, or the pool, changed). */
+static void use_recount(struct usage *u)
+{
+	unsigned int i;
+
+	u->active = 0;
+	for (i = 0; i < u->n; i++)
+		u->active += u->t[i].sessions != 0;
+	u->share = u->active ? u->pool / u->active : 0;
+	u->unmet = 0;
+	for (i = 0; i < u->n; i++)
+		u->unmet += use_unmet_of(u, &u->t[i]);
+}
+
+/* Tenant @tu's counters changed; before, it had sessions if @had and left
+ * @unmet of its share unused. O(1) unless it gained its first session or
+ * lost its last (and without a pool, nothing is kept: a rebuild sets the
+ * pool last, for one recount). */
+static void use_changed(struct usage *u, const struct tenant_usage *tu, bool had,
+			unsigned int unmet)
+{
+	if (!u->pool)
+		return;
+	if (had != (tu->sessions != 0))
+		use_recount(u);
+	else
+		u->unmet = u->unmet - unmet + use_unmet_of(u, tu);
+}
 
 int use_reset(struct usage *u, unsigned int ntenants)
 {
 	struct tenant_usage *t = calloc(ntenants ? ntenants : 1, sizeof(*t));
+	unsigned int i;
 
 	if (!t)
 		return -ENOMEM;
+	for (i = 0; i < ntenants; i++)
+		t[i].cap = UINT_MAX;
 	free(u->t);
 	u->t = t;
 	u->n = ntenants;
+	use_recount(u);
 	return 0;
+}
+
+int use_configure(struct usage *u, const struct cfg *cfg)
+{
+	unsigned int i;
+	int ret = use_reset(u, cfg->ntenants);
+
+	for (i = 0; !ret && i < cfg->ntenants; i++)
+		u->t[i].cap = cfg->tenants[i].max_tenant_inflight;
+	return ret;
+}
+
+void use_set_pool(struct usage *u, unsigned int pool)
+{
+	u->pool = pool;
+	use_recount(u);
 }
 
 void use_fini(struct usage *u)
@@ -35,13 +97,29 @@ static struct tenant_usage *use_of(struct usage *u, int t)
 	return &u->t[idx_nospec((uint32_t)t, u->n)];
 }
 
+void use_limit(struct usage *u, int t, unsigned int cap)
+{
+	struct tenant_usage *tu = use_of(u, t);
+
+	if (tu) {
+		unsigned int unmet = use_unmet_of(u, tu);
+
+		tu->cap = cap;
+		use_changed(u, tu, tu->sessions != 0, unmet);
+	}
+}
+
 void use_add_session(struct usage *u, int t, unsigned int inflight)
 {
 	struct tenant_usage *tu = use_of(u, t);
 
 	if (tu) {
+		bool had = tu->sessions != 0;
+		unsigned int unmet = use_unmet_of(u, tu);
+
 		tu->sessions++;
 		tu->inflight += inflight;
+		use_changed(u, tu, had, unmet);
 	}
 }
 
@@ -49,8 +127,12 @@ void use_del_session(struct usage *u, int t)
 {
 	struct tenant_usage *tu = use_of(u, t);
 
-	if (tu && tu->sessions)
+	if (tu && tu->sessions) {
+		unsigned int unmet = use_unmet_of(u, tu);
+
 		tu->sessions--;
+		use_changed(u, tu, true, unmet);
+	}
 }
 
 void use_add_files(struct usage *u, int t, unsigned int n)
@@ -73,16 +155,24 @@ void use_io_start(struct usage *u, int t)
 {
 	struct tenant_usage *tu = use_of(u, t);
 
-	if (tu)
+	if (tu) {
+		unsigned int unmet = use_unmet_of(u, tu);
+
 		tu->inflight++;
+		use_changed(u, tu, tu->sessions != 0, unmet);
+	}
 }
 
 void use_io_done(struct usage *u, int t)
 {
 	struct tenant_usage *tu = use_of(u, t);
 
-	if (tu && tu->inflight)
+	if (tu && tu->inflight) {
+		unsigned int unmet = use_unmet_of(u, tu);
+
 		tu->inflight--;
+		use_changed(u, tu, tu->sessions != 0, unmet);
+	}
 }
 
 void use_add_blocking(struct usage *u, int t, unsigned int n)
@@ -99,6 +189,21 @@ void use_block_done(struct usage *u, int t)
 
 	if (tu && tu->blocking)
 		tu->blocking--;
+}
+
+bool use_may_start(const struct usage *u, int t, unsigned int free)
+{
+	const struct tenant_usage *tu;
+
+	if (!free)
+		return false;
+	if (t < 0 || (unsigned int)t >= u->n)
+		return free > u->unmet;
+	tu = &u->t[idx_nospec((uint32_t)t, u->n)];
+	if (tu->inflight >= tu->cap)
+		return false;
+	/* Past its share, the slot taken must not be one another tenant is owed. */
+	return use_unmet_of(u, tu) || free > u->unmet;
 }
 
 struct tenant_usage use_get(const struct usage *u, int t)

@@ -100,3 +100,126 @@ Test(usage, reset_zeroes_and_resizes)
 	touch_all(0);
 	cr_assert_eq(use_get(&g_u, 0).sessions, 0);
 }
+
+/*
+ * The request pool's shares (H43): the slots in use are the sum of the
+ * tenants' in flight here. take() starts up to @n requests of tenant @t
+ * while use_may_start() lets it; returns how many started.
+ */
+#define POOL 100u
+
+static unsigned int pool_used(void)
+{
+	unsigned int i, used = 0;
+
+	for (i = 0; i < g_u.n; i++)
+		used += g_u.t[i].inflight;
+	return used;
+}
+
+static unsigned int take(int t, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n && use_may_start(&g_u, t, POOL - pool_used()); i++)
+		use_io_start(&g_u, t);
+	return i;
+}
+
+static void pool_of(unsigned int ntenants, unsigned int cap)
+{
+	unsigned int i;
+
+	cr_assert_eq(use_reset(&g_u, ntenants), 0);
+	use_set_pool(&g_u, POOL);
+	for (i = 0; i < ntenants; i++)
+		use_limit(&g_u, (int)i, cap);
+}
+
+Test(usage, a_tenant_alone_may_take_the_whole_pool_up_to_its_cap)
+{
+	pool_of(2, 1000);
+	use_add_session(&g_u, 0, 0);
+	cr_assert_eq(take(0, 1000), POOL);
+	pool_of(2, 60);
+	use_add_session(&g_u, 0, 0);
+	cr_assert_eq(take(0, 1000), 60, "past its max_tenant_inflight");
+}
+
+Test(usage, a_tenant_past_its_share_leaves_the_others_theirs)
+{
+	pool_of(3, 1000);
+	use_add_session(&g_u, 0, 0);
+	use_add_session(&g_u, 1, 0);
+	/* Two tenants with sessions: 50 each. The first takes its 50 and no more. */
+	cr_assert_eq(take(0, 1000), 50);
+	/* The second gets all of its share, then nothing is left. */
+	cr_assert_eq(take(1, 1000), 50);
+	cr_assert_eq(take(0, 1), 0);
+	/* A third tenant arrives while the pool is full: nothing is taken back,
+	 * but what completes goes to it first. */
+	use_add_session(&g_u, 2, 0);
+	cr_assert_eq(g_u.share, POOL / 3);
+	cr_assert_eq(take(2, 1), 0);
+	use_io_done(&g_u, 0);
+	use_io_done(&g_u, 1);
+	cr_assert_eq(take(0, 1), 0, "the first is past its share of 33");
+	cr_assert_eq(take(1, 1), 0);
+	cr_assert_eq(take(2, 1000), 2);
+	/* The first completes down to its share: still nothing for it while the
+	 * third is owed slots, and the third gets them. */
+	while (g_u.t[0].inflight > 33)
+		use_io_done(&g_u, 0);
+	cr_assert_eq(take(0, 1), 0);
+	cr_assert_eq(take(2, 1000), 16);
+	cr_assert_eq(g_u.unmet, 15u, "the third still owed 15 (held by the second)");
+	/* Below its share again, the first may take its slot back. */
+	use_io_done(&g_u, 0);
+	cr_assert_eq(take(0, 1), 1);
+}
+
+Test(usage, a_small_cap_holds_back_only_what_the_tenant_may_use)
+{
+	pool_of(2, 1000);
+	use_limit(&g_u, 1, 10);
+	use_add_session(&g_u, 0, 0);
+	use_add_session(&g_u, 1, 0);
+	cr_assert_eq(g_u.unmet, 50u + 10u);
+	cr_assert_eq(take(0, 1000), POOL - 10);
+	cr_assert_eq(take(1, 1000), 10);
+}
+
+Test(usage, a_tenant_without_sessions_has_no_share)
+{
+	pool_of(2, 1000);
+	use_add_session(&g_u, 0, 0);
+	use_add_session(&g_u, 1, 0);
+	use_del_session(&g_u, 1);
+	cr_assert_eq(g_u.active, 1);
+	cr_assert_eq(g_u.unmet, POOL);
+	cr_assert_eq(take(0, 1000), POOL);
+	/* A session without a tenant has no share: only what nobody is owed. */
+	use_io_done(&g_u, 0);
+	use_add_session(&g_u, 1, 0);
+	cr_assert_eq(take(-1, 1), 0);
+}
+
+Test(usage, a_rebuild_with_the_pool_set_last_keeps_the_same_shares)
+{
+	struct usage fresh = { NULL, 0 };
+
+	pool_of(3, 1000);
+	use_add_session(&g_u, 0, 7);
+	use_add_session(&g_u, 0, 0);
+	use_add_session(&g_u, 2, 40);
+	cr_assert_eq(use_reset(&fresh, 3), 0);
+	use_add_session(&fresh, 0, 7);
+	use_add_session(&fresh, 0, 0);
+	use_add_session(&fresh, 2, 40);
+	use_set_pool(&fresh, POOL);
+	cr_assert_eq(fresh.active, g_u.active);
+	cr_assert_eq(fresh.share, g_u.share);
+	cr_assert_eq(fresh.unmet, g_u.unmet);
+	cr_assert_eq(g_u.unmet, 50u - 7 + 10);
+	use_fini(&fresh);
+}

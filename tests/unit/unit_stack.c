@@ -61,7 +61,8 @@ void ut_stack_up(struct ut_stack *s, const char *daemon_extra, const char *secti
 	s->ready = UT_JOURNAL;
 	cr_assert_eq(vols_init(&s->vols, &s->rg, &s->jr), 0);
 	cr_assert_eq(rq_init(&s->rq, UT_NREQS), 0);
-	cr_assert_eq(use_reset(&s->use, s->cfg.ntenants), 0);
+	cr_assert_eq(use_configure(&s->use, &s->cfg), 0);
+	use_set_pool(&s->use, UT_NREQS);
 	cr_assert_eq(qos_configure(&s->qos, &s->cfg, 1), 0);
 	cr_assert_eq(sess_table_init(&s->st, &s->cfg, &s->rg, &s->vols, &s->jr, &s->use), 0);
 	s->ready = UT_PARTS;
