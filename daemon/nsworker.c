@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "nsworker.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -43,6 +44,7 @@ int ns_path_check(const char *path, char *msg, size_t len)
 {
 	const char *c = path;
 	size_t n = strnlen(path, NS_PATH_MAX);
+	unsigned int depth = 0;
 
 	if (!n) {
 		snprintf(msg, len, "empty path");
@@ -64,11 +66,70 @@ int ns_path_check(const char *path, char *msg, size_t len)
 				 path);
 			return -EXDEV;
 		}
+		depth += l != 0;
 		c += l;
 		while (*c == '/')
 			c++;
 	}
+	if (depth > NS_DEPTH_MAX) {
+		snprintf(msg, len, "'%s' has %u components: a volume's trees are at most %d deep",
+			 path, depth, NS_DEPTH_MAX);
+		return -ENAMETOOLONG;
+	}
 	return 0;
+}
+
+/* Components of @path (checked by ns_path_check). */
+static unsigned int ns_depth(const char *path)
+{
+	unsigned int depth = 0;
+
+	while (*path) {
+		size_t l = strcspn(path, "/");
+
+		depth += l != 0;
+		path += l;
+		while (*path == '/')
+			path++;
+	}
+	return depth;
+}
+
+/*
+ * Whether the tree in directory @fd (taken: closed here) has anything more
+ * than @room levels below it: 1 if so, 0 if not, or -errno. Its recursion
+ * is at most @room + 1 deep.
+ */
+static int ns_deeper(int fd, unsigned int room)
+{
+	struct dirent *e;
+	DIR *d = fdopendir(fd);
+	int ret = 0;
+
+	if (!d) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	while (!ret && (e = readdir(d))) {
+		int sub;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (!room) {
+			ret = 1;
+			break;
+		}
+		if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN)
+			continue;
+		sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0)
+			ret = ns_deeper(sub, room - 1);
+		else if (errno != ENOTDIR && errno != ENOENT && errno != ELOOP)
+			ret = -errno;
+	}
+	closedir(d);
+	return ret;
 }
 
 static int ns_openat2(int dirfd, const char *path, int flags, unsigned mode)
@@ -216,6 +277,30 @@ static void ns_unlink(struct ns_job *j)
 		ns_fail(j, ret, "unlink", j->path);
 }
 
+/*
+ * Whether directory @name in @pfd, renamed to j->path2, keeps every tree
+ * of the volume within NS_DEPTH_MAX (so that the start-up walk can always
+ * count it): 0 if it does (or is not a directory), 1 with the job failed
+ * if not, or -errno.
+ */
+static int ns_fits(struct ns_job *j, int pfd, const char *name)
+{
+	unsigned int depth = ns_depth(j->path2);
+	int fd, ret;
+
+	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOTDIR || errno == ELOOP || errno == ENOENT ? 0 : -errno;
+	ret = ns_deeper(fd, NS_DEPTH_MAX - depth);
+	if (ret <= 0)
+		return ret;
+	j->res = -ENAMETOOLONG;
+	snprintf(j->msg, sizeof(j->msg),
+		 "rename '%s' to '%s': the tree moved would end more than %d levels deep", j->path,
+		 j->path2, NS_DEPTH_MAX);
+	return 1;
+}
+
 static void ns_rename(struct ns_job *j)
 {
 	char b1[NS_PATH_MAX], b2[NS_PATH_MAX];
@@ -233,7 +318,13 @@ static void ns_rename(struct ns_job *j)
 	}
 	if (ns_bad_name(n1) || ns_bad_name(n2))
 		ret = -EINVAL;
-	else {
+	else if ((ret = ns_fits(j, p1, n1)) != 0) {
+		close(p1);
+		close(p2);
+		if (ret > 0)
+			return;
+		return ns_fail(j, ret, "rename", j->path);
+	} else {
 		if (!fstatat(p2, n2, &st, AT_SYMLINK_NOFOLLOW))
 			ns_stat_fill(&j->gone, &st);
 		if (renameat(p1, n1, p2, n2) < 0) {

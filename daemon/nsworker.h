@@ -31,7 +31,10 @@
 #include <stdint.h>
 
 #define NS_PATH_MAX 1024 /* bytes of a relative path, NUL included */
-#define NS_THREADS  4	 /* worker threads: owners served side by side */
+/* Components of a path, and levels of any tree beneath a volume: a tree
+ * the start-up walk (vol_dir_usage) can always count. */
+#define NS_DEPTH_MAX 32
+#define NS_THREADS   4 /* worker threads: owners served side by side */
 
 enum ns_op { NS_OPEN, NS_UNLINK, NS_RENAME, NS_MKDIR, NS_TRUNCATE, NS_STAT };
 
@@ -117,7 +120,8 @@ struct ns_job *ns_reap(struct ns_worker *w);
 void ns_run(struct ns_job *j);
 
 /* Whether @path is one the worker would take: relative, not empty, no
- * component "..", shorter than NS_PATH_MAX. Returns 0 or -errno with @msg. */
+ * component "..", shorter than NS_PATH_MAX, at most NS_DEPTH_MAX
+ * components. Returns 0 or -errno with @msg. */
 int ns_path_check(const char *path, char *msg, size_t len);
 
 #endif

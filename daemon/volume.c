@@ -249,16 +249,18 @@ static int vol_mkdirs(const char *path)
 	return 0;
 }
 
-/* Sum st_size of the regular files beneath @fd (taken: closed here). */
-static int vol_dir_walk(int fd, uint64_t *bytes, unsigned int depth)
+/* Sum st_size of the regular files beneath @fd (taken: closed here),
+ * @depth levels down; count in *@deep the directories too deep to walk. */
+static int vol_dir_walk(int fd, uint64_t *bytes, unsigned int depth, unsigned int *deep)
 {
 	struct dirent *e;
 	DIR *d;
 	int ret = 0;
 
-	if (depth > 64) {
+	if (depth > VOL_WALK_DEPTH) {
 		close(fd);
-		return -ELOOP;
+		(*deep)++;
+		return 0;
 	}
 	d = fdopendir(fd);
 	if (!d) {
@@ -280,21 +282,22 @@ static int vol_dir_walk(int fd, uint64_t *bytes, unsigned int depth)
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (sub >= 0)
-				ret = vol_dir_walk(sub, bytes, depth + 1);
+				ret = vol_dir_walk(sub, bytes, depth + 1, deep);
 		}
 	}
 	closedir(d);
 	return ret;
 }
 
-int vol_dir_usage(int dirfd, uint64_t *bytes)
+int vol_dir_usage(int dirfd, uint64_t *bytes, unsigned int *deep)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	*bytes = 0;
+	*deep = 0;
 	if (fd < 0)
 		return -errno;
-	return vol_dir_walk(fd, bytes, 0);
+	return vol_dir_walk(fd, bytes, 0, deep);
 }
 
 /* A directory volume: create the directory if missing, open it, count its bytes. */
@@ -302,6 +305,7 @@ static int vol_open_dir(const struct cfg_volume *cv, const char *state_dir, stru
 			char *err, size_t errlen)
 {
 	struct stat st;
+	unsigned int deep;
 	uint64_t used;
 	int ret;
 
@@ -329,13 +333,17 @@ static int vol_open_dir(const struct cfg_volume *cv, const char *state_dir, stru
 		if (!fchown(out->fd, geteuid(), getegid()) && !fchmod(out->fd, 0700))
 			log_warn("volume %s: %s made the daemon's, mode 0700", cv->name, out->path);
 	}
-	ret = vol_dir_usage(out->fd, &used);
+	ret = vol_dir_usage(out->fd, &used, &deep);
 	if (ret) {
 		snprintf(err, errlen, "volume %s: cannot count the bytes under %s: %s", cv->name,
 			 out->path, strerror(-ret));
 		vol_close(out);
 		return ret;
 	}
+	if (deep)
+		log_warn("volume %s: %u directories lie more than %d levels beneath %s (not made "
+			 "through ringd): the bytes below them are not counted against its size",
+			 cv->name, deep, VOL_WALK_DEPTH, out->path);
 	out->block_size = (uint32_t)(st.st_blksize ? st.st_blksize : 4096);
 	out->v.base = 0;
 	out->v.size = cv->size;

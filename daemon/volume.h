@@ -58,9 +58,13 @@ int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out
 
 /*
  * Bytes the regular files beneath directory fd @dirfd hold (st_size, not
- * allocated blocks). Returns 0 or -errno.
+ * allocated blocks), down to VOL_WALK_DEPTH levels; *@deep is how many
+ * directories lie deeper (not walked: tenants' trees are at most
+ * NS_DEPTH_MAX deep, so only one made otherwise, by hand or by a daemon
+ * before that limit, has any). Returns 0 or -errno.
  */
-int vol_dir_usage(int dirfd, uint64_t *bytes);
+#define VOL_WALK_DEPTH 64
+int vol_dir_usage(int dirfd, uint64_t *bytes, unsigned int *deep);
 
 /* Close the backing fd (and the passthrough char device). */
 void vol_close(struct vol *v);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -516,7 +517,12 @@ static char g_fast[128];
 
 static void start_apart(void)
 {
-	int ret = rt_daemon_prepare(&g_d, conf_apart);
+	int ret;
+
+	/* Criterion ran the suite's init too: that daemon is not this test's. */
+	if (g_d.dir[0])
+		it_stop(&g_d);
+	ret = rt_daemon_prepare(&g_d, conf_apart);
 
 	cr_assert_eq(ret, 0, "prepare: %s", strerror(-ret));
 	snprintf(g_fast, sizeof(g_fast), "%s/fast", g_d.dir);
@@ -529,10 +535,11 @@ static void start_apart(void)
 
 static void stop_apart(void)
 {
-	it_stop(&g_d);
+	/* Detached first: the directory is removed with the daemon's. */
 	if (g_fast[0])
 		umount2(g_fast, MNT_DETACH);
 	g_fast[0] = 0;
+	it_stop(&g_d);
 }
 
 /*
@@ -737,4 +744,130 @@ Test(dirvol, a_tenants_flushes_do_not_take_every_kernel_worker, .init = start_ap
 		     "tenant b waited %llu us for one write + fsync while root's flushes took %llu "
 		     "us: it stood behind them",
 		     (unsigned long long)victim.worst_us, (unsigned long long)flush_us);
+}
+
+/* @out = @n components @c, joined with '/', then @tail if not NULL. */
+static void nested(char *out, size_t size, char c, unsigned int n, const char *tail)
+{
+	size_t k = 0;
+	unsigned int i;
+
+	for (i = 0; i < n && k + 3 < size; i++) {
+		if (i)
+			out[k++] = '/';
+		out[k++] = c;
+	}
+	out[k] = '\0';
+	if (tail)
+		snprintf(out + k, size - k, "%s%s", n ? "/" : "", tail);
+}
+
+/*
+ * A tenant's directories nested as deep as its paths reached, and deeper
+ * by renaming one tree into another; at start the daemon counts every
+ * byte beneath a directory volume, and a tree deeper than its walk failed
+ * the volume, and with it the daemon's start (H44). Now a path has at
+ * most 32 components, and a rename that would put anything deeper is
+ * refused.
+ */
+Test(dirvol, trees_stay_within_32_levels)
+{
+	static char path[128], path2[128];
+	struct ringd_volume_info info;
+	struct ringd *rd = conn();
+	unsigned int i;
+	int ret;
+
+	for (i = 1; i <= 32; i++) {
+		nested(path, sizeof(path), 'a', i, NULL);
+		ret = ringd_mkdir(rd, "db", path, 0700);
+		cr_assert_eq(ret, 0, "mkdir a x %u: %s", i, strerror(-ret));
+	}
+	nested(path, sizeof(path), 'a', 33, NULL);
+	cr_assert_eq(ringd_mkdir(rd, "db", path, 0700), -ENAMETOOLONG);
+	cr_assert(strstr(ringd_last_message(), "at most 32 deep"), "%s", ringd_last_message());
+	nested(path, sizeof(path), 'a', 32, "f");
+	cr_assert_eq(ringd_open_file(rd, "db", path, RINGD_RDWR | RINGD_CREAT, 0600, NULL),
+		     -ENAMETOOLONG);
+	/* Empty components do not count: a//a is two. */
+	cr_assert_eq(ringd_mkdir(rd, "db", "c//c", 0700), -ENOENT);
+
+	/* A tree of 20 (b x 20) moved under 12 ends at 32: allowed. One level
+	 * deeper: refused, and nothing moved. */
+	for (i = 1; i <= 20; i++) {
+		nested(path, sizeof(path), 'b', i, NULL);
+		cr_assert_eq(ringd_mkdir(rd, "db", path, 0700), 0);
+	}
+	nested(path2, sizeof(path2), 'a', 12, "b");
+	ret = ringd_rename(rd, "db", "b", path2);
+	cr_assert_eq(ret, 0, "rename to %s: %s", path2, strerror(-ret));
+	nested(path, sizeof(path), 'a', 13, "b");
+	cr_assert_eq(ringd_rename(rd, "db", path2, path), -ENAMETOOLONG);
+	cr_assert(strstr(ringd_last_message(), "more than 32 levels deep"), "%s",
+		  ringd_last_message());
+	nested(path, sizeof(path), 'b', 19, NULL);
+	snprintf(path2 + strlen(path2), sizeof(path2) - strlen(path2), "/%s", path);
+	ret = ringd_stat(rd, "db", path2, &info);
+	cr_assert_eq(ret, -EISDIR, "the tree is not where it was: %s: %s", path2, strerror(-ret));
+	/* A file moves anywhere a path reaches. */
+	cr_assert_geq(ringd_open_file(rd, "db", "f", RINGD_RDWR | RINGD_CREAT, 0600, NULL), 0);
+	nested(path, sizeof(path), 'a', 31, "f");
+	cr_assert_eq(ringd_rename(rd, "db", "f", path), 0);
+	ringd_disconnect(rd);
+}
+
+/* Make @n nested directories "d" under @dir, and a file of @bytes in the
+ * deepest (as root, beside the daemon: as a tree made before H44). */
+static void plant(const char *dir, unsigned int n, size_t bytes)
+{
+	static char buf[1 << 20];
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub;
+	unsigned int i;
+
+	cr_assert_geq(fd, 0, "open %s: %s", dir, strerror(errno));
+	for (i = 0; i < n; i++) {
+		cr_assert(!mkdirat(fd, "d", 0700) || errno == EEXIST);
+		sub = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		cr_assert_geq(sub, 0);
+		close(fd);
+		fd = sub;
+	}
+	sub = openat(fd, "f", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert_geq(sub, 0);
+	memset(buf, 7, sizeof(buf));
+	cr_assert_leq(bytes, sizeof(buf));
+	cr_assert_eq(write(sub, buf, bytes), (ssize_t)bytes);
+	close(sub);
+	close(fd);
+}
+
+/*
+ * A tree deeper than the start-up walk, left from before H44: the daemon
+ * still starts (it failed with ELOOP, and with it every tenant), says so
+ * in its log, and counts every byte it can reach.
+ */
+Test(dirvol, a_tree_deeper_than_the_walk_does_not_keep_the_daemon_from_starting)
+{
+	static const char *const needles[] = { "levels beneath", NULL };
+	char dir[300], *buf;
+	struct ringd *rd;
+	int h, ret;
+
+	snprintf(dir, sizeof(dir), "%s/state/db.d", g_d.dir);
+	plant(dir, 10, 256 << 10);
+	plant(dir, 100, 512 << 10);
+	kill(g_d.pid, SIGTERM);
+	cr_assert_eq(waitpid(g_d.pid, NULL, 0), g_d.pid);
+	g_d.pid = -1;
+	ret = rt_daemon_launch(&g_d);
+	cr_assert_eq(ret, 0, "ringd did not start again over a 100-level tree: %s", strerror(-ret));
+	cr_assert_eq(rt_log_count(&g_d, needles, NULL, 0), 1, "no word of the tree it skipped");
+	rd = conn();
+	buf = ringd_buf_alloc(rd, 1u << 20, 4096);
+	h = ringd_open_file(rd, "db", "g", RINGD_RDWR | RINGD_CREAT, 0600, NULL);
+	cr_assert_geq(h, 0, "create g: %s", strerror(-h));
+	/* 256 KiB 11 levels down are counted: 768 KiB fit in the 1 MiB volume. */
+	cr_assert_eq(io1(rd, true, h, buf, 768u << 10, 0), 768 << 10);
+	cr_assert_eq(io1(rd, true, h, buf, 1, 768u << 10), -EDQUOT);
+	ringd_disconnect(rd);
 }

@@ -77,6 +77,26 @@ Test(nsworker, path_check_refuses_what_leaves_the_volume)
 	cr_assert_eq(ns_path_check(longp, msg, sizeof(msg)), -ENAMETOOLONG);
 }
 
+Test(nsworker, path_check_refuses_more_than_32_components)
+{
+	char msg[128], p[2 * NS_DEPTH_MAX + 8];
+	unsigned int i;
+
+	for (i = 0; i < NS_DEPTH_MAX; i++)
+		memcpy(p + 2 * i, "a/", 2);
+	p[2 * NS_DEPTH_MAX - 1] = '\0';
+	cr_assert_eq(ns_path_check(p, msg, sizeof(msg)), 0, "%s", msg);
+	/* Trailing and doubled slashes make no components. */
+	p[2 * NS_DEPTH_MAX - 1] = '/';
+	p[2 * NS_DEPTH_MAX] = '/';
+	p[2 * NS_DEPTH_MAX + 1] = '\0';
+	cr_assert_eq(ns_path_check(p, msg, sizeof(msg)), 0, "%s", msg);
+	p[2 * NS_DEPTH_MAX + 1] = 'b';
+	p[2 * NS_DEPTH_MAX + 2] = '\0';
+	cr_assert_eq(ns_path_check(p, msg, sizeof(msg)), -ENAMETOOLONG);
+	cr_assert(strstr(msg, "33 components"), "%s", msg);
+}
+
 Test(nsworker, open_create_exclusive_and_stat)
 {
 	struct ns_job *j = run(NS_OPEN, "f", NULL, O_RDWR | O_CREAT);
