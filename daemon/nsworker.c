@@ -72,8 +72,9 @@ int ns_path_check(const char *path, char *msg, size_t len)
 			c++;
 	}
 	if (depth > NS_DEPTH_MAX) {
-		snprintf(msg, len, "'%s' has %u components: a volume's trees are at most %d deep",
-			 path, depth, NS_DEPTH_MAX);
+		snprintf(msg, len,
+			 "the path has %u components: a volume's trees are at most %d deep", depth,
+			 NS_DEPTH_MAX);
 		return -ENAMETOOLONG;
 	}
 	return 0;
