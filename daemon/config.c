@@ -24,6 +24,8 @@
 #define CFG_DEFAULT_TENANT_INFLIGHT    256u
 #define CFG_DEFAULT_TENANT_VOLUMES     64u
 #define CFG_DEFAULT_TENANT_FILES       256u
+#define CFG_DEFAULT_DIR_ENTRIES	       10000u
+#define CFG_MAX_DIR_ENTRIES	       (1u << 30)
 /* Half of the daemon's request pool: one tenant can never take all of it. */
 #define CFG_DEFAULT_TENANT_TOTAL_INFLIGHT 1024u
 
@@ -424,6 +426,8 @@ static int cfg_volume_key(struct cfg_parse *p, const char *key, const char *v)
 		return cfg_size_key(p, key, v, &vol->offset);
 	if (!strcmp(key, "size"))
 		return cfg_size_key(p, key, v, &vol->size);
+	if (!strcmp(key, "max_entries"))
+		return cfg_uint_key(p, key, v, 1, CFG_MAX_DIR_ENTRIES, &vol->max_entries);
 	if (!strcmp(key, "direct"))
 		return cfg_bool_key(p, key, v, &vol->direct);
 	if (!strcmp(key, "readonly"))
@@ -970,6 +974,10 @@ static void cfg_finish(struct cfg_parse *p)
 			cfg_fail(p, "create_size", "an NVMe namespace cannot be created");
 		if (v->has_on_path_loss && v->dir[0])
 			cfg_fail(p, "on_path_loss", "does not apply to a directory volume");
+		if (v->max_entries && !v->dir[0])
+			cfg_fail(p, "max_entries", "applies to a directory volume (dir =) only");
+		else if (v->dir[0] && !v->max_entries)
+			v->max_entries = CFG_DEFAULT_DIR_ENTRIES;
 		if (v->offset + v->size < v->offset)
 			cfg_fail(p, "size", "offset + size overflows");
 		else if (v->create_size && v->size && v->offset + v->size > v->create_size)

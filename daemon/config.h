@@ -39,6 +39,9 @@ struct cfg_volume {
 	uint64_t create_size;	    /* 0: never create */
 	uint64_t offset;
 	uint64_t size; /* 0: rest of the backing */
+	/* A directory volume: most files and directories beneath it (its
+	 * inodes and directory blocks, which size does not count). */
+	unsigned int max_entries;
 	bool direct;
 	bool readonly;
 	enum cfg_path_loss on_path_loss;

@@ -52,6 +52,9 @@ static int nso_submit(struct ctlplane *cp, struct sess *se, struct ns_job *j)
 {
 	if (!j)
 		return ctl_send_error(se->sock, ENOMEM, "out of memory (or fds) for the request");
+	/* A job that may make a file or directory holds room for it (H45). */
+	if (j->op == NS_MKDIR || (j->op == NS_OPEN && (j->oflags & O_CREAT)))
+		j->may_create = j->entry_held = vols_entry_hold(cp->vols, j->vol);
 	se->ns_busy = true;
 	/* Still unanswered (journaled since it was read, see cp_read()). */
 	sess_ctl_answered(cp->st, se, false);
@@ -402,6 +405,13 @@ static int nso_finish(struct ctlplane *cp, struct sess *se, struct ns_job *j, bo
 {
 	Ringd__Opened o = RINGD__OPENED__INIT;
 
+	/* What it made stays made, even if a later step of it failed. */
+	if (j->entry_held || j->created)
+		vols_entry_settle(cp->vols, j->vol, j->entry_held, j->created);
+	if (!j->res && j->op == NS_UNLINK && j->st.valid)
+		vols_entry_gone(cp->vols, j->vol);
+	if (!j->res && j->op == NS_RENAME && j->gone.valid)
+		vols_entry_gone(cp->vols, j->vol);
 	if (!j->res && j->op == NS_UNLINK && j->st.isreg)
 		vols_file_gone(cp->vols, j->vol, j->st.dev, j->st.ino, j->st.size);
 	if (!j->res && j->op == NS_RENAME && j->gone.valid && j->gone.isreg)

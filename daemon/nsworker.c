@@ -26,6 +26,7 @@ struct ns_job *ns_job_new(enum ns_op op)
 		return NULL;
 	j->op = op;
 	j->dirfd = j->fd = -1;
+	j->may_create = true;
 	return j;
 }
 
@@ -152,7 +153,12 @@ static int ns_openat2(int dirfd, const char *path, int flags, unsigned mode)
 static void ns_fail(struct ns_job *j, int err, const char *what, const char *path)
 {
 	j->res = err;
-	if (err == -EXDEV)
+	if (err == -EDQUOT)
+		snprintf(j->msg, sizeof(j->msg),
+			 "%s '%s': the volume holds as many files and directories as its "
+			 "max_entries allows",
+			 what, path);
+	else if (err == -EXDEV)
 		snprintf(j->msg, sizeof(j->msg), "%s '%s': the path leaves the volume", what, path);
 	else if (err == -ELOOP)
 		snprintf(j->msg, sizeof(j->msg),
@@ -219,7 +225,18 @@ static void ns_open(struct ns_job *j)
 	int fd = -1, ret;
 
 	/* Learn whether we create it: the parent is fsynced only then. */
-	if (j->oflags & O_CREAT) {
+	if ((j->oflags & O_CREAT) && !j->may_create) {
+		/* No room for another file: only an existing one opens. */
+		fd = ns_openat2(j->dirfd, j->path, flags | O_NONBLOCK, 0);
+		if (fd == -ENOENT)
+			return ns_fail(j, -EDQUOT, "create", j->path);
+		if (fd < 0)
+			return ns_fail(j, fd, "open", j->path);
+		if (j->oflags & O_EXCL) {
+			close(fd);
+			return ns_fail(j, -EEXIST, "open", j->path);
+		}
+	} else if (j->oflags & O_CREAT) {
 		fd = ns_openat2(j->dirfd, j->path, flags | O_CREAT | O_EXCL, j->mode);
 		if (fd >= 0)
 			j->created = true;
@@ -362,10 +379,13 @@ static void ns_mkdir(struct ns_job *j)
 		return ns_fail(j, pfd, "mkdir", j->path);
 	if (ns_bad_name(name))
 		ret = -EINVAL;
-	else if (mkdirat(pfd, name, j->mode & 0777) < 0 &&
-		 !(errno == EEXIST && j->replay && ns_is_dir(pfd, name)))
+	else if (!j->may_create)
+		ret = j->replay && ns_is_dir(pfd, name) ? 0 : -EDQUOT;
+	else if (!mkdirat(pfd, name, j->mode & 0777))
+		j->created = true;
+	else if (!(errno == EEXIST && j->replay && ns_is_dir(pfd, name)))
 		ret = -errno;
-	else if (fsync(pfd) < 0)
+	if (!ret && fsync(pfd) < 0)
 		ret = -errno;
 	close(pfd);
 	if (ret)

@@ -56,13 +56,16 @@ struct ns_job {
 	char path[NS_PATH_MAX];
 	char path2[NS_PATH_MAX]; /* NS_RENAME: the new name */
 	bool replay;		 /* sent again after a restart: already done is done */
-	uint64_t tag;		 /* run order: smallest first (see above) */
-	int32_t owner;		 /* whose jobs run one at a time (the tenant) */
+	/* NS_OPEN with O_CREAT, NS_MKDIR: whether the volume has room for one
+	 * more file or directory (else creating one is -EDQUOT). */
+	bool may_create;
+	uint64_t tag;  /* run order: smallest first (see above) */
+	int32_t owner; /* whose jobs run one at a time (the tenant) */
 
 	/* Out. */
 	int res;			 /* 0 or -errno */
 	char msg[NS_PATH_MAX * 2 + 128]; /* why, when res < 0 */
-	bool created;			 /* NS_OPEN: the file did not exist */
+	bool created;			 /* NS_OPEN, NS_MKDIR: made by this job */
 	struct ns_inode st;   /* NS_OPEN, NS_STAT: the file; NS_UNLINK: the removed one */
 	struct ns_inode gone; /* NS_RENAME: the file it replaced */
 
@@ -71,8 +74,9 @@ struct ns_job {
 	uint64_t sid;
 	uint32_t vol;
 	int32_t handle;
-	uint32_t file; /* NS_TRUNCATE: the file's index, referenced until done */
-	uint32_t want; /* the client's flags */
+	uint32_t file;	 /* NS_TRUNCATE: the file's index, referenced until done */
+	uint32_t want;	 /* the client's flags */
+	bool entry_held; /* holds room for one entry of the volume (vols_entry_hold) */
 	uint64_t old_size;
 	struct ns_job *next;
 };

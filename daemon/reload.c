@@ -55,8 +55,8 @@ rl_outcome(struct reloader *rl, int ret, const char *fmt, ...)
 static bool rl_same_volume(const struct cfg_volume *a, const struct cfg_volume *b)
 {
 	return !strcmp(a->path, b->path) && !strcmp(a->nvme, b->nvme) && !strcmp(a->dir, b->dir) &&
-	       a->offset == b->offset && a->size == b->size && a->direct == b->direct &&
-	       a->readonly == b->readonly && a->poll == b->poll &&
+	       a->offset == b->offset && a->size == b->size && a->max_entries == b->max_entries &&
+	       a->direct == b->direct && a->readonly == b->readonly && a->poll == b->poll &&
 	       a->passthrough == b->passthrough && a->on_path_loss == b->on_path_loss;
 }
 

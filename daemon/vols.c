@@ -470,6 +470,38 @@ void vols_file_gone(struct vols *vs, uint32_t dir, uint64_t dev, uint64_t ino, u
 		vs->used[dir] -= vs->used[dir] < size ? vs->used[dir] : size;
 }
 
+bool vols_entry_hold(struct vols *vs, uint32_t dir)
+{
+	struct vol *v;
+
+	if (dir >= vs->n || !vs->v[dir].isdir)
+		return false;
+	v = &vs->v[dir];
+	if (v->entries + v->entries_held >= v->max_entries)
+		return false;
+	v->entries_held++;
+	return true;
+}
+
+void vols_entry_settle(struct vols *vs, uint32_t dir, bool held, bool created)
+{
+	struct vol *v;
+
+	if (dir >= vs->n || !vs->v[dir].isdir)
+		return;
+	v = &vs->v[dir];
+	if (held && v->entries_held)
+		v->entries_held--;
+	if (created)
+		v->entries++;
+}
+
+void vols_entry_gone(struct vols *vs, uint32_t dir)
+{
+	if (dir < vs->n && vs->v[dir].isdir && vs->v[dir].entries)
+		vs->v[dir].entries--;
+}
+
 int vols_quota(struct vols *vs, uint32_t idx, uint8_t op, uint64_t off, uint64_t len)
 {
 	uint64_t end;

@@ -146,6 +146,17 @@ void vols_file_shrunk(struct vols *vs, uint32_t idx, uint64_t size);
 void vols_file_gone(struct vols *vs, uint32_t dir, uint64_t dev, uint64_t ino, uint64_t size);
 
 /*
+ * Files and directories of directory volume @dir, against its max_entries
+ * (its inodes and directory blocks, which its size does not count; H45).
+ * hold: room for one more, held for a create until it settles (false: the
+ * volume is full). settle: that create is done (@held: it held room;
+ * @created: it made an entry). gone: an entry was removed.
+ */
+bool vols_entry_hold(struct vols *vs, uint32_t dir);
+void vols_entry_settle(struct vols *vs, uint32_t dir, bool held, bool created);
+void vols_entry_gone(struct vols *vs, uint32_t dir);
+
+/*
  * Recovery: re-adopt the files a previous instance had open (journal and
  * fd store), at the same indexes, with no references yet; the restored
  * sessions' handles count them again, and vols_file_sweep() then closes

@@ -249,9 +249,15 @@ static int vol_mkdirs(const char *path)
 	return 0;
 }
 
-/* Sum st_size of the regular files beneath @fd (taken: closed here),
- * @depth levels down; count in *@deep the directories too deep to walk. */
-static int vol_dir_walk(int fd, uint64_t *bytes, unsigned int depth, unsigned int *deep)
+/* What is beneath @fd (taken: closed here), @depth levels down: the sum of
+ * the regular files' st_size in *@bytes, entries in *@n, and in *@deep
+ * the directories too deep to walk. */
+struct vol_walk {
+	uint64_t bytes, n;
+	unsigned int deep;
+};
+
+static int vol_dir_walk(int fd, struct vol_walk *w, unsigned int depth)
 {
 	struct dirent *e;
 	DIR *d;
@@ -259,7 +265,7 @@ static int vol_dir_walk(int fd, uint64_t *bytes, unsigned int depth, unsigned in
 
 	if (depth > VOL_WALK_DEPTH) {
 		close(fd);
-		(*deep)++;
+		w->deep++;
 		return 0;
 	}
 	d = fdopendir(fd);
@@ -275,38 +281,43 @@ static int vol_dir_walk(int fd, uint64_t *bytes, unsigned int depth, unsigned in
 			continue;
 		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue; /* gone meanwhile */
+		w->n++;
 		if (S_ISREG(st.st_mode))
-			*bytes += (uint64_t)st.st_size;
+			w->bytes += (uint64_t)st.st_size;
 		else if (S_ISDIR(st.st_mode)) {
 			int sub = openat(dirfd(d), e->d_name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (sub >= 0)
-				ret = vol_dir_walk(sub, bytes, depth + 1, deep);
+				ret = vol_dir_walk(sub, w, depth + 1);
 		}
 	}
 	closedir(d);
 	return ret;
 }
 
-int vol_dir_usage(int dirfd, uint64_t *bytes, unsigned int *deep)
+int vol_dir_usage(int dirfd, uint64_t *bytes, uint64_t *entries, unsigned int *deep)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct vol_walk w = { 0, 0, 0 };
+	int ret;
 
-	*bytes = 0;
-	*deep = 0;
 	if (fd < 0)
 		return -errno;
-	return vol_dir_walk(fd, bytes, 0, deep);
+	ret = vol_dir_walk(fd, &w, 0);
+	*bytes = w.bytes;
+	*entries = w.n;
+	*deep = w.deep;
+	return ret;
 }
 
 /* A directory volume: create the directory if missing, open it, count its bytes. */
 static int vol_open_dir(const struct cfg_volume *cv, const char *state_dir, struct vol *out,
 			char *err, size_t errlen)
 {
-	struct stat st;
+	uint64_t used, entries;
 	unsigned int deep;
-	uint64_t used;
+	struct stat st;
 	int ret;
 
 	ret = cv->dir[0] == '/'
@@ -333,7 +344,7 @@ static int vol_open_dir(const struct cfg_volume *cv, const char *state_dir, stru
 		if (!fchown(out->fd, geteuid(), getegid()) && !fchmod(out->fd, 0700))
 			log_warn("volume %s: %s made the daemon's, mode 0700", cv->name, out->path);
 	}
-	ret = vol_dir_usage(out->fd, &used, &deep);
+	ret = vol_dir_usage(out->fd, &used, &entries, &deep);
 	if (ret) {
 		snprintf(err, errlen, "volume %s: cannot count the bytes under %s: %s", cv->name,
 			 out->path, strerror(-ret));
@@ -351,6 +362,12 @@ static int vol_open_dir(const struct cfg_volume *cv, const char *state_dir, stru
 	out->v.align = cv->direct ? 4096 : 1;
 	out->v.zero_align = out->v.align;
 	out->used = used;
+	out->entries = entries;
+	out->max_entries = cv->max_entries;
+	if (entries > cv->max_entries)
+		log_warn("volume %s: it holds %llu files and directories, more than max_entries = "
+			 "%u: creating more gets -EDQUOT until some are removed",
+			 cv->name, (unsigned long long)entries, cv->max_entries);
 	if (used > cv->size)
 		log_warn("volume %s: its files hold %llu bytes, more than size = %llu: writes that "
 			 "grow a file get -EDQUOT until files are removed",

@@ -15,6 +15,12 @@ struct vol {
 	bool blockdev;
 	bool isdir;    /* a directory volume: fd is the directory, files are opened in it */
 	uint64_t used; /* isdir: bytes its files hold, as found by vol_open() */
+	/* isdir: files and directories beneath it (found by vol_open(), then
+	 * kept by vols_entry_*), creates running that may add one, and the
+	 * most it may hold (max_entries). */
+	uint64_t entries;
+	uint32_t entries_held;
+	uint32_t max_entries;
 	bool direct;
 	uint32_t block_size; /* logical block size of the backing */
 	struct val_vol v;    /* what the validator sees */
@@ -58,13 +64,14 @@ int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out
 
 /*
  * Bytes the regular files beneath directory fd @dirfd hold (st_size, not
- * allocated blocks), down to VOL_WALK_DEPTH levels; *@deep is how many
+ * allocated blocks), and in *@entries how many files and directories are
+ * there, down to VOL_WALK_DEPTH levels; *@deep is how many
  * directories lie deeper (not walked: tenants' trees are at most
  * NS_DEPTH_MAX deep, so only one made otherwise, by hand or by a daemon
  * before that limit, has any). Returns 0 or -errno.
  */
 #define VOL_WALK_DEPTH 64
-int vol_dir_usage(int dirfd, uint64_t *bytes, unsigned int *deep);
+int vol_dir_usage(int dirfd, uint64_t *bytes, uint64_t *entries, unsigned int *deep);
 
 /* Close the backing fd (and the passthrough char device). */
 void vol_close(struct vol *v);

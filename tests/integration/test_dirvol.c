@@ -43,9 +43,14 @@ static const char conf[] = "[volume db]\n"
 			   "path = plain.img\n"
 			   "create_size = 1M\n"
 			   "\n"
+			   "[volume few]\n"
+			   "dir = few.d\n"
+			   "size = 1M\n"
+			   "max_entries = 6\n"
+			   "\n"
 			   "[tenant root]\n"
 			   "uid = 0\n"
-			   "volumes = db:rw, dbdirect:rw, plain:rw\n"
+			   "volumes = db:rw, dbdirect:rw, plain:rw, few:rw\n"
 			   "\n"
 			   "[tenant b]\n"
 			   "uid = 61002\n"
@@ -869,5 +874,69 @@ Test(dirvol, a_tree_deeper_than_the_walk_does_not_keep_the_daemon_from_starting)
 	/* 256 KiB 11 levels down are counted: 768 KiB fit in the 1 MiB volume. */
 	cr_assert_eq(io1(rd, true, h, buf, 768u << 10, 0), 768 << 10);
 	cr_assert_eq(io1(rd, true, h, buf, 1, 768u << 10), -EDQUOT);
+	ringd_disconnect(rd);
+}
+
+/* Open (and close) @path of volume "few" with @flags: 0 or -errno. */
+static int few_open(struct ringd *rd, const char *path, uint32_t flags)
+{
+	int h = ringd_open_file(rd, "few", path, flags, 0600, NULL);
+
+	if (h < 0)
+		return h;
+	cr_assert_eq(ringd_close(rd, h), 0);
+	return 0;
+}
+
+/*
+ * Files and directories cost inodes and directory blocks that a volume's
+ * size does not count: a tenant making empty ones as fast as it could ran
+ * the shared filesystem out of inodes for everyone (H45). Volume "few"
+ * holds at most 6: the 7th file or directory is -EDQUOT, an existing file
+ * still opens with RINGD_CREAT (as SQLite opens its database), removing
+ * one (or renaming over one) makes room, and a restart counts them again.
+ */
+Test(dirvol, max_entries_bounds_the_files_and_directories_made)
+{
+	const uint32_t create = RINGD_RDWR | RINGD_CREAT;
+	struct ringd *rd = conn();
+	char name[16];
+	int i;
+
+	cr_assert_eq(ringd_mkdir(rd, "few", "d", 0700), 0);
+	for (i = 1; i <= 4; i++) {
+		snprintf(name, sizeof(name), "d/f%d", i);
+		cr_assert_eq(few_open(rd, name, create), 0, "%s", name);
+	}
+	cr_assert_eq(few_open(rd, "g", create), 0);
+	cr_assert_eq(few_open(rd, "h", create), -EDQUOT, "a 7th entry");
+	cr_assert(strstr(ringd_last_message(), "max_entries"), "%s", ringd_last_message());
+	cr_assert_eq(ringd_mkdir(rd, "few", "e", 0700), -EDQUOT);
+	/* Nothing was made by the refusals. */
+	cr_assert_eq(few_open(rd, "h", RINGD_RDWR), -ENOENT);
+	/* Existing files open as before, with RINGD_CREAT too, but not EXCL. */
+	cr_assert_eq(few_open(rd, "g", create), 0);
+	cr_assert_eq(few_open(rd, "d/f2", RINGD_RDWR), 0);
+	cr_assert_eq(few_open(rd, "g", create | RINGD_EXCL), -EEXIST);
+	/* Removing one makes room for one. */
+	cr_assert_eq(ringd_unlink(rd, "few", "d/f1"), 0);
+	cr_assert_eq(few_open(rd, "h", create), 0);
+	cr_assert_eq(few_open(rd, "i", create), -EDQUOT);
+	/* A rename over an existing file removes that one. */
+	cr_assert_eq(ringd_rename(rd, "few", "h", "g"), 0);
+	cr_assert_eq(ringd_mkdir(rd, "few", "e", 0700), 0);
+	cr_assert_eq(few_open(rd, "i", create), -EDQUOT);
+	ringd_disconnect(rd);
+
+	/* A restart walks the volume: 6 again, and room comes as before. */
+	kill(g_d.pid, SIGTERM);
+	cr_assert_eq(waitpid(g_d.pid, NULL, 0), g_d.pid);
+	g_d.pid = -1;
+	cr_assert_eq(rt_daemon_launch(&g_d), 0);
+	rd = conn();
+	cr_assert_eq(few_open(rd, "i", create), -EDQUOT, "after a restart");
+	cr_assert_eq(ringd_unlink(rd, "few", "e"), 0);
+	cr_assert_eq(few_open(rd, "i", create), 0);
+	cr_assert_eq(ringd_mkdir(rd, "few", "e", 0700), -EDQUOT);
 	ringd_disconnect(rd);
 }

@@ -555,3 +555,17 @@ Test(config, load_all_counts_errors_that_do_not_fit, .fini = cleanup)
 	cr_assert_str_eq(c.vols[0].path, "v.img");
 	cfg_free(&c);
 }
+
+Test(config, max_entries_is_a_directory_volumes_with_a_default, .fini = cleanup)
+{
+	cr_assert_eq(load("[volume d]\ndir = d\nsize = 1M\n\n[volume e]\ndir = e\nsize = 1M\n"
+			  "max_entries = 12\n"),
+		     0, "%s", g_err);
+	cr_assert_eq(g_cfg.vols[0].max_entries, 10000u);
+	cr_assert_eq(g_cfg.vols[1].max_entries, 12u);
+	cleanup();
+	assert_error(load("[volume a]\npath = x\nmax_entries = 5\n"), 1, "max_entries");
+	cr_assert(strstr(g_err, "directory volume"), "%s", g_err);
+	cleanup();
+	assert_error(load("[volume d]\ndir = d\nsize = 1M\nmax_entries = 0\n"), 4, "max_entries");
+}
