@@ -11,14 +11,17 @@
 #include "tags.h"
 
 /* How many of its guaranteed slots tenant @tu leaves unused. */
-static unsigned int use_unmet_of(const struct usage *u, const struct tenant_usage *tu)
+static unsigned int use_unmet_of(const struct tenant_usage *tu)
 {
-	unsigned int g;
+	return tu->inflight < tu->reserve ? tu->reserve - tu->inflight : 0;
+}
 
+/* Tenant @tu's guaranteed slots: its share (capped) if it has a session. */
+static unsigned int use_reserve_of(const struct usage *u, const struct tenant_usage *tu)
+{
 	if (!u->pool || !tu->sessions)
 		return 0;
-	g = tu->cap < u->share ? tu->cap : u->share;
-	return tu->inflight < g ? g - tu->inflight : 0;
+	return tu->cap < u->share ? tu->cap : u->share;
 }
 
 /* Every share again (the tenants with sessions, or the pool, changed). */
@@ -31,23 +34,26 @@ static void use_recount(struct usage *u)
 		u->active += u->t[i].sessions != 0;
 	u->share = u->active ? u->pool / u->active : 0;
 	u->unmet = 0;
-	for (i = 0; i < u->n; i++)
-		u->unmet += use_unmet_of(u, &u->t[i]);
+	for (i = 0; i < u->n; i++) {
+		u->t[i].reserve = use_reserve_of(u, &u->t[i]);
+		u->unmet += use_unmet_of(&u->t[i]);
+	}
 }
 
-/* Tenant @tu's counters changed; before, it had sessions if @had and left
- * @unmet of its share unused. O(1) unless it gained its first session or
- * lost its last (and without a pool, nothing is kept: a rebuild sets the
- * pool last, for one recount). */
-static void use_changed(struct usage *u, const struct tenant_usage *tu, bool had,
-			unsigned int unmet)
+/* Tenant @tu's sessions or cap changed; before, it had sessions if @had
+ * and left @unmet of its share unused. O(1) unless it gained its first
+ * session or lost its last (and without a pool, nothing is kept: a rebuild
+ * sets the pool last, for one recount). */
+static void use_changed(struct usage *u, struct tenant_usage *tu, bool had, unsigned int unmet)
 {
 	if (!u->pool)
 		return;
-	if (had != (tu->sessions != 0))
+	if (had != (tu->sessions != 0)) {
 		use_recount(u);
-	else
-		u->unmet = u->unmet - unmet + use_unmet_of(u, tu);
+		return;
+	}
+	tu->reserve = use_reserve_of(u, tu);
+	u->unmet = u->unmet - unmet + use_unmet_of(tu);
 }
 
 int use_reset(struct usage *u, unsigned int ntenants)
@@ -102,7 +108,7 @@ void use_limit(struct usage *u, int t, unsigned int cap)
 	struct tenant_usage *tu = use_of(u, t);
 
 	if (tu) {
-		unsigned int unmet = use_unmet_of(u, tu);
+		unsigned int unmet = use_unmet_of(tu);
 
 		tu->cap = cap;
 		use_changed(u, tu, tu->sessions != 0, unmet);
@@ -115,7 +121,7 @@ void use_add_session(struct usage *u, int t, unsigned int inflight)
 
 	if (tu) {
 		bool had = tu->sessions != 0;
-		unsigned int unmet = use_unmet_of(u, tu);
+		unsigned int unmet = use_unmet_of(tu);
 
 		tu->sessions++;
 		tu->inflight += inflight;
@@ -128,7 +134,7 @@ void use_del_session(struct usage *u, int t)
 	struct tenant_usage *tu = use_of(u, t);
 
 	if (tu && tu->sessions) {
-		unsigned int unmet = use_unmet_of(u, tu);
+		unsigned int unmet = use_unmet_of(tu);
 
 		tu->sessions--;
 		use_changed(u, tu, true, unmet);
@@ -151,15 +157,15 @@ void use_del_file(struct usage *u, int t)
 		tu->files--;
 }
 
+/* The data path's: one request more or less, its share's use in O(1). */
 void use_io_start(struct usage *u, int t)
 {
 	struct tenant_usage *tu = use_of(u, t);
 
 	if (tu) {
-		unsigned int unmet = use_unmet_of(u, tu);
-
+		if (tu->inflight < tu->reserve)
+			u->unmet--;
 		tu->inflight++;
-		use_changed(u, tu, tu->sessions != 0, unmet);
 	}
 }
 
@@ -168,10 +174,9 @@ void use_io_done(struct usage *u, int t)
 	struct tenant_usage *tu = use_of(u, t);
 
 	if (tu && tu->inflight) {
-		unsigned int unmet = use_unmet_of(u, tu);
-
 		tu->inflight--;
-		use_changed(u, tu, tu->sessions != 0, unmet);
+		if (tu->inflight < tu->reserve)
+			u->unmet++;
 	}
 }
 
@@ -203,7 +208,7 @@ bool use_may_start(const struct usage *u, int t, unsigned int free)
 	if (tu->inflight >= tu->cap)
 		return false;
 	/* Past its share, the slot taken must not be one another tenant is owed. */
-	return use_unmet_of(u, tu) || free > u->unmet;
+	return tu->inflight < tu->reserve || free > u->unmet;
 }
 
 struct tenant_usage use_get(const struct usage *u, int t)

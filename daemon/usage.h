@@ -31,6 +31,7 @@ struct tenant_usage {
 	unsigned int files;    /* file handles, against max_open_files */
 	unsigned int blocking; /* of inflight: holding a kernel worker thread (iss_blocks) */
 	unsigned int cap;      /* its max_tenant_inflight (use_limit; UINT_MAX until set) */
+	unsigned int reserve;  /* slots guaranteed: min(cap, share) with a session, else 0 */
 };
 
 struct usage {
