@@ -475,3 +475,37 @@ Test(units, security_exposure_at_most_2_5)
 	pclose(p);
 	cr_assert_leq(exposure, 2.5, "exposure %.1f is above 2.5", exposure);
 }
+
+/* The value of @key= in the built ringd.service (0 if it is not there). */
+static unsigned long unit_value(const char *key)
+{
+	char path[512], line[512];
+	unsigned long v = 0;
+	size_t n = strlen(key);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/ringd.service", RINGD_UNIT_DIR);
+	f = fopen(path, "re");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == '=')
+			v = strtoul(line + n + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/*
+ * Every fd the daemon stores (3 per session, one per open file of a
+ * directory volume, its journal and pipes) is one it holds: a store
+ * smaller than LimitNOFILE could fill up, and systemd drops what does not
+ * fit, so a restart would lose the sessions of whichever tenant came last.
+ */
+Test(units, the_fd_store_holds_every_fd_the_daemon_may_have)
+{
+	unsigned long store = unit_value("FileDescriptorStoreMax");
+	unsigned long nofile = unit_value("LimitNOFILE");
+
+	cr_assert_gt(nofile, 0, "LimitNOFILE is not set");
+	cr_assert_geq(store, nofile, "FileDescriptorStoreMax=%lu is below LimitNOFILE=%lu", store,
+		      nofile);
+}
