@@ -478,6 +478,17 @@ uint64_t rt_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+void rt_assert_not_behind(uint64_t worst_us, uint64_t slow_us, uint64_t min_us, const char *victim,
+			  const char *attack)
+{
+	if (slow_us < min_us)
+		cr_skip_test("%s took only %llu us: nothing slow to stand behind", attack,
+			     (unsigned long long)slow_us);
+	cr_assert_lt(worst_us * 4, slow_us,
+		     "%s waited %llu us while %s took %llu us: it stood behind them", victim,
+		     (unsigned long long)worst_us, attack, (unsigned long long)slow_us);
+}
+
 pid_t rt_fork_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg)
 {
 	pid_t pid = fork();

@@ -135,6 +135,16 @@ int rt_pwrite_file(const char *path, const void *buf, size_t len, uint64_t off);
 /* CLOCK_MONOTONIC in microseconds. */
 uint64_t rt_now_us(void);
 
+/*
+ * A victim measured beside an attack that stood still for @slow_us (a
+ * flush, a held pool): skip the test if that was under @min_us (nothing
+ * slow to stand behind on this machine), else assert the victim's worst
+ * wait @worst_us was under a quarter of it. @what names both in the
+ * failure ("tenant b's write + fsync", "root's flushes").
+ */
+void rt_assert_not_behind(uint64_t worst_us, uint64_t slow_us, uint64_t min_us, const char *victim,
+			  const char *attack);
+
 /* Fork; in the child drop to @uid/@gid and run @fn(arg), exiting with its
  * return value. Returns the child's pid. */
 pid_t rt_fork_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg);
