@@ -102,9 +102,14 @@ int main(int argc, char **argv)
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 	}
+	/* A stalled reader of the log never stalls the daemon (H47). */
+	ret = log_async_start();
+	if (ret)
+		log_warn("log writer thread: %s: lines are written by the loop", strerror(-ret));
 	ret = srv_init(&srv, &cfg);
 	if (!ret)
 		ret = srv_run(&srv);
 	srv_fini(&srv);
+	log_async_flush(2000);
 	return ret ? 1 : 0;
 }

@@ -1435,3 +1435,51 @@ ITEST(h43_a_tenant_filling_the_request_pool_does_not_starve_another)
 			     "the hog's chains holding the pool");
 	hs_finish(&g_d);
 }
+
+#define ISO_LOG_SECONDS 2
+
+static void stderr_to(void *arg)
+{
+	dup2(*(int *)arg, STDERR_FILENO);
+}
+
+/*
+ * The daemon's log is a stream someone else reads (the journal, a pipe
+ * into a logger, a terminal), and that reader may stall. Every attach is
+ * a line at info level, so any tenant could fill the stream in a few
+ * hundred attaches, and the daemon then blocked in write(2), every tenant
+ * with it (H47). Here stderr is a pipe nobody reads: attaches and the
+ * victim's I/O must go on, and the daemon must stop cleanly.
+ */
+ITEST(h47_a_log_reader_that_never_reads_does_not_stall_the_daemon)
+{
+	int p[2], ret, t, worst = 0, cycles = 0;
+	struct victim v;
+	uint64_t end;
+
+	ret = rt_daemon_prepare(&g_d, hs_config("30s"));
+	cr_assert_eq(ret, 0, "prepare: %s", strerror(-ret));
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	ret = rt_daemon_launch_with(&g_d, stderr_to, &p[1], NULL, true);
+	close(p[1]);
+	cr_assert_eq(ret, 0, "ringd did not start: %s", strerror(-ret));
+	cn_write(&g_d);
+	vt_start_timed(&g_d, &v);
+	end = rt_now_ms() + ISO_LOG_SECONDS * 1000;
+	while (rt_now_ms() < end) {
+		t = probe_ms(HS_UID_FLOOD, 2000);
+		cr_assert_geq(t, 0,
+			      "attach %d with the log's pipe full: %s (the daemon blocks in its "
+			      "log?)",
+			      cycles, strerror(-t));
+		worst = t > worst ? t : worst;
+		cycles++;
+	}
+	fprintf(stderr, "isolation/%s: %d attaches, each a log line, into a pipe of %d bytes\n",
+		test_name(), cycles, fcntl(p[0], F_GETPIPE_SZ));
+	cr_assert_gt(cycles * 80, fcntl(p[0], F_GETPIPE_SZ), "too few attaches to fill the pipe");
+	daemon_alive("with its log's pipe full");
+	measured_done(&v, worst);
+	hs_finish(&g_d);
+	close(p[0]);
+}

@@ -109,3 +109,50 @@ Test(log, a_journal_stream_that_is_not_stderr_is_ignored, .init = stderr_to_file
 	log_err("y");
 	cr_assert(strstr(logged(), "Z ringd: error: y\n"), "%s", logged());
 }
+
+/*
+ * H47: with stderr a pipe, lines go through the writer thread. A reader
+ * that stops reading fills the pipe and then the queue; the lines past
+ * it are dropped, never waited for, and once the reader is back a line
+ * in their place counts them, before the next line logged.
+ */
+Test(log, a_stalled_reader_drops_lines_and_counts_them)
+{
+	static char out[1 << 20];
+	size_t got = 0;
+	char *gap, *last;
+	int p[2], i, idle = 0;
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(dup2(p[1], STDERR_FILENO), STDERR_FILENO);
+	close(p[1]);
+	cr_assert_eq(log_async_start(), 0);
+	/* Far more than the pipe (64 KiB) and the queue (256 lines) hold:
+	 * this must return at once, never blocked by the pipe. */
+	for (i = 0; i < 5000; i++)
+		log_err("line %d of a log nobody reads yet", i);
+	/* The reader is back: it takes what was kept, then the next line. */
+	cr_assert_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	for (i = 0; i < 500; i++) {
+		ssize_t n = read(p[0], out + got, sizeof(out) - 1 - got);
+
+		if (n > 0) {
+			got += (size_t)n;
+			out[got] = '\0';
+			idle = 0;
+			continue;
+		}
+		/* Nothing more for a while: all that was kept is out. */
+		if (++idle == 10)
+			log_err("the last line");
+		if (strstr(out, "the last line"))
+			break;
+		usleep(10000);
+	}
+	last = strstr(out, "the last line");
+	gap = strstr(out, "log lines dropped: the log's reader was slow");
+	cr_assert_not_null(last, "the last line never came");
+	cr_assert_not_null(gap, "no line counts the dropped ones");
+	cr_assert_lt(gap, last, "the count comes after the line logged after the gap");
+	cr_assert_not_null(strstr(out, "line 0 of a log"), "the first lines were lost");
+}
