@@ -25,8 +25,9 @@
 #define CP_PENDING_BUDGET  64u	  /* control messages per pass from the pending list */
 #define CP_ACCEPT_RETRY_MS 100u	  /* after EMFILE/ENFILE */
 #define CP_SWEEP_MS	   100u	  /* handshake deadline checks */
-#define CP_REFUSE_WINDOW   10000u /* refusal log window */
+#define CP_LOG_WINDOW	   10000u /* ms: the window of each log_limit */
 #define CP_REFUSE_LOGGED   5u	  /* refusals logged one by one per window */
+#define CP_ATTACH_LOGGED   100u	  /* attaches (and refused ones, bad messages) likewise */
 #define CP_MX_CHUNK	   3800u  /* exposition bytes per METRICS reply */
 
 #ifndef RINGD_PROJECT_VERSION
@@ -49,6 +50,14 @@ int cp_init(struct ctlplane *cp, const struct cfg *cfg, struct sessions *st, str
 	cp->qos = qos;
 	cp->lock_fd = -1;
 	cp->start_ms = clock_now_ms();
+	cp->refused =
+	    (struct log_limit)LOG_LIMIT("connections refused", CP_REFUSE_LOGGED, CP_LOG_WINDOW);
+	cp->attached =
+	    (struct log_limit)LOG_LIMIT("sessions attached", CP_ATTACH_LOGGED, CP_LOG_WINDOW);
+	cp->attach_refused =
+	    (struct log_limit)LOG_LIMIT("attaches refused", CP_ATTACH_LOGGED, CP_LOG_WINDOW);
+	cp->malformed = (struct log_limit)LOG_LIMIT("malformed control messages", CP_ATTACH_LOGGED,
+						    CP_LOG_WINDOW);
 	cp->pending = calloc(st->max, sizeof(*cp->pending));
 	if (!cp->pending)
 		return -ENOMEM;
@@ -123,35 +132,21 @@ cp_refuse(struct ctlplane *cp, int fd, const struct ucred *cr, int errnum, const
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	cp->refused_total++;
-	if (now - cp->refused_window_start_ms >= CP_REFUSE_WINDOW && !cp->refused_quiet) {
-		cp->refused_window_start_ms = now;
-		cp->refused_logged = 0;
-	}
-	if (cp->refused_logged < CP_REFUSE_LOGGED) {
-		cp->refused_logged++;
+	if (log_limit_take(&cp->refused, now))
 		log_info("refused pid %d uid %u gid %u: %s", cr ? (int)cr->pid : -1,
 			 cr ? (unsigned int)cr->uid : 0u, cr ? (unsigned int)cr->gid : 0u, text);
-	} else {
-		cp->refused_quiet++;
-	}
 	ctl_send_error(fd, errnum, "%s", text);
 	ctl_hangup(fd);
 }
 
-/* Log how many refusals went unlogged in the window that ended. */
-static void cp_refusal_summary(struct ctlplane *cp, uint64_t now)
+/* Log how many of each kind went unlogged in the window that ended. */
+static void cp_log_summaries(struct ctlplane *cp, uint64_t now)
 {
-	if (!cp->refused_quiet || now - cp->refused_window_start_ms < CP_REFUSE_WINDOW)
-		return;
-	log_warn("refused %llu more connections in the last %llu s (rate-limited: not logged one "
-		 "by one; %llu refused since start)",
-		 (unsigned long long)cp->refused_quiet,
-		 (unsigned long long)((now - cp->refused_window_start_ms) / 1000),
-		 (unsigned long long)cp->refused_total);
-	cp->refused_quiet = 0;
-	cp->refused_logged = 0;
-	cp->refused_window_start_ms = now;
+	log_limit_flush(&cp->refused, now);
+	log_limit_flush(&cp->attached, now);
+	log_limit_flush(&cp->attach_refused, now);
+	log_limit_flush(&cp->malformed, now);
+	log_limit_flush(&cp->st->broken_log, now);
 }
 
 /* Connections of @uid still without a Hello. */
@@ -426,15 +421,17 @@ static int cp_hello(struct ctlplane *cp, struct sess *se, const Ringd__Hello *h)
 	}
 	ret = sess_attach(cp->st, se, h, err, sizeof(err));
 	if (ret) {
-		log_info("session %llu (uid %u): attach refused: %s", (unsigned long long)se->id,
-			 (unsigned int)se->uid, err);
+		if (log_limit_take(&cp->attach_refused, clock_now_ms()))
+			log_info("session %llu (uid %u): attach refused: %s",
+				 (unsigned long long)se->id, (unsigned int)se->uid, err);
 		ctl_send_error(se->sock, -ret, "%s", err);
 		return ret;
 	}
-	log_info("session %llu: pid %d uid %u tenant %s: sq %u cq %u data %llu",
-		 (unsigned long long)se->id, (int)se->pid, (unsigned int)se->uid,
-		 cp->cfg->tenants[se->tenant].name, se->sq_entries, se->cq_entries,
-		 (unsigned long long)se->data_size);
+	if (log_limit_take(&cp->attached, clock_now_ms()))
+		log_info("session %llu: pid %d uid %u tenant %s: sq %u cq %u data %llu",
+			 (unsigned long long)se->id, (int)se->pid, (unsigned int)se->uid,
+			 cp->cfg->tenants[se->tenant].name, se->sq_entries, se->cq_entries,
+			 (unsigned long long)se->data_size);
 	return 0;
 }
 
@@ -1052,9 +1049,11 @@ static unsigned int cp_read(struct ctlplane *cp, struct sess *se, unsigned int b
 			return i;
 		if (ret) {
 			if (ret != -ECONNRESET) {
-				log_info("session %llu (pid %d uid %u): bad control message: %s",
-					 (unsigned long long)se->id, (int)se->pid,
-					 (unsigned int)se->uid, strerror(-ret));
+				if (log_limit_take(&cp->malformed, clock_now_ms()))
+					log_info("session %llu (pid %d uid %u): bad control "
+						 "message: %s",
+						 (unsigned long long)se->id, (int)se->pid,
+						 (unsigned int)se->uid, strerror(-ret));
 				ctl_send_error(se->sock, -ret, "malformed control message: %s",
 					       strerror(-ret));
 			}
@@ -1172,7 +1171,7 @@ unsigned int cp_pass(struct ctlplane *cp, uint64_t now_ms)
 	if (cp->npending)
 		work += cp_serve_pending(cp);
 	cp_sweep_handshakes(cp, now_ms);
-	cp_refusal_summary(cp, now_ms);
+	cp_log_summaries(cp, now_ms);
 	cp_reload_answers(cp);
 	/* Still queued work: the loop comes back without sleeping. */
 	if ((cp->accept_ready && !cp->fd_exhausted && cp->listen_fd >= 0) || cp->npending)

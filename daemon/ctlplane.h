@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "figures.h"
+#include "log.h"
 #include "nsworker.h"
 #include "qos.h"
 #include "reload.h"
@@ -60,11 +61,10 @@ struct ctlplane {
 
 	uint64_t next_sweep_ms; /* handshake deadline checks */
 
-	/* Refusals: counted, and logged at most a few per window. */
-	uint64_t refused_total;
-	uint64_t refused_window_start_ms;
-	unsigned int refused_logged;
-	uint64_t refused_quiet; /* refusals not logged one by one this window */
+	/* What a client can repeat at will, logged at most so many per
+	 * window (log_limit): refused connections, attaches, refused
+	 * attaches, malformed control messages. */
+	struct log_limit refused, attached, attach_refused, malformed;
 
 	/* Set by the loop after cp_init() (NULL: no figures / no reloads). */
 	struct figures *fig;

@@ -248,3 +248,31 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	if (!log_enqueue(line))
 		fprintf(stderr, "%s\n", line);
 }
+
+bool log_limit_take(struct log_limit *l, uint64_t now_ms)
+{
+	l->total++;
+	if (now_ms - l->start_ms >= l->window_ms && !l->quiet) {
+		l->start_ms = now_ms;
+		l->logged = 0;
+	}
+	if (l->logged < l->burst) {
+		l->logged++;
+		return true;
+	}
+	l->quiet++;
+	return false;
+}
+
+void log_limit_flush(struct log_limit *l, uint64_t now_ms)
+{
+	if (!l->quiet || now_ms - l->start_ms < l->window_ms)
+		return;
+	log_warn("%llu more %s in the last %llu s (rate-limited: not logged one by one; %llu since "
+		 "start)",
+		 (unsigned long long)l->quiet, l->what,
+		 (unsigned long long)((now_ms - l->start_ms) / 1000), (unsigned long long)l->total);
+	l->quiet = 0;
+	l->logged = 0;
+	l->start_ms = now_ms;
+}

@@ -7,6 +7,9 @@
 #ifndef RINGD_DAEMON_LOG_H
 #define RINGD_DAEMON_LOG_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 enum log_level { LOG_ERR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 extern enum log_level log_threshold;
@@ -30,6 +33,33 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(pri
  * (before exit: a reader still stuck keeps the rest).
  */
 #define LOG_QUEUE 256
+
+/*
+ * Lines about one kind of event a client can repeat at will (an attach, a
+ * refusal, a bad message, a broken session): the first @burst of each
+ * window are logged one by one, the rest only counted, and one line sums
+ * them up once the window is over. Without it, any tenant attaching in a
+ * loop wrote thousands of lines a second, and the journal's rate limit
+ * then dropped every line of the daemon's, other tenants' too.
+ */
+struct log_limit {
+	const char *what; /* "attaches": the summary's noun */
+	unsigned int burst;
+	uint64_t window_ms;
+	uint64_t start_ms; /* of the current window */
+	unsigned int logged;
+	uint64_t quiet; /* not logged one by one in this window */
+	uint64_t total;
+};
+#define LOG_LIMIT(what_, burst_, window_ms_)                                                       \
+	{                                                                                          \
+		.what = (what_), .burst = (burst_), .window_ms = (window_ms_)                      \
+	}
+
+/* Count one event at @now_ms: true if it is to be logged one by one. */
+bool log_limit_take(struct log_limit *l, uint64_t now_ms);
+/* Once its window is over, the line for what log_limit_take() kept quiet. */
+void log_limit_flush(struct log_limit *l, uint64_t now_ms);
 int log_async_start(void);
 void log_async_flush(unsigned int wait_ms);
 

@@ -167,6 +167,7 @@ int sess_table_init(struct sessions *st, const struct cfg *cfg, struct rings *rg
 	st->jr = jr;
 	st->use = use;
 	st->max = cfg->max_sessions;
+	st->broken_log = (struct log_limit)LOG_LIMIT("sessions broken", 100, 10000);
 	st->slot = calloc(st->max, sizeof(*st->slot));
 	return st->slot ? 0 : -ENOMEM;
 }
@@ -795,8 +796,11 @@ void sess_break(struct sessions *st, struct sess *se, enum ringd_broken reason)
 
 	if (se->state != SESS_ACTIVE && se->state != SESS_HANDSHAKE)
 		return;
-	log_warn("session %llu (pid %d uid %u): broken: %s", (unsigned long long)se->id,
-		 (int)se->pid, (unsigned int)se->uid, why[reason]);
+	/* The daemon's own reasons every time; a client's at most so often. */
+	if (reason == RINGD_BROKEN_SHUTDOWN || reason == RINGD_BROKEN_ADMIN ||
+	    log_limit_take(&st->broken_log, clock_now_ms()))
+		log_warn("session %llu (pid %d uid %u): broken: %s", (unsigned long long)se->id,
+			 (int)se->pid, (unsigned int)se->uid, why[reason]);
 	sess_set_state(st, se, SESS_BROKEN);
 	se->broken_reason = (uint32_t)reason;
 	sess_list_del(st, se);

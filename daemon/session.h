@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "journal.h"
+#include "log.h"
 #include "ringd.pb-c.h"
 #include "ringd_abi.h"
 #include "rings.h"
@@ -122,6 +123,9 @@ struct sessions {
 	uint32_t max;
 	uint32_t n;	      /* slots in use */
 	uint32_t handshaking; /* of them in SESS_HANDSHAKE */
+	/* Sessions broken by what their client did, logged at most so many a
+	 * window (the control plane logs the summaries). */
+	struct log_limit broken_log;
 	/*
 	 * Sessions whose SQ is served: hot ones are polled every pass; a
 	 * session with nothing in flight and no SQEs for a while goes cold

@@ -156,3 +156,25 @@ Test(log, a_stalled_reader_drops_lines_and_counts_them)
 	cr_assert_lt(gap, last, "the count comes after the line logged after the gap");
 	cr_assert_not_null(strstr(out, "line 0 of a log"), "the first lines were lost");
 }
+
+Test(log, a_limit_logs_a_burst_a_window_then_sums_up_the_rest, .init = stderr_to_file,
+     .fini = cleanup)
+{
+	struct log_limit l = LOG_LIMIT("attaches", 3, 1000);
+	unsigned int i, taken = 0;
+
+	for (i = 0; i < 10; i++)
+		taken += log_limit_take(&l, 5000 + i);
+	cr_assert_eq(taken, 3);
+	/* Not before the window is over. */
+	log_limit_flush(&l, 5500);
+	cr_assert_null(strstr(logged(), "attaches"), "%s", logged());
+	log_limit_flush(&l, 6000);
+	cr_assert_not_null(strstr(logged(), "7 more attaches in the last 1 s (rate-limited"), "%s",
+			   logged());
+	cr_assert_not_null(strstr(logged(), "10 since start"), "%s", logged());
+	/* A new window: a burst again, and nothing more to sum up. */
+	cr_assert(log_limit_take(&l, 6001));
+	log_limit_flush(&l, 9000);
+	cr_assert_null(strstr(strstr(logged(), "since start") + 1, "since start"), "%s", logged());
+}

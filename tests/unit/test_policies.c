@@ -434,5 +434,5 @@ Test(ctlplane, a_connection_is_accepted_and_answered)
 	/* Hanging up ends the session. */
 	close(g_client);
 	pump_until(no_session);
-	cr_assert_eq(g_cp.refused_total, 0);
+	cr_assert_eq(g_cp.refused.total, 0);
 }
