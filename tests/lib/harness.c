@@ -484,7 +484,7 @@ void rt_assert_not_behind(uint64_t worst_us, uint64_t slow_us, uint64_t min_us, 
 	if (slow_us < min_us)
 		cr_skip_test("%s took only %llu us: nothing slow to stand behind", attack,
 			     (unsigned long long)slow_us);
-	cr_assert_lt(worst_us * 4, slow_us,
+	cr_assert_lt(worst_us * 2, slow_us,
 		     "%s waited %llu us while %s took %llu us: it stood behind them", victim,
 		     (unsigned long long)worst_us, attack, (unsigned long long)slow_us);
 }
