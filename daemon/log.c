@@ -168,10 +168,15 @@ int log_async_start(void)
 	return 0;
 }
 
-/* The line saying @n were dropped. */
+/* The line saying @n were dropped (stamped like the others). */
 static void log_dropped_line(char *buf, size_t len, unsigned long long n)
 {
-	snprintf(buf, len, "ringd: warn: %llu log lines dropped: the log's reader was slow", n);
+	char stamp[40] = "";
+
+	if (log_to_journal == 0)
+		log_stamp(stamp, sizeof(stamp));
+	snprintf(buf, len, "%sringd: warn: %llu log lines dropped: the log's reader was slow",
+		 stamp, n);
 }
 
 /* Queue the count of the lines dropped since the last, if there is room
