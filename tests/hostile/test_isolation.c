@@ -1281,6 +1281,35 @@ ITEST(h30_blocked_reload_does_not_stall_the_loop)
 
 #define ISO_NOTIFY_CYCLES 50
 
+/* Launch the prepared daemon with @setup(@arg) in its child, write the
+ * canaries and start the timed victim. */
+static void iso_launch_with(void (*setup)(void *), void *arg, struct victim *v)
+{
+	int ret = rt_daemon_launch_with(&g_d, setup, arg, NULL, true);
+
+	cr_assert_eq(ret, 0, "ringd did not start: %s", strerror(-ret));
+	cn_write(&g_d);
+	vt_start_timed(&g_d, v);
+}
+
+/*
+ * Attach and detach as @uid (probe_ms) @n times, or until @end_ms if @n is
+ * 0; each must succeed within 2 s (@why says what would block the daemon).
+ * Returns the worst in ms; *@cycles is how many there were.
+ */
+static int probe_cycles(uid_t uid, int n, uint64_t end_ms, const char *why, int *cycles)
+{
+	int t, worst = 0;
+
+	for (*cycles = 0; n ? *cycles < n : rt_now_ms() < end_ms; (*cycles)++) {
+		t = probe_ms(uid, 2000);
+		cr_assert_geq(t, 0, "attach/detach cycle %d: %s (the daemon blocks in %s?)",
+			      *cycles, strerror(-t), why);
+		worst = t > worst ? t : worst;
+	}
+	return worst;
+}
+
 static void notify_env(void *arg)
 {
 	setenv("NOTIFY_SOCKET", arg, 1);
@@ -1307,18 +1336,8 @@ ITEST(h23_full_notify_socket_does_not_block)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify.sock", g_d.dir);
 	cr_assert_eq(bind(g_notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "bind: %s",
 		     strerror(errno));
-	ret = rt_daemon_launch_with(&g_d, notify_env, sa.sun_path, NULL, true);
-	cr_assert_eq(ret, 0, "ringd did not start: %s", strerror(-ret));
-	cn_write(&g_d);
-	vt_start_timed(&g_d, &v);
-	for (i = 0; i < ISO_NOTIFY_CYCLES; i++) {
-		t = probe_ms(HS_UID_FLOOD, 2000);
-		cr_assert_geq(t, 0,
-			      "attach/detach cycle %d with the notify queue full: %s (the "
-			      "daemon blocks in sd_notify?)",
-			      i, strerror(-t));
-		worst = t > worst ? t : worst;
-	}
+	iso_launch_with(notify_env, sa.sun_path, &v);
+	worst = probe_cycles(HS_UID_FLOOD, ISO_NOTIFY_CYCLES, 0, "sd_notify", &i);
 	daemon_alive("with a full notify socket");
 	t = probe_ok(RT_UID_B, "with a full notify socket");
 	worst = t > worst ? t : worst;
@@ -1479,9 +1498,8 @@ static void stderr_to(void *arg)
  */
 ITEST(h47_a_log_reader_that_never_reads_does_not_stall_the_daemon)
 {
-	int p[2], ret, t, worst = 0, cycles = 0;
+	int p[2], ret, worst, cycles;
 	struct victim v;
-	uint64_t end;
 
 	ret = rt_daemon_prepare(&g_d, hs_config("30s"));
 	cr_assert_eq(ret, 0, "prepare: %s", strerror(-ret));
@@ -1489,21 +1507,10 @@ ITEST(h47_a_log_reader_that_never_reads_does_not_stall_the_daemon)
 	/* One page: the first 100 attaches' lines (the most logged one by one
 	 * per 10 s, H48) are more than it holds. */
 	cr_assert_eq(fcntl(p[1], F_SETPIPE_SZ, 4096), 4096);
-	ret = rt_daemon_launch_with(&g_d, stderr_to, &p[1], NULL, true);
+	iso_launch_with(stderr_to, &p[1], &v);
 	close(p[1]);
-	cr_assert_eq(ret, 0, "ringd did not start: %s", strerror(-ret));
-	cn_write(&g_d);
-	vt_start_timed(&g_d, &v);
-	end = rt_now_ms() + ISO_LOG_SECONDS * 1000;
-	while (rt_now_ms() < end) {
-		t = probe_ms(HS_UID_FLOOD, 2000);
-		cr_assert_geq(t, 0,
-			      "attach %d with the log's pipe full: %s (the daemon blocks in its "
-			      "log?)",
-			      cycles, strerror(-t));
-		worst = t > worst ? t : worst;
-		cycles++;
-	}
+	worst = probe_cycles(HS_UID_FLOOD, 0, rt_now_ms() + ISO_LOG_SECONDS * 1000,
+			     "its log's full pipe", &cycles);
 	fprintf(stderr,
 		"isolation/%s: %d attaches, the first 100 a log line each, into a pipe of "
 		"%d bytes\n",
