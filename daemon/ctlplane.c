@@ -20,15 +20,13 @@
 #include "metrics.h"
 #include "sysd.h"
 
-#define CP_ACCEPT_BUDGET   16u	  /* connections accepted (or refused) per pass */
-#define CP_CTRL_BUDGET	   8u	  /* control messages per session per turn */
-#define CP_PENDING_BUDGET  64u	  /* control messages per pass from the pending list */
-#define CP_ACCEPT_RETRY_MS 100u	  /* after EMFILE/ENFILE */
-#define CP_SWEEP_MS	   100u	  /* handshake deadline checks */
-#define CP_LOG_WINDOW	   10000u /* ms: the window of each log_limit */
-#define CP_REFUSE_LOGGED   5u	  /* refusals logged one by one per window */
-#define CP_ATTACH_LOGGED   100u	  /* attaches (and refused ones, bad messages) likewise */
-#define CP_MX_CHUNK	   3800u  /* exposition bytes per METRICS reply */
+#define CP_ACCEPT_BUDGET   16u	 /* connections accepted (or refused) per pass */
+#define CP_CTRL_BUDGET	   8u	 /* control messages per session per turn */
+#define CP_PENDING_BUDGET  64u	 /* control messages per pass from the pending list */
+#define CP_ACCEPT_RETRY_MS 100u	 /* after EMFILE/ENFILE */
+#define CP_SWEEP_MS	   100u	 /* handshake deadline checks */
+#define CP_REFUSE_LOGGED   5u	 /* refusals logged one by one per window */
+#define CP_MX_CHUNK	   3800u /* exposition bytes per METRICS reply */
 
 #ifndef RINGD_PROJECT_VERSION
 #define RINGD_PROJECT_VERSION "unknown"
@@ -50,14 +48,14 @@ int cp_init(struct ctlplane *cp, const struct cfg *cfg, struct sessions *st, str
 	cp->qos = qos;
 	cp->lock_fd = -1;
 	cp->start_ms = clock_now_ms();
-	cp->refused =
-	    (struct log_limit)LOG_LIMIT("connections refused", CP_REFUSE_LOGGED, CP_LOG_WINDOW);
+	cp->refused = (struct log_limit)LOG_LIMIT("connections refused", CP_REFUSE_LOGGED,
+						  LOG_LIMIT_WINDOW_MS);
 	cp->attached =
-	    (struct log_limit)LOG_LIMIT("sessions attached", CP_ATTACH_LOGGED, CP_LOG_WINDOW);
+	    (struct log_limit)LOG_LIMIT("sessions attached", LOG_LIMIT_BURST, LOG_LIMIT_WINDOW_MS);
 	cp->attach_refused =
-	    (struct log_limit)LOG_LIMIT("attaches refused", CP_ATTACH_LOGGED, CP_LOG_WINDOW);
-	cp->malformed = (struct log_limit)LOG_LIMIT("malformed control messages", CP_ATTACH_LOGGED,
-						    CP_LOG_WINDOW);
+	    (struct log_limit)LOG_LIMIT("attaches refused", LOG_LIMIT_BURST, LOG_LIMIT_WINDOW_MS);
+	cp->malformed = (struct log_limit)LOG_LIMIT("malformed control messages", LOG_LIMIT_BURST,
+						    LOG_LIMIT_WINDOW_MS);
 	cp->pending = calloc(st->max, sizeof(*cp->pending));
 	if (!cp->pending)
 		return -ENOMEM;

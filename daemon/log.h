@@ -51,6 +51,8 @@ struct log_limit {
 	uint64_t quiet; /* not logged one by one in this window */
 	uint64_t total;
 };
+#define LOG_LIMIT_BURST	    100u   /* the usual burst ... */
+#define LOG_LIMIT_WINDOW_MS 10000u /* ... per window */
 #define LOG_LIMIT(what_, burst_, window_ms_)                                                       \
 	{                                                                                          \
 		.what = (what_), .burst = (burst_), .window_ms = (window_ms_)                      \

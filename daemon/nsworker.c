@@ -41,11 +41,27 @@ void ns_job_free(struct ns_job *j)
 	free(j);
 }
 
+/* Components of @path (empty ones, as in "a//b", are none). */
+static unsigned int ns_depth(const char *path)
+{
+	unsigned int depth = 0;
+
+	while (*path) {
+		size_t l = strcspn(path, "/");
+
+		depth += l != 0;
+		path += l;
+		while (*path == '/')
+			path++;
+	}
+	return depth;
+}
+
 int ns_path_check(const char *path, char *msg, size_t len)
 {
 	const char *c = path;
 	size_t n = strnlen(path, NS_PATH_MAX);
-	unsigned int depth = 0;
+	unsigned int depth;
 
 	if (!n) {
 		snprintf(msg, len, "empty path");
@@ -67,11 +83,11 @@ int ns_path_check(const char *path, char *msg, size_t len)
 				 path);
 			return -EXDEV;
 		}
-		depth += l != 0;
 		c += l;
 		while (*c == '/')
 			c++;
 	}
+	depth = ns_depth(path);
 	if (depth > NS_DEPTH_MAX) {
 		snprintf(msg, len,
 			 "the path has %u components: a volume's trees are at most %d deep", depth,
@@ -79,22 +95,6 @@ int ns_path_check(const char *path, char *msg, size_t len)
 		return -ENAMETOOLONG;
 	}
 	return 0;
-}
-
-/* Components of @path (checked by ns_path_check). */
-static unsigned int ns_depth(const char *path)
-{
-	unsigned int depth = 0;
-
-	while (*path) {
-		size_t l = strcspn(path, "/");
-
-		depth += l != 0;
-		path += l;
-		while (*path == '/')
-			path++;
-	}
-	return depth;
 }
 
 /*

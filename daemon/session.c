@@ -167,7 +167,8 @@ int sess_table_init(struct sessions *st, const struct cfg *cfg, struct rings *rg
 	st->jr = jr;
 	st->use = use;
 	st->max = cfg->max_sessions;
-	st->broken_log = (struct log_limit)LOG_LIMIT("sessions broken", 100, 10000);
+	st->broken_log =
+	    (struct log_limit)LOG_LIMIT("sessions broken", LOG_LIMIT_BURST, LOG_LIMIT_WINDOW_MS);
 	st->slot = calloc(st->max, sizeof(*st->slot));
 	return st->slot ? 0 : -ENOMEM;
 }

@@ -470,14 +470,17 @@ void vols_file_gone(struct vols *vs, uint32_t dir, uint64_t dev, uint64_t ino, u
 		vs->used[dir] -= vs->used[dir] < size ? vs->used[dir] : size;
 }
 
+/* Directory volume @dir, or NULL if @dir is not one. */
+static struct vol *vols_dir(struct vols *vs, uint32_t dir)
+{
+	return dir < vs->n && vs->v[dir].isdir ? &vs->v[dir] : NULL;
+}
+
 bool vols_entry_hold(struct vols *vs, uint32_t dir)
 {
-	struct vol *v;
+	struct vol *v = vols_dir(vs, dir);
 
-	if (dir >= vs->n || !vs->v[dir].isdir)
-		return false;
-	v = &vs->v[dir];
-	if (v->entries + v->entries_held >= v->max_entries)
+	if (!v || v->entries + v->entries_held >= v->max_entries)
 		return false;
 	v->entries_held++;
 	return true;
@@ -485,11 +488,10 @@ bool vols_entry_hold(struct vols *vs, uint32_t dir)
 
 void vols_entry_settle(struct vols *vs, uint32_t dir, bool held, bool created)
 {
-	struct vol *v;
+	struct vol *v = vols_dir(vs, dir);
 
-	if (dir >= vs->n || !vs->v[dir].isdir)
+	if (!v)
 		return;
-	v = &vs->v[dir];
 	if (held && v->entries_held)
 		v->entries_held--;
 	if (created)
@@ -498,8 +500,10 @@ void vols_entry_settle(struct vols *vs, uint32_t dir, bool held, bool created)
 
 void vols_entry_gone(struct vols *vs, uint32_t dir)
 {
-	if (dir < vs->n && vs->v[dir].isdir && vs->v[dir].entries)
-		vs->v[dir].entries--;
+	struct vol *v = vols_dir(vs, dir);
+
+	if (v && v->entries)
+		v->entries--;
 }
 
 int vols_quota(struct vols *vs, uint32_t idx, uint8_t op, uint64_t off, uint64_t len)
