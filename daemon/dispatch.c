@@ -761,7 +761,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		return 0;
 	}
 	*why = DISP_BUDGET;
-	while (n < budget && se->sq_head != tail) {
+	while (n < budget && se->sq_head != tail && d->pass_bytes < DISP_PASS_BYTES) {
 		const struct vol *v;
 		struct qos_req qr;
 		struct ringd_sqe sqe;
@@ -846,6 +846,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		}
 		n++;
 		se->stats.submitted++;
+		d->pass_bytes += qr.len;
 		*units += qos_charge(d->qos, c, &qr, reserved, now_ns);
 		disp_accept(d, se, &sqe, &io, ret, blocks, now_ns);
 	}
@@ -867,6 +868,7 @@ unsigned int disp_consume(struct disp *d, struct sess *se, unsigned int budget)
 	enum disp_stop why;
 
 	d->clock_ns = now;
+	d->pass_bytes = 0;
 	qos_refill(d->qos, c, now);
 	return disp_take(d, se, budget, c, false, now, &units, &wait, &why);
 }
@@ -1072,10 +1074,11 @@ unsigned int disp_serve(struct disp *d, unsigned int budget, uint64_t now)
 
 	d->wake_ns = 0;
 	d->clock_ns = now;
+	d->pass_bytes = 0;
 	if (!first || disp_classes(d))
 		return 0;
 	disp_gather(d, now);
-	while ((pick = disp_pick(d, now, &reserved)) >= 0)
+	while (d->pass_bytes < DISP_PASS_BYTES && (pick = disp_pick(d, now, &reserved)) >= 0)
 		work += disp_turn(d, (unsigned int)pick, reserved, budget, now, &units);
 	for (c = 0; c < d->ncls; c++)
 		qos_throttled(d->qos, c, d->cls[c].throttled, now);

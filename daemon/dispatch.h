@@ -35,6 +35,14 @@ struct disp_class {
 	bool was_throttled;	/* ... in the previous pass */
 };
 
+/*
+ * Bytes of reads and writes one pass starts at most (and always one
+ * request): the kernel copies page-cached data inside the loop's own
+ * io_uring_enter(), about 4 GB/s here, so this bounds how long a pass
+ * keeps every other SQ waiting (H49) to about 0.1 ms plus one request.
+ */
+#define DISP_PASS_BYTES (512u << 10)
+
 struct disp {
 	const struct cfg *cfg;
 	struct qos *qos;
@@ -52,6 +60,7 @@ struct disp {
 	uint64_t held_since_ns; /* the last pass ended holding tenants back; 0: no */
 	struct figures *fig;	/* operators' figures, or NULL (set after disp_init) */
 	uint64_t clock_ns;	/* this pass's or this completion batch's clock */
+	uint64_t pass_bytes;	/* reads and writes this pass has started (DISP_PASS_BYTES) */
 	struct fe fe;		/* write-back errors per session and volume */
 	bool *gone;		/* VOLS_MAX: the volume's device was found gone (logged) */
 };
@@ -77,7 +86,10 @@ void disp_fini(struct disp *d);
  * can delay the others by no more than in proportion to its own service. A tenant alone, or
  * next to tenants held only by their limits, takes all it can
  * (work-conserving). A request held back stays in its SQ, in order;
- * d->wake_ns then says when to look again. @now_ns is the pass's clock.
+ * d->wake_ns then says when to look again. A pass starts at most
+ * DISP_PASS_BYTES of reads and writes (and always one request), so that
+ * the kernel's copies of page-cached data in the next io_uring_enter()
+ * keep no other SQ waiting long. @now_ns is the pass's clock.
  * Returns SQEs consumed.
  */
 unsigned int disp_serve(struct disp *d, unsigned int budget, uint64_t now_ns);

@@ -409,3 +409,29 @@ Test(dispatch, completion_for_an_unknown_slot_is_ignored)
 	cr_assert_eq(g_s.rq.inflight, 0);
 	cr_assert_eq(g_se->cq_tail, 0);
 }
+
+/*
+ * A pass starts at most DISP_PASS_BYTES of reads (the kernel copies
+ * page-cached data inside the loop's next io_uring_enter(), H49): the
+ * rest waits in the SQ for the next pass, and a pass always starts one.
+ */
+Test(dispatch, a_pass_starts_a_bounded_number_of_bytes)
+{
+	const uint32_t len = 64u << 10, per_pass = DISP_PASS_BYTES / len;
+	uint32_t tail = 0, i, n;
+	int peer, h;
+	struct sess *se = client_as(BOB, &peer, &h);
+
+	for (i = 0; i < per_pass + 4; i++)
+		push_to(se, &tail, sqe(RINGD_OP_READ, h, 0, 0, len, UD + i));
+	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), per_pass);
+	cr_assert_eq(g_d.pass_bytes, DISP_PASS_BYTES);
+	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 4);
+	complete_all();
+	disp_flush(&g_d);
+	for (i = 0; i < per_pass + 4; i++) {
+		n = (uint32_t)cqe_of(se, i).res;
+		cr_assert_eq(n, len, "read %u: %d", i, cqe_of(se, i).res);
+	}
+	close(peer);
+}
