@@ -148,6 +148,10 @@ static void disp_account(struct disp *d, struct sess *se, uint32_t idx)
 		se->blocking++;
 		use_add_blocking(d->use, se->tenant, 1);
 	}
+	if (r->copies) {
+		se->copying += r->len;
+		use_add_copying(d->use, se->tenant, r->len);
+	}
 	if (r->has_vol)
 		vols_io_start(d->vols, r->vol);
 }
@@ -164,6 +168,11 @@ static void disp_unaccount(struct disp *d, struct sess *se, struct req *r)
 		r->blocking = false;
 		se->blocking--;
 		use_block_done(d->use, se->tenant);
+	}
+	if (r->copies) {
+		r->copies = false;
+		se->copying -= r->len;
+		use_copy_done(d->use, se->tenant, r->len);
 	}
 	if (r->has_vol)
 		vols_io_done(d->vols, r->vol);
@@ -592,6 +601,13 @@ static bool disp_may_issue(struct disp *d, const struct sess *se)
 	return use_may_start(d->use, se->tenant, d->rq->n - d->rq->inflight);
 }
 
+/* Whether a tenant reading @copying bytes through the page cache may start
+ * a read of @len more: within DISP_COPY_MAX, or its only one. */
+static inline bool disp_may_copy(uint64_t copying, uint32_t len)
+{
+	return !copying || copying + len <= DISP_COPY_MAX;
+}
+
 /* The CQ has been full with SQEs waiting: break and close after stall_timeout. */
 static void disp_stalled(struct disp *d, struct sess *se)
 {
@@ -669,7 +685,7 @@ static struct qos_req disp_qos_req(const struct val_io *io, int ret)
  * or start it.
  */
 static void disp_accept(struct disp *d, struct sess *se, const struct ringd_sqe *sqe,
-			const struct val_io *io, int ret, bool blocks, uint64_t now_ns)
+			const struct val_io *io, int ret, bool blocks, bool copies, uint64_t now_ns)
 {
 	uint32_t ridx = rq_get(d->rq), prev = RQ_NONE;
 	struct req *r = &d->rq->r[ridx];
@@ -708,6 +724,7 @@ static void disp_accept(struct disp *d, struct sess *se, const struct ringd_sqe 
 	}
 	r->link = io->link;
 	r->blocking = blocks;
+	r->copies = copies;
 	if (io->op != RINGD_OP_NOP && io->op != RINGD_OP_CANCEL) {
 		r->vol = io->vol;
 		r->has_vol = true;
@@ -768,7 +785,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		struct val_io io;
 		uint8_t path;
 		uint32_t idx;
-		bool blocks;
+		bool blocks, copies;
 		int ret;
 
 		if (!disp_cq_room(se)) {
@@ -836,6 +853,16 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 			break;
 		}
 		/*
+		 * A tenant reads at most DISP_COPY_MAX bytes through the page
+		 * cache at once (and always one request): the kernel may copy
+		 * them all in one go on the loop's thread (H50).
+		 */
+		copies = !ret && iss_copies(v, io.op);
+		if (copies && !disp_may_copy(use_get(d->use, se->tenant).copying, io.len)) {
+			*why = DISP_BLOCKED;
+			break;
+		}
+		/*
 		 * A full kernel SQ on the ring this request needs is
 		 * backpressure, never an error CQE.
 		 */
@@ -848,7 +875,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		se->stats.submitted++;
 		d->pass_bytes += qr.len;
 		*units += qos_charge(d->qos, c, &qr, reserved, now_ns);
-		disp_accept(d, se, &sqe, &io, ret, blocks, now_ns);
+		disp_accept(d, se, &sqe, &io, ret, blocks, copies, now_ns);
 	}
 	if (se->sq_head == tail && *why == DISP_BUDGET)
 		*why = DISP_EMPTY;

@@ -43,6 +43,15 @@ struct disp_class {
  */
 #define DISP_PASS_BYTES (512u << 10)
 
+/*
+ * Bytes a tenant reads through the page cache at once, at most (and
+ * always one request). A read of pages not yet cached waits for them, and
+ * when they arrive the kernel copies every read that waited on them in one
+ * go, in task work on the loop's thread: about 0.1 ms per MiB here, so
+ * this bounds that stall to about a millisecond per tenant (H50).
+ */
+#define DISP_COPY_MAX (8u << 20)
+
 struct disp {
 	const struct cfg *cfg;
 	struct qos *qos;

@@ -69,6 +69,11 @@ bool iss_blocks(const struct vol *v, uint8_t op, bool dsync)
 	}
 }
 
+bool iss_copies(const struct vol *v, uint8_t op)
+{
+	return v && !v->passthrough && !v->direct && (op == RINGD_OP_READ || op == RINGD_OP_READV);
+}
+
 uint64_t iss_tag(const struct reqs *rq, uint32_t idx)
 {
 	return srv_tag(TAG_IO, idx) | ((uint64_t)(rq->r[idx].gen & 0xffffffu) << 32);

@@ -40,6 +40,14 @@ enum rg_which iss_route(const struct vol *v, uint8_t op, uint8_t *path);
  */
 bool iss_blocks(const struct vol *v, uint8_t op, bool dsync);
 
+/*
+ * Whether @op on @v reads through the page cache: the kernel copies the
+ * data on the loop's thread, at once if it is cached, and otherwise in
+ * task work once the pages arrive, every request that waited on them
+ * together (H50).
+ */
+bool iss_copies(const struct vol *v, uint8_t op);
+
 /* The kernel tag of request @idx: its slot and generation, so that a
  * cancel aimed at a request that completed meanwhile cannot hit the next
  * request in the same slot. */

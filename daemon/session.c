@@ -1248,6 +1248,7 @@ int sess_reresolve_all(struct sessions *st, const char (*old_names)[CFG_NAME_MAX
 		sess_apply_rights(st, se, old_names && old_names[i][0] ? old_names[i] : NULL);
 		use_add_session(&fresh, se->tenant, se->inflight);
 		use_add_blocking(&fresh, se->tenant, se->blocking);
+		use_add_copying(&fresh, se->tenant, se->copying);
 		use_add_files(&fresh, se->tenant, sess_files_open(se));
 	}
 	/* The shares once, with every session counted. */

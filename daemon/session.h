@@ -89,6 +89,7 @@ struct sess {
 	uint32_t cq_reserved;  /* CQ slots promised to accepted requests */
 	uint32_t inflight;     /* kernel requests of this session */
 	uint32_t blocking;     /* ... of them holding a kernel worker thread */
+	uint64_t copying;      /* ... their bytes read through the page cache */
 	uint32_t max_inflight;
 	uint32_t broken_reason;	 /* enum ringd_broken: private copy for Stats */
 	uint64_t stall_since_ms; /* CQ full with SQEs waiting since; 0: not stalled */

@@ -196,6 +196,22 @@ void use_block_done(struct usage *u, int t)
 		tu->blocking--;
 }
 
+void use_add_copying(struct usage *u, int t, uint64_t n)
+{
+	struct tenant_usage *tu = use_of(u, t);
+
+	if (tu)
+		tu->copying += n;
+}
+
+void use_copy_done(struct usage *u, int t, uint64_t n)
+{
+	struct tenant_usage *tu = use_of(u, t);
+
+	if (tu)
+		tu->copying -= n < tu->copying ? n : tu->copying;
+}
+
 bool use_may_start(const struct usage *u, int t, unsigned int free)
 {
 	const struct tenant_usage *tu;

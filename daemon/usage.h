@@ -22,6 +22,7 @@
 #define RINGD_DAEMON_USAGE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct cfg;
 
@@ -30,6 +31,7 @@ struct tenant_usage {
 	unsigned int inflight; /* kernel requests, against max_tenant_inflight */
 	unsigned int files;    /* file handles, against max_open_files */
 	unsigned int blocking; /* of inflight: holding a kernel worker thread (iss_blocks) */
+	uint64_t copying;      /* of inflight: bytes read through the page cache (iss_copies) */
 	unsigned int cap;      /* its max_tenant_inflight (use_limit; UINT_MAX until set) */
 	unsigned int reserve;  /* slots guaranteed: min(cap, share) with a session, else 0 */
 };
@@ -72,6 +74,9 @@ void use_io_done(struct usage *u, int t);
 /* Requests of tenant @t that hold a kernel worker: @n more (rebuilds too) / one less. */
 void use_add_blocking(struct usage *u, int t, unsigned int n);
 void use_block_done(struct usage *u, int t);
+/* Bytes tenant @t reads through the page cache: @n more (rebuilds too) / @n less. */
+void use_add_copying(struct usage *u, int t, uint64_t n);
+void use_copy_done(struct usage *u, int t, uint64_t n);
 
 /* Tenant @t's counters (zeros for no tenant). */
 struct tenant_usage use_get(const struct usage *u, int t);

@@ -435,3 +435,40 @@ Test(dispatch, a_pass_starts_a_bounded_number_of_bytes)
 	}
 	close(peer);
 }
+
+/*
+ * A tenant reads at most DISP_COPY_MAX bytes through the page cache at
+ * once (H50): past it, its reads wait in the SQ until some complete, and
+ * the bytes are given back on completion.
+ */
+Test(dispatch, a_tenant_reads_a_bounded_number_of_bytes_through_the_page_cache)
+{
+	const uint32_t len = 1u << 20, cap = DISP_COPY_MAX / len;
+	int peer;
+	struct sess *se = ut_session(&g_s, BOB, BOB, &peer);
+	uint32_t tail = 0, i, taken = 0;
+	char err[512];
+	int h, ret;
+
+	ret = ut_attach(&g_s, se, 4u << 20, err, sizeof(err));
+	cr_assert_eq(ret, 0, "sess_attach: %s", err);
+	ret = sess_handle_open(&g_s.st, se, "v0", RINGD_RDONLY, &h, err, sizeof(err));
+	cr_assert_eq(ret, 0, "sess_handle_open: %s", err);
+	for (i = 0; i < cap + 2; i++)
+		push_to(se, &tail, sqe(RINGD_OP_READ, h, 0, 0, len, UD + i));
+	/* One read of 1 MiB a pass (DISP_PASS_BYTES), until the cap. */
+	for (i = 0; i < cap + 2; i++)
+		taken += disp_serve(&g_d, 64, clock_now_ns());
+	cr_assert_eq(taken, cap);
+	cr_assert_eq(use_get(&g_s.use, se->tenant).copying, DISP_COPY_MAX);
+	complete_all();
+	cr_assert_eq(use_get(&g_s.use, se->tenant).copying, 0);
+	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 1);
+	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 1);
+	complete_all();
+	disp_flush(&g_d);
+	for (i = 0; i < cap + 2; i++)
+		cr_assert_eq(cqe_of(se, i).res, (int32_t)len, "read %u: %d", i, cqe_of(se, i).res);
+	cr_assert_eq(se->copying, 0);
+	close(peer);
+}
