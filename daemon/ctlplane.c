@@ -64,6 +64,7 @@ int cp_init(struct ctlplane *cp, const struct cfg *cfg, struct sessions *st, str
 		log_err("namespace worker: %s", strerror(-ret));
 		return ret;
 	}
+	st->ns = &cp->ns;
 	cp->listen_fd = sysd_take_listen_fd();
 	if (cp->listen_fd < 0) {
 		ret = ctl_listen(cfg, &cp->listen_fd, &cp->lock_fd);
@@ -94,6 +95,8 @@ void cp_stop_listening(struct ctlplane *cp)
 void cp_fini(struct ctlplane *cp)
 {
 	cp_stop_listening(cp);
+	if (cp->st)
+		cp->st->ns = NULL;
 	ns_stop(&cp->ns);
 	if (cp->lock_fd >= 0)
 		close(cp->lock_fd);
@@ -390,13 +393,16 @@ static int cp_send_stats(struct ctlplane *cp, struct sess *se)
 	return ret;
 }
 
+static int cp_hello_region(struct ctlplane *cp, struct sess *se);
+static int cp_hello_answered(struct ctlplane *cp, struct sess *se, int ret, const char *err);
+
 /* Answer a Hello. Returns 0, or -errno after which the session is closed. */
 static int cp_hello(struct ctlplane *cp, struct sess *se, const Ringd__Hello *h)
 {
 	char err[512];
 	int ret;
 
-	if (se->state != SESS_HANDSHAKE) {
+	if (se->state != SESS_HANDSHAKE || se->ns_busy) {
 		ctl_send_error(se->sock, EPROTO, "Hello sent twice");
 		return -EPROTO;
 	}
@@ -417,7 +423,65 @@ static int cp_hello(struct ctlplane *cp, struct sess *se, const Ringd__Hello *h)
 		sess_admin(cp->st, se);
 		return cp_send_stats(cp, se);
 	}
-	ret = sess_attach(cp->st, se, h, err, sizeof(err));
+	ret = sess_attach_layout(cp->st, se, h, err, sizeof(err));
+	if (!ret && se->layout.region_size >= SESS_REGION_ASYNC)
+		return cp_hello_region(cp, se);
+	if (!ret)
+		ret = sess_attach(cp->st, se, h, err, sizeof(err));
+	return cp_hello_answered(cp, se, ret, err);
+}
+
+/*
+ * Have the namespace worker make @se's shared memory (H51): making the
+ * pages of a large region takes milliseconds, which other tenants' I/O
+ * must not wait for. The session reads no more control messages until
+ * cp_hello_made() has its memory; the tenant takes turns with the others
+ * there, one job at a time, like its namespace calls.
+ */
+static int cp_hello_region(struct ctlplane *cp, struct sess *se)
+{
+	struct ns_job *j = ns_job_new(NS_REGION);
+
+	if (!j) {
+		ctl_send_error(se->sock, ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	j->size = se->layout.region_size;
+	j->slot = se->slot;
+	j->sid = se->id;
+	j->owner = se->tenant;
+	j->tag = qos_ns_tag(cp->qos, se->tenant, ns_vclock(&cp->ns));
+	se->ns_busy = true;
+	ns_submit(&cp->ns, j);
+	return 0;
+}
+
+void cp_hello_made(struct ctlplane *cp, struct sess *se, struct ns_job *j)
+{
+	char err[512];
+	int ret = j->res;
+
+	se->ns_busy = false;
+	if (ret) {
+		snprintf(err, sizeof(err), "%s", j->msg);
+	} else if (se->state != SESS_HANDSHAKE) {
+		/* Closed or broken meanwhile: the job keeps the memory to free. */
+		return;
+	} else {
+		ret = sess_attach_region(cp->st, se, j->fd, j->map, err, sizeof(err));
+		j->fd = -1;
+		j->map = NULL;
+	}
+	if (cp_hello_answered(cp, se, ret, err))
+		sess_close(cp->st, se);
+	else
+		cp_resume(cp, se);
+}
+
+/* Log and answer an attach that failed with @ret (@err says why), or log
+ * one that worked. Returns @ret. */
+static int cp_hello_answered(struct ctlplane *cp, struct sess *se, int ret, const char *err)
+{
 	if (ret) {
 		if (log_limit_take(&cp->attach_refused, clock_now_ms()))
 			log_info("session %llu (uid %u): attach refused: %s",
@@ -1151,7 +1215,8 @@ static void cp_sweep_handshakes(struct ctlplane *cp, uint64_t now)
 	for (i = 0; i < cp->st->max && cp->st->handshaking; i++) {
 		struct sess *se = cp->st->slot[i];
 
-		if (!se || se->state != SESS_HANDSHAKE || now < se->deadline_ms)
+		/* One whose memory is being made has sent its Hello. */
+		if (!se || se->state != SESS_HANDSHAKE || se->ns_busy || now < se->deadline_ms)
 			continue;
 		log_debug("session %llu (pid %d uid %u): no Hello within %u ms",
 			  (unsigned long long)se->id, (int)se->pid, (unsigned int)se->uid,

@@ -89,6 +89,10 @@ int cp_init(struct ctlplane *cp, const struct cfg *cfg, struct sessions *st, str
 /* @se's namespace request was answered: read its next control messages. */
 void cp_resume(struct ctlplane *cp, struct sess *se);
 
+/* The namespace worker made the memory of @se's Hello (@j, NS_REGION):
+ * finish the attach and answer it (the fd and mapping become @se's). */
+void cp_hello_made(struct ctlplane *cp, struct sess *se, struct ns_job *j);
+
 /* Stop accepting: close the listening socket (unlinking it if ours). */
 void cp_stop_listening(struct ctlplane *cp);
 void cp_fini(struct ctlplane *cp);

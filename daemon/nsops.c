@@ -451,6 +451,20 @@ void nso_event(struct ctlplane *cp)
 		if (se && (se->id != j->sid || se->sock < 0 || se->state == SESS_CLOSING ||
 			   se->state == SESS_FREED))
 			se = NULL;
+		if (j->op == NS_REGION && se) {
+			cp_hello_made(cp, se, j);
+			ns_job_free(j);
+			j = next;
+			continue;
+		}
+		if (j->op == NS_REGION && j->map) {
+			/* Its session is gone: the worker frees the memory too. */
+			j->op = NS_UNMAP;
+			j->slot = UINT32_MAX;
+			ns_submit(&cp->ns, j);
+			j = next;
+			continue;
+		}
 		if (se)
 			se->ns_busy = false;
 		if (nso_finish(cp, se, j, &more) && se)

@@ -36,7 +36,12 @@
 #define NS_DEPTH_MAX 32
 #define NS_THREADS   4 /* worker threads: owners served side by side */
 
-enum ns_op { NS_OPEN, NS_UNLINK, NS_RENAME, NS_MKDIR, NS_TRUNCATE, NS_STAT };
+/*
+ * NS_REGION and NS_UNMAP make and drop a session's shared memory (H51):
+ * making its pages (and freeing them) takes milliseconds per 64 MiB, work
+ * the loop must not do while other tenants wait.
+ */
+enum ns_op { NS_OPEN, NS_UNLINK, NS_RENAME, NS_MKDIR, NS_TRUNCATE, NS_STAT, NS_REGION, NS_UNMAP };
 
 /* An inode a job removed or found (for the quota). */
 struct ns_inode {
@@ -52,7 +57,8 @@ struct ns_job {
 	int fd;	       /* NS_TRUNCATE: the file (a dup); NS_OPEN: the result */
 	int oflags;    /* NS_OPEN: open(2) flags (O_CREAT, O_EXCL, O_DIRECT...) */
 	unsigned mode; /* NS_OPEN, NS_MKDIR */
-	uint64_t size; /* NS_TRUNCATE */
+	uint64_t size; /* NS_TRUNCATE; NS_REGION, NS_UNMAP: the region's length */
+	void *map;     /* NS_UNMAP: the mapping to drop (fd: its memfd); NS_REGION: the result */
 	char path[NS_PATH_MAX];
 	char path2[NS_PATH_MAX]; /* NS_RENAME: the new name */
 	bool replay;		 /* sent again after a restart: already done is done */
@@ -119,6 +125,13 @@ void ns_submit(struct ns_worker *w, struct ns_job *j);
 uint64_t ns_vclock(struct ns_worker *w);
 /* Take the finished jobs, oldest first (a list through ->next). */
 struct ns_job *ns_reap(struct ns_worker *w);
+
+/*
+ * A session's shared memory: a sealed memfd (it can neither shrink nor
+ * grow) of @len bytes with every page made, mapped shared. Returns 0
+ * with *@fd and *@map, or -errno.
+ */
+int ns_region_make(uint64_t len, int *fd, void **map);
 
 /* Run @j here (a thread does this; also the unit tests). */
 void ns_run(struct ns_job *j);

@@ -51,11 +51,6 @@
 #define SESS_MAX_DATA	  (1ull << 30) /* the kernel's limit for one fixed buffer */
 #define SESS_PAGE	  4096ull
 
-struct sess_layout {
-	uint32_t sq_entries, cq_entries;
-	uint64_t sq_array_off, sqes_off, cqes_off, data_off, data_size, region_size;
-};
-
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
 	return (v + a - 1) & ~(a - 1);
@@ -127,33 +122,10 @@ static int sess_layout(const Ringd__Hello *h, uint64_t budget, struct sess_layou
 /* Create, size, seal and map the session memfd. Returns 0 or -errno. */
 static int sess_region_create(struct sess *se, size_t len)
 {
-	int fd, ret;
-	void *p;
+	int ret = ns_region_make(len, &se->memfd, &se->base);
 
-	fd = memfd_create("ringd-session", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)len) < 0) {
-		ret = -errno;
-		goto out_close;
-	}
-	/* A client must not be able to shrink the region and SIGBUS us. */
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		ret = -errno;
-		goto out_close;
-	}
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-	if (p == MAP_FAILED) {
-		ret = -errno;
-		goto out_close;
-	}
-	se->memfd = fd;
-	se->base = p;
-	se->region_size = len;
-	return 0;
-
-out_close:
-	close(fd);
+	if (!ret)
+		se->region_size = len;
 	return ret;
 }
 
@@ -173,11 +145,29 @@ int sess_table_init(struct sessions *st, const struct cfg *cfg, struct rings *rg
 	return st->slot ? 0 : -ENOMEM;
 }
 
-/* Unmap and free what @se still holds (no kernel work refers to it). */
-static void sess_release_memory(struct sess *se)
+/*
+ * Unmap and free what @se still holds (no kernel work refers to it).
+ * Freeing the pages of a large region takes milliseconds: the namespace
+ * worker does it, if there is one (H51).
+ */
+static void sess_release_memory(struct sessions *st, struct sess *se)
 {
-	if (se->base)
+	struct ns_job *j = NULL;
+
+	if (se->base && st->ns && se->region_size >= SESS_REGION_ASYNC)
+		j = ns_job_new(NS_UNMAP);
+	if (j) {
+		j->map = se->base;
+		j->size = se->region_size;
+		j->fd = se->memfd;
+		j->slot = UINT32_MAX;
+		j->owner = se->tenant;
+		j->tag = ns_vclock(st->ns);
+		se->memfd = -1;
+		ns_submit(st->ns, j);
+	} else if (se->base) {
 		munmap(se->base, se->region_size);
+	}
 	se->base = NULL;
 	se->hdr = NULL;
 	se->sq_array = NULL;
@@ -199,7 +189,7 @@ void sess_table_fini(struct sessions *st)
 
 		if (!se)
 			continue;
-		sess_release_memory(se);
+		sess_release_memory(st, se);
 		if (se->wake_fd >= 0)
 			close(se->wake_fd);
 		if (se->sock >= 0)
@@ -502,28 +492,51 @@ static int sess_send_attached(struct sessions *st, struct sess *se, const struct
 	return ctl_send(se->sock, &r, fds, 3);
 }
 
+int sess_attach_layout(struct sessions *st, struct sess *se, const Ringd__Hello *hello, char *err,
+		       size_t errlen)
+{
+	if (se->tenant < 0 || (unsigned int)se->tenant >= st->cfg->ntenants) {
+		snprintf(err, errlen, "uid %u (gid %u) is not a tenant of this daemon",
+			 (unsigned int)se->uid, (unsigned int)se->gid);
+		return -EACCES;
+	}
+	return sess_layout(hello, st->cfg->tenants[se->tenant].max_session_memory, &se->layout, err,
+			   errlen);
+}
+
 int sess_attach(struct sessions *st, struct sess *se, const Ringd__Hello *hello, char *err,
 		size_t errlen)
 {
+	int ret = sess_attach_layout(st, se, hello, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = sess_region_create(se, se->layout.region_size);
+	if (ret) {
+		snprintf(err, errlen, "cannot create the session memory: %s", strerror(-ret));
+		return ret;
+	}
+	return sess_attach_region(st, se, se->memfd, se->base, err, errlen);
+}
+
+int sess_attach_region(struct sessions *st, struct sess *se, int memfd, void *map, char *err,
+		       size_t errlen)
+{
+	const struct sess_layout l = se->layout;
 	const struct cfg_tenant *t;
-	struct sess_layout l;
 	int wake[2];
 	int ret;
 
+	se->memfd = memfd;
+	se->base = map;
+	se->region_size = l.region_size;
+	/* A reload while the memory was made may have taken the tenant away. */
 	if (se->tenant < 0 || (unsigned int)se->tenant >= st->cfg->ntenants) {
 		snprintf(err, errlen, "uid %u (gid %u) is not a tenant of this daemon",
 			 (unsigned int)se->uid, (unsigned int)se->gid);
 		return -EACCES;
 	}
 	t = &st->cfg->tenants[se->tenant];
-	ret = sess_layout(hello, t->max_session_memory, &l, err, errlen);
-	if (ret)
-		return ret;
-	ret = sess_region_create(se, l.region_size);
-	if (ret) {
-		snprintf(err, errlen, "cannot create the session memory: %s", strerror(-ret));
-		return ret;
-	}
 	sess_map_layout(se, se->base, &l);
 	se->max_inflight = t->max_inflight;
 	se->hdr->magic = RINGD_SHM_MAGIC;
@@ -843,7 +856,7 @@ static void sess_release_broken(struct sessions *st, struct sess *se)
 				(unsigned long long)se->id, se->slot, strerror(-ret));
 		se->buf_registered = false;
 	}
-	sess_release_memory(se);
+	sess_release_memory(st, se);
 	log_debug("session %llu: broken, shared memory released", (unsigned long long)se->id);
 }
 
@@ -901,7 +914,7 @@ static void sess_free(struct sessions *st, struct sess *se)
 				(unsigned long long)se->id, se->slot, strerror(-ret));
 		se->buf_registered = false;
 	}
-	sess_release_memory(se);
+	sess_release_memory(st, se);
 	if (se->wake_fd >= 0)
 		close(se->wake_fd);
 	se->wake_fd = -1;

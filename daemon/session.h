@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "nsworker.h"
 #include "journal.h"
 #include "log.h"
 #include "ringd.pb-c.h"
@@ -42,6 +43,18 @@ struct sess_stats {
 	uint64_t completions_passthrough_polled;
 };
 
+/* Where a session's rings and data area lie in its shared memory. */
+struct sess_layout {
+	uint32_t sq_entries, cq_entries;
+	uint64_t sq_array_off, sqes_off, cqes_off, data_off, data_size, region_size;
+};
+
+/*
+ * Shared memory of at least this size is made and dropped by the
+ * namespace worker's threads (NS_REGION, NS_UNMAP), not on the loop (H51).
+ */
+#define SESS_REGION_ASYNC (1u << 20)
+
 struct sess {
 	uint32_t slot; /* in the table; also its registered-buffer slot */
 	uint64_t id;
@@ -55,8 +68,9 @@ struct sess {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	int tenant;	      /* index into cfg.tenants, -1 for none */
-	uint64_t deadline_ms; /* SESS_HANDSHAKE: closed if no Hello by then */
+	int tenant;		   /* index into cfg.tenants, -1 for none */
+	uint64_t deadline_ms;	   /* SESS_HANDSHAKE: closed if no Hello by then */
+	struct sess_layout layout; /* SESS_HANDSHAKE: of the Hello being answered */
 
 	int sock;
 	int memfd;
@@ -137,6 +151,8 @@ struct sessions {
 	struct sess *cold, *cold_tail;
 	uint32_t nhot, ncold;
 	struct sess *freed; /* freed this pass, released by sess_collect() */
+	/* Drops large shared memory off the loop (NULL: here, at once). */
+	struct ns_worker *ns;
 	uint64_t next_id;
 	bool sleeping; /* NEED_WAKEUP set on the active sessions */
 };
@@ -168,6 +184,18 @@ void sess_admin(struct sessions *st, struct sess *se);
  */
 int sess_attach(struct sessions *st, struct sess *se, const Ringd__Hello *hello, char *err,
 		size_t errlen);
+
+/*
+ * sess_attach() in two steps, for memory made elsewhere: check @hello
+ * against @se's tenant and lay it out (se->layout; its region_size is
+ * the memory to make), then take the made memory (@memfd mapped at @map,
+ * owned by @se from then on, also on failure) and do the rest. Each
+ * returns 0, or -errno with a message in @err.
+ */
+int sess_attach_layout(struct sessions *st, struct sess *se, const Ringd__Hello *hello, char *err,
+		       size_t errlen);
+int sess_attach_region(struct sessions *st, struct sess *se, int memfd, void *map, char *err,
+		       size_t errlen);
 
 /* Mark @se broken for @reason: it takes no more SQEs; nothing is freed. */
 void sess_break(struct sessions *st, struct sess *se, enum ringd_broken reason);

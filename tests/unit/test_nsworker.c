@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -235,4 +236,43 @@ Test(nsworker, the_queue_is_ordered_by_tag_then_age)
 	}
 	pthread_mutex_destroy(&w.mu);
 	pthread_cond_destroy(&w.cv);
+}
+
+/*
+ * A session's shared memory made off the loop (H51): sealed against
+ * shrinking and growing, every page made and mapped; dropped (unmapped,
+ * its memfd closed) by an NS_UNMAP job.
+ */
+Test(nsworker, region_is_made_sealed_and_mapped_then_dropped)
+{
+	const uint64_t len = 8u << 20;
+	struct ns_job *j = ns_job_new(NS_REGION);
+	unsigned char vec[(8u << 20) / 4096];
+	struct stat sb;
+	size_t i;
+	int seals;
+
+	cr_assert_not_null(j);
+	j->size = len;
+	ns_run(j);
+	cr_assert_eq(j->res, 0, "%s", j->msg);
+	cr_assert_geq(j->fd, 0);
+	cr_assert_not_null(j->map);
+	cr_assert_eq(fstat(j->fd, &sb), 0);
+	cr_assert_eq((uint64_t)sb.st_size, len);
+	cr_assert_eq((uint64_t)sb.st_blocks * 512, len, "every page made: %lld blocks",
+		     (long long)sb.st_blocks);
+	seals = fcntl(j->fd, F_GET_SEALS);
+	cr_assert_eq(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+		     F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	cr_assert_neq(ftruncate(j->fd, 4096), 0, "a sealed region shrank");
+	cr_assert_eq(mincore(j->map, len, vec), 0);
+	for (i = 0; i < sizeof(vec); i++)
+		cr_assert(vec[i] & 1, "page %zu not made", i);
+	((volatile char *)j->map)[len - 1] = 1;
+	j->op = NS_UNMAP;
+	ns_run(j);
+	cr_assert_null(j->map);
+	cr_assert_eq(j->fd, -1);
+	ns_job_free(j);
 }
