@@ -463,7 +463,7 @@ void cp_hello_made(struct ctlplane *cp, struct sess *se, struct ns_job *j)
 
 	se->ns_busy = false;
 	if (ret) {
-		snprintf(err, sizeof(err), "%s", j->msg);
+		snprintf(err, sizeof(err), "%.*s", (int)sizeof(err) - 1, j->msg);
 	} else if (se->state != SESS_HANDSHAKE) {
 		/* Closed or broken meanwhile: the job keeps the memory to free. */
 		return;

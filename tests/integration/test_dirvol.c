@@ -637,7 +637,7 @@ static int fsync_loader(void *arg)
 /* The daemon's kernel worker threads (io-wq: "iou-wrk-PID") right now. */
 static unsigned int iowq_threads(pid_t pid)
 {
-	char path[64], comm[32];
+	char path[300], comm[32];
 	unsigned int n = 0;
 	struct dirent *e;
 	DIR *dir;
