@@ -1598,3 +1598,12 @@ HTEST(h24_daemon_ring_floods_lose_no_completion)
 	vt_finish(&v);
 	hs_finish(&g_d);
 }
+
+/*
+ * Most tests here time a victim tenant's I/O next to an attack: one at a
+ * time, so that the attack next door is never another test's.
+ */
+int main(int argc, char *argv[])
+{
+	return rt_main_one_at_a_time(argc, argv);
+}

@@ -478,6 +478,19 @@ uint64_t rt_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+int rt_main_one_at_a_time(int argc, char *argv[])
+{
+	struct criterion_test_set *tests = criterion_initialize();
+	int result = 0;
+
+	if (criterion_handle_args(argc, argv, true)) {
+		criterion_options.jobs = 1;
+		result = !criterion_run_all_tests(tests);
+	}
+	criterion_finalize(tests);
+	return result;
+}
+
 void rt_assert_not_behind(uint64_t worst_us, uint64_t slow_us, uint64_t min_us, const char *victim,
 			  const char *attack)
 {

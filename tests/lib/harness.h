@@ -140,11 +140,20 @@ uint64_t rt_now_us(void);
  * flush, a held pool): skip the test if that was under @min_us (nothing
  * slow to stand behind on this machine), else assert the victim's worst
  * wait @worst_us was under half of it: a victim that stood behind it
- * waited all of it, and Criterion runs the suite's tests two at a time,
- * so a victim that did not still sees another test's load (70 ms seen).
+ * waited all of it. Suites that time victims run their tests one at a
+ * time (rt_main_one_at_a_time): two at a time, a victim that did not
+ * stand behind it still saw the other test's load (70 ms seen).
  * @victim and @attack name both in the failure ("tenant b's write +
  * fsync", "root's flushes").
  */
+/*
+ * main() of a suite whose tests time a victim or measure rates: its tests
+ * run one at a time, whatever --jobs the runner passes (tests/run-suites.sh
+ * passes two), so that no test's load lands in another's figures. Returns
+ * the process's exit status.
+ */
+int rt_main_one_at_a_time(int argc, char *argv[]);
+
 void rt_assert_not_behind(uint64_t worst_us, uint64_t slow_us, uint64_t min_us, const char *victim,
 			  const char *attack);
 

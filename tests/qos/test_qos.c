@@ -592,19 +592,8 @@ Test(qos, a_gamed_pipeline_cannot_hold_others_back)
 	cr_assert_eq(rt_daemon_stop(&d), 0);
 }
 
-/*
- * The tests measure rates: they run one at a time, whatever --jobs the
- * runner passes (tests/run-suites.sh runs suites with two jobs).
- */
+/* The tests measure rates: one at a time. */
 int main(int argc, char *argv[])
 {
-	struct criterion_test_set *tests = criterion_initialize();
-	int result = 0;
-
-	if (criterion_handle_args(argc, argv, true)) {
-		criterion_options.jobs = 1;
-		result = !criterion_run_all_tests(tests);
-	}
-	criterion_finalize(tests);
-	return result;
+	return rt_main_one_at_a_time(argc, argv);
 }
