@@ -847,7 +847,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		 * threads: its next flush or buffered write waits in its SQ,
 		 * not in the kernel's queue in front of other tenants'.
 		 */
-		blocks = !ret && iss_blocks(v, io.op, io.dsync);
+		blocks = !ret && iss_blocks(v, io.op, io.dsync, io.len);
 		if (blocks && use_get(d->use, se->tenant).blocking >= DISP_BLOCKING_MAX) {
 			*why = DISP_BLOCKED;
 			break;

@@ -52,7 +52,20 @@ enum rg_which iss_route(const struct vol *v, uint8_t op, uint8_t *path)
 	return RG_MAIN;
 }
 
-bool iss_blocks(const struct vol *v, uint8_t op, bool dsync)
+bool iss_copies(const struct vol *v, uint8_t op)
+{
+	return v && !v->passthrough && !v->direct && (op == RINGD_OP_READ || op == RINGD_OP_READV);
+}
+
+bool iss_on_worker(const struct vol *v, uint8_t op, uint32_t len)
+{
+	bool write = op == RINGD_OP_WRITE || op == RINGD_OP_WRITEV;
+
+	return len > ISS_INLINE_MAX &&
+	       (iss_copies(v, op) || (write && !v->passthrough && !v->direct));
+}
+
+bool iss_blocks(const struct vol *v, uint8_t op, bool dsync, uint32_t len)
 {
 	if (!v || v->passthrough)
 		return false;
@@ -65,13 +78,8 @@ bool iss_blocks(const struct vol *v, uint8_t op, bool dsync)
 	case RINGD_OP_WRITEV:
 		return dsync || !v->direct;
 	default:
-		return false;
+		return iss_on_worker(v, op, len);
 	}
-}
-
-bool iss_copies(const struct vol *v, uint8_t op)
-{
-	return v && !v->passthrough && !v->direct && (op == RINGD_OP_READ || op == RINGD_OP_READV);
 }
 
 uint64_t iss_tag(const struct reqs *rq, uint32_t idx)
@@ -137,8 +145,8 @@ static int iss_fallocate(struct kr_ring *kr, struct reqs *rq, uint32_t idx, cons
 	return kr_queue_fallocate(kr, file_slot, mode, r->part_off, r->part_left, iss_tag(rq, idx));
 }
 
-static int iss_file(struct kr_ring *kr, struct reqs *rq, const struct jr *jr, uint32_t idx,
-		    const struct vol *v, const struct iss_area *a)
+static int iss_file_sqe(struct kr_ring *kr, struct reqs *rq, const struct jr *jr, uint32_t idx,
+			const struct vol *v, const struct iss_area *a)
 {
 	const struct jr_req *jq = &jr->reqs[idx];
 	int rwf = (jq->flags & JR_F_DSYNC) ? RWF_DSYNC : 0;
@@ -163,6 +171,17 @@ static int iss_file(struct kr_ring *kr, struct reqs *rq, const struct jr *jr, ui
 	default:
 		return -EINVAL;
 	}
+}
+
+/* A file or block-device request: its SQE, on a kernel worker if it copies much. */
+static int iss_file(struct kr_ring *kr, struct reqs *rq, const struct jr *jr, uint32_t idx,
+		    const struct vol *v, const struct iss_area *a)
+{
+	int ret = iss_file_sqe(kr, rq, jr, idx, v, a);
+
+	if (!ret && iss_on_worker(v, jr->reqs[idx].op, jr->reqs[idx].len))
+		kr_queue_async(kr);
+	return ret;
 }
 
 /*

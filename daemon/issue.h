@@ -33,12 +33,25 @@ struct iss_area {
 enum rg_which iss_route(const struct vol *v, uint8_t op, uint8_t *path);
 
 /*
- * Whether @op (@dsync: a durable write) on @v runs in a kernel worker
- * thread that waits for the filesystem or the device: a flush, a discard
- * or write-zeroes (fallocate), a buffered or durable write; never on the
- * NVMe passthrough paths, whose commands are asynchronous.
+ * The most a read or write copies through the page cache inside the
+ * io_uring_enter() that submits it, on the thread that serves every
+ * tenant (256 KiB: about 60 us here). A larger one is queued IOSQE_ASYNC
+ * and copied by a kernel worker thread: one 64 MiB read (max_io_size)
+ * held every other tenant for 15 ms a request (H52).
  */
-bool iss_blocks(const struct vol *v, uint8_t op, bool dsync);
+#define ISS_INLINE_MAX (256u << 10)
+
+/* Whether @op of @len bytes on @v is copied by a kernel worker (ISS_INLINE_MAX). */
+bool iss_on_worker(const struct vol *v, uint8_t op, uint32_t len);
+
+/*
+ * Whether @op of @len bytes (@dsync: a durable write) on @v runs in a
+ * kernel worker thread that waits for the filesystem or the device: a
+ * flush, a discard or write-zeroes (fallocate), a buffered or durable
+ * write, a read iss_on_worker() copies there; never on the NVMe
+ * passthrough paths, whose commands are asynchronous.
+ */
+bool iss_blocks(const struct vol *v, uint8_t op, bool dsync, uint32_t len);
 
 /*
  * Whether @op on @v reads through the page cache: the kernel copies the

@@ -55,8 +55,9 @@ static int kr_restrict(struct kr_ring *kr)
 		res[n].opcode = IORING_RESTRICTION_REGISTER_OP;
 		res[n++].register_op = kr_allowed_register_ops[i];
 	}
+	/* IOSQE_ASYNC: kr_queue_async(). */
 	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
-	res[n++].sqe_flags = IOSQE_FIXED_FILE;
+	res[n++].sqe_flags = IOSQE_FIXED_FILE | IOSQE_ASYNC;
 	return kr_register(kr, IORING_REGISTER_RESTRICTIONS, res, n);
 }
 
@@ -201,7 +202,14 @@ static struct io_uring_sqe *kr_get_sqe(struct kr_ring *kr)
 			return NULL;
 	}
 	kr->queued++;
+	kr->last = sqe;
 	return sqe;
+}
+
+void kr_queue_async(struct kr_ring *kr)
+{
+	if (kr->last)
+		kr->last->flags |= IOSQE_ASYNC;
 }
 
 int kr_sq_reserve(struct kr_ring *kr)
@@ -456,6 +464,7 @@ int kr_submit(struct kr_ring *kr)
 
 	if (!kr->queued)
 		return 0;
+	kr->last = NULL;
 	ret = io_uring_submit(&kr->ring);
 	if (ret > 0)
 		kr->queued -= (unsigned int)ret > kr->queued ? kr->queued : (unsigned int)ret;
@@ -472,6 +481,7 @@ int kr_submit_and_wait(struct kr_ring *kr, unsigned int wait_nr, uint64_t timeou
 	int ret;
 
 	kr->queued = 0;
+	kr->last = NULL;
 	if (!wait_nr)
 		return io_uring_submit(&kr->ring);
 	ret = io_uring_submit_and_wait_timeout(&kr->ring, &cqe, wait_nr, timeout_ns ? &ts : NULL,

@@ -43,9 +43,10 @@ struct kr_ring {
 	unsigned int nr_bufs;
 	unsigned int files_used;
 	unsigned int bufs_used;
-	unsigned int queued; /* SQEs prepared but not yet submitted */
-	unsigned int flags;  /* KR_* it was created with */
-	int iowq_err;	     /* kr_params.iowq_bounded not set: -errno; else 0 */
+	unsigned int queued;	   /* SQEs prepared but not yet submitted */
+	struct io_uring_sqe *last; /* the SQE kr_queue_*() prepared last */
+	unsigned int flags;	   /* KR_* it was created with */
+	int iowq_err;		   /* kr_params.iowq_bounded not set: -errno; else 0 */
 };
 
 /* A reaped completion. */
@@ -80,6 +81,14 @@ int kr_buf_clear(struct kr_ring *kr, unsigned int slot);
  * SQ is full. Returns 0, or -EBUSY if it is still full.
  */
 int kr_sq_reserve(struct kr_ring *kr);
+
+/*
+ * Have the request queued last run on a kernel worker thread (io-wq)
+ * rather than inside io_uring_enter() on the submitting thread: a large
+ * copy through the page cache then holds no one else's submissions.
+ * Call right after a kr_queue_*() that returned 0.
+ */
+void kr_queue_async(struct kr_ring *kr);
 
 /*
  * Queue I/O. Each returns 0, or -EBUSY if the SQ is still full after one

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "dispatch.h"
+#include "issue.h"
 #include "tags.h"
 #include "unit_stack.h"
 #include "unit_util.h"
@@ -470,5 +471,45 @@ Test(dispatch, a_tenant_reads_a_bounded_number_of_bytes_through_the_page_cache)
 	for (i = 0; i < cap + 2; i++)
 		cr_assert_eq(cqe_of(se, i).res, (int32_t)len, "read %u: %d", i, cqe_of(se, i).res);
 	cr_assert_eq(se->copying, 0);
+	close(peer);
+}
+
+/*
+ * A read or write of more than ISS_INLINE_MAX through the page cache is
+ * copied by a kernel worker (H52), so it holds one of the tenant's
+ * DISP_BLOCKING_MAX workers until it completes; a smaller one does not.
+ * Both read what is there.
+ */
+Test(dispatch, a_large_copy_holds_a_kernel_worker_of_its_tenant)
+{
+	const uint32_t big = ISS_INLINE_MAX * 2, small = 4096;
+	int peer;
+	struct sess *se = ut_session(&g_s, BOB, BOB, &peer);
+	uint32_t tail = 0;
+	char err[512];
+	int h, ret;
+
+	ret = ut_attach(&g_s, se, 4u << 20, err, sizeof(err));
+	cr_assert_eq(ret, 0, "sess_attach: %s", err);
+	ret = sess_handle_open(&g_s.st, se, "v0", RINGD_RDWR, &h, err, sizeof(err));
+	cr_assert_eq(ret, 0, "sess_handle_open: %s", err);
+	push_to(se, &tail, sqe(RINGD_OP_READ, h, 0, 0, small, UD));
+	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 1);
+	cr_assert_eq(use_get(&g_s.use, se->tenant).blocking, 0);
+	complete_all();
+	push_to(se, &tail, sqe(RINGD_OP_READ, h, 0, 0, big, UD + 1));
+	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 1);
+	cr_assert_eq(use_get(&g_s.use, se->tenant).blocking, 1);
+	complete_all();
+	cr_assert_eq(use_get(&g_s.use, se->tenant).blocking, 0);
+	push_to(se, &tail, sqe(RINGD_OP_WRITE, h, 0, 0, big, UD + 2));
+	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 1);
+	cr_assert_eq(use_get(&g_s.use, se->tenant).blocking, 1);
+	complete_all();
+	disp_flush(&g_d);
+	cr_assert_eq(cqe_of(se, 0).res, (int32_t)small);
+	cr_assert_eq(cqe_of(se, 1).res, (int32_t)big, "the worker's read: %d", cqe_of(se, 1).res);
+	cr_assert_eq(cqe_of(se, 2).res, (int32_t)big, "the worker's write: %d", cqe_of(se, 2).res);
+	cr_assert_eq(use_get(&g_s.use, se->tenant).blocking, 0);
 	close(peer);
 }

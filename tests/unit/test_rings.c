@@ -193,6 +193,26 @@ Test(rings, nop_round_trip_on_main_ring)
 	cr_assert_eq(c.res, 0);
 }
 
+/*
+ * A request kr_queue_async() marks carries IOSQE_ASYNC, which the ring's
+ * restrictions let through (a flag they do not allow fails the request
+ * with -EACCES), and completes as any other (H52).
+ */
+Test(rings, a_request_queued_async_passes_the_restrictions)
+{
+	uint64_t tag = srv_tag(TAG_IO, 8);
+	struct kr_ring *kr = rg_ring(&g_rg, RG_MAIN);
+	struct kr_cqe c;
+
+	cr_assert_eq(rg_sq_reserve(&g_rg, RG_MAIN), 0);
+	cr_assert_eq(kr_queue_nop(kr, tag), 0);
+	kr_queue_async(kr);
+	cr_assert(kr->last->flags & IOSQE_ASYNC);
+	c = reap_tag(tag);
+	cr_assert_eq(c.res, 0, "an IOSQE_ASYNC NOP: %s", strerror(-c.res));
+	cr_assert_null(kr->last, "a submitted SQE is not ours to change");
+}
+
 Test(rings, passthrough_ring_wakes_the_main_ring)
 {
 	uint64_t tag = srv_tag(TAG_IO, 9);
