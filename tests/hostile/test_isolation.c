@@ -1053,6 +1053,7 @@ ITEST(h30_tenant_removal_races_session_close)
 	struct victim v;
 	unsigned int r, i;
 	int worst = 0, t, ret;
+	uint32_t n;
 
 	full = xstrdup(hs_config("30s"));
 	no_hostile = conf_without(full, "[tenant hostile]");
@@ -1082,11 +1083,13 @@ ITEST(h30_tenant_removal_races_session_close)
 		daemon_alive(when);
 		cr_assert_eq(ret, -EACCES, "%s: uid %u is still admitted (%s)", when,
 			     (unsigned int)uid, strerror(-ret));
-		rt_wait_for(5000,
-			    !daemon_running() || hs_sessions_now(&g_d) == 1 + ISO_VICTIM_HELD);
+		/* Counted once: each count is an admin connection, itself counted
+		 * by the next one until the daemon has closed it. */
+		n = UINT32_MAX;
+		rt_wait_for(5000, !daemon_running() ||
+				      (n = hs_sessions_now(&g_d)) == 1 + ISO_VICTIM_HELD);
 		daemon_alive(when);
-		cr_assert_eq(hs_sessions_now(&g_d), 1 + ISO_VICTIM_HELD, "%s: %u sessions", when,
-			     hs_sessions_now(&g_d));
+		cr_assert_eq(n, 1 + ISO_VICTIM_HELD, "%s: %u sessions", when, n);
 		check_victim_quota(1 + ISO_VICTIM_HELD, when);
 
 		reload_to(full);
