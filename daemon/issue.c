@@ -59,27 +59,29 @@ bool iss_copies(const struct vol *v, uint8_t op)
 
 bool iss_on_worker(const struct vol *v, uint8_t op, uint32_t len)
 {
-	bool write = op == RINGD_OP_WRITE || op == RINGD_OP_WRITEV;
-
-	return len > ISS_INLINE_MAX &&
-	       (iss_copies(v, op) || (write && !v->passthrough && !v->direct));
-}
-
-bool iss_blocks(const struct vol *v, uint8_t op, bool dsync, uint32_t len)
-{
 	if (!v || v->passthrough)
 		return false;
 	switch (op) {
 	case RINGD_OP_FSYNC:
 	case RINGD_OP_DISCARD:
 	case RINGD_OP_WRITE_ZEROES:
-		return true;
+		return true; /* the kernel never runs them inline */
+	case RINGD_OP_READ:
+	case RINGD_OP_READV:
 	case RINGD_OP_WRITE:
 	case RINGD_OP_WRITEV:
-		return dsync || !v->direct;
+		return v->worker_io || (!v->direct && len > ISS_INLINE_MAX);
 	default:
-		return iss_on_worker(v, op, len);
+		return false;
 	}
+}
+
+bool iss_blocks(const struct vol *v, uint8_t op, bool dsync, uint32_t len)
+{
+	if (iss_on_worker(v, op, len))
+		return true;
+	return v && !v->passthrough && (op == RINGD_OP_WRITE || op == RINGD_OP_WRITEV) &&
+	       (dsync || !v->direct);
 }
 
 uint64_t iss_tag(const struct reqs *rq, uint32_t idx)

@@ -41,15 +41,26 @@ enum rg_which iss_route(const struct vol *v, uint8_t op, uint8_t *path);
  */
 #define ISS_INLINE_MAX (256u << 10)
 
-/* Whether @op of @len bytes on @v is copied by a kernel worker (ISS_INLINE_MAX). */
+/*
+ * Whether @op of @len bytes on @v runs on a kernel worker thread from the
+ * start, and is queued IOSQE_ASYNC to say so: a flush, a discard or a
+ * write-zeroes (the kernel never runs them inline), a copy larger than
+ * ISS_INLINE_MAX, and every read and write of a volume whose file system
+ * takes no non-blocking I/O (vol.worker_io: the kernel hands them to a
+ * worker untried). The flag matters there: the kernel starts a new worker
+ * for such a request at once, while one it found it must hand over waits
+ * for a worker as long as any of the ring's workers is running, and a
+ * tenant's flushes writing back hundreds of MiB kept them running: another
+ * tenant's 4 KiB writes to tmpfs waited 15-30 ms (H53).
+ */
 bool iss_on_worker(const struct vol *v, uint8_t op, uint32_t len);
 
 /*
- * Whether @op of @len bytes (@dsync: a durable write) on @v runs in a
- * kernel worker thread that waits for the filesystem or the device: a
- * flush, a discard or write-zeroes (fallocate), a buffered or durable
- * write, a read iss_on_worker() copies there; never on the NVMe
- * passthrough paths, whose commands are asynchronous.
+ * Whether @op of @len bytes (@dsync: a durable write) on @v holds a kernel
+ * worker thread that may wait for the filesystem or the device: what
+ * iss_on_worker() says, and a buffered or durable write (the kernel hands
+ * it to a worker if it would block); never on the NVMe passthrough paths,
+ * whose commands are asynchronous.
  */
 bool iss_blocks(const struct vol *v, uint8_t op, bool dsync, uint32_t len);
 

@@ -14,6 +14,9 @@
 #include "log.h"
 #include "sysd.h"
 
+/* Said of a volume whose file system takes no non-blocking I/O (H53). */
+#define VOLS_WORKER_IO ", every request on a kernel worker (no non-blocking I/O here)"
+
 int vols_init(struct vols *vs, struct rings *rg, struct jr *jr)
 {
 	uint32_t i;
@@ -255,16 +258,18 @@ int vols_install(struct vols *vs, struct vol *v, uint32_t idx)
 		vs->n = idx + 1;
 	vs->live++;
 	if (v->isdir) {
-		log_info("volume %s: directory %s, size %llu (its files hold %llu)%s%s", v->name,
+		log_info("volume %s: directory %s, size %llu (its files hold %llu)%s%s%s", v->name,
 			 v->path, (unsigned long long)v->v.size, (unsigned long long)v->used,
-			 v->direct ? ", direct" : "", v->v.readonly ? ", read-only" : "");
+			 v->direct ? ", direct" : "", v->v.readonly ? ", read-only" : "",
+			 v->worker_io ? VOLS_WORKER_IO : "");
 		return 0;
 	}
-	log_info("volume %s: %s [%llu, +%llu) %s%s block %u, %s%s%s", v->name, v->path,
+	log_info("volume %s: %s [%llu, +%llu) %s%s block %u, %s%s%s%s", v->name, v->path,
 		 (unsigned long long)v->v.base, (unsigned long long)v->v.size,
 		 v->direct ? "direct" : "buffered", v->v.readonly ? " read-only" : "",
 		 v->block_size, v->polled ? "polled" : "interrupts",
-		 v->passthrough ? ", NVMe passthrough via " : "", v->passthrough ? v->ng_path : "");
+		 v->passthrough ? ", NVMe passthrough via " : "", v->passthrough ? v->ng_path : "",
+		 v->worker_io ? VOLS_WORKER_IO : "");
 	return 0;
 }
 

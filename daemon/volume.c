@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -311,6 +312,34 @@ int vol_dir_usage(int dirfd, uint64_t *bytes, uint64_t *entries, unsigned int *d
 	return ret;
 }
 
+/*
+ * Whether @fd's file system takes non-blocking reads: a read with
+ * RWF_NOWAIT is refused with EOPNOTSUPP, before anything else is looked
+ * at, where it does not (tmpfs here). io_uring then hands every read and
+ * write of the file to a worker thread without trying it inline.
+ */
+static bool vol_takes_nowait(int fd)
+{
+	char c;
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+
+	return preadv2(fd, &iov, 1, 0, RWF_NOWAIT) >= 0 || errno != EOPNOTSUPP;
+}
+
+/* As vol_takes_nowait(), for the files of directory @dirfd: an unnamed
+ * file made in it answers (if none can be made, assume yes). */
+static bool vol_dir_takes_nowait(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	bool yes;
+
+	if (fd < 0)
+		return true;
+	yes = vol_takes_nowait(fd);
+	close(fd);
+	return yes;
+}
+
 /* A directory volume: create the directory if missing, open it, count its bytes. */
 static int vol_open_dir(const struct cfg_volume *cv, const char *state_dir, struct vol *out,
 			char *err, size_t errlen)
@@ -344,6 +373,7 @@ static int vol_open_dir(const struct cfg_volume *cv, const char *state_dir, stru
 		if (!fchown(out->fd, geteuid(), getegid()) && !fchmod(out->fd, 0700))
 			log_warn("volume %s: %s made the daemon's, mode 0700", cv->name, out->path);
 	}
+	out->worker_io = !vol_dir_takes_nowait(out->fd);
 	ret = vol_dir_usage(out->fd, &used, &entries, &deep);
 	if (ret) {
 		snprintf(err, errlen, "volume %s: cannot count the bytes under %s: %s", cv->name,
@@ -426,6 +456,7 @@ int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out
 			 strerror(-ret));
 		return ret;
 	}
+	out->worker_io = !vol_takes_nowait(out->fd);
 	ret = vol_geometry(out, &bytes);
 	if (ret) {
 		snprintf(err, errlen,

@@ -22,6 +22,9 @@ struct vol {
 	uint32_t entries_held;
 	uint32_t max_entries;
 	bool direct;
+	/* Its file system takes no non-blocking reads and writes (tmpfs): the
+	 * kernel runs every one on a worker thread (vol_takes_nowait()). */
+	bool worker_io;
 	uint32_t block_size; /* logical block size of the backing */
 	struct val_vol v;    /* what the validator sees */
 

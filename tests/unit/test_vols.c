@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "journal.h"
@@ -239,6 +241,51 @@ Test(vols, install_past_the_table_is_refused_and_closes_the_volume)
 	cr_assert_eq(vols_install(&g_vs, &v, VOLS_MAX), -ENOSPC);
 	cr_assert_eq(ut_count_fds(), fds, "the refused volume's fd leaked");
 	cr_assert_eq(g_vs.live, 0);
+}
+
+/*
+ * A volume whose file system takes no non-blocking I/O (tmpfs) has every
+ * read and write run on a kernel worker from the start (H53); one on the
+ * scratch directory's file system (ext4 here) does not. Both a file volume
+ * and a directory volume (which asks an unnamed file made in it).
+ */
+Test(vols, a_volume_on_tmpfs_is_served_on_kernel_workers)
+{
+	struct cfg_volume cv = file_volume("alpha");
+	char mnt[PATH_MAX + 8], err[PATH_MAX + 256];
+	struct statfs sf;
+	struct vol v;
+	int ret;
+
+	memset(&v, 0, sizeof(v));
+	v.fd = v.ng_fd = -1;
+	cr_assert_eq(statfs(g_dir, &sf), 0);
+	if (sf.f_type != 0x01021994 /* TMPFS_MAGIC */) {
+		ret = vol_open(&cv, g_dir, &v, err, sizeof(err));
+		cr_assert_eq(ret, 0, "vol_open: %s", err);
+		cr_assert_not(v.worker_io, "%s takes non-blocking reads", g_dir);
+		vol_close(&v);
+	}
+	snprintf(mnt, sizeof(mnt), "%s/mnt", g_dir);
+	cr_assert_eq(mkdir(mnt, 0700), 0);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=4m"))
+		cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
+	ret = vol_open(&cv, mnt, &v, err, sizeof(err));
+	cr_assert_eq(ret, 0, "vol_open on tmpfs: %s", err);
+	cr_assert(v.worker_io, "a file volume on tmpfs");
+	vol_close(&v);
+	memset(&cv, 0, sizeof(cv));
+	snprintf(cv.name, sizeof(cv.name), "db");
+	snprintf(cv.dir, sizeof(cv.dir), "db.d");
+	cv.size = 1u << 20;
+	memset(&v, 0, sizeof(v));
+	v.fd = v.ng_fd = -1;
+	ret = vol_open(&cv, mnt, &v, err, sizeof(err));
+	cr_assert_eq(ret, 0, "vol_open of a directory on tmpfs: %s", err);
+	cr_assert(v.isdir);
+	cr_assert(v.worker_io, "a directory volume on tmpfs");
+	vol_close(&v);
+	umount2(mnt, MNT_DETACH);
 }
 
 /* A directory volume @name of @size bytes; returns its index. */
