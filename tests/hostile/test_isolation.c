@@ -1569,29 +1569,33 @@ ITEST(h48_a_tenant_attaching_in_a_loop_writes_few_log_lines)
 #define ISO_READER_IO	    (4u << 20) /* each read (the daemon's max_io_size) */
 #define ISO_READER_MB	    128u       /* the page-cached file they read */
 
-static const char reader_conf[] = "[daemon]\n"
-				  "socket = @DIR@/ringd.sock\n"
-				  "state_dir = @DIR@/state\n"
-				  "max_io_size = 4M\n"
-				  "\n"
-				  "[volume victim]\n"
-				  "path = @DIR@/fast/victim.img\n"
-				  "create_size = 2M\n"
-				  "\n"
-				  "[volume big]\n"
-				  "path = big.img\n"
-				  "create_size = 128M\n"
-				  "\n"
-				  "[tenant victim]\n"
-				  "uid = 61002\n"
-				  "volumes = victim:rw\n"
-				  "\n"
-				  "[tenant reader]\n"
-				  "uid = 61007\n"
-				  "volumes = big:ro\n"
-				  "max_sessions = 16\n"
-				  "max_inflight = 32\n"
-				  "max_session_memory = 8M\n";
+/* A daemon of @max_io bytes a request, a victim on its own tmpfs, and a
+ * 128 MiB volume "big" the tenant "reader" (uid 61007) may read. */
+#define READER_CONF(max_io)                                                                        \
+	"[daemon]\n"                                                                               \
+	"socket = @DIR@/ringd.sock\n"                                                              \
+	"state_dir = @DIR@/state\n"                                                                \
+	"max_io_size = " max_io "\n"                                                               \
+	"\n"                                                                                       \
+	"[volume victim]\n"                                                                        \
+	"path = @DIR@/fast/victim.img\n"                                                           \
+	"create_size = 2M\n"                                                                       \
+	"\n"                                                                                       \
+	"[volume big]\n"                                                                           \
+	"path = big.img\n"                                                                         \
+	"create_size = 128M\n"                                                                     \
+	"\n"                                                                                       \
+	"[tenant victim]\n"                                                                        \
+	"uid = 61002\n"                                                                            \
+	"volumes = victim:rw\n"                                                                    \
+	"\n"                                                                                       \
+	"[tenant reader]\n"                                                                        \
+	"uid = 61007\n"                                                                            \
+	"volumes = big:ro\n"
+
+static const char reader_conf[] = READER_CONF("4M") "max_sessions = 16\n"
+						    "max_inflight = 32\n"
+						    "max_session_memory = 8M\n";
 
 /*
  * The reader's attack: every session of tenant "reader" keeps
@@ -1706,28 +1710,8 @@ ITEST(h50_a_tenants_reads_of_cold_pages_do_not_hold_the_loop)
 
 #define ISO_ONE_IO (64u << 20) /* the largest max_io_size allows */
 
-static const char one_io_conf[] = "[daemon]\n"
-				  "socket = @DIR@/ringd.sock\n"
-				  "state_dir = @DIR@/state\n"
-				  "max_io_size = 64M\n"
-				  "\n"
-				  "[volume victim]\n"
-				  "path = @DIR@/fast/victim.img\n"
-				  "create_size = 2M\n"
-				  "\n"
-				  "[volume big]\n"
-				  "path = big.img\n"
-				  "create_size = 128M\n"
-				  "\n"
-				  "[tenant victim]\n"
-				  "uid = 61002\n"
-				  "volumes = victim:rw\n"
-				  "\n"
-				  "[tenant reader]\n"
-				  "uid = 61007\n"
-				  "volumes = big:ro\n"
-				  "max_sessions = 1\n"
-				  "max_session_memory = 80M\n";
+static const char one_io_conf[] = READER_CONF("64M") "max_sessions = 1\n"
+						     "max_session_memory = 80M\n";
 
 /*
  * H49 and H50 bound what a pass copies and what a tenant has copied at
