@@ -456,7 +456,6 @@ int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out
 			 strerror(-ret));
 		return ret;
 	}
-	out->worker_io = !vol_takes_nowait(out->fd);
 	ret = vol_geometry(out, &bytes);
 	if (ret) {
 		snprintf(err, errlen,
@@ -465,6 +464,8 @@ int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out
 			 ret == -EINVAL ? "" : strerror(-ret));
 		goto out_close;
 	}
+	/* Asked only of a file or block device: a read from a FIFO would take a byte. */
+	out->worker_io = !vol_takes_nowait(out->fd);
 	if (cv->offset > bytes) {
 		ret = -ERANGE;
 		snprintf(err, errlen, "volume %s: offset %llu is beyond the end of %s (%llu bytes)",
