@@ -68,9 +68,10 @@ bool iss_on_worker(const struct vol *v, uint8_t op, uint32_t len)
 		return true; /* the kernel never runs them inline */
 	case RINGD_OP_READ:
 	case RINGD_OP_READV:
+		return v->worker_io || (!v->direct && len > ISS_INLINE_MAX);
 	case RINGD_OP_WRITE:
 	case RINGD_OP_WRITEV:
-		return v->worker_io || (!v->direct && len > ISS_INLINE_MAX);
+		return v->worker_io || (!v->direct && (v->worker_writes || len > ISS_INLINE_MAX));
 	default:
 		return false;
 	}

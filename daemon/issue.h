@@ -45,13 +45,14 @@ enum rg_which iss_route(const struct vol *v, uint8_t op, uint8_t *path);
  * Whether @op of @len bytes on @v runs on a kernel worker thread from the
  * start, and is queued IOSQE_ASYNC to say so: a flush, a discard or a
  * write-zeroes (the kernel never runs them inline), a copy larger than
- * ISS_INLINE_MAX, and every read and write of a volume whose file system
- * takes no non-blocking I/O (vol.worker_io: the kernel hands them to a
- * worker untried). The flag matters there: the kernel starts a new worker
+ * ISS_INLINE_MAX, every buffered write the kernel would hand to a worker
+ * untried (vol.worker_writes: all but on XFS and btrfs), and every read
+ * and write of a volume whose file system takes no non-blocking I/O
+ * (vol.worker_io, tmpfs). The flag matters there: the kernel starts a new worker
  * for such a request at once, while one it found it must hand over waits
  * for a worker as long as any of the ring's workers is running, and a
  * tenant's flushes writing back hundreds of MiB kept them running: another
- * tenant's 4 KiB writes to tmpfs waited 15-30 ms (H53).
+ * tenant's 4 KiB writes to tmpfs waited 16-30 ms (H53).
  */
 bool iss_on_worker(const struct vol *v, uint8_t op, uint32_t len);
 

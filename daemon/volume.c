@@ -6,11 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -326,6 +328,23 @@ static bool vol_takes_nowait(int fd)
 	return preadv2(fd, &iov, 1, 0, RWF_NOWAIT) >= 0 || errno != EOPNOTSUPP;
 }
 
+/*
+ * Whether io_uring tries buffered writes to @fd inline before handing them
+ * to a worker: only where the file system writes into the page cache
+ * without blocking (FMODE_BUF_WASYNC), which no call reports; XFS and
+ * btrfs do on the kernels ringd runs on. ext4 and block devices do not:
+ * every buffered write to them was seen handed over untried (Linux 6.18).
+ */
+static bool vol_writes_nowait(int fd)
+{
+	struct statfs sf;
+	struct stat st;
+
+	if (fstat(fd, &st) || S_ISBLK(st.st_mode) || fstatfs(fd, &sf))
+		return false;
+	return sf.f_type == XFS_SUPER_MAGIC || sf.f_type == BTRFS_SUPER_MAGIC;
+}
+
 /* As vol_takes_nowait(), for the files of directory @dirfd: an unnamed
  * file made in it answers (if none can be made, assume yes). */
 static bool vol_dir_takes_nowait(int dirfd)
@@ -374,6 +393,7 @@ static int vol_open_dir(const struct cfg_volume *cv, const char *state_dir, stru
 			log_warn("volume %s: %s made the daemon's, mode 0700", cv->name, out->path);
 	}
 	out->worker_io = !vol_dir_takes_nowait(out->fd);
+	out->worker_writes = out->worker_io || !vol_writes_nowait(out->fd);
 	ret = vol_dir_usage(out->fd, &used, &entries, &deep);
 	if (ret) {
 		snprintf(err, errlen, "volume %s: cannot count the bytes under %s: %s", cv->name,
@@ -466,6 +486,7 @@ int vol_open(const struct cfg_volume *cv, const char *state_dir, struct vol *out
 	}
 	/* Asked only of a file or block device: a read from a FIFO would take a byte. */
 	out->worker_io = !vol_takes_nowait(out->fd);
+	out->worker_writes = out->worker_io || !vol_writes_nowait(out->fd);
 	if (cv->offset > bytes) {
 		ret = -ERANGE;
 		snprintf(err, errlen, "volume %s: offset %llu is beyond the end of %s (%llu bytes)",

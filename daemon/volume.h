@@ -25,6 +25,9 @@ struct vol {
 	/* Its file system takes no non-blocking reads and writes (tmpfs): the
 	 * kernel runs every one on a worker thread (vol_takes_nowait()). */
 	bool worker_io;
+	/* The kernel runs its buffered writes on a worker thread untried: all
+	 * but files on XFS and btrfs (vol_writes_nowait()). */
+	bool worker_writes;
 	uint32_t block_size; /* logical block size of the backing */
 	struct val_vol v;    /* what the validator sees */
 

@@ -141,6 +141,14 @@ static void complete_all(void)
 	disp_flush(&g_d);
 }
 
+/* Whether the SQE the loop queued last on the main ring asked for a worker. */
+static bool last_sqe_async(void)
+{
+	struct io_uring *r = &rg_ring(&g_s.rg, RG_MAIN)->ring;
+
+	return (r->sq.sqes[(r->sq.sqe_tail - 1) & r->sq.ring_mask].flags & IOSQE_ASYNC) != 0;
+}
+
 Test(dispatch, nop_is_posted_after_flush)
 {
 	struct ringd_cqe c;
@@ -495,18 +503,22 @@ Test(dispatch, a_large_copy_holds_a_kernel_worker_of_its_tenant)
 	cr_assert_eq(ret, 0, "sess_handle_open: %s", err);
 	/* Whatever the scratch directory's file system (H53 is another test's). */
 	g_s.vols.v[se->handles[h].vol].worker_io = false;
+	g_s.vols.v[se->handles[h].vol].worker_writes = false;
 	push_to(se, &tail, sqe(RINGD_OP_READ, h, 0, 0, small, UD));
 	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 1);
 	cr_assert_eq(use_get(&g_s.use, se->tenant).blocking, 0);
+	cr_assert_not(last_sqe_async(), "a 4 KiB read is copied inline");
 	complete_all();
 	push_to(se, &tail, sqe(RINGD_OP_READ, h, 0, 0, big, UD + 1));
 	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 1);
 	cr_assert_eq(use_get(&g_s.use, se->tenant).blocking, 1);
+	cr_assert(last_sqe_async(), "a 512 KiB read is queued IOSQE_ASYNC");
 	complete_all();
 	cr_assert_eq(use_get(&g_s.use, se->tenant).blocking, 0);
 	push_to(se, &tail, sqe(RINGD_OP_WRITE, h, 0, 0, big, UD + 2));
 	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 1);
 	cr_assert_eq(use_get(&g_s.use, se->tenant).blocking, 1);
+	cr_assert(last_sqe_async(), "a 512 KiB write is queued IOSQE_ASYNC");
 	complete_all();
 	disp_flush(&g_d);
 	cr_assert_eq(cqe_of(se, 0).res, (int32_t)small);
@@ -518,11 +530,13 @@ Test(dispatch, a_large_copy_holds_a_kernel_worker_of_its_tenant)
 
 /*
  * Every read and write of a volume whose file system takes no
- * non-blocking I/O (tmpfs) runs on a kernel worker (H53): even a 4 KiB
- * read holds one of its tenant's workers until it completes, and reads
- * what is there.
+ * non-blocking I/O (tmpfs), and every buffered write where the kernel
+ * hands them over untried (ext4, block devices), is queued IOSQE_ASYNC
+ * (H53): the kernel then starts a worker for it at once. Even a 4 KiB
+ * read holds one of its tenant's workers until it completes; each reads
+ * or writes all of it.
  */
-Test(dispatch, a_small_read_of_a_worker_io_volume_holds_a_kernel_worker)
+Test(dispatch, what_the_kernel_runs_on_a_worker_anyway_is_queued_async)
 {
 	int peer;
 	struct sess *se = ut_session(&g_s, BOB, BOB, &peer);
@@ -538,10 +552,27 @@ Test(dispatch, a_small_read_of_a_worker_io_volume_holds_a_kernel_worker)
 	push_to(se, &tail, sqe(RINGD_OP_READ, h, 0, 0, 4096, UD));
 	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 1);
 	cr_assert_eq(use_get(&g_s.use, se->tenant).blocking, 1);
+	cr_assert(last_sqe_async(), "a read of a worker_io volume is queued IOSQE_ASYNC");
 	complete_all();
 	disp_flush(&g_d);
 	cr_assert_eq(cqe_of(se, 0).res, 4096, "the worker's read: %d", cqe_of(se, 0).res);
 	cr_assert_eq(use_get(&g_s.use, se->tenant).blocking, 0);
 	g_s.vols.v[se->handles[h].vol].worker_io = false;
+	/* A 4 KiB buffered write the kernel would hand over untried (ext4). */
+	g_s.vols.v[se->handles[h].vol].worker_writes = true;
+	push_to(se, &tail, sqe(RINGD_OP_WRITE, h, 0, 0, 4096, UD + 1));
+	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 1);
+	cr_assert(last_sqe_async(), "a buffered write of a worker_writes volume");
+	complete_all();
+	disp_flush(&g_d);
+	cr_assert_eq(cqe_of(se, 1).res, 4096, "the worker's write: %d", cqe_of(se, 1).res);
+	/* One on XFS or btrfs is tried inline first. */
+	g_s.vols.v[se->handles[h].vol].worker_writes = false;
+	push_to(se, &tail, sqe(RINGD_OP_WRITE, h, 0, 0, 4096, UD + 2));
+	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 1);
+	cr_assert_not(last_sqe_async(), "a buffered write tried inline");
+	complete_all();
+	disp_flush(&g_d);
+	cr_assert_eq(cqe_of(se, 2).res, 4096);
 	close(peer);
 }
