@@ -44,17 +44,24 @@ static struct sess *g_se;
 static int g_peer = -1, g_handle;
 static uint32_t g_tail; /* the client's SQ tail */
 
-/* A session of @uid, attached, with v0 open read-write. */
-static struct sess *client_as(uid_t uid, int *peer, int *handle)
+/* A session of @uid with a data area of @data_size bytes, attached, with
+ * v0 open read-write. */
+static struct sess *client_with(uid_t uid, uint64_t data_size, int *peer, int *handle)
 {
 	struct sess *se = ut_session(&g_s, uid, uid, peer);
 	char err[512];
-	int ret = ut_attach(&g_s, se, 64u << 10, err, sizeof(err));
+	int ret = ut_attach(&g_s, se, data_size, err, sizeof(err));
 
 	cr_assert_eq(ret, 0, "sess_attach: %s", err);
 	ret = sess_handle_open(&g_s.st, se, "v0", RINGD_RDWR, handle, err, sizeof(err));
 	cr_assert_eq(ret, 0, "sess_handle_open: %s", err);
 	return se;
+}
+
+/* A session of @uid, attached (64 KiB of data area), with v0 open read-write. */
+static struct sess *client_as(uid_t uid, int *peer, int *handle)
+{
+	return client_with(uid, 64u << 10, peer, handle);
 }
 
 /* A session of alice, attached, with v0 open read-write. */
@@ -491,16 +498,10 @@ Test(dispatch, a_tenant_reads_a_bounded_number_of_bytes_through_the_page_cache)
 Test(dispatch, a_large_copy_holds_a_kernel_worker_of_its_tenant)
 {
 	const uint32_t big = ISS_INLINE_MAX * 2, small = 4096;
-	int peer;
-	struct sess *se = ut_session(&g_s, BOB, BOB, &peer);
+	int peer, h;
+	struct sess *se = client_with(BOB, 4u << 20, &peer, &h);
 	uint32_t tail = 0;
-	char err[512];
-	int h, ret;
 
-	ret = ut_attach(&g_s, se, 4u << 20, err, sizeof(err));
-	cr_assert_eq(ret, 0, "sess_attach: %s", err);
-	ret = sess_handle_open(&g_s.st, se, "v0", RINGD_RDWR, &h, err, sizeof(err));
-	cr_assert_eq(ret, 0, "sess_handle_open: %s", err);
 	/* Whatever the scratch directory's file system (H53 is another test's). */
 	g_s.vols.v[se->handles[h].vol].worker_io = false;
 	g_s.vols.v[se->handles[h].vol].worker_writes = false;
@@ -538,16 +539,10 @@ Test(dispatch, a_large_copy_holds_a_kernel_worker_of_its_tenant)
  */
 Test(dispatch, what_the_kernel_runs_on_a_worker_anyway_is_queued_async)
 {
-	int peer;
-	struct sess *se = ut_session(&g_s, BOB, BOB, &peer);
+	int peer, h;
+	struct sess *se = client_with(BOB, 1u << 20, &peer, &h);
 	uint32_t tail = 0;
-	char err[512];
-	int h, ret;
 
-	ret = ut_attach(&g_s, se, 1u << 20, err, sizeof(err));
-	cr_assert_eq(ret, 0, "sess_attach: %s", err);
-	ret = sess_handle_open(&g_s.st, se, "v0", RINGD_RDWR, &h, err, sizeof(err));
-	cr_assert_eq(ret, 0, "sess_handle_open: %s", err);
 	g_s.vols.v[se->handles[h].vol].worker_io = true;
 	push_to(se, &tail, sqe(RINGD_OP_READ, h, 0, 0, 4096, UD));
 	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 1);
