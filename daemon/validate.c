@@ -11,6 +11,7 @@ void val_sqe_fetch(struct ringd_sqe *dst, const struct ringd_sqe *shared)
 	uint64_t words[sizeof(*dst) / 8];
 	unsigned int i;
 
+#pragma GCC unroll 8
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		words[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 	memcpy(dst, words, sizeof(*dst));
