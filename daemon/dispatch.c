@@ -447,6 +447,8 @@ bool disp_adopt(struct disp *d, struct sess *se, uint32_t idx)
 
 	r->link = (jq->flags & JR_F_LINK) != 0;
 	if (r->op != RINGD_OP_NOP && r->op != RINGD_OP_CANCEL) {
+		const struct vol *v;
+
 		if (!vols_valid(d->vols, jq->vol) || d->vols->vv[jq->vol].removed) {
 			disp_finish(d, se, idx, -ENODEV);
 			return false;
@@ -455,8 +457,13 @@ bool disp_adopt(struct disp *d, struct sess *se, uint32_t idx)
 			disp_finish(d, se, idx, -EFAULT);
 			return false;
 		}
+		v = vols_get(d->vols, jq->vol);
 		r->vol = jq->vol;
 		r->has_vol = true;
+		/* Counted as at its acceptance: its worker and its page-cache copy. */
+		r->on_worker = iss_on_worker(v, jq->op, jq->len);
+		r->blocking = iss_blocks(v, jq->op, (jq->flags & JR_F_DSYNC) != 0, r->on_worker);
+		r->copies = iss_copies(v, jq->op);
 	}
 	se->stats.submitted++;
 	disp_account(d, se, idx);
@@ -685,7 +692,8 @@ static struct qos_req disp_qos_req(const struct val_io *io, int ret)
  * or start it.
  */
 static void disp_accept(struct disp *d, struct sess *se, const struct ringd_sqe *sqe,
-			const struct val_io *io, int ret, bool blocks, bool copies, uint64_t now_ns)
+			const struct val_io *io, int ret, bool blocks, bool copies, bool on_worker,
+			uint64_t now_ns)
 {
 	uint32_t ridx = rq_get(d->rq), prev = RQ_NONE;
 	struct req *r = &d->rq->r[ridx];
@@ -725,6 +733,7 @@ static void disp_accept(struct disp *d, struct sess *se, const struct ringd_sqe 
 	r->link = io->link;
 	r->blocking = blocks;
 	r->copies = copies;
+	r->on_worker = on_worker;
 	if (io->op != RINGD_OP_NOP && io->op != RINGD_OP_CANCEL) {
 		r->vol = io->vol;
 		r->has_vol = true;
@@ -785,7 +794,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		struct val_io io;
 		uint8_t path;
 		uint32_t idx;
-		bool blocks, copies;
+		bool blocks, copies, on_worker;
 		int ret;
 
 		if (!disp_cq_room(se)) {
@@ -847,7 +856,8 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		 * threads: its next flush or buffered write waits in its SQ,
 		 * not in the kernel's queue in front of other tenants'.
 		 */
-		blocks = !ret && iss_blocks(v, io.op, io.dsync, io.len);
+		on_worker = !ret && iss_on_worker(v, io.op, io.len);
+		blocks = !ret && iss_blocks(v, io.op, io.dsync, on_worker);
 		if (blocks && use_get(d->use, se->tenant).blocking >= DISP_BLOCKING_MAX) {
 			*why = DISP_BLOCKED;
 			break;
@@ -875,7 +885,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		se->stats.submitted++;
 		d->pass_bytes += qr.len;
 		*units += qos_charge(d->qos, c, &qr, reserved, now_ns);
-		disp_accept(d, se, &sqe, &io, ret, blocks, copies, now_ns);
+		disp_accept(d, se, &sqe, &io, ret, blocks, copies, on_worker, now_ns);
 	}
 	if (se->sq_head == tail && *why == DISP_BUDGET)
 		*why = DISP_EMPTY;

@@ -77,9 +77,9 @@ bool iss_on_worker(const struct vol *v, uint8_t op, uint32_t len)
 	}
 }
 
-bool iss_blocks(const struct vol *v, uint8_t op, bool dsync, uint32_t len)
+bool iss_blocks(const struct vol *v, uint8_t op, bool dsync, bool on_worker)
 {
-	if (iss_on_worker(v, op, len))
+	if (on_worker)
 		return true;
 	return v && !v->passthrough && (op == RINGD_OP_WRITE || op == RINGD_OP_WRITEV) &&
 	       (dsync || !v->direct);
@@ -182,7 +182,7 @@ static int iss_file(struct kr_ring *kr, struct reqs *rq, const struct jr *jr, ui
 {
 	int ret = iss_file_sqe(kr, rq, jr, idx, v, a);
 
-	if (!ret && iss_on_worker(v, jr->reqs[idx].op, jr->reqs[idx].len))
+	if (!ret && rq->r[idx].on_worker)
 		kr_queue_async(kr);
 	return ret;
 }

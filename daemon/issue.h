@@ -57,13 +57,13 @@ enum rg_which iss_route(const struct vol *v, uint8_t op, uint8_t *path);
 bool iss_on_worker(const struct vol *v, uint8_t op, uint32_t len);
 
 /*
- * Whether @op of @len bytes (@dsync: a durable write) on @v holds a kernel
- * worker thread that may wait for the filesystem or the device: what
- * iss_on_worker() says, and a buffered or durable write (the kernel hands
- * it to a worker if it would block); never on the NVMe passthrough paths,
- * whose commands are asynchronous.
+ * Whether @op (@dsync: a durable write) on @v holds a kernel worker thread
+ * that may wait for the filesystem or the device: @on_worker (what
+ * iss_on_worker() said of it), and a buffered or durable write (the kernel
+ * hands it to a worker if it would block); never on the NVMe passthrough
+ * paths, whose commands are asynchronous.
  */
-bool iss_blocks(const struct vol *v, uint8_t op, bool dsync, uint32_t len);
+bool iss_blocks(const struct vol *v, uint8_t op, bool dsync, bool on_worker);
 
 /*
  * Whether @op on @v reads through the page cache: the kernel copies the

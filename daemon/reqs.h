@@ -42,6 +42,7 @@ struct req {
 	bool held;		       /* waits for link_prev to complete */
 	bool blocking;		       /* counted as holding a kernel worker (iss_blocks) */
 	bool copies;		       /* counted as read through the page cache (iss_copies) */
+	bool on_worker;		       /* queued IOSQE_ASYNC (iss_on_worker, once) */
 	uint32_t link_prev, link_next; /* its chain neighbours, or RQ_NONE */
 	uint64_t t0_ns; /* consumed at (the pass's clock); 0: not timed (recovered) */
 	uint32_t next_free;

@@ -571,3 +571,50 @@ Test(dispatch, what_the_kernel_runs_on_a_worker_anyway_is_queued_async)
 	cr_assert_eq(cqe_of(se, 2).res, 4096);
 	close(peer);
 }
+
+/*
+ * A request a restart adopts from the journal is queued as it was when it
+ * was first accepted (iss_on_worker() is asked once, at acceptance or at
+ * adoption) and counted the same: a 512 KiB read on a kernel worker,
+ * holding one of its tenant's workers and counted as a page-cache copy
+ * until it completes (before, adoption counted neither), and it reads
+ * all of it.
+ */
+Test(dispatch, an_adopted_large_read_is_queued_async_and_counted)
+{
+	const uint32_t big = ISS_INLINE_MAX * 2;
+	int peer, h;
+	struct sess *se = client_with(BOB, 4u << 20, &peer, &h);
+	uint32_t idx = 5, vol = se->handles[h].vol;
+	struct jr_req *jq = &g_s.jr.reqs[idx];
+	struct req *r;
+
+	g_s.vols.v[vol].worker_io = false;
+	g_s.vols.v[vol].worker_writes = false;
+	cr_assert_not(g_s.rq.r[idx].busy);
+	/* What recovery finds in the journal and claims (recover.c). */
+	memset(jq, 0, sizeof(*jq));
+	jq->sess = se->slot;
+	jq->user_data = UD + 7;
+	jq->op = RINGD_OP_READ;
+	jq->vol = vol;
+	jq->len = big;
+	jq->state = JR_PENDING;
+	r = rq_claim(&g_s.rq, idx);
+	r->user_data = jq->user_data;
+	r->sess = se->slot;
+	r->len = jq->len;
+	r->op = jq->op;
+	cr_assert(disp_adopt(&g_d, se, idx));
+	disp_launch(&g_d, se, idx);
+	cr_assert(last_sqe_async(), "the adopted 512 KiB read is queued IOSQE_ASYNC");
+	cr_assert_eq(use_get(&g_s.use, se->tenant).blocking, 1, "it holds a worker of its tenant");
+	cr_assert_eq(use_get(&g_s.use, se->tenant).copying, big, "and counts as copying");
+	complete_all();
+	disp_flush(&g_d);
+	cr_assert_eq(use_get(&g_s.use, se->tenant).blocking, 0);
+	cr_assert_eq(use_get(&g_s.use, se->tenant).copying, 0);
+	cr_assert_eq(cqe_of(se, 0).user_data, UD + 7);
+	cr_assert_eq(cqe_of(se, 0).res, (int32_t)big, "the worker's read: %d", cqe_of(se, 0).res);
+	close(peer);
+}
