@@ -36,9 +36,19 @@
  * makes that syscall. Time off the CPU is not charged to the spin:
  * spin_us is spinning time, so a client that yielded to others finds its
  * completions on its next turn instead of going to sleep.
+ *
+ * A gap is not always a neighbour: the host preempts a VM's vCPU, an
+ * interrupt runs long. A yield that comes back within RG_YIELD_ALONE_US
+ * found nothing else to run, and RG_ALONE_YIELDS of them in a row end the
+ * yield mode (in a pinned plain-loop run, rounds that stayed in it made
+ * 0.07 syscalls per read against 0.002 and served 10-15 % fewer reads).
+ * Not the first one: the scheduler (EEVDF) may hand the CPU straight back
+ * to a task that yields while its neighbour is not yet eligible to run.
  */
 #define RG_PREEMPT_GAP_US   50u
 #define RG_CONTENDED_WAITS  64u
+#define RG_YIELD_ALONE_US   10u
+#define RG_ALONE_YIELDS	    16u
 #define RG_SPIN_WALL_FACTOR 64u /* wall-clock bound of a spin, in spin_us */
 #define RG_SPIN_BURST	    16u /* checks of the CQ between two reads of the clock */
 
@@ -464,6 +474,7 @@ int rg_wait(struct rg_ring *r, int ctl_fd, unsigned int nr, uint64_t deadline_us
 		if (now - prev >= RG_PREEMPT_GAP_US) {
 			/* Off the CPU meanwhile: that was not spent spinning. */
 			r->contended = RG_CONTENDED_WAITS;
+			r->alone_yields = 0;
 			spin_from += now - prev;
 		}
 		prev = now;
@@ -485,10 +496,15 @@ int rg_wait(struct rg_ring *r, int ctl_fd, unsigned int nr, uint64_t deadline_us
 		 * submissions and completions we wait for: let other
 		 * runnable work have the CPU between checks.
 		 */
-		if (r->contended)
+		if (r->contended) {
 			sched_yield();
-		else
+			if (clk_now_us() - now >= RG_YIELD_ALONE_US)
+				r->alone_yields = 0;
+			else if (++r->alone_yields >= RG_ALONE_YIELDS)
+				r->contended = r->alone_yields = 0; /* no one else wants this CPU */
+		} else {
 			rg_cpu_relax();
+		}
 	}
 spun:
 	if (r->contended)

@@ -56,9 +56,10 @@ struct rg_ring {
 	uint32_t cq_xlated;	/* CQEs before this index have their user_data restored */
 	int wake_fd;		/* doorbell (send) and notifications (recv) */
 	unsigned int spin_us;
-	unsigned int contended; /* waits left in yield-spin mode (see rg_wait) */
-	bool dead;		/* the daemon went away (seen here or by the control layer) */
-	bool event_fd_mode;	/* rg_event_fd() was called */
+	unsigned int contended;	   /* waits left in yield-spin mode (see rg_wait) */
+	unsigned int alone_yields; /* yields in a row that came straight back */
+	bool dead;		   /* the daemon went away (seen here or by the control layer) */
+	bool event_fd_mode;	   /* rg_event_fd() was called */
 
 	struct rg_req *reqs; /* sq_entries + cq_entries */
 	uint32_t nreqs, req_free, reqs_busy;
