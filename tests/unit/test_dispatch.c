@@ -156,6 +156,22 @@ static bool last_sqe_async(void)
 	return (r->sq.sqes[(r->sq.sqe_tail - 1) & r->sq.ring_mask].flags & IOSQE_ASYNC) != 0;
 }
 
+/*
+ * Push @s to @se's SQ, serve it (it must be taken), and let it complete:
+ * whether the loop queued its kernel SQE IOSQE_ASYNC.
+ */
+static bool served_async(struct sess *se, uint32_t *tail, struct ringd_sqe s)
+{
+	bool async;
+
+	push_to(se, tail, s);
+	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 1);
+	async = last_sqe_async();
+	complete_all();
+	disp_flush(&g_d);
+	return async;
+}
+
 Test(dispatch, nop_is_posted_after_flush)
 {
 	struct ringd_cqe c;
@@ -555,19 +571,13 @@ Test(dispatch, what_the_kernel_runs_on_a_worker_anyway_is_queued_async)
 	g_s.vols.v[se->handles[h].vol].worker_io = false;
 	/* A 4 KiB buffered write the kernel would hand over untried (ext4). */
 	g_s.vols.v[se->handles[h].vol].worker_writes = true;
-	push_to(se, &tail, sqe(RINGD_OP_WRITE, h, 0, 0, 4096, UD + 1));
-	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 1);
-	cr_assert(last_sqe_async(), "a buffered write of a worker_writes volume");
-	complete_all();
-	disp_flush(&g_d);
+	cr_assert(served_async(se, &tail, sqe(RINGD_OP_WRITE, h, 0, 0, 4096, UD + 1)),
+		  "a buffered write of a worker_writes volume");
 	cr_assert_eq(cqe_of(se, 1).res, 4096, "the worker's write: %d", cqe_of(se, 1).res);
 	/* One on XFS or btrfs is tried inline first. */
 	g_s.vols.v[se->handles[h].vol].worker_writes = false;
-	push_to(se, &tail, sqe(RINGD_OP_WRITE, h, 0, 0, 4096, UD + 2));
-	cr_assert_eq(disp_serve(&g_d, 64, clock_now_ns()), 1);
-	cr_assert_not(last_sqe_async(), "a buffered write tried inline");
-	complete_all();
-	disp_flush(&g_d);
+	cr_assert_not(served_async(se, &tail, sqe(RINGD_OP_WRITE, h, 0, 0, 4096, UD + 2)),
+		      "a buffered write tried inline");
 	cr_assert_eq(cqe_of(se, 2).res, 4096);
 	close(peer);
 }
