@@ -70,6 +70,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "line-rtt.h"
 #include "ringd.h"
 #include "tool-args.h"
 
@@ -116,7 +117,8 @@ struct opts {
 	const char *idle_report;
 	const char *churn; /* a directory volume to churn files in during the run */
 	uid_t churn_uid;
-	int cpu; /* pin workers here; -1: no */
+	int cpu;     /* pin workers here; -1: no */
+	int rtt_cpu; /* --line-rtt: measure the line round trip cpu <-> rtt_cpu; -1: no */
 };
 
 /* What one worker reports, in memory shared with the parent. */
@@ -1127,6 +1129,8 @@ static void usage(FILE *f)
 	      "  -d, --daemon-pid PID        account the daemon's CPU and syscalls\n"
 	      "      --spin-us N             libringd spin before sleeping (library default)\n"
 	      "      --cpu N                 pin the workers to CPU N\n"
+	      "      --line-rtt N            measure the cache-line round trip between the\n"
+	      "                              --cpu CPU and CPU N before and after the run\n"
 	      "      --loop batch|plain      batched loop, or liburing's canonical one (batch)\n"
 	      "      --idle-sessions N       attach N idle sessions first (ringd engine)\n"
 	      "      --idle-uids LIST        their uids, comma-separated, one process each (0)\n"
@@ -1181,6 +1185,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "idle-report", required_argument, NULL, 16 },
 		{ "churn", required_argument, NULL, 17 },
 		{ "churn-uid", required_argument, NULL, 18 },
+		{ "line-rtt", required_argument, NULL, 19 },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1202,6 +1207,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->rwmix = 50;
 	o->vecs = 4;
 	o->cpu = -1;
+	o->rtt_cpu = -1;
 	while ((c = getopt_long(argc, argv, "e:w:b:q:B:p:t:M:v:f:S:s:d:jhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'e':
@@ -1271,6 +1277,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (parse_uint(optarg, 0, CPU_SETSIZE - 1, &u))
 				goto bad;
 			o->cpu = (int)u;
+			break;
+		case 19:
+			if (parse_uint(optarg, 0, CPU_SETSIZE - 1, &u))
+				goto bad;
+			o->rtt_cpu = (int)u;
 			break;
 		case 3:
 			o->no_lat = true;
@@ -1384,6 +1395,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "ringd-bench: --idle-sessions needs the ringd engine\n");
 		return -EINVAL;
 	}
+	if (o->rtt_cpu >= 0 && (o->cpu < 0 || o->cpu == o->rtt_cpu)) {
+		fprintf(stderr, "ringd-bench: --line-rtt needs --cpu, and another CPU than it\n");
+		return -EINVAL;
+	}
 	if (!o->nidle_uids)
 		o->nidle_uids = 1; /* uid 0 */
 	return 0;
@@ -1459,6 +1474,7 @@ int main(int argc, char **argv)
 	bool sys_ok = true, failed = false, tty;
 	double elapsed, cpu_user = 0, cpu_sys = 0, lat_sum = 0, lat_min = -1, lat_max = 0;
 	struct proc_cpu d0 = { 0 }, d1 = { 0 };
+	double rtt0 = -1, rtt1 = -1;
 	int dcfd = -1;
 	int64_t dsys = -1;
 	uint64_t t0 = 0, t1 = 0, last_ios = 0, last_t;
@@ -1484,6 +1500,9 @@ int main(int argc, char **argv)
 		failed = true;
 		goto reap;
 	}
+	/* Before the workers exist, so that nothing else spins on the two CPUs. */
+	if (o.rtt_cpu >= 0)
+		rtt0 = line_rtt_ns(o.cpu, o.rtt_cpu);
 	fflush(NULL);
 	if (o.churn) {
 		churn_pid = fork();
@@ -1592,6 +1611,13 @@ reap:
 	}
 	if (failed)
 		return 1;
+	if (o.rtt_cpu >= 0)
+		rtt1 = line_rtt_ns(o.cpu, o.rtt_cpu);
+	if (o.rtt_cpu >= 0 && (rtt0 < 0 || rtt1 < 0)) {
+		fprintf(stderr, "ringd-bench: line round trip CPU %d-%d: %s\n", o.cpu, o.rtt_cpu,
+			strerror((int)-(rtt0 < 0 ? rtt0 : rtt1)));
+		rtt0 = rtt1 = -1;
+	}
 	elapsed = (double)(t1 - t0) / 1e9;
 	for (i = 0; i < o.procs; i++) {
 		struct worker_res *r = &sh->res[i];
@@ -1660,17 +1686,19 @@ reap:
 			}
 			/* label engine workload bs qd batch procs iops mb_s p50 p99 p999
 			 * cpu%clients cpu%daemon sys/io-clients sys/io-daemon
-			 * ctxsw/io-clients ctxsw/io-daemon (-1: not measured) */
+			 * ctxsw/io-clients ctxsw/io-daemon line-rtt-ns (mean of before
+			 * and after) (-1: not measured) */
 			fprintf(f,
 				"%s\t%s\t%s\t%u\t%u\t%u\t%u\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t"
-				"%.3f\t%.4f\t%.4f\t%.4f\t%.4f\n",
+				"%.3f\t%.4f\t%.4f\t%.4f\t%.4f\t%.1f\n",
 				o.label ? o.label : "-", eng_names[o.engine], wl, o.bs, o.qd,
 				o.batch, o.procs, iops, mbs, p50, p99, p999, 100 * ccpu / elapsed,
 				dok ? 100 * dcpu / elapsed : -1,
 				ios && sys_ok ? (double)syscalls * per : -1,
 				ios && dsys >= 0 ? (double)dsys * per : -1,
 				ios ? (double)ctxsw * per : -1,
-				ios && dok ? (double)(d1.ctxsw - d0.ctxsw) * per : -1);
+				ios && dok ? (double)(d1.ctxsw - d0.ctxsw) * per : -1,
+				rtt0 < 0 ? -1 : (rtt0 + rtt1) / 2);
 			fclose(f);
 		}
 		if (o.cdf) {
@@ -1707,6 +1735,10 @@ reap:
 			if (ios && dsys >= 0)
 				printf(" daemon %.4f", (double)dsys * per);
 			printf("\n");
+			if (rtt0 >= 0)
+				printf(
+				    "  line round trip CPU %d-%d: %.1f ns before, %.1f ns after\n",
+				    o.cpu, o.rtt_cpu, rtt0, rtt1);
 			return errors ? 1 : 0;
 		}
 		now = time(NULL);
@@ -1750,6 +1782,11 @@ reap:
 		json_num_or_null(stdout, ios && dsys >= 0, (double)dsys * per);
 		printf("},\n  \"daemon_syscalls\": ");
 		json_num_or_null(stdout, dsys >= 0, (double)dsys);
+		printf(",\n  \"line_rtt_ns\": {\"before\": ");
+		json_num_or_null(stdout, rtt0 >= 0, rtt0);
+		printf(", \"after\": ");
+		json_num_or_null(stdout, rtt0 >= 0, rtt1);
+		printf("}");
 		printf(",\n  \"lat_cdf_us\": [");
 		{
 			uint64_t sum = 0;

@@ -252,3 +252,41 @@ Test(bench, bad_option_is_refused, .init = daemon_start, .fini = daemon_stop)
 	snprintf(out, sizeof(out), "%s/bad.json", g_d.dir);
 	cr_assert_eq(run_bench(out, bad), 2, "unknown workload accepted");
 }
+
+/* --line-rtt: the cache-line round trip between the workers' CPU and
+ * another, measured before and after the run and reported in the JSON;
+ * without --cpu, or with the same CPU twice, a usage error. */
+Test(bench, line_round_trip_is_measured_around_a_run, .init = daemon_start, .fini = daemon_stop,
+     .timeout = 60)
+{
+	static const char *const run[] = { "--engine",	 "ringd", "--volume",	"bench",
+					   "--workload", "nop",	  "--qd",	"8",
+					   "--cpu",	 "0",	  "--line-rtt", "1",
+					   "--runtime",	 "0.2",	  NULL };
+	static const char *const bad[][8] = {
+		{ "--engine", "ringd", "--workload", "nop", "--line-rtt", "1", NULL },
+		{ "--engine", "ringd", "--workload", "nop", "--cpu", "1", "--line-rtt", "1" },
+	};
+	const char *args[10];
+	char out[160];
+	double before, after;
+	unsigned int k, i;
+
+	snprintf(out, sizeof(out), "%s/bad.json", g_d.dir);
+	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		for (i = 0; i < 8 && bad[k][i]; i++)
+			args[i] = bad[k][i];
+		args[i] = NULL;
+		cr_assert_eq(run_bench(out, args), 2, "case %u accepted", k);
+	}
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		cr_skip_test("one CPU online: no second CPU to measure a round trip to");
+	snprintf(out, sizeof(out), "%s/rtt.json", g_d.dir);
+	cr_assert_eq(run_bench(out, run), 0);
+	cr_assert_gt(json_num(out, "ios"), 0);
+	before = json_num(out, "before");
+	after = json_num(out, "after");
+	/* Generous: from an SMT sibling (tens of ns) to a busy host (ms). */
+	cr_assert(before > 0 && before < 1e7, "round trip before the run: %g ns", before);
+	cr_assert(after > 0 && after < 1e7, "round trip after the run: %g ns", after);
+}
