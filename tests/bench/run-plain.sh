@@ -107,9 +107,16 @@ done
 echo "run-plain: one QD 32 session alone and next to $nidle idle sessions, $rounds rounds"
 start yes
 for r in $(seq "$rounds"); do
-	point "alone-$r" yes ringd --workload randread --bs 4K --qd 32
-	point "idle-$r" yes ringd --workload randread --bs 4K --qd 32 --idle-sessions "$nidle" \
-		--idle-uids "$IDLE_UIDS" --idle-report "$work/idle-$r.txt"
+	# As above, the first of the pair by turns.
+	for k in $([ $((r % 2)) = 1 ] && echo alone idle || echo idle alone); do
+		if [ "$k" = alone ]; then
+			point "alone-$r" yes ringd --workload randread --bs 4K --qd 32
+		else
+			point "idle-$r" yes ringd --workload randread --bs 4K --qd 32 \
+				--idle-sessions "$nidle" --idle-uids "$IDLE_UIDS" \
+				--idle-report "$work/idle-$r.txt"
+		fi
+	done
 done
 cp "$work/idle-$rounds.txt" "$out/idle.txt"
 ended=$(date -u +%Y-%m-%dT%H:%M:%SZ)
