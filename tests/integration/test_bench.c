@@ -102,6 +102,23 @@ static bool json_has(const char *path, const char *needle)
 	return strstr(buf, needle) != NULL;
 }
 
+/* Each of the @n argument lists in @bad (at most 8, NULL-ended if shorter)
+ * is a usage error: ringd-bench exits 2 before anything runs. */
+static void refused(const char *const (*bad)[8], unsigned int n)
+{
+	const char *args[10];
+	char out[160];
+	unsigned int k, i;
+
+	snprintf(out, sizeof(out), "%s/bad.json", g_d.dir);
+	for (k = 0; k < n; k++) {
+		for (i = 0; i < 8 && bad[k][i]; i++)
+			args[i] = bad[k][i];
+		args[i] = NULL;
+		cr_assert_eq(run_bench(out, args), 2, "case %u accepted", k);
+	}
+}
+
 static void check_run(const char *name, const char *const *args, bool expect_ios)
 {
 	char out[160];
@@ -231,17 +248,8 @@ Test(bench, durable_and_vector_options_are_checked, .init = daemon_start, .fini 
 		  "randwrite" },
 		{ "--engine", "ringd", "--volume", "bench", "--workload", "readv", "--vecs", "65" },
 	};
-	const char *args[10];
-	char out[160];
-	unsigned int k, i;
 
-	snprintf(out, sizeof(out), "%s/bad.json", g_d.dir);
-	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
-		for (i = 0; i < 8 && bad[k][i]; i++)
-			args[i] = bad[k][i];
-		args[i] = NULL;
-		cr_assert_eq(run_bench(out, args), 2, "case %u accepted", k);
-	}
+	refused(bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 Test(bench, bad_option_is_refused, .init = daemon_start, .fini = daemon_stop)
@@ -267,18 +275,10 @@ Test(bench, line_round_trip_is_measured_around_a_run, .init = daemon_start, .fin
 		{ "--engine", "ringd", "--workload", "nop", "--line-rtt", "1", NULL },
 		{ "--engine", "ringd", "--workload", "nop", "--cpu", "1", "--line-rtt", "1" },
 	};
-	const char *args[10];
 	char out[160];
 	double before, after;
-	unsigned int k, i;
 
-	snprintf(out, sizeof(out), "%s/bad.json", g_d.dir);
-	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
-		for (i = 0; i < 8 && bad[k][i]; i++)
-			args[i] = bad[k][i];
-		args[i] = NULL;
-		cr_assert_eq(run_bench(out, args), 2, "case %u accepted", k);
-	}
+	refused(bad, sizeof(bad) / sizeof(bad[0]));
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		cr_skip_test("one CPU online: no second CPU to measure a round trip to");
 	snprintf(out, sizeof(out), "%s/rtt.json", g_d.dir);
