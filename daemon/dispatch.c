@@ -143,15 +143,10 @@ static void disp_account(struct disp *d, struct sess *se, uint32_t idx)
 	r->accounted = true;
 	se->inflight++;
 	se->cq_reserved++;
-	use_io_start(d->use, se->tenant);
-	if (r->blocking) {
-		se->blocking++;
-		use_add_blocking(d->use, se->tenant, 1);
-	}
-	if (r->copies) {
+	se->blocking += r->blocking;
+	if (r->copies)
 		se->copying += r->len;
-		use_add_copying(d->use, se->tenant, r->len);
-	}
+	use_io_start(d->use, se->tenant, r->blocking, r->copies ? r->len : 0);
 	if (r->has_vol)
 		vols_io_start(d->vols, r->vol);
 }
@@ -163,17 +158,12 @@ static void disp_unaccount(struct disp *d, struct sess *se, struct req *r)
 	r->accounted = false;
 	se->inflight--;
 	se->cq_reserved--;
-	use_io_done(d->use, se->tenant);
-	if (r->blocking) {
-		r->blocking = false;
-		se->blocking--;
-		use_block_done(d->use, se->tenant);
-	}
-	if (r->copies) {
-		r->copies = false;
+	se->blocking -= r->blocking;
+	if (r->copies)
 		se->copying -= r->len;
-		use_copy_done(d->use, se->tenant, r->len);
-	}
+	use_io_done(d->use, se->tenant, r->blocking, r->copies ? r->len : 0);
+	r->blocking = false;
+	r->copies = false;
 	if (r->has_vol)
 		vols_io_done(d->vols, r->vol);
 }
@@ -858,7 +848,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		 */
 		on_worker = !ret && iss_on_worker(v, io.op, io.len);
 		blocks = !ret && iss_blocks(v, io.op, io.dsync, on_worker);
-		if (blocks && use_get(d->use, se->tenant).blocking >= DISP_BLOCKING_MAX) {
+		if (blocks && use_blocking(d->use, se->tenant) >= DISP_BLOCKING_MAX) {
 			*why = DISP_BLOCKED;
 			break;
 		}
@@ -868,7 +858,7 @@ static unsigned int disp_take(struct disp *d, struct sess *se, unsigned int budg
 		 * them all in one go on the loop's thread (H50).
 		 */
 		copies = !ret && iss_copies(v, io.op);
-		if (copies && !disp_may_copy(use_get(d->use, se->tenant).copying, io.len)) {
+		if (copies && !disp_may_copy(use_copying(d->use, se->tenant), io.len)) {
 			*why = DISP_BLOCKED;
 			break;
 		}

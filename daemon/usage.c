@@ -157,27 +157,33 @@ void use_del_file(struct usage *u, int t)
 		tu->files--;
 }
 
-/* The data path's: one request more or less, its share's use in O(1). */
-void use_io_start(struct usage *u, int t)
+void use_io_start(struct usage *u, int t, bool blocking, uint64_t copying)
 {
 	struct tenant_usage *tu = use_of(u, t);
 
-	if (tu) {
-		if (tu->inflight < tu->reserve)
-			u->unmet--;
-		tu->inflight++;
-	}
+	if (!tu)
+		return;
+	if (tu->inflight < tu->reserve)
+		u->unmet--;
+	tu->inflight++;
+	tu->blocking += blocking;
+	tu->copying += copying;
 }
 
-void use_io_done(struct usage *u, int t)
+void use_io_done(struct usage *u, int t, bool blocking, uint64_t copying)
 {
 	struct tenant_usage *tu = use_of(u, t);
 
-	if (tu && tu->inflight) {
+	if (!tu)
+		return;
+	if (tu->inflight) {
 		tu->inflight--;
 		if (tu->inflight < tu->reserve)
 			u->unmet++;
 	}
+	if (blocking && tu->blocking)
+		tu->blocking--;
+	tu->copying -= copying < tu->copying ? copying : tu->copying;
 }
 
 void use_add_blocking(struct usage *u, int t, unsigned int n)
@@ -188,28 +194,12 @@ void use_add_blocking(struct usage *u, int t, unsigned int n)
 		tu->blocking += n;
 }
 
-void use_block_done(struct usage *u, int t)
-{
-	struct tenant_usage *tu = use_of(u, t);
-
-	if (tu && tu->blocking)
-		tu->blocking--;
-}
-
 void use_add_copying(struct usage *u, int t, uint64_t n)
 {
 	struct tenant_usage *tu = use_of(u, t);
 
 	if (tu)
 		tu->copying += n;
-}
-
-void use_copy_done(struct usage *u, int t, uint64_t n)
-{
-	struct tenant_usage *tu = use_of(u, t);
-
-	if (tu)
-		tu->copying -= n < tu->copying ? n : tu->copying;
 }
 
 bool use_may_start(const struct usage *u, int t, unsigned int free)
@@ -234,4 +224,18 @@ struct tenant_usage use_get(const struct usage *u, int t)
 	if (t < 0 || (unsigned int)t >= u->n)
 		return z;
 	return u->t[idx_nospec((uint32_t)t, u->n)];
+}
+
+unsigned int use_blocking(const struct usage *u, int t)
+{
+	if (t < 0 || (unsigned int)t >= u->n)
+		return 0;
+	return u->t[idx_nospec((uint32_t)t, u->n)].blocking;
+}
+
+uint64_t use_copying(const struct usage *u, int t)
+{
+	if (t < 0 || (unsigned int)t >= u->n)
+		return 0;
+	return u->t[idx_nospec((uint32_t)t, u->n)].copying;
 }

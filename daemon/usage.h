@@ -69,16 +69,22 @@ void use_del_session(struct usage *u, int t);
 /* File handles of tenant @t: @n more (rebuilds, restores) / one less. */
 void use_add_files(struct usage *u, int t, unsigned int n);
 void use_del_file(struct usage *u, int t);
-void use_io_start(struct usage *u, int t);
-void use_io_done(struct usage *u, int t);
-/* Requests of tenant @t that hold a kernel worker: @n more (rebuilds too) / one less. */
+/*
+ * The data path's: one request of tenant @t starts / is done, holding a
+ * kernel worker if @blocking and reading @copying bytes through the page
+ * cache. One lookup for all of its counters, in O(1).
+ */
+void use_io_start(struct usage *u, int t, bool blocking, uint64_t copying);
+void use_io_done(struct usage *u, int t, bool blocking, uint64_t copying);
+/* Rebuilds: requests of tenant @t that hold a kernel worker / bytes it
+ * reads through the page cache, @n more. */
 void use_add_blocking(struct usage *u, int t, unsigned int n);
-void use_block_done(struct usage *u, int t);
-/* Bytes tenant @t reads through the page cache: @n more (rebuilds too) / @n less. */
 void use_add_copying(struct usage *u, int t, uint64_t n);
-void use_copy_done(struct usage *u, int t, uint64_t n);
 
 /* Tenant @t's counters (zeros for no tenant). */
 struct tenant_usage use_get(const struct usage *u, int t);
+/* Of those, the two the data path checks on every request. */
+unsigned int use_blocking(const struct usage *u, int t);
+uint64_t use_copying(const struct usage *u, int t);
 
 #endif

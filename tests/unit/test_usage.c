@@ -22,9 +22,11 @@ TestSuite(usage, .fini = teardown);
 static void touch_all(int t)
 {
 	use_add_session(&g_u, t, 5);
-	use_io_start(&g_u, t);
-	use_io_done(&g_u, t);
-	use_io_start(&g_u, t);
+	use_io_start(&g_u, t, true, 4096);
+	use_io_done(&g_u, t, true, 4096);
+	use_io_start(&g_u, t, true, 4096);
+	use_add_blocking(&g_u, t, 2);
+	use_add_copying(&g_u, t, 8192);
 	use_del_session(&g_u, t);
 	use_add_session(&g_u, t, 0);
 }
@@ -36,9 +38,9 @@ Test(usage, counts_sessions_and_io)
 	cr_assert_eq(use_reset(&g_u, 2), 0);
 	use_add_session(&g_u, 1, 0);
 	use_add_session(&g_u, 1, 3);
-	use_io_start(&g_u, 1);
-	use_io_done(&g_u, 1);
-	use_io_done(&g_u, 1);
+	use_io_start(&g_u, 1, false, 0);
+	use_io_done(&g_u, 1, false, 0);
+	use_io_done(&g_u, 1, false, 0);
 	tu = use_get(&g_u, 1);
 	cr_assert_eq(tu.sessions, 2);
 	cr_assert_eq(tu.inflight, 2);
@@ -71,15 +73,44 @@ Test(usage, out_of_range_tenants_are_ignored)
 	for (i = 0; i < 4; i++) {
 		cr_assert_eq(g_u.t[i].sessions, 0, "counter %u written", i);
 		cr_assert_eq(g_u.t[i].inflight, 0, "counter %u written", i);
+		cr_assert_eq(g_u.t[i].blocking, 0, "counter %u written", i);
+		cr_assert_eq(g_u.t[i].copying, 0, "counter %u written", i);
 	}
+}
+
+/* One call counts a request whole: in flight, a kernel worker it holds,
+ * the bytes it reads through the page cache; its end takes back each. */
+Test(usage, a_request_is_counted_whole_in_one_call)
+{
+	cr_assert_eq(use_reset(&g_u, 2), 0);
+	use_add_session(&g_u, 1, 0);
+	use_io_start(&g_u, 1, true, 0);
+	use_io_start(&g_u, 1, false, 65536);
+	use_io_start(&g_u, 1, false, 0);
+	cr_assert_eq(use_get(&g_u, 1).inflight, 3);
+	cr_assert_eq(use_blocking(&g_u, 1), 1);
+	cr_assert_eq(use_copying(&g_u, 1), 65536);
+	use_io_done(&g_u, 1, false, 65536);
+	cr_assert_eq(use_copying(&g_u, 1), 0);
+	cr_assert_eq(use_blocking(&g_u, 1), 1);
+	use_io_done(&g_u, 1, true, 0);
+	use_io_done(&g_u, 1, false, 0);
+	cr_assert_eq(use_get(&g_u, 1).inflight, 0);
+	cr_assert_eq(use_blocking(&g_u, 1), 0);
+	/* Tenant 0 untouched; no tenant and a stale index read zero. */
+	cr_assert_eq(use_get(&g_u, 0).inflight, 0);
+	cr_assert_eq(use_blocking(&g_u, -1), 0);
+	cr_assert_eq(use_copying(&g_u, 2), 0);
 }
 
 Test(usage, counters_never_wrap_below_zero)
 {
 	cr_assert_eq(use_reset(&g_u, 1), 0);
-	use_io_done(&g_u, 0);
+	use_io_done(&g_u, 0, true, 4096);
 	use_del_session(&g_u, 0);
 	cr_assert_eq(use_get(&g_u, 0).inflight, 0);
+	cr_assert_eq(use_blocking(&g_u, 0), 0);
+	cr_assert_eq(use_copying(&g_u, 0), 0);
 	cr_assert_eq(use_get(&g_u, 0).sessions, 0);
 }
 
@@ -122,7 +153,7 @@ static unsigned int take(int t, unsigned int n)
 	unsigned int i;
 
 	for (i = 0; i < n && use_may_start(&g_u, t, POOL - pool_used()); i++)
-		use_io_start(&g_u, t);
+		use_io_start(&g_u, t, false, 0);
 	return i;
 }
 
@@ -161,20 +192,20 @@ Test(usage, a_tenant_past_its_share_leaves_the_others_theirs)
 	use_add_session(&g_u, 2, 0);
 	cr_assert_eq(g_u.share, POOL / 3);
 	cr_assert_eq(take(2, 1), 0);
-	use_io_done(&g_u, 0);
-	use_io_done(&g_u, 1);
+	use_io_done(&g_u, 0, false, 0);
+	use_io_done(&g_u, 1, false, 0);
 	cr_assert_eq(take(0, 1), 0, "the first is past its share of 33");
 	cr_assert_eq(take(1, 1), 0);
 	cr_assert_eq(take(2, 1000), 2);
 	/* The first completes down to its share: still nothing for it while the
 	 * third is owed slots, and the third gets them. */
 	while (g_u.t[0].inflight > 33)
-		use_io_done(&g_u, 0);
+		use_io_done(&g_u, 0, false, 0);
 	cr_assert_eq(take(0, 1), 0);
 	cr_assert_eq(take(2, 1000), 16);
 	cr_assert_eq(g_u.unmet, 15u, "the third still owed 15 (held by the second)");
 	/* Below its share again, the first may take its slot back. */
-	use_io_done(&g_u, 0);
+	use_io_done(&g_u, 0, false, 0);
 	cr_assert_eq(take(0, 1), 1);
 }
 
@@ -199,7 +230,7 @@ Test(usage, a_tenant_without_sessions_has_no_share)
 	cr_assert_eq(g_u.unmet, POOL);
 	cr_assert_eq(take(0, 1000), POOL);
 	/* A session without a tenant has no share: only what nobody is owed. */
-	use_io_done(&g_u, 0);
+	use_io_done(&g_u, 0, false, 0);
 	use_add_session(&g_u, 1, 0);
 	cr_assert_eq(take(-1, 1), 0);
 }
