@@ -56,6 +56,7 @@ struct rg_ring {
 	uint32_t cq_xlated;	/* CQEs before this index have their user_data restored */
 	int wake_fd;		/* doorbell (send) and notifications (recv) */
 	unsigned int spin_us;
+	uint32_t spin_typ_us;	   /* spin time without progress, on average (rg_wait) */
 	unsigned int contended;	   /* waits left in yield-spin mode (see rg_wait) */
 	unsigned int alone_yields; /* yields in a row that came straight back */
 	bool dead;		   /* the daemon went away (seen here or by the control layer) */

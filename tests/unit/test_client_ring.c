@@ -283,6 +283,39 @@ Test(client_ring, a_spin_yields_only_while_its_cpu_is_shared)
 	cr_assert_gt(g_r.contended, 0, "stopped yielding to a busy neighbour");
 }
 
+/*
+ * A wait on a ring that usually sees progress within half of spin_us
+ * rides out a hiccup of up to four times spin_us before it sleeps; one
+ * whose progress is slow sleeps after spin_us. A wait that sleeps rings
+ * the doorbell for the SQE the sleeping daemon has not taken: the ring
+ * shows which one it did.
+ */
+Test(client_ring, a_spin_rides_out_a_hiccup_only_where_progress_is_fast)
+{
+	int sv[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	rg_get_sqe(&g_r)->opcode = RINGD_OP_NOP;
+	cr_assert_eq(rg_submit(&g_r), 1);
+	g_reg.hdr->sq_flags = RINGD_SQ_NEED_WAKEUP;
+	g_r.spin_us = 2000;
+
+	/* Progress usually within 100 us: a 6 ms gap (3 x spin_us) is spun. */
+	g_r.spin_typ_us = 100;
+	cr_assert_eq(rg_wait(&g_r, sv[0], 1, clk_now_us() + 6000), -ETIME);
+	cr_assert_eq(doorbell_rings(), 0, "slept in a hiccup of a fast ring");
+	/* That long spin counts (time off the CPU does not). */
+	cr_assert_gt(g_r.spin_typ_us, 100, "average %u us", g_r.spin_typ_us);
+
+	/* Progress usually after 2 ms: the wait sleeps after spin_us (of
+	 * spinning: on a busy CPU that takes longer than 2 ms). */
+	g_r.spin_typ_us = 2000;
+	cr_assert_eq(rg_wait(&g_r, sv[0], 1, clk_now_us() + 100000), -ETIME);
+	cr_assert_geq(doorbell_rings(), 1, "a slow ring spun past spin_us");
+	close(sv[0]);
+	close(sv[1]);
+}
+
 Test(client_ring, stash_keeps_completions_and_requeue_reuses_tags)
 {
 	struct ringd_sqe *ring_sqes = test_region_sqes(&g_reg), *prep;
