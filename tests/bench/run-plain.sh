@@ -233,6 +233,28 @@ yesno() {
 			}
 		}' "$tsv"
 	echo
+	# The pinned QD 32 pairs split by that round trip: the two CPUs sharing
+	# a last-level cache (under 200 ns here) or not.
+	awk -F'\t' "$awk_median"'
+		{ split($1, k, "-") }
+		k[1] == "pinned" && k[2] == "qd32" { v[k[3], k[4]] = $8; if (k[3] == "ringd") t[k[4]] = $19 }
+		END {
+			for (i in t) {
+				if (t[i] < 0 || !v["direct", i])
+					continue
+				q = v["ringd", i] / v["direct", i]
+				if (t[i] < 200) { near[++nn] = q; if (nn == 1 || q < nlo) nlo = q; if (q > nhi) nhi = q }
+				else { far[++nf] = q; if (nf == 1 || q < flo) flo = q; if (q > fhi) fhi = q }
+			}
+			printf "Pinned QD 32 pairs by that round trip: under 200 ns (the two CPUs sharing a\n"
+			printf "last-level cache), "
+			if (nn) printf "median %.3f x (%.3f..%.3f) over %d rounds", median(near, nn), nlo, nhi, nn
+			else printf "no round"
+			printf "; 200 ns or more, "
+			if (nf) printf "median %.3f x (%.3f..%.3f) over %d rounds.\n", median(far, nf), flo, fhi, nf
+			else printf "no round.\n"
+		}' "$tsv"
+	echo
 	read -r _ tmin tmax t < <(stats "pinned-qd1-ringd" 19)
 	read -r m mmin mmax < <(paired "pinned-qd1-direct" "pinned-qd1-ringd" 10 diff)
 	echo "Round trip around the pinned QD 1 ringd runs: median $t ns ($tmin..$tmax); ringd's"
