@@ -45,6 +45,13 @@
  * Not the first one: the scheduler (EEVDF) may hand the CPU straight back
  * to a task that yields while its neighbour is not yet eligible to run.
  */
+#define RG_PREEMPT_GAP_US   50u
+#define RG_CONTENDED_WAITS  64u
+#define RG_YIELD_ALONE_US   10u
+#define RG_ALONE_YIELDS	    16u
+#define RG_SPIN_WALL_FACTOR 64u /* wall-clock bound of a spin, in spin_us */
+#define RG_SPIN_BURST	    16u /* checks of the CQ between two reads of the clock */
+
 /*
  * A ring whose daemon usually shows progress within half of spin_us
  * (rg_spin_learn(): an average of the spin time each wait went without
@@ -58,13 +65,6 @@
  * plain spin_us: one long spin moves the average past the bound.
  */
 #define RG_SPIN_HICCUP 4u
-
-#define RG_PREEMPT_GAP_US   50u
-#define RG_CONTENDED_WAITS  64u
-#define RG_YIELD_ALONE_US   10u
-#define RG_ALONE_YIELDS	    16u
-#define RG_SPIN_WALL_FACTOR 64u /* wall-clock bound of a spin, in spin_us */
-#define RG_SPIN_BURST	    16u /* checks of the CQ between two reads of the clock */
 
 void rg_map(struct rg_ring *r, void *base, const struct rg_layout *l)
 {

@@ -96,11 +96,16 @@ void use_fini(struct usage *u)
 }
 
 /* Tenant @t's counters, or NULL for no tenant or an index out of range. */
-static struct tenant_usage *use_of(struct usage *u, int t)
+static const struct tenant_usage *use_peek(const struct usage *u, int t)
 {
 	if (t < 0 || (unsigned int)t >= u->n)
 		return NULL;
 	return &u->t[idx_nospec((uint32_t)t, u->n)];
+}
+
+static struct tenant_usage *use_of(struct usage *u, int t)
+{
+	return (struct tenant_usage *)use_peek(u, t);
 }
 
 void use_limit(struct usage *u, int t, unsigned int cap)
@@ -208,9 +213,9 @@ bool use_may_start(const struct usage *u, int t, unsigned int free)
 
 	if (!free)
 		return false;
-	if (t < 0 || (unsigned int)t >= u->n)
+	tu = use_peek(u, t);
+	if (!tu)
 		return free > u->unmet;
-	tu = &u->t[idx_nospec((uint32_t)t, u->n)];
 	if (tu->inflight >= tu->cap)
 		return false;
 	/* Past its share, the slot taken must not be one another tenant is owed. */
@@ -219,23 +224,22 @@ bool use_may_start(const struct usage *u, int t, unsigned int free)
 
 struct tenant_usage use_get(const struct usage *u, int t)
 {
+	const struct tenant_usage *tu = use_peek(u, t);
 	struct tenant_usage z = { 0 };
 
-	if (t < 0 || (unsigned int)t >= u->n)
-		return z;
-	return u->t[idx_nospec((uint32_t)t, u->n)];
+	return tu ? *tu : z;
 }
 
 unsigned int use_blocking(const struct usage *u, int t)
 {
-	if (t < 0 || (unsigned int)t >= u->n)
-		return 0;
-	return u->t[idx_nospec((uint32_t)t, u->n)].blocking;
+	const struct tenant_usage *tu = use_peek(u, t);
+
+	return tu ? tu->blocking : 0;
 }
 
 uint64_t use_copying(const struct usage *u, int t)
 {
-	if (t < 0 || (unsigned int)t >= u->n)
-		return 0;
-	return u->t[idx_nospec((uint32_t)t, u->n)].copying;
+	const struct tenant_usage *tu = use_peek(u, t);
+
+	return tu ? tu->copying : 0;
 }
