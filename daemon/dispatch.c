@@ -190,13 +190,11 @@ static void disp_settle(struct disp *d, uint32_t idx, int32_t res)
  * against the volume, and a flush gets -EIO if its session wrote and the
  * volume failed since (flusherr.h). Returns the result the session sees.
  */
-static int32_t disp_wb(struct disp *d, uint32_t idx, uint32_t slot, uint64_t id, int32_t res)
+static int32_t disp_wb_track(struct disp *d, uint32_t idx, uint32_t slot, uint64_t id, int32_t res)
 {
 	const struct req *r = &d->rq->r[idx];
 	bool told = false;
 
-	if (!r->has_vol)
-		return res;
 	if (disp_writes(r->op)) {
 		fe_wrote(&d->fe, slot, id, r->vol, res);
 	} else if (r->op == RINGD_OP_FSYNC) {
@@ -210,6 +208,17 @@ static int32_t disp_wb(struct disp *d, uint32_t idx, uint32_t slot, uint64_t id,
 		}
 	}
 	return res;
+}
+
+/* @res of request @idx, once the write-back error tracking has seen a
+ * write's or a flush's result (reads and the rest pass through). */
+static inline int32_t disp_wb(struct disp *d, uint32_t idx, uint32_t slot, uint64_t id, int32_t res)
+{
+	const struct req *r = &d->rq->r[idx];
+
+	if (!r->has_vol || (!disp_writes(r->op) && r->op != RINGD_OP_FSYNC))
+		return res;
+	return disp_wb_track(d, idx, slot, id, res);
 }
 
 /* @r's result @res, with a device that went away under a block volume

@@ -25,66 +25,6 @@ struct iss_dsm_range {
 static_assert(sizeof(struct iss_dsm_range) == 16, "NVMe DSM range is 16 bytes");
 static_assert(ISS_DSM_RANGES >= 1 && ISS_DSM_RANGES <= 256, "DSM takes 1 to 256 ranges");
 
-static bool iss_data_op(uint8_t op)
-{
-	return val_op_in(op, VAL_OPS_DATA);
-}
-
-enum rg_which iss_route(const struct vol *v, uint8_t op, uint8_t *path)
-{
-	*path = PATH_INTR;
-	if (!v)
-		return RG_MAIN;
-	if (v->passthrough) {
-		/* Flushes, discards and write-zeroes take the interrupt ring. */
-		if (!iss_data_op(op) || !v->polled) {
-			*path = PATH_PT;
-			return RG_PT;
-		}
-		*path = PATH_PT_POLL;
-		return RG_POLL;
-	}
-	/* IOPOLL rings take reads and writes only. */
-	if (v->polled && iss_data_op(op)) {
-		*path = PATH_POLL;
-		return RG_POLL;
-	}
-	return RG_MAIN;
-}
-
-bool iss_copies(const struct vol *v, uint8_t op)
-{
-	return v && !v->passthrough && !v->direct && (op == RINGD_OP_READ || op == RINGD_OP_READV);
-}
-
-bool iss_on_worker(const struct vol *v, uint8_t op, uint32_t len)
-{
-	if (!v || v->passthrough)
-		return false;
-	switch (op) {
-	case RINGD_OP_FSYNC:
-	case RINGD_OP_DISCARD:
-	case RINGD_OP_WRITE_ZEROES:
-		return true; /* the kernel never runs them inline */
-	case RINGD_OP_READ:
-	case RINGD_OP_READV:
-		return v->worker_io || (!v->direct && len > ISS_INLINE_MAX);
-	case RINGD_OP_WRITE:
-	case RINGD_OP_WRITEV:
-		return v->worker_io || (!v->direct && (v->worker_writes || len > ISS_INLINE_MAX));
-	default:
-		return false;
-	}
-}
-
-bool iss_blocks(const struct vol *v, uint8_t op, bool dsync, bool on_worker)
-{
-	if (on_worker)
-		return true;
-	return v && !v->passthrough && (op == RINGD_OP_WRITE || op == RINGD_OP_WRITEV) &&
-	       (dsync || !v->direct);
-}
-
 uint64_t iss_tag(const struct reqs *rq, uint32_t idx)
 {
 	return srv_tag(TAG_IO, idx) | ((uint64_t)(rq->r[idx].gen & 0xffffffu) << 32);

@@ -20,6 +20,7 @@
 #include "journal.h"
 #include "reqs.h"
 #include "rings.h"
+#include "validate.h"
 #include "volume.h"
 
 /* The session's data area in daemon memory, and its registered-buffer slot. */
@@ -29,8 +30,34 @@ struct iss_area {
 	uint32_t buf_slot;
 };
 
+/* Whether @op moves data (a read or a write of some kind). */
+static inline bool iss_data_op(uint8_t op)
+{
+	return val_op_in(op, VAL_OPS_DATA);
+}
+
 /* The kernel ring, and the path, that @op on volume @v (NULL: none) takes. */
-enum rg_which iss_route(const struct vol *v, uint8_t op, uint8_t *path);
+static inline enum rg_which iss_route(const struct vol *v, uint8_t op, uint8_t *path)
+{
+	*path = PATH_INTR;
+	if (!v)
+		return RG_MAIN;
+	if (v->passthrough) {
+		/* Flushes, discards and write-zeroes take the interrupt ring. */
+		if (!iss_data_op(op) || !v->polled) {
+			*path = PATH_PT;
+			return RG_PT;
+		}
+		*path = PATH_PT_POLL;
+		return RG_POLL;
+	}
+	/* IOPOLL rings take reads and writes only. */
+	if (v->polled && iss_data_op(op)) {
+		*path = PATH_POLL;
+		return RG_POLL;
+	}
+	return RG_MAIN;
+}
 
 /*
  * The most a read or write copies through the page cache inside the
@@ -54,7 +81,25 @@ enum rg_which iss_route(const struct vol *v, uint8_t op, uint8_t *path);
  * tenant's flushes writing back hundreds of MiB kept them running: another
  * tenant's 4 KiB writes to tmpfs waited 16-30 ms (H53).
  */
-bool iss_on_worker(const struct vol *v, uint8_t op, uint32_t len);
+static inline bool iss_on_worker(const struct vol *v, uint8_t op, uint32_t len)
+{
+	if (!v || v->passthrough)
+		return false;
+	switch (op) {
+	case RINGD_OP_FSYNC:
+	case RINGD_OP_DISCARD:
+	case RINGD_OP_WRITE_ZEROES:
+		return true; /* the kernel never runs them inline */
+	case RINGD_OP_READ:
+	case RINGD_OP_READV:
+		return v->worker_io || (!v->direct && len > ISS_INLINE_MAX);
+	case RINGD_OP_WRITE:
+	case RINGD_OP_WRITEV:
+		return v->worker_io || (!v->direct && (v->worker_writes || len > ISS_INLINE_MAX));
+	default:
+		return false;
+	}
+}
 
 /*
  * Whether @op (@dsync: a durable write) on @v holds a kernel worker thread
@@ -63,7 +108,13 @@ bool iss_on_worker(const struct vol *v, uint8_t op, uint32_t len);
  * hands it to a worker if it would block); never on the NVMe passthrough
  * paths, whose commands are asynchronous.
  */
-bool iss_blocks(const struct vol *v, uint8_t op, bool dsync, bool on_worker);
+static inline bool iss_blocks(const struct vol *v, uint8_t op, bool dsync, bool on_worker)
+{
+	if (on_worker)
+		return true;
+	return v && !v->passthrough && (op == RINGD_OP_WRITE || op == RINGD_OP_WRITEV) &&
+	       (dsync || !v->direct);
+}
 
 /*
  * Whether @op on @v reads through the page cache: the kernel copies the
@@ -71,7 +122,10 @@ bool iss_blocks(const struct vol *v, uint8_t op, bool dsync, bool on_worker);
  * task work once the pages arrive, every request that waited on them
  * together (H50).
  */
-bool iss_copies(const struct vol *v, uint8_t op);
+static inline bool iss_copies(const struct vol *v, uint8_t op)
+{
+	return v && !v->passthrough && !v->direct && (op == RINGD_OP_READ || op == RINGD_OP_READV);
+}
 
 /* The kernel tag of request @idx: its slot and generation, so that a
  * cancel aimed at a request that completed meanwhile cannot hit the next

@@ -927,7 +927,7 @@ static void sess_free(struct sessions *st, struct sess *se)
 	log_debug("session %llu: freed", (unsigned long long)se->id);
 }
 
-void sess_settle(struct sessions *st, struct sess *se)
+void sess_settle_drained(struct sessions *st, struct sess *se)
 {
 	if (se->state == SESS_BROKEN && !se->inflight && se->base)
 		sess_release_broken(st, se);

@@ -204,9 +204,16 @@ void sess_break(struct sessions *st, struct sess *se, enum ringd_broken reason);
  * goes once its kernel work has drained. */
 void sess_close(struct sessions *st, struct sess *se);
 
+/* sess_settle() for a broken or closing session with nothing in flight. */
+void sess_settle_drained(struct sessions *st, struct sess *se);
+
 /* After a completion: release a broken session's memory, or free a closing
  * one, once nothing of the kernel refers to it any more. */
-void sess_settle(struct sessions *st, struct sess *se);
+static inline void sess_settle(struct sessions *st, struct sess *se)
+{
+	if ((se->state == SESS_BROKEN || se->state == SESS_CLOSING) && !se->inflight)
+		sess_settle_drained(st, se);
+}
 
 /* Free the sessions that left the table during this pass. */
 void sess_collect(struct sessions *st);
