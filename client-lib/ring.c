@@ -493,7 +493,9 @@ int rg_wait(struct rg_ring *r, int ctl_fd, unsigned int nr, uint64_t deadline_us
 		 */
 		for (burst = r->contended ? 1 : RG_SPIN_BURST; burst; burst--) {
 			if (rg_cq_ready(r) >= nr) {
-				rg_spin_learn(r, clk_now_us() - spin_from);
+				/* As of the last clock read (at most a burst short):
+				 * a completion costs no clock read of its own. */
+				rg_spin_learn(r, prev - spin_from);
 				goto spun;
 			}
 			/* The line the next CQE lands in, on its way here. */
