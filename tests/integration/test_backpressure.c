@@ -66,9 +66,13 @@ static unsigned int g_next;
 static bool g_sq_full;
 
 /* Queue and submit as many writes as the SQ takes; true when the SQ is
- * full and the CQ holds CQ completions, i.e. the daemon stopped taking. */
+ * full and the CQ holds CQ completions, i.e. the daemon stopped taking.
+ * The CQ is looked at first: once it is full (phase 1 never reaps) the
+ * daemon takes nothing more, so an SQ found full after that stays full.
+ * Looked at after, a full SQ the daemon emptied meanwhile would count. */
 static bool fill_and_submit(void **bufs)
 {
+	bool cq_full = ringd_cq_ready(g_rd) == CQ;
 	struct ringd_sqe *sqe;
 
 	g_sq_full = false;
@@ -83,7 +87,7 @@ static bool fill_and_submit(void **bufs)
 		g_next++;
 	}
 	cr_assert_geq(ringd_submit(g_rd), 0);
-	return g_sq_full && ringd_cq_ready(g_rd) == CQ;
+	return cq_full && g_sq_full;
 }
 
 Test(backpressure, submit_4x_cq_before_reaping_loses_nothing, .init = setup, .fini = teardown)
