@@ -547,32 +547,25 @@ static void stop_apart(void)
 	it_stop(&g_d);
 }
 
+enum { DV_MIB = 1u << 20, DV_DIRTY_MIB = 256 };
+
 /*
- * A namespace call made durable takes as long as its filesystem needs: a
- * truncate fsyncs its file, with every dirty page of it. Root dirties 256
- * MiB and truncates; while that call runs, tenant b's mkdir + unlink
- * pairs on its own filesystem must not wait for it (with one worker
- * thread they waited for the whole flush). The flush is timed in the same
- * run, so the disk's speed does not matter; a flush too fast to stand
- * behind skips the test.
+ * One round of the test below: root dirties DV_DIRTY_MIB of @h and
+ * truncates it (@flush_us) while tenant b times its mkdir + unlink pairs
+ * (@victim).
  */
-Test(dirvol, a_slow_durable_call_of_one_tenant_does_not_stall_anothers, .init = start_apart,
-     .fini = stop_apart, .timeout = 120)
+static void dv_truncate_round(struct ringd *rd, int h, char *buf, uint64_t *flush_us,
+			      struct ns_lat *victim)
 {
-	enum { MIB = 1u << 20, DIRTY_MIB = 256 };
-	struct ringd *rd = conn();
-	char *buf = ringd_buf_alloc(rd, MIB, 4096);
 	struct ns_load load;
-	struct ns_lat victim;
-	uint64_t t0, flush_us;
-	int h, p[2], i;
+	uint64_t t0;
+	int p[2];
+	unsigned int i;
 	pid_t pid;
 
-	h = ringd_open_file(rd, "big", "dirty", RINGD_RDWR | RINGD_CREAT, 0600, NULL);
-	cr_assert_geq(h, 0, "open: %s (%s)", strerror(-h), ringd_last_message());
-	memset(buf, 0x5a, MIB);
-	for (i = 0; i < DIRTY_MIB; i++)
-		cr_assert_eq(io1(rd, true, h, buf, MIB, (uint64_t)i * MIB), (int)MIB);
+	memset(buf, 0x5a, DV_MIB);
+	for (i = 0; i < DV_DIRTY_MIB; i++)
+		cr_assert_eq(io1(rd, true, h, buf, DV_MIB, (uint64_t)i * DV_MIB), (int)DV_MIB);
 	cr_assert_eq(pipe(p), 0);
 	load = (struct ns_load){
 		.d = &g_d, .vol = "fast", .id = 0, .end_us = rt_now_us() + 1500000u, .fd = p[1]
@@ -580,21 +573,51 @@ Test(dirvol, a_slow_durable_call_of_one_tenant_does_not_stall_anothers, .init = 
 	pid = rt_fork_as(RT_UID_B, RT_UID_B, ns_loader, &load);
 	usleep(300000);
 	t0 = rt_now_us();
-	cr_assert_eq(ringd_truncate(rd, h, (uint64_t)DIRTY_MIB * MIB), 0);
-	flush_us = rt_now_us() - t0;
+	cr_assert_eq(ringd_truncate(rd, h, (uint64_t)DV_DIRTY_MIB * DV_MIB), 0);
+	*flush_us = rt_now_us() - t0;
 	cr_assert_eq(rt_wait_child(pid), 0);
-	cr_assert_eq(read(p[0], &victim, sizeof(victim)), (ssize_t)sizeof(victim));
+	cr_assert_eq(read(p[0], victim, sizeof(*victim)), (ssize_t)sizeof(*victim));
 	close(p[0]);
 	close(p[1]);
-	cr_assert_eq(ringd_close(rd, h), 0);
-	ringd_disconnect(rd);
-	cr_assert_eq(victim.err, 0, "tenant b: %s", strerror(-victim.err));
-	cr_assert_gt(victim.pairs, 0);
+	cr_assert_eq(victim->err, 0, "tenant b: %s", strerror(-victim->err));
+	cr_assert_gt(victim->pairs, 0);
 	cr_log_info("truncate of %u dirty MiB took %llu us; tenant b meanwhile: %llu pairs, mean "
 		    "%.0f us, worst %llu us",
-		    DIRTY_MIB, (unsigned long long)flush_us, (unsigned long long)victim.pairs,
-		    (double)victim.total_us / (double)victim.pairs,
-		    (unsigned long long)victim.worst_us);
+		    DV_DIRTY_MIB, (unsigned long long)*flush_us, (unsigned long long)victim->pairs,
+		    (double)victim->total_us / (double)victim->pairs,
+		    (unsigned long long)victim->worst_us);
+}
+
+/*
+ * A namespace call made durable takes as long as its filesystem needs: a
+ * truncate fsyncs its file, with every dirty page of it. Root dirties 256
+ * MiB and truncates; while that call runs, tenant b's mkdir + unlink
+ * pairs on its own filesystem must not wait for it (with one worker
+ * thread they waited for the whole flush). The flush is timed in the same
+ * run, so the disk's speed does not matter; a flush too fast to stand
+ * behind skips the test. A round whose victim waited is run once more:
+ * a victim that stands behind the flush does so every time, while a
+ * pause of a loaded machine (one pair of 50 ms next to a 93 ms flush,
+ * in a CI run) does not come back.
+ */
+Test(dirvol, a_slow_durable_call_of_one_tenant_does_not_stall_anothers, .init = start_apart,
+     .fini = stop_apart, .timeout = 120)
+{
+	struct ringd *rd = conn();
+	char *buf = ringd_buf_alloc(rd, DV_MIB, 4096);
+	struct ns_lat victim;
+	uint64_t flush_us;
+	int h, round;
+
+	h = ringd_open_file(rd, "big", "dirty", RINGD_RDWR | RINGD_CREAT, 0600, NULL);
+	cr_assert_geq(h, 0, "open: %s (%s)", strerror(-h), ringd_last_message());
+	for (round = 1;; round++) {
+		dv_truncate_round(rd, h, buf, &flush_us, &victim);
+		if (round == 2 || flush_us < 20000 || victim.worst_us * 2 < flush_us)
+			break;
+	}
+	cr_assert_eq(ringd_close(rd, h), 0);
+	ringd_disconnect(rd);
 	rt_assert_not_behind(victim.worst_us, flush_us, 20000, "tenant b's mkdir + unlink",
 			     "root's truncate");
 }
